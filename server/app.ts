@@ -1,0 +1,99 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { AddressInfo } from 'node:net'
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
+import { Level } from 'level'
+import type { ServerConfig } from './config.js'
+import { ConfigError } from './config.js'
+import { createLogger, type Logger } from './observe/logger.js'
+import { createMetrics, type Metrics } from './observe/metrics.js'
+import { LevelDocStore } from './storage/level-doc-store.js'
+import { Rooms } from './sync/rooms.js'
+import { SessionSockets } from './sync/session-sockets.js'
+import { createUpgradeHandler } from './sync/upgrade.js'
+import type { AuthenticateHook, ReauthenticateHook } from './sync/auth-hook.js'
+import type { SyncContext } from './sync/context.js'
+import { healthRoutes } from './http/health.js'
+
+export interface AppOptions {
+  /** Replaces the configured authentication (tests and embedders). */
+  authenticate?: AuthenticateHook
+  reauthenticate?: ReauthenticateHook
+  logger?: Logger
+}
+
+export interface App {
+  http: FastifyInstance
+  logger: Logger
+  metrics: Metrics
+  rooms: Rooms
+  sessions: SessionSockets
+  db: Level<string, Uint8Array>
+  /** `http://host:port` once listening. */
+  url: string
+  listen(): Promise<string>
+  /** Graceful shutdown: stop accepting, close sockets with 1001, flush, close the database. */
+  close(): Promise<void>
+}
+
+const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
+
+/** Wires storage, sync core, HTTP routes and authentication from configuration. */
+export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Promise<App> => {
+  const logger = opts.logger ?? createLogger(config.logLevel)
+  let authenticate = opts.authenticate
+  if (!authenticate) {
+    if (!config.insecureNoAuth) throw new ConfigError('no authentication configured: pass --insecure-no-auth for local development only')
+    logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
+    authenticate = insecureAuthenticate
+  }
+
+  await fs.mkdir(config.dataDir, { recursive: true })
+  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
+  await db.open()
+  const metrics = createMetrics()
+  const store = new LevelDocStore(db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' }), {
+    flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
+  })
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate }
+  const rooms = new Rooms(ctx)
+  const sessions = new SessionSockets()
+  const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
+
+  // Request lines are logged by us, without query strings (a token may ride in one).
+  const http = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) as never, bodyLimit: 64 * 1024 })
+  http.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+  let closing = false
+  healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
+  http.server.on('upgrade', upgrade.handleUpgrade)
+
+  const app: App = {
+    http, logger, metrics, rooms, sessions, db, url: '',
+    async listen () {
+      await http.listen({ host: config.host, port: config.port })
+      const addr = http.server.address() as AddressInfo
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+      app.url = `http://${host}:${addr.port}`
+      logger.info({ url: app.url, dataDir: config.dataDir }, 'listening')
+      return app.url
+    },
+    async close () {
+      if (closing) return
+      closing = true
+      upgrade.stopAccepting()
+      upgrade.closeAll()
+      // Stop the HTTP listener without waiting for idle keep-alive sockets.
+      http.server.closeIdleConnections?.()
+      const httpClosed = http.close()
+      await rooms.unloadAll()
+      await store.close()
+      await db.close()
+      for (const ws of upgrade.wss.clients) ws.terminate()
+      await httpClosed
+      logger.info('shut down cleanly')
+    }
+  }
+  return app
+}

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util'
+import path from 'node:path'
+
+/** Every setting, its CLI flag, environment variable and default. README's table mirrors this. */
+export interface ServerConfig {
+  host: string
+  port: number
+  dataDir: string
+  logLevel: string
+  insecureNoAuth: boolean
+  maxMessageBytes: number
+  maxBufferedBytes: number
+  unloadGraceMs: number
+  flushIntervalMs: number
+  maxBatchOps: number
+  fsync: boolean
+  compactMaxEntries: number
+  compactMaxBytes: number
+  shutdownTimeoutMs: number
+}
+
+interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
+
+export const SETTINGS: Record<keyof ServerConfig, Setting> = {
+  host: { flag: 'host', env: 'SYNC_HOST', kind: 'string', def: '127.0.0.1', help: 'interface to listen on' },
+  port: { flag: 'port', env: 'SYNC_PORT', kind: 'int', def: 4321, help: 'TCP port (0 = any free port)' },
+  dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'LevelDB directory' },
+  logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
+  insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
+  maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 4413 above it)' },
+  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'SYNC_MAX_BUFFERED_BYTES', kind: 'int', def: 8 * 1024 * 1024, help: 'per-socket send buffer limit (close 4408 above it)' },
+  unloadGraceMs: { flag: 'unload-grace-ms', env: 'SYNC_UNLOAD_GRACE_MS', kind: 'int', def: 30_000, help: 'keep a document loaded this long after its last connection' },
+  flushIntervalMs: { flag: 'flush-ms', env: 'SYNC_FLUSH_MS', kind: 'int', def: 10, help: 'storage batch window: updates are on disk within this many ms' },
+  maxBatchOps: { flag: 'max-batch-ops', env: 'SYNC_MAX_BATCH_OPS', kind: 'int', def: 5000, help: 'write a batch early at this many queued operations' },
+  fsync: { flag: 'fsync', env: 'SYNC_FSYNC', kind: 'bool', def: false, help: 'fsync every batch (survive power loss, slower)' },
+  compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
+  compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
+  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' }
+}
+
+export class ConfigError extends Error {}
+
+const parseValue = (s: Setting, raw: string | boolean): string | number | boolean => {
+  if (s.kind === 'bool') return raw === true || raw === 'true' || raw === '1'
+  if (s.kind === 'int') {
+    const n = Number(raw)
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(`--${s.flag} must be a non-negative integer, got ${String(raw)}`)
+    return n
+  }
+  return String(raw)
+}
+
+/** Flags win over environment variables, which win over defaults. */
+export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
+  const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const config = {} as Record<string, unknown>
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    const raw = values[s.flag] ?? env[s.env]
+    config[key] = raw === undefined ? s.def : parseValue(s, raw)
+  }
+  const c = config as unknown as ServerConfig
+  if (c.maxMessageBytes < 1024) throw new ConfigError('--max-message-bytes must be at least 1024')
+  c.dataDir = path.resolve(c.dataDir)
+  return c
+}
+
+export const usage = (): string =>
+  'Usage: npm start -- [options]\n\n' + Object.values(SETTINGS)
+    .map(s => `  --${s.flag.padEnd(22)} ${s.env.padEnd(26)} ${s.help} (default ${String(s.def)})`).join('\n')

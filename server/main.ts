@@ -1,0 +1,33 @@
+import { loadConfig, usage, ConfigError } from './config.js'
+import { createApp } from './app.js'
+
+/** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
+const main = async () => {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(usage())
+    return
+  }
+  const config = loadConfig()
+  const app = await createApp(config)
+  await app.listen()
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.logger.info({ signal }, 'shutting down')
+    const force = setTimeout(() => { app.logger.error('shutdown timed out; exiting'); process.exit(1) }, config.shutdownTimeoutMs)
+    force.unref()
+    app.close().then(() => process.exit(0), (err: Error) => { app.logger.error({ err: err.message }, 'shutdown failed'); process.exit(1) })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err: Error) => {
+  if (err instanceof ConfigError) {
+    console.error(`error: ${err.message}\n\n${usage()}`)
+    process.exit(2)
+  }
+  console.error(err)
+  process.exit(1)
+})

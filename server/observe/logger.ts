@@ -1,0 +1,24 @@
+import { pino, type Logger, type DestinationStream } from 'pino'
+
+export type { Logger }
+
+/**
+ * JSON logs. Anything that could hold a secret is redacted by path as a second line of defence;
+ * the first is that no code path logs a token, password, proof or code in the first place.
+ */
+export const REDACT_PATHS = [
+  'token', 'accessToken', 'refreshToken', 'password', 'current', 'next', 'code', 'mfaToken', 'secret',
+  'authorization', 'dpop', 'req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]', '*.token', '*.password', '*.refreshToken', '*.accessToken'
+]
+
+export const createLogger = (level: string, destination?: DestinationStream): Logger =>
+  pino(
+    {
+      level,
+      base: { service: 'session-sync' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime
+    },
+    destination ?? pino.destination({ sync: false })
+  )

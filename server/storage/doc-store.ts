@@ -1,0 +1,27 @@
+/**
+ * Where documents live between loads. The sync core only sees this interface; `app.ts` picks the
+ * implementation. Every implementation keeps a per-document log of updates plus an optional snapshot,
+ * and must apply `append` and `compact` calls for one document in the order they were made.
+ */
+export interface StoredDoc {
+  /** Snapshot and log merged into one Yjs update, or null for a document never written. */
+  update: Uint8Array | null
+  /** Updates in the log after the snapshot (what compaction would merge). */
+  logEntries: number
+  logBytes: number
+}
+
+export interface DocStore {
+  /** Read a document and start tracking it; must precede `append`/`compact` for that name. */
+  load(name: string): Promise<StoredDoc>
+  /** Queue one update. It is durable once the next batch is written (see the implementation's window). */
+  append(name: string, update: Uint8Array): void
+  /** Atomically replace the document's snapshot and whole log by `snapshot` (the full current state). */
+  compact(name: string, snapshot: Uint8Array): void
+  /** Stop tracking a document (after its last write was flushed). */
+  release(name: string): void
+  /** Write everything queued so far; resolves once it is durable. */
+  flush(): Promise<void>
+  /** Flush, then release resources. */
+  close(): Promise<void>
+}

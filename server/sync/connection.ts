@@ -1,0 +1,159 @@
+import type { WebSocket, RawData } from 'ws'
+import {
+  CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
+  encodeAwareness, encodePermissionDenied, encodeAuthExpiry, type CloseCodeValue
+} from '../../shared/protocol.js'
+import type { Principal } from './auth-hook.js'
+import type { Room } from './room.js'
+import type { SyncContext } from './context.js'
+
+/** Yjs's encoding of an update that changes nothing (no structs, empty delete set). */
+const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0
+
+/**
+ * One WebSocket attached to one document: decodes each frame once, applies it, and hands encoded
+ * frames to the room for fan-out. All failure paths end in `close(code)`, never in a throw.
+ */
+export class Connection {
+  /** Awareness client ids announced through this socket, removed when it closes. */
+  readonly awarenessIds = new Set<number>()
+  private closed = false
+  private expiryTimer: NodeJS.Timeout | null = null
+  private deniedOnce = false
+
+  constructor (
+    readonly ws: WebSocket,
+    readonly room: Room,
+    public principal: Principal,
+    private readonly ctx: SyncContext
+  ) {
+    this.armExpiry()
+  }
+
+  get isOpen () { return !this.closed }
+
+  /** Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. */
+  send (frame: Uint8Array): void {
+    if (this.closed) return
+    if (this.ws.bufferedAmount > this.ctx.config.maxBufferedBytes) {
+      this.close(CloseCode.slowConsumer, 'send buffer limit exceeded')
+      return
+    }
+    this.ws.send(frame)
+    this.ctx.metrics.messagesOut.inc()
+    this.ctx.metrics.bytesOut.inc(frame.byteLength)
+  }
+
+  /** Start the y-websocket handshake: our state vector, then everyone's presence. */
+  greet (): void {
+    this.send(this.room.syncStep1())
+    const presence = this.room.encodeAllAwareness()
+    if (presence) this.send(presence)
+    if (this.principal.expiresAt) this.send(encodeAuthExpiry(this.principal.expiresAt))
+  }
+
+  handle (raw: RawData): void {
+    if (this.closed) return
+    const data = raw as Buffer // binaryType 'nodebuffer' and no fragments array: ws hands one Buffer
+    const { metrics, config } = this.ctx
+    metrics.bytesIn.inc(data.byteLength)
+    if (data.byteLength > config.maxMessageBytes) {
+      this.close(CloseCode.messageTooLarge, `message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`)
+      return
+    }
+    try {
+      const msg = decodeMessage(data)
+      metrics.messagesIn.inc({ type: msg.type })
+      switch (msg.type) {
+        case MessageType.sync:
+          if (msg.syncType === SyncType.step1) this.send(encodeSyncStep2(this.room.diff(msg.payload)))
+          else this.receiveUpdate(msg.payload, msg.syncType === SyncType.update ? data : null)
+          break
+        case MessageType.awareness:
+          this.room.receiveAwareness(this, msg.payload, data)
+          break
+        case MessageType.queryAwareness: {
+          const presence = this.room.encodeAllAwareness()
+          if (presence) this.send(presence)
+          break
+        }
+        case MessageType.reauth:
+          void this.reauthenticate(msg.token)
+          break
+        case MessageType.auth:
+        case MessageType.authExpiry:
+          break // server-to-client messages; a client echoing them is harmless
+      }
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.message : `invalid update: ${(err as Error).message}`
+      this.close(CloseCode.badMessage, reason)
+    }
+  }
+
+  private receiveUpdate (update: Uint8Array, frame: Uint8Array | null): void {
+    if (isEmptyUpdate(update)) return
+    if (this.principal.access !== 'write') {
+      // Viewers' updates are dropped: never applied, persisted or broadcast. Tell the client once.
+      this.ctx.metrics.messagesIn.inc({ type: 'denied' })
+      if (!this.deniedOnce) {
+        this.deniedOnce = true
+        this.send(encodePermissionDenied('read-only access'))
+        this.ctx.logger.warn({ doc: this.room.name, user: this.principal.userId }, 'update from read-only connection dropped')
+      }
+      return
+    }
+    this.room.applyUpdate(update, this, frame ?? encodeUpdate(update))
+  }
+
+  private async reauthenticate (token: string) {
+    const hook = this.ctx.reauthenticate
+    if (!hook) return
+    try {
+      const next = await hook(token, this.room.name, this.principal)
+      if (this.closed) return
+      this.principal = next
+      this.armExpiry()
+      if (next.expiresAt) this.send(encodeAuthExpiry(next.expiresAt))
+    } catch (err) {
+      // A refused renewal leaves the current token in force until it expires (then 4401).
+      this.ctx.logger.info({ doc: this.room.name, session: this.principal.sessionId, reason: (err as Error).message }, 'in-band reauth refused')
+    }
+  }
+
+  private armExpiry () {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
+    const at = this.principal.expiresAt
+    if (!at) return
+    // setTimeout overflows past 2^31 ms; such far expiries are re-armed when reached.
+    const delay = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1)
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() >= at) this.close(CloseCode.tokenExpired, 'access token expired')
+      else this.armExpiry()
+    }, delay)
+    this.expiryTimer.unref()
+  }
+
+  /** Close with a documented code; the room removes us (and our presence) on the socket's close event. */
+  close (code: CloseCodeValue, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.ctx.metrics.rejected.inc({ code })
+    if (code !== CloseCode.goingAway) {
+      this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, code, reason }, 'closing connection')
+    }
+    this.ws.close(code, reason.slice(0, 120))
+    // A peer that does not read never completes the close handshake; do not hold its buffer for long.
+    setTimeout(() => this.ws.terminate(), 2000).unref()
+    this.room.detach(this)
+  }
+
+  /** Socket closed by the peer or the network. */
+  onSocketClosed (): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.closed = true
+    this.room.detach(this)
+  }
+}
+

@@ -1,0 +1,26 @@
+import type { DocStore } from '../storage/doc-store.js'
+import type { Logger } from '../observe/logger.js'
+import type { Metrics } from '../observe/metrics.js'
+import type { ReauthenticateHook } from './auth-hook.js'
+
+export interface SyncConfig {
+  /** Largest accepted message; larger ones close the socket with 4413. */
+  maxMessageBytes: number
+  /** A socket whose unsent data passes this is closed with 4408. */
+  maxBufferedBytes: number
+  /** How long a document stays in memory after its last connection closes. */
+  unloadGraceMs: number
+  /** Compact a document's log into a snapshot past this many updates… */
+  compactMaxEntries: number
+  /** …or past this many bytes. */
+  compactMaxBytes: number
+}
+
+/** What the sync core needs from its surroundings; `app.ts` builds it. */
+export interface SyncContext {
+  config: SyncConfig
+  store: DocStore
+  logger: Logger
+  metrics: Metrics
+  reauthenticate?: ReauthenticateHook
+}

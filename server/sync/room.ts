@@ -1,0 +1,107 @@
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import { encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
+import type { Connection } from './connection.js'
+import type { SyncContext } from './context.js'
+import type { StoredDoc } from '../storage/doc-store.js'
+
+/**
+ * One loaded document and the connections editing it. The room applies each update once, appends it
+ * to the store, and sends the *same* encoded frame to every other connection.
+ */
+export class Room {
+  readonly doc = new Y.Doc({ gc: true })
+  readonly awareness = new awarenessProtocol.Awareness(this.doc)
+  readonly connections = new Set<Connection>()
+  private logEntries: number
+  private logBytes: number
+
+  constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly onEmpty: (room: Room) => void) {
+    if (stored.update) Y.applyUpdate(this.doc, stored.update)
+    this.logEntries = stored.logEntries
+    this.logBytes = stored.logBytes
+    this.awareness.setLocalState(null) // the server has no presence of its own
+    this.awareness.on('update', this.trackAwareness)
+    this.compactIfDue()
+  }
+
+  attach (conn: Connection): void {
+    this.connections.add(conn)
+  }
+
+  detach (conn: Connection): void {
+    if (!this.connections.delete(conn)) return
+    if (conn.awarenessIds.size > 0) {
+      const ids = [...conn.awarenessIds]
+      awarenessProtocol.removeAwarenessStates(this.awareness, ids, null)
+      this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), null)
+    }
+    if (this.connections.size === 0) this.onEmpty(this)
+  }
+
+  syncStep1 (): Uint8Array {
+    return encodeSyncStep1(Y.encodeStateVector(this.doc))
+  }
+
+  /** What a peer with `stateVector` lacks. */
+  diff (stateVector: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, stateVector)
+  }
+
+  /**
+   * Validate, apply, persist, fan out. Throws on an undecodable or inapplicable update, before
+   * anything is persisted or sent.
+   */
+  applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
+    // Full decode first: applyUpdate integrates structs before it reads the delete set, so a
+    // truncated update could otherwise half-apply before it throws.
+    Y.decodeUpdate(update)
+    Y.applyUpdate(this.doc, update, from)
+    this.ctx.store.append(this.name, update)
+    this.logEntries++
+    this.logBytes += update.byteLength
+    this.compactIfDue()
+    this.broadcast(frame, from)
+  }
+
+  receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
+    this.broadcast(frame, from)
+  }
+
+  encodeAllAwareness (): Uint8Array | null {
+    const ids = [...this.awareness.getStates().keys()]
+    return ids.length === 0 ? null : encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids))
+  }
+
+  broadcast (frame: Uint8Array, except: Connection | null): void {
+    for (const conn of this.connections) if (conn !== except) conn.send(frame)
+  }
+
+  /** Merge the log into a snapshot now if it has any entries (used on unload and shutdown). */
+  compactNow (): void {
+    if (this.logEntries === 0) return
+    this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
+    this.logEntries = 0
+    this.logBytes = 0
+  }
+
+  destroy (): void {
+    this.awareness.off('update', this.trackAwareness)
+    this.awareness.destroy()
+    this.doc.destroy()
+  }
+
+  private compactIfDue (): void {
+    const { compactMaxEntries, compactMaxBytes } = this.ctx.config
+    if (this.logEntries > compactMaxEntries || this.logBytes > compactMaxBytes) this.compactNow()
+  }
+
+  private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {
+    if (origin === null || typeof origin !== 'object' || !('awarenessIds' in origin)) return
+    const ids = (origin as Connection).awarenessIds
+    for (const id of added) ids.add(id)
+    for (const id of updated) ids.add(id)
+    for (const id of removed) ids.delete(id)
+  }
+}

@@ -1,0 +1,107 @@
+import { Room } from './room.js'
+import type { SyncContext } from './context.js'
+
+interface Entry {
+  room: Promise<Room>
+  /** Acquirers between `acquire` and `attach`: a room is never unloaded under them. */
+  pending: number
+  unloadTimer: NodeJS.Timeout | null
+  unloading: Promise<void> | null
+}
+
+/**
+ * The registry of loaded documents. Concurrent first connections share one load; a document is
+ * flushed and unloaded `unloadGraceMs` after its last connection leaves.
+ */
+export class Rooms {
+  private entries = new Map<string, Entry>()
+
+  constructor (private readonly ctx: SyncContext) {}
+
+  get size () { return this.entries.size }
+
+  /** Loaded room for `name`. Call `release` after attaching the connection (or giving up). */
+  async acquire (name: string): Promise<Room> {
+    let entry = this.entries.get(name)
+    while (entry?.unloading) {
+      await entry.unloading
+      entry = this.entries.get(name)
+    }
+    if (!entry) {
+      entry = { room: this.load(name), pending: 0, unloadTimer: null, unloading: null }
+      this.entries.set(name, entry)
+      const created = entry
+      created.room.catch(() => { if (this.entries.get(name) === created) this.entries.delete(name) })
+    }
+    entry.pending++
+    if (entry.unloadTimer) { clearTimeout(entry.unloadTimer); entry.unloadTimer = null }
+    try {
+      return await entry.room
+    } catch (err) {
+      entry.pending--
+      throw err
+    }
+  }
+
+  release (name: string): void {
+    const entry = this.entries.get(name)
+    if (!entry) return
+    entry.pending--
+    void entry.room.then(room => { if (room.connections.size === 0) this.scheduleUnload(room) })
+  }
+
+  /** Every loaded room (for shutdown and metrics). */
+  async loaded (): Promise<Room[]> {
+    const settled = await Promise.allSettled([...this.entries.values()].map(e => e.room))
+    return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
+  }
+
+  /** Unload everything at once (shutdown): compact, flush, free. */
+  async unloadAll (): Promise<void> {
+    for (const entry of this.entries.values()) if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
+    const rooms = await this.loaded()
+    for (const room of rooms) room.compactNow()
+    await this.ctx.store.flush()
+    for (const room of rooms) { this.ctx.store.release(room.name); room.destroy() }
+    this.entries.clear()
+    this.ctx.metrics.documents.set(0)
+  }
+
+  private async load (name: string): Promise<Room> {
+    const end = this.ctx.metrics.docLoadLatency.startTimer()
+    const stored = await this.ctx.store.load(name)
+    const room = new Room(name, stored, this.ctx, r => this.scheduleUnload(r))
+    end()
+    this.ctx.metrics.documents.inc()
+    return room
+  }
+
+  private scheduleUnload (room: Room): void {
+    const entry = this.entries.get(room.name)
+    if (!entry || entry.unloadTimer || entry.unloading || entry.pending > 0 || room.connections.size > 0) return
+    entry.unloadTimer = setTimeout(() => {
+      entry.unloadTimer = null
+      if (entry.pending > 0 || room.connections.size > 0) return
+      entry.unloading = this.unload(room).then(
+        () => { if (this.entries.get(room.name) === entry) this.entries.delete(room.name) },
+        () => { entry.unloading = null; this.scheduleUnload(room) }
+      )
+    }, this.ctx.config.unloadGraceMs)
+    entry.unloadTimer.unref()
+  }
+
+  private async unload (room: Room): Promise<void> {
+    room.compactNow()
+    try {
+      await this.ctx.store.flush()
+    } catch (err) {
+      // Storage is failing: keep the document in memory so nothing is lost; retry later.
+      this.ctx.logger.error({ doc: room.name, err: (err as Error).message }, 'unload flush failed; keeping document loaded')
+      throw err
+    }
+    this.ctx.store.release(room.name)
+    room.destroy()
+    this.ctx.metrics.documents.dec()
+    this.ctx.logger.debug({ doc: room.name }, 'document unloaded')
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The wire protocol, defined once and shared by server, client SDK and load tool.
+ *
+ * Messages are the y-websocket protocol: `[messageType: varUint, ...payload]`. Types 0–3 are the
+ * stock y-websocket ones (y-protocols); types from 100 up are this server's own extensions, which a
+ * stock client never sends and ignores when received.
+ */
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+
+export const MessageType = {
+  sync: 0,
+  awareness: 1,
+  auth: 2,
+  queryAwareness: 3,
+  /** Client → server: `[100, accessToken: varString]` re-authenticates a live socket in-band. */
+  reauth: 100,
+  /** Server → client: `[101, expiresAtMs: varUint]` the socket's (new) authentication expiry. */
+  authExpiry: 101
+} as const
+
+/** Sub-types of a `sync` message (y-protocols/sync). */
+export const SyncType = { step1: 0, step2: 1, update: 2 } as const
+
+/** Sub-types of an `auth` message (y-protocols/auth). */
+export const AuthType = { permissionDenied: 0 } as const
+
+/**
+ * WebSocket close codes the server uses. Clients act on them: 4401 → refresh the token and reconnect,
+ * 4403 → stop (the device session ended), anything else → reconnect with backoff.
+ */
+export const CloseCode = {
+  /** Server shutting down; reconnect later. */
+  goingAway: 1001,
+  /** Malformed message: bad varint, unknown message type, undecodable or inapplicable Yjs update. */
+  badMessage: 4400,
+  /** The socket's access token expired and was not renewed in-band; refresh and reconnect. */
+  tokenExpired: 4401,
+  /** The device session ended (logout, revocation, refresh reuse, password change, expiry). Do not retry. */
+  sessionEnded: 4403,
+  /** Document name fails validation (charset, length). */
+  invalidDocName: 4404,
+  /** The client did not read fast enough: its send buffer passed the configured limit. */
+  slowConsumer: 4408,
+  /** A message exceeded the configured maximum size. */
+  messageTooLarge: 4413,
+  /** The document could not be loaded from storage. */
+  internalError: 4500
+} as const
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
+
+/**
+ * Document names: 1–128 characters of `A–Z a–z 0–9 . _ : -`, starting with a letter or digit.
+ * `:` lets namespaces such as `session:<userId>` and `draft:<id>` share one flat key space; `!` is
+ * deliberately excluded because storage uses it as its key separator.
+ */
+export const DOC_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
+export const isValidDocName = (name: string): boolean => DOC_NAME_PATTERN.test(name)
+
+/** Path prefix under which documents are served: `/sync/<docName>`. */
+export const SYNC_PATH_PREFIX = '/sync/'
+
+export const encodeSyncStep1 = (stateVector: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.sync)
+  encoding.writeVarUint(e, SyncType.step1)
+  encoding.writeVarUint8Array(e, stateVector)
+  return encoding.toUint8Array(e)
+}
+
+export const encodeSyncStep2 = (update: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.sync)
+  encoding.writeVarUint(e, SyncType.step2)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+
+export const encodeUpdate = (update: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.sync)
+  encoding.writeVarUint(e, SyncType.update)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+
+export const encodeAwareness = (awarenessUpdate: Uint8Array): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.awareness)
+  encoding.writeVarUint8Array(e, awarenessUpdate)
+  return encoding.toUint8Array(e)
+}
+
+export const encodeQueryAwareness = (): Uint8Array => Uint8Array.of(MessageType.queryAwareness)
+
+export const encodeReauth = (accessToken: string): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.reauth)
+  encoding.writeVarString(e, accessToken)
+  return encoding.toUint8Array(e)
+}
+
+export const encodeAuthExpiry = (expiresAtMs: number): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.authExpiry)
+  encoding.writeVarUint(e, expiresAtMs)
+  return encoding.toUint8Array(e)
+}
+
+export const encodePermissionDenied = (reason: string): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.auth)
+  encoding.writeVarUint(e, AuthType.permissionDenied)
+  encoding.writeVarString(e, reason)
+  return encoding.toUint8Array(e)
+}
+
+/** One decoded incoming message. Payloads are views into the received buffer (no copy). */
+export type Message =
+  | { type: typeof MessageType.sync; syncType: number; payload: Uint8Array }
+  | { type: typeof MessageType.awareness; payload: Uint8Array }
+  | { type: typeof MessageType.auth; authType: number; reason: string }
+  | { type: typeof MessageType.queryAwareness }
+  | { type: typeof MessageType.reauth; token: string }
+  | { type: typeof MessageType.authExpiry; expiresAt: number }
+
+export class ProtocolError extends Error {}
+
+/**
+ * Decode one message, once. Throws ProtocolError for unknown types, truncated varints or trailing
+ * garbage, so that a malformed frame is rejected before it touches a document.
+ */
+export const decodeMessage = (data: Uint8Array): Message => {
+  const d = decoding.createDecoder(data)
+  let msg: Message
+  try {
+    const type = decoding.readVarUint(d)
+    switch (type) {
+      case MessageType.sync: {
+        const syncType = decoding.readVarUint(d)
+        if (syncType > SyncType.update) throw new ProtocolError(`unknown sync message type ${syncType}`)
+        msg = { type, syncType, payload: decoding.readVarUint8Array(d) }
+        break
+      }
+      case MessageType.awareness:
+        msg = { type, payload: decoding.readVarUint8Array(d) }
+        break
+      case MessageType.auth:
+        msg = { type, authType: decoding.readVarUint(d), reason: decoding.readVarString(d) }
+        break
+      case MessageType.queryAwareness:
+        msg = { type }
+        break
+      case MessageType.reauth:
+        msg = { type, token: decoding.readVarString(d) }
+        break
+      case MessageType.authExpiry:
+        msg = { type, expiresAt: decoding.readVarUint(d) }
+        break
+      default:
+        throw new ProtocolError(`unknown message type ${type}`)
+    }
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err
+    throw new ProtocolError(`malformed message: ${(err as Error).message}`)
+  }
+  // lib0 reads past the end without throwing in some paths; a length mismatch is malformed too.
+  if (d.pos !== data.length) throw new ProtocolError('malformed message: length mismatch')
+  return msg
+}

@@ -1,0 +1,24 @@
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { createApp, type App, type AppOptions } from '../../server/app.js'
+import { loadConfig, type ServerConfig } from '../../server/config.js'
+import { createLogger } from '../../server/observe/logger.js'
+
+export const tempDir = (prefix = 'sync-test-') => fs.mkdtemp(path.join(os.tmpdir(), prefix))
+
+/** A real server on 127.0.0.1 with a real LevelDB in a temp dir. */
+export const startServer = async (overrides: Partial<ServerConfig> = {}, opts: AppOptions = {}): Promise<App & { wsUrl: string, config: ServerConfig }> => {
+  const config = { ...loadConfig([], {}), port: 0, insecureNoAuth: true, logLevel: 'silent', dataDir: await tempDir(), unloadGraceMs: 200, ...overrides }
+  const app = await createApp(config, { logger: createLogger(config.logLevel), ...opts })
+  await app.listen()
+  return Object.assign(app, { wsUrl: app.url.replace('http', 'ws') + '/sync', config })
+}
+
+export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 10))
+  }
+}
