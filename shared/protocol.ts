@@ -168,3 +168,12 @@ export const decodeMessage = (data: Uint8Array): Message => {
   if (d.pos !== data.length) throw new ProtocolError('malformed message: length mismatch')
   return msg
 }
+
+/** The subprotocol the server selects. Browsers require the server to pick one of those offered. */
+export const SYNC_SUBPROTOCOL = 'y-websocket'
+/**
+ * An access token can travel as a `Sec-WebSocket-Protocol` entry `access_token.<jwt>` (offered
+ * together with `y-websocket`), or as the `token` query parameter (the stock provider's `params`).
+ */
+export const TOKEN_SUBPROTOCOL_PREFIX = 'access_token.'
+export const TOKEN_QUERY_PARAM = 'token'

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { CloseCode, SYNC_PATH_PREFIX, isValidDocName } from '../../shared/protocol.js'
+import { CloseCode, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from './connection.js'
 import type { Rooms } from './rooms.js'
@@ -31,7 +31,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     maxPayload: ctx.config.maxMessageBytes * 2,
     perMessageDeflate: false,
     // Tokens may arrive as a subprotocol entry; never echo them back, only a fixed protocol name.
-    handleProtocols: (protocols) => (protocols.has('y-websocket') ? 'y-websocket' : false)
+    handleProtocols: (protocols) => (protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false)
   })
   let accepting = true
 
