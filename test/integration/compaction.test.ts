@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import path from 'node:path'
+import * as Y from 'yjs'
+import { Level } from 'level'
+import { LevelDocStore } from '../../server/storage/level-doc-store.js'
+import { createLogger } from '../../server/observe/logger.js'
+import { startServer, tempDir, waitFor } from '../helpers/server.js'
+import { RawClient } from '../helpers/raw-client.js'
+
+const open = async () => {
+  const dir = await tempDir()
+  const db = new Level<string, Uint8Array>(path.join(dir, 'db'), { valueEncoding: 'view' })
+  await db.open()
+  const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+  const store = new LevelDocStore(docs, { flushIntervalMs: 5, maxBatchOps: 1000, fsync: false, logger: createLogger('silent') })
+  return { db, docs, store, dir }
+}
+const countKeys = async (docs: Awaited<ReturnType<typeof open>>['docs'], prefix: string) => {
+  let n = 0
+  for await (const _ of docs.keys({ gt: prefix, lt: prefix + '~' })) n++
+  return n
+}
+
+const dbs: Level<string, Uint8Array>[] = []
+afterEach(async () => { for (const db of dbs.splice(0)) await db.close() })
+
+describe('LevelDocStore', () => {
+  it('appends in batches and reloads the merged state', async () => {
+    const { db, docs, store } = await open(); dbs.push(db)
+    await store.load('d')
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => store.append('d', u))
+    for (let i = 0; i < 50; i++) doc.getArray('a').push([i])
+    await store.flush()
+    expect(await countKeys(docs, 'u!d!')).toBe(50)
+    store.release('d')
+    const loaded = await store.load('d')
+    expect(loaded.logEntries).toBe(50)
+    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
+    expect(copy.getArray('a').toArray()).toEqual(doc.getArray('a').toArray())
+  })
+
+  it('compaction replaces the log with one snapshot atomically and preserves content', async () => {
+    const { db, docs, store } = await open(); dbs.push(db)
+    await store.load('d')
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => store.append('d', u))
+    for (let i = 0; i < 30; i++) doc.getText('t').insert(0, `${i},`)
+    await store.flush() // half of the log is written, half is compacted while still queued
+    for (let i = 30; i < 60; i++) doc.getText('t').insert(0, `${i},`)
+    store.compact('d', Y.encodeStateAsUpdate(doc))
+    for (let i = 60; i < 65; i++) doc.getText('t').insert(0, `${i},`)
+    await store.flush()
+    expect(await countKeys(docs, 'u!d!')).toBe(5)
+    expect(await docs.get('s!d')).toBeInstanceOf(Uint8Array)
+    store.release('d')
+    const loaded = await store.load('d')
+    expect(loaded.logEntries).toBe(5)
+    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
+    expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
+  })
+
+  it('keeps sequence numbers increasing across reloads (no overwrite of older entries)', async () => {
+    const { db, docs, store } = await open(); dbs.push(db)
+    await store.load('d')
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => store.append('d', u))
+    doc.getArray('a').push([1])
+    await store.flush(); store.release('d')
+    await store.load('d')
+    doc.getArray('a').push([2])
+    await store.flush()
+    expect(await countKeys(docs, 'u!d!')).toBe(2)
+  })
+})
+
+describe('compaction in the server', () => {
+  it('a document with many thousands of updates stays compact and cold-loads with everything', async () => {
+    const s = await startServer({ compactMaxEntries: 200, unloadGraceMs: 50 })
+    const writer = new RawClient(`${s.wsUrl}/big`)
+    await waitFor(() => writer.synced)
+    const N = 5000
+    for (let i = 0; i < N; i++) writer.doc.getArray<number>('a').push([i])
+    await waitFor(async () => (await s.metrics.messagesIn.get()).values.filter(v => v.labels.type === 0).reduce((a, v) => a + v.value, 0) >= N + 1, 10_000, 'server received every edit')
+    writer.ws.terminate()
+    await waitFor(() => s.rooms.size === 0, 5000, 'unload')
+    const compactions = (await s.metrics.compactions.get()).values[0]?.value ?? 0
+    expect(compactions).toBeGreaterThanOrEqual(N / 200 - 1)
+    // the stored log is bounded by the threshold no matter how many updates the doc received
+    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    let logKeys = 0
+    for await (const _ of docs.keys({ gt: 'u!big!', lt: 'u!big!~' })) logKeys++
+    expect(logKeys).toBeLessThanOrEqual(200)
+    const t0 = performance.now()
+    const reader = new RawClient(`${s.wsUrl}/big`)
+    await waitFor(() => reader.synced)
+    console.log(`cold load of ${N}-update document: ${(performance.now() - t0).toFixed(1)} ms to synced`)
+    expect(reader.doc.getArray('a').length).toBe(N)
+    reader.ws.terminate()
+    await s.close()
+  })
+})

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { startChildServer, type ChildServer } from '../helpers/child-server.js'
+import { tempDir, waitFor } from '../helpers/server.js'
+import { RawClient } from '../helpers/raw-client.js'
+import { CloseCode } from '../../shared/protocol.js'
+
+const children: ChildServer[] = []
+const clients: RawClient[] = []
+afterEach(() => {
+  for (const c of clients.splice(0)) c.ws.terminate()
+  for (const c of children.splice(0)) c.proc.kill('SIGKILL')
+})
+const start = async (dataDir: string, extra: string[] = []) => {
+  const c = await startChildServer(['--data-dir', dataDir, '--insecure-no-auth', '--log-level', 'info', ...extra])
+  children.push(c)
+  return c
+}
+const raw = (url: string) => { const c = new RawClient(url); clients.push(c); return c }
+
+/** Write `n` edits through one device and wait until a second device saw all of them (so the server applied them). */
+const writeEdits = async (server: ChildServer, doc: string, n: number) => {
+  const writer = raw(`${server.wsUrl}/${doc}`)
+  const observer = raw(`${server.wsUrl}/${doc}`)
+  await waitFor(() => writer.synced && observer.synced)
+  for (let i = 0; i < n; i++) writer.doc.getArray<number>('a').push([i])
+  await waitFor(() => observer.doc.getArray('a').length === n, 10_000, 'observer received every edit')
+  return { writer, observer }
+}
+
+const readBack = async (server: ChildServer, doc: string) => {
+  const reader = raw(`${server.wsUrl}/${doc}`)
+  await waitFor(() => reader.synced, 10_000, 'reader synced')
+  return reader.doc.getArray<number>('a').toArray()
+}
+
+describe('durability (server in a child process)', () => {
+  it('SIGKILL after the documented batch window loses nothing', async () => {
+    const dataDir = await tempDir()
+    const first = await start(dataDir, ['--flush-ms', '10'])
+    await writeEdits(first, 'crashy', 300)
+    await new Promise(r => setTimeout(r, 10 + 200)) // the window plus generous margin for the write itself
+    first.proc.kill('SIGKILL')
+    await first.exited
+    const second = await start(dataDir)
+    const items = await readBack(second, 'crashy')
+    expect(items).toHaveLength(300)
+    expect(items).toEqual(Array.from({ length: 300 }, (_, i) => i))
+  })
+
+  it('graceful SIGTERM flushes everything, even with a long batch window, and closes sockets with 1001', async () => {
+    const dataDir = await tempDir()
+    const first = await start(dataDir, ['--flush-ms', '60000'])
+    const { writer } = await writeEdits(first, 'graceful', 500)
+    first.proc.kill('SIGTERM')
+    expect(await writer.closed).toBe(CloseCode.goingAway)
+    expect(await first.exited).toBe(0)
+    expect(first.logs.join('\n')).toMatch(/shut down cleanly/)
+    const second = await start(dataDir)
+    expect(await readBack(second, 'graceful')).toHaveLength(500)
+  })
+
+  it('refuses to start without authentication unless --insecure-no-auth is given', async () => {
+    const dataDir = await tempDir()
+    await expect(startChildServer(['--data-dir', dataDir], { SYNC_INSECURE_NO_AUTH: '' })).rejects.toThrow(/exited with 2|no authentication configured/)
+  })
+})

@@ -1,0 +1,160 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import { CloseCode, encodeUpdate } from '../../shared/protocol.js'
+import { startServer, waitFor } from '../helpers/server.js'
+import { RawClient } from '../helpers/raw-client.js'
+
+type Server = Awaited<ReturnType<typeof startServer>>
+let server: Server
+const clients: RawClient[] = []
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate()
+  await server?.close()
+})
+const raw = (url: string) => { const c = new RawClient(url); clients.push(c); return c }
+
+/** A bystander on the same document and one on another: both must keep working after each attack. */
+const bystanders = async (s: Server) => {
+  const same = raw(`${s.wsUrl}/victim`)
+  const other = raw(`${s.wsUrl}/elsewhere`)
+  await waitFor(() => same.synced && other.synced)
+  same.doc.getText('t').insert(0, 'before')
+  await waitFor(() => s.rooms.size === 2)
+  return { same, other }
+}
+
+const stillServing = async (s: Server, same: RawClient, other: RawClient) => {
+  expect(same.ws.readyState).toBe(WebSocket.OPEN)
+  expect(other.ws.readyState).toBe(WebSocket.OPEN)
+  const fresh = raw(`${s.wsUrl}/victim`)
+  await waitFor(() => fresh.synced && fresh.text() === 'before', 3000, 'fresh client sees intact document')
+  fresh.doc.getText('t').insert(6, '+after')
+  await waitFor(() => same.text() === 'before+after')
+  other.doc.getText('t').insert(0, 'ok')
+  await new Promise(r => setTimeout(r, 30))
+  expect(other.ws.readyState).toBe(WebSocket.OPEN)
+}
+
+const attack = async (bytes: Uint8Array | Buffer, expected: number, overrides = {}) => {
+  server = await startServer(overrides)
+  const { same, other } = await bystanders(server)
+  const attacker = raw(`${server.wsUrl}/victim`)
+  await waitFor(() => attacker.synced)
+  attacker.sendRaw(bytes)
+  expect(await attacker.closed).toBe(expected)
+  await stillServing(server, same, other)
+  await storedIntact(server)
+  return attacker
+}
+
+/** Restart on the same data dir: storage holds exactly the good edits, nothing from the attacker. */
+const storedIntact = async (s: Server) => {
+  const dataDir = s.config.dataDir
+  for (const c of clients.splice(0)) c.ws.terminate()
+  await s.close()
+  server = await startServer({ dataDir })
+  const check = raw(`${server.wsUrl}/victim`)
+  await waitFor(() => check.synced)
+  expect(check.text()).toBe('before+after')
+  expect(check.doc.getText('big').length).toBe(0)
+}
+
+const frame = (...parts: ((e: encoding.Encoder) => void)[]) => {
+  const e = encoding.createEncoder()
+  for (const p of parts) p(e)
+  return encoding.toUint8Array(e)
+}
+
+describe('bad input', () => {
+  it('unknown message type → 4400', async () => {
+    await attack(frame(e => encoding.writeVarUint(e, 42)), CloseCode.badMessage)
+  })
+
+  it('unknown sync sub-type → 4400', async () => {
+    await attack(frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 9) }), CloseCode.badMessage)
+  })
+
+  it('truncated varint → 4400', async () => {
+    await attack(Buffer.from([0x80, 0x80]), CloseCode.badMessage)
+  })
+
+  it('length prefix longer than the frame → 4400', async () => {
+    await attack(frame(e => { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, 2); encoding.writeVarUint(e, 5000) }), CloseCode.badMessage)
+  })
+
+  it('empty frame → 4400', async () => {
+    await attack(Buffer.alloc(0), CloseCode.badMessage)
+  })
+
+  it('garbage Yjs update → 4400 and nothing persisted', async () => {
+    await attack(encodeUpdate(Uint8Array.from([1, 200, 3, 77, 9, 9, 9, 250, 250, 250])), CloseCode.badMessage)
+  })
+
+  it('truncated (half-applicable) Yjs update → 4400, document unchanged', async () => {
+    const d = new Y.Doc()
+    d.getText('t').insert(0, 'EVIL')
+    d.getText('t').delete(0, 2)
+    const full = Y.encodeStateAsUpdate(d)
+    const attacker = await attack(encodeUpdate(full.subarray(0, full.length - 2)), CloseCode.badMessage)
+    expect(attacker.closeReason).toMatch(/invalid update/)
+    // the bystander's document never saw any of it
+    const check = raw(`${server.wsUrl}/victim`)
+    await waitFor(() => check.synced)
+    expect(check.text()).not.toContain('EV')
+  })
+
+  it('message over the size limit → 4413', async () => {
+    await attack(encodeUpdate(new Uint8Array(3000)), CloseCode.messageTooLarge, { maxMessageBytes: 2048 })
+  })
+
+  it('frame over twice the limit is cut at the frame layer → 1009, unread', async () => {
+    await attack(encodeUpdate(new Uint8Array(8192)), 1009, { maxMessageBytes: 2048 })
+  })
+
+  it('invalid document names → 4404', async () => {
+    server = await startServer()
+    const { same, other } = await bystanders(server)
+    for (const name of ['bad!name', '-leading', 'a'.repeat(129), '%E0%A4%A', 'sp%20ace', '..%2Fetc']) {
+      const c = raw(`${server.wsUrl}/${name}`)
+      expect(await c.closed).toBe(CloseCode.invalidDocName)
+    }
+    await stillServing(server, same, other)
+  })
+
+  it('wrong path gets HTTP 404 and no socket', async () => {
+    server = await startServer()
+    const c = new RawClient(`${server.url.replace('http', 'ws')}/nope/doc`)
+    clients.push(c)
+    await expect(c.opened).rejects.toMatchObject({ status: 404 })
+  })
+
+  it('a client that stops reading is closed with 4408 instead of growing memory', async () => {
+    server = await startServer({ maxBufferedBytes: 64 * 1024 })
+    const { same, other } = await bystanders(server)
+    const slow = raw(`${server.wsUrl}/victim`)
+    await waitFor(() => slow.synced)
+    slow.ws.pause() // stop reading: the kernel buffers fill, then ws's send buffer grows
+    const writer = raw(`${server.wsUrl}/victim`)
+    await waitFor(() => writer.synced)
+    const big = 'x'.repeat(32 * 1024)
+    const deadline = Date.now() + 15_000
+    let closedCode: number | null = null
+    void slow.closed.then(c => { closedCode = c })
+    // Bounded: at most ~15 s or 4000 writes.
+    for (let i = 0; i < 4000 && Date.now() < deadline; i++) {
+      writer.doc.getText('big').insert(0, big)
+      if (i % 20 === 0) await new Promise(r => setTimeout(r, 5))
+      const closedByServer = (await server.metrics.rejected.get()).values.some(v => v.labels.code === CloseCode.slowConsumer)
+      if (closedByServer) break
+    }
+    const counted = (await server.metrics.rejected.get()).values.find(v => v.labels.code === CloseCode.slowConsumer)
+    expect(counted?.value).toBe(1)
+    slow.ws.resume()
+    await waitFor(() => closedCode !== null, 5000, 'slow client closed')
+    expect(closedCode).toBe(CloseCode.slowConsumer)
+    expect(writer.ws.readyState).toBe(WebSocket.OPEN)
+    await stillServing(server, same, other)
+  })
+})
