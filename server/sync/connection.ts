@@ -40,8 +40,9 @@ export class Connection {
       return
     }
     this.ws.send(frame)
-    this.ctx.metrics.messagesOut.inc()
-    this.ctx.metrics.bytesOut.inc(frame.byteLength)
+    const hot = this.ctx.metrics.hot
+    hot.messagesOut++
+    hot.bytesOut += frame.byteLength
   }
 
   /** Start the y-websocket handshake: our state vector, then everyone's presence. */
@@ -55,15 +56,16 @@ export class Connection {
   handle (raw: RawData): void {
     if (this.closed) return
     const data = raw as Buffer // binaryType 'nodebuffer' and no fragments array: ws hands one Buffer
-    const { metrics, config } = this.ctx
-    metrics.bytesIn.inc(data.byteLength)
+    const { metrics: { hot }, config } = this.ctx
+    hot.bytesIn += data.byteLength
     if (data.byteLength > config.maxMessageBytes) {
       this.close(CloseCode.messageTooLarge, `message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`)
       return
     }
     try {
       const msg = decodeMessage(data)
-      metrics.messagesIn.inc({ type: msg.type })
+      if (msg.type < 4) hot.messagesIn[msg.type]!++
+      else hot.messagesInOther++
       switch (msg.type) {
         case MessageType.sync:
           if (msg.syncType === SyncType.step1) this.send(encodeSyncStep2(this.room.diff(msg.payload)))
@@ -94,7 +96,7 @@ export class Connection {
     if (isEmptyUpdate(update)) return
     if (this.principal.access !== 'write') {
       // Viewers' updates are dropped: never applied, persisted or broadcast. Tell the client once.
-      this.ctx.metrics.messagesIn.inc({ type: 'denied' })
+      this.ctx.metrics.hot.denied++
       if (!this.deniedOnce) {
         this.deniedOnce = true
         this.send(encodePermissionDenied('read-only access'))
