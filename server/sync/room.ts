@@ -53,8 +53,8 @@ export class Room {
    * anything is persisted or sent.
    */
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
-    // Full decode first: applyUpdate integrates structs before it reads the delete set, so a
-    // truncated update could otherwise half-apply before it throws.
+    // Full decode first (Y.parseUpdateMeta is cheaper but misses truncation): applyUpdate integrates
+    // structs before it reads the delete set, so a truncated update could otherwise half-apply.
     Y.decodeUpdate(update)
     Y.applyUpdate(this.doc, update, from)
     this.ctx.store.append(this.name, update)
