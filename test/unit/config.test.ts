@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest'
+import { loadConfig, ConfigError, usage } from '../../server/config.js'
+
+describe('config', () => {
+  it('has safe defaults: loopback, ./data, 1 MiB messages', () => {
+    const c = loadConfig([], {})
+    expect(c.host).toBe('127.0.0.1')
+    expect(c.port).toBe(4321)
+    expect(c.dataDir).toMatch(/\/data$/)
+    expect(c.maxMessageBytes).toBe(1024 * 1024)
+    expect(c.insecureNoAuth).toBe(false)
+  })
+
+  it('flags win over environment variables, which win over defaults', () => {
+    const c = loadConfig(['--port', '9000'], { SYNC_PORT: '8000', SYNC_FLUSH_MS: '25', SYNC_FSYNC: 'true' })
+    expect(c.port).toBe(9000)
+    expect(c.flushIntervalMs).toBe(25)
+    expect(c.fsync).toBe(true)
+  })
+
+  it('rejects unknown flags and bad numbers with a clear message', () => {
+    expect(() => loadConfig(['--nope'], {})).toThrow(ConfigError)
+    expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/--port must be a non-negative integer/)
+    expect(() => loadConfig([], { SYNC_MAX_MESSAGE_BYTES: '10' })).toThrow(/at least 1024/)
+  })
+
+  it('usage lists every flag with its env var', () => {
+    expect(usage()).toMatch(/--data-dir\s+SYNC_DATA_DIR/)
+  })
+})
