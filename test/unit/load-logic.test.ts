@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { percentile, Samples } from '../load/stats.js'
+import { makeMarker, scanMarkers, type Marker } from '../load/markers.js'
+import { checkConvergence } from '../load/convergence.js'
+import { encodeUpdate } from '../../shared/protocol.js'
+
+describe('percentiles', () => {
+  it('nearest rank on sorted data', () => {
+    const s = Float64Array.from({ length: 100 }, (_, i) => i + 1)
+    expect(percentile(s, 50)).toBe(50)
+    expect(percentile(s, 99)).toBe(99)
+    expect(percentile(s, 100)).toBe(100)
+    expect(percentile([], 99)).toBe(0)
+    expect(percentile([7], 1)).toBe(7)
+  })
+  it('summary sorts unsorted samples', () => {
+    const s = new Samples()
+    for (const v of [5, 1, 9, 3, 7]) s.add(v)
+    expect(s.summary()).toMatchObject({ count: 5, p50: 5, max: 9 })
+  })
+})
+
+describe('markers', () => {
+  it('are found in a real Yjs update frame without decoding it', () => {
+    const doc = new Y.Doc()
+    let frame: Uint8Array = new Uint8Array()
+    doc.on('update', (u: Uint8Array) => { frame = encodeUpdate(u) })
+    doc.getMap('e').set('u1.d2.3', makeMarker('u1.d2.3', 1234.5))
+    const found: Marker[] = []
+    expect(scanMarkers(frame, m => found.push(m))).toBe(1)
+    expect(found[0]).toEqual({ editId: 'u1.d2.3', sentAt: 1234.5 })
+  })
+  it('finds several markers, and none in a frame without one', () => {
+    const bytes = Buffer.from(`xx${makeMarker('a.b.1', 1)}yy${makeMarker('a.b.2', 2)}`)
+    const ids: string[] = []
+    scanMarkers(bytes, m => ids.push(m.editId))
+    expect(ids).toEqual(['a.b.1', 'a.b.2'])
+    expect(scanMarkers(Buffer.from([0, 2, 5, 64, 64, 1]), () => {})).toBe(0)
+  })
+})
+
+describe('convergence check', () => {
+  const made = new Map([['u1', new Set(['u1.d1.1', 'u1.d2.1'])]])
+  const all = new Set(['u1.d1.1', 'u1.d2.1'])
+  it('passes when every device and the server hold every edit', () => {
+    const r = checkConvergence(made, [{ deviceId: 'd1', userId: 'u1', editIds: all }, { deviceId: 'd2', userId: 'u1', editIds: all }], new Map([['u1', all]]))
+    expect(r).toMatchObject({ lostEdits: 0, divergedDevices: 0, editsMade: 2 })
+  })
+  it('catches a deliberately dropped edit on the server and on a device', () => {
+    const dropped = new Set(['u1.d1.1'])
+    const r = checkConvergence(made, [{ deviceId: 'd1', userId: 'u1', editIds: all }, { deviceId: 'd2', userId: 'u1', editIds: dropped }], new Map([['u1', dropped]]))
+    expect(r.lostEdits).toBe(1)
+    expect(r.divergedDevices).toBe(1)
+    expect(r.examples.join()).toContain('lost u1.d2.1')
+  })
+})
