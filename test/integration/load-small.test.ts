@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer } from '../helpers/server.js'
+import { runLoad } from '../load/run.js'
+import type { ScenarioName } from '../load/scenarios.js'
+import type { FleetOptions } from '../load/fleet.js'
+
+type Server = Awaited<ReturnType<typeof startServer>>
+let server: Server
+beforeAll(async () => { server = await startServer({ unloadGraceMs: 300 }) })
+afterAll(async () => { await server.close() })
+
+const run = (scenario: ScenarioName, fleet: Partial<FleetOptions>, o: { seconds?: number, rate?: number, offlineEdits?: number, history?: number, unloadWaitSeconds?: number } = {}) => runLoad({
+  scenario,
+  serverPid: null,
+  fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'full', auth: 'none', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4, ...fleet },
+  scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 5, history: 2000, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {}, ...o }
+})
+
+describe('load tool against a real local server (small)', () => {
+  it('steady: every edit reaches every other device; latency measured', async () => {
+    const r = await run('steady', {})
+    expect(r.editsSent).toBeGreaterThan(200)
+    expect(r.convergence).toMatchObject({ lostEdits: 0, divergedDevices: 0 })
+    expect(r.convergence.editsMade).toBe(r.editsSent)
+    // each edit goes to the 2 other devices of its user
+    expect(r.delivered).toBeGreaterThan(r.editsSent * 2 * 0.9)
+    expect(r.latencyMs.count).toBe(r.delivered)
+  })
+
+  it('storm: offline edits on every device converge after a simultaneous reconnect', async () => {
+    const r = await run('storm', { users: 20, devicesPerUser: 3, mode: 'light' }, { offlineEdits: 5 })
+    expect(r.editsSent).toBe(20 * 3 * 5)
+    expect(r.convergence).toMatchObject({ lostEdits: 0, divergedDevices: 0, editsMade: 300 })
+    expect(r.extra.convergeSeconds).toBeGreaterThan(0)
+  })
+
+  it('coldload: a fresh device gets the whole history from storage', async () => {
+    const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })
+    expect(r.extra.coldLoadChars).toBe(3000)
+    expect(r.convergence.lostEdits).toBe(0)
+  })
+})

@@ -1,0 +1,64 @@
+import { parseArgs } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import type { FleetOptions } from './fleet.js'
+import type { ScenarioName } from './scenarios.js'
+import { formatReport } from './report.js'
+import { runLoad } from './run.js'
+
+const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenario steady [options]
+
+  --target URL          deployment to test (http://host:port); only this address is contacted
+  --scenario NAME       steady | idle | storm | churn | coldload
+  --users U             simulated users (default 10)
+  --devices D           devices per user (default 4)
+  --rate R              edits/s per device for steady and churn (default 1)
+  --seconds S           measured phase length (default 10)
+  --offline-edits K     storm: edits each device makes while offline (default 5)
+  --history H           coldload: updates written before a fresh device opens the doc (default 10000)
+  --unload-wait S       coldload: seconds to wait before the fresh device connects (default 0;
+                        pass more than the server's --unload-grace-ms to measure a load from storage)
+  --mode light|full     light devices scan frames; full devices apply every update (default light)
+  --auth api|none       log devices in through the HTTP API (default api), or none for --insecure-no-auth servers
+  --server-pid PID      local server process: report its CPU time and peak RSS
+  --login-concurrency N parallel logins (default 8)
+  --connect-batch N     parallel socket connects (default 200)
+  --max-seconds S       hard deadline for the whole run (default 300)
+  --json                print the report as JSON
+Exits 1 when any edit is lost, any device diverges, or (churn) any device ends signed out.`
+
+const main = async () => {
+  const { values: v } = parseArgs({
+    options: {
+      target: { type: 'string' }, scenario: { type: 'string', default: 'steady' }, users: { type: 'string', default: '10' },
+      devices: { type: 'string', default: '4' }, rate: { type: 'string', default: '1' }, seconds: { type: 'string', default: '10' },
+      'offline-edits': { type: 'string', default: '5' }, history: { type: 'string', default: '10000' }, 'unload-wait': { type: 'string', default: '0' }, mode: { type: 'string', default: 'light' },
+      auth: { type: 'string', default: 'api' }, 'server-pid': { type: 'string' }, 'login-concurrency': { type: 'string', default: '8' },
+      'connect-batch': { type: 'string', default: '200' }, 'max-seconds': { type: 'string', default: '300' }, json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (v.help || !v.target) { console.log(HELP); process.exit(v.help ? 0 : 2) }
+  const scenario = v.scenario as ScenarioName
+  if (!['steady', 'idle', 'storm', 'churn', 'coldload'].includes(scenario)) throw new Error(`unknown scenario ${scenario}`)
+  const num = (s: string | undefined) => { const n = Number(s); if (!Number.isFinite(n) || n < 0) throw new Error(`bad number ${s}`); return n }
+  const deadline = Date.now() + num(v['max-seconds']) * 1000
+  const progress = (line: string) => { if (!v.json) process.stderr.write(`\r[${scenario}] ${line}`.padEnd(110)) }
+  const fleetOpts: FleetOptions = {
+    target: v.target.replace(/\/$/, ''), users: num(v.users), devicesPerUser: Math.max(scenario === 'coldload' ? 2 : 1, num(v.devices)),
+    mode: v.mode === 'full' ? 'full' : 'light', auth: v.auth === 'none' ? 'none' : 'api', runId: randomBytes(4).toString('hex'),
+    loginConcurrency: num(v['login-concurrency'])
+  }
+  const report = await runLoad({
+    scenario, fleet: fleetOpts, serverPid: v['server-pid'] ? num(v['server-pid']) : null,
+    scenarioOptions: {
+      seconds: num(v.seconds), rate: num(v.rate), offlineEdits: num(v['offline-edits']), history: num(v.history), unloadWaitSeconds: num(v['unload-wait']),
+      connectBatch: num(v['connect-batch']), deadline, onProgress: progress
+    }
+  })
+  if (!v.json) process.stderr.write('\n')
+  console.log(v.json ? JSON.stringify(report, null, 2) : formatReport(report))
+  const failed = report.convergence.lostEdits > 0 || report.convergence.divergedDevices > 0 || (scenario === 'churn' && report.signedOut > 0)
+  process.exit(failed ? 1 : 0)
+}
+
+main().catch((err: Error) => { console.error(`loadtest: ${err.message}`); process.exit(2) })

@@ -1,0 +1,154 @@
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { CloseCode, MessageType, SyncType, decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
+import { makeMarker, now, scanMarkers } from './markers.js'
+import type { RunStats } from './run-stats.js'
+
+export interface DeviceOptions {
+  /** `ws://host:port/sync` */
+  syncUrl: string
+  docName: string
+  userId: string
+  deviceId: string
+  /** Fresh access token for the socket; omitted against servers without authentication. */
+  getToken?: (reason: 'connect' | 'expired') => Promise<string>
+  /**
+   * `light`: the device's Y.Doc holds only its own edits and received frames are only scanned for
+   * edit markers (thousands of devices per process). `full`: received updates are applied too, so
+   * convergence is judged on real Yjs state.
+   */
+  mode: 'light' | 'full'
+  stats: RunStats
+}
+
+/**
+ * One simulated device: a real socket speaking the y-websocket protocol directly, the same path a
+ * real device takes (token, sync step 1/2, updates, reconnects on 4401/1001).
+ */
+export class SimDevice {
+  readonly doc = new Y.Doc()
+  /** Edit ids this device holds (own + received). */
+  readonly seen = new Set<string>()
+  readonly made = new Set<string>()
+  private ws: WebSocket | null = null
+  private seq = 0
+  private wantOnline = false
+  private syncedWaiters: (() => void)[] = []
+  private step2Waiters: (() => void)[] = []
+  synced = false
+  signedOut = false
+
+  constructor (readonly opts: DeviceOptions) {
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin === this) return
+      if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(encodeUpdate(update))
+    })
+  }
+
+  /** Connect and resolve once the server's sync step 2 arrived. */
+  async connect (reason: 'connect' | 'expired' = 'connect'): Promise<void> {
+    this.wantOnline = true
+    this.synced = false
+    let url = `${this.opts.syncUrl}/${this.opts.docName}`
+    if (this.opts.getToken) {
+      try {
+        url += `?${TOKEN_QUERY_PARAM}=${encodeURIComponent(await this.opts.getToken(reason))}`
+      } catch (err) {
+        this.opts.stats.errors.add(`token:${(err as Error).message.slice(0, 40)}`)
+        this.signedOut = true
+        throw err
+      }
+    }
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    this.ws = ws
+    ws.binaryType = 'nodebuffer'
+    ws.on('open', () => ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc))))
+    ws.on('message', (data: Buffer) => this.onMessage(ws, data))
+    ws.on('error', (err) => this.opts.stats.errors.add(`socket:${err.message.slice(0, 40)}`))
+    ws.on('close', (code) => this.onClose(ws, code))
+    return this.whenSynced()
+  }
+
+  whenSynced (): Promise<void> {
+    if (this.synced) return Promise.resolve()
+    return new Promise(resolve => this.syncedWaiters.push(resolve))
+  }
+
+  /** Ask the server for everything this device lacks (sync step 1) and wait for the answer. */
+  resync (): Promise<void> {
+    const ws = this.ws
+    if (!ws || ws.readyState !== WebSocket.OPEN) return this.whenSynced()
+    const done = new Promise<void>(resolve => this.step2Waiters.push(resolve))
+    ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    return done
+  }
+
+  /** Go offline on purpose (storm). Edits made meanwhile stay in the doc and sync on reconnect. */
+  disconnect (): void {
+    this.wantOnline = false
+    this.synced = false
+    this.ws?.close()
+    this.ws = null
+  }
+
+  edit (): void {
+    const editId = `${this.opts.deviceId}.${this.seq++}`
+    this.made.add(editId)
+    this.seen.add(editId)
+    this.doc.getMap('edits').set(editId, makeMarker(editId, now()))
+    this.opts.stats.editsSent++
+  }
+
+  /** Edit ids the device holds, derived from Yjs state in full mode. */
+  heldEditIds (): ReadonlySet<string> {
+    return this.opts.mode === 'full' ? new Set(this.doc.getMap<string>('edits').keys()) : this.seen
+  }
+
+  /** One keystroke: a single character appended to the device's draft text (coldload history). */
+  type (): void {
+    const text = this.doc.getText('draft')
+    text.insert(text.length, String.fromCharCode(97 + (this.seq++ % 26)))
+  }
+
+  private onMessage (ws: WebSocket, data: Buffer) {
+    if (ws !== this.ws) return
+    let msg
+    try { msg = decodeMessage(data) } catch { this.opts.stats.errors.add('bad-frame'); return }
+    if (msg.type !== MessageType.sync) return
+    if (msg.syncType === SyncType.step1) {
+      ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, msg.payload)))
+      return
+    }
+    const live = msg.syncType === SyncType.update
+    const at = now()
+    scanMarkers(msg.payload, m => {
+      if (this.seen.has(m.editId)) return
+      this.seen.add(m.editId)
+      if (live) { this.opts.stats.latency.add(at - m.sentAt); this.opts.stats.delivered++ }
+    })
+    if (this.opts.mode === 'full') Y.applyUpdate(this.doc, msg.payload, this)
+    if (msg.syncType === SyncType.step2) {
+      for (const w of this.step2Waiters.splice(0)) w()
+      if (!this.synced) {
+        this.synced = true
+        for (const w of this.syncedWaiters.splice(0)) w()
+      }
+    }
+  }
+
+  private onClose (ws: WebSocket, code: number) {
+    if (ws !== this.ws) return
+    this.ws = null
+    this.synced = false
+    if (!this.wantOnline) return
+    this.opts.stats.closes.add(String(code))
+    if (code === CloseCode.sessionEnded) { this.signedOut = true; return }
+    const expired = code === CloseCode.tokenExpired
+    const delay = expired ? 0 : 50 + Math.random() * 200
+    this.opts.stats.reconnects++
+    setTimeout(() => {
+      if (!this.wantOnline) return
+      this.connect(expired ? 'expired' : 'connect').catch(() => {})
+    }, delay).unref()
+  }
+}

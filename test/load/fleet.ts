@@ -1,0 +1,70 @@
+import { SimDevice } from './device.js'
+import { DeviceCredentials, registerUser } from './auth.js'
+import type { RunStats } from './run-stats.js'
+
+export interface FleetOptions {
+  /** `http://host:port` of the deployment. */
+  target: string
+  users: number
+  devicesPerUser: number
+  mode: 'light' | 'full'
+  /** `api`: register + log in every device through the HTTP API; `none`: server runs without auth. */
+  auth: 'api' | 'none'
+  runId: string
+  /** Parallel logins (password hashing is the server's costliest request). */
+  loginConcurrency: number
+}
+
+export interface SimUser { userId: string, docName: string, devices: SimDevice[], credentials: DeviceCredentials[] }
+
+const PASSWORD = 'load-test-Pa55word!'
+
+/** Run `fn` over `items` with at most `limit` in flight. */
+export const pool = async <T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> => {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }))
+}
+
+/** Users and their devices, each device logged in with its own key (auth `api`). Nothing connects yet. */
+export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<SimUser[]> => {
+  const syncUrl = opts.target.replace(/^http/, 'ws') + '/sync'
+  const users: SimUser[] = Array.from({ length: opts.users }, (_, i) => ({ userId: `u${i}`, docName: `load-${opts.runId}-u${i}`, devices: [], credentials: [] }))
+  if (opts.auth === 'api') {
+    await pool(users, opts.loginConcurrency, async u => registerUser(opts.target, `${opts.runId}-${u.userId}@load.test`, PASSWORD))
+    const logins = users.flatMap(u => Array.from({ length: opts.devicesPerUser }, (_, j) => ({ u, j })))
+    await pool(logins, opts.loginConcurrency, async ({ u, j }) => {
+      const c = new DeviceCredentials(opts.target, `${opts.runId}-${u.userId}@load.test`, PASSWORD, `sim ${u.userId}.d${j}`)
+      await c.login()
+      stats.logins++
+      u.credentials[j] = c
+      u.docName = c.sessionDoc
+    })
+  }
+  for (const u of users) {
+    for (let j = 0; j < opts.devicesPerUser; j++) {
+      const creds = u.credentials[j]
+      u.devices.push(new SimDevice({
+        syncUrl, docName: u.docName, userId: u.userId, deviceId: `${u.userId}.d${j}`, mode: opts.mode, stats,
+        getToken: creds ? async (reason) => {
+          const before = creds.refreshes
+          const token = await creds.accessToken(reason === 'expired')
+          stats.refreshes += creds.refreshes - before
+          return token
+        } : undefined
+      }))
+    }
+  }
+  return users
+}
+
+export const allDevices = (users: SimUser[]) => users.flatMap(u => u.devices)
+
+/** Connect every device, `batch` at a time, bounded by `deadline`. */
+export const connectAll = async (devices: SimDevice[], batch: number, deadline: number): Promise<void> => {
+  await pool(devices, batch, async d => {
+    if (Date.now() > deadline) throw new Error('connect phase passed its deadline')
+    await Promise.race([d.connect(), new Promise((_, reject) => setTimeout(() => reject(new Error('connect timeout')), Math.max(1, deadline - Date.now())).unref())])
+  })
+}

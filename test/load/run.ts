@@ -1,0 +1,39 @@
+import { RunStats } from './run-stats.js'
+import { createFleet, allDevices, type FleetOptions } from './fleet.js'
+import { runScenario, type ScenarioName, type ScenarioOptions } from './scenarios.js'
+import { sampleProcess } from './proc.js'
+import type { LoadReport } from './report.js'
+
+export interface LoadOptions {
+  scenario: ScenarioName
+  fleet: FleetOptions
+  scenarioOptions: ScenarioOptions
+  /** A local server's pid, to report its CPU time and peak RSS. */
+  serverPid: number | null
+}
+
+/** One load run from fleet creation to the convergence check; every device is closed at the end. */
+export const runLoad = async ({ scenario, fleet: fleetOpts, scenarioOptions, serverPid: pid }: LoadOptions): Promise<LoadReport> => {
+  const stats = new RunStats()
+  const cpuBefore = pid ? sampleProcess(pid) : null
+  const genBefore = process.cpuUsage()
+  const loginStart = Date.now()
+  const users = await createFleet(fleetOpts, stats)
+  const loginSeconds = (Date.now() - loginStart) / 1000
+  const result = await runScenario(scenario, users, scenarioOptions, stats)
+  const server = pid ? sampleProcess(pid) : null
+  const gen = process.cpuUsage(genBefore)
+  const devices = allDevices(users)
+  const report: LoadReport = {
+    scenario, target: fleetOpts.target, users: fleetOpts.users, devices: devices.length, mode: fleetOpts.mode, loginSeconds,
+    measuredSeconds: result.measuredSeconds, editsSent: stats.editsSent, delivered: stats.delivered,
+    deliveredPerSecond: result.measuredSeconds > 0 ? stats.delivered / result.measuredSeconds : 0,
+    latencyMs: stats.latency.summary(), logins: stats.logins, reconnects: stats.reconnects, refreshes: stats.refreshes,
+    errors: stats.errors.toJSON(), closes: stats.closes.toJSON(), signedOut: devices.filter(d => d.signedOut).length,
+    extra: result.extra, convergence: result.convergence,
+    server: server && cpuBefore ? { cpuSeconds: server.cpuSeconds - cpuBefore.cpuSeconds, peakRssMb: server.peakRssMb, rssMb: server.rssMb } : null,
+    generatorCpuSeconds: (gen.user + gen.system) / 1e6
+  }
+  for (const d of devices) d.disconnect()
+  return report
+}

@@ -1,0 +1,151 @@
+import { SimDevice } from './device.js'
+import { allDevices, connectAll, pool, type SimUser } from './fleet.js'
+import { checkConvergence, type ConvergenceReport } from './convergence.js'
+import type { RunStats } from './run-stats.js'
+
+export type ScenarioName = 'steady' | 'idle' | 'storm' | 'churn' | 'coldload'
+
+export interface ScenarioOptions {
+  seconds: number
+  /** Edits per second per device (steady, churn). */
+  rate: number
+  /** Offline edits per device (storm). */
+  offlineEdits: number
+  /** Updates in the document's history (coldload). */
+  history: number
+  /** Coldload: wait this long before the fresh device opens the document (to let the server unload it). */
+  unloadWaitSeconds: number
+  connectBatch: number
+  /** Hard deadline for the whole run (ms since epoch). */
+  deadline: number
+  onProgress: (line: string) => void
+}
+
+export interface ScenarioResult {
+  /** Seconds of the measured phase. */
+  measuredSeconds: number
+  /** Storm: reconnect-to-converged seconds; coldload: open-to-synced milliseconds. */
+  extra: Record<string, number>
+  convergence: ConvergenceReport
+}
+
+const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
+
+/** Send edits at `perDevice` edits/s from every device, evenly spread, until `seconds` pass. */
+const editLoop = async (devices: SimDevice[], perDevice: number, seconds: number, opts: ScenarioOptions, stats: RunStats) => {
+  const total = devices.length * perDevice
+  const start = Date.now()
+  const end = Math.min(start + seconds * 1000, opts.deadline)
+  const maxEdits = Math.ceil(total * seconds) // bounded in count as well as time
+  let sent = 0
+  let cursor = 0
+  let lastReport = start
+  while (Date.now() < end && sent < maxEdits) {
+    const due = Math.min(maxEdits, Math.floor(((Date.now() - start) / 1000) * total))
+    for (; sent < due; sent++) {
+      // Round-robin with a stride keeps every device near its own rate.
+      const d = devices[cursor]!
+      cursor = (cursor + 1) % devices.length
+      if (d.synced) d.edit()
+    }
+    if (Date.now() - lastReport >= 1000) {
+      lastReport = Date.now()
+      const l = stats.latency.summary()
+      opts.onProgress(`${((Date.now() - start) / 1000).toFixed(0)}s sent ${stats.editsSent} delivered ${stats.delivered} p50 ${l.p50.toFixed(1)}ms p99 ${l.p99.toFixed(1)}ms reconnects ${stats.reconnects} refreshes ${stats.refreshes} errors ${stats.errors.total}`)
+    }
+    await sleep(5)
+  }
+  return (Date.now() - start) / 1000
+}
+
+/** Bring every device up to date, then read the server's state per user with a fresh full device. */
+const converge = async (users: SimUser[], opts: ScenarioOptions): Promise<ConvergenceReport> => {
+  const devices = allDevices(users)
+  // Devices that dropped mid-run reconnect on their own; give them until the deadline.
+  const until = Math.min(Date.now() + 30_000, opts.deadline)
+  while (devices.some(d => !d.synced && !d.signedOut) && Date.now() < until) await sleep(50)
+  await pool(devices.filter(d => d.synced), 64, d => Promise.race([d.resync(), sleep(10_000)]))
+  const server = new Map<string, ReadonlySet<string>>()
+  await pool(users, 16, async u => {
+    const first = u.devices[0]!
+    const verifier = new SimDevice({ ...first.opts, deviceId: `${u.userId}.verifier`, mode: 'full' })
+    try {
+      await Promise.race([verifier.connect(), sleep(10_000)])
+      server.set(u.userId, verifier.heldEditIds())
+    } finally { verifier.disconnect() }
+  })
+  const made = new Map(users.map(u => [u.userId, new Set(u.devices.flatMap(d => [...d.made]))]))
+  return checkConvergence(made, devices.map(d => ({ deviceId: d.opts.deviceId, userId: d.opts.userId, editIds: d.heldEditIds() })), server)
+}
+
+export const runScenario = async (name: ScenarioName, users: SimUser[], opts: ScenarioOptions, stats: RunStats): Promise<ScenarioResult> => {
+  const devices = allDevices(users)
+  const extra: Record<string, number> = {}
+  let measuredSeconds = 0
+  switch (name) {
+    case 'steady':
+    case 'churn':
+      await connectAll(devices, opts.connectBatch, opts.deadline)
+      measuredSeconds = await editLoop(devices, opts.rate, opts.seconds, opts, stats)
+      break
+    case 'idle': {
+      await connectAll(devices, opts.connectBatch, opts.deadline)
+      const start = Date.now()
+      while (Date.now() - start < opts.seconds * 1000 && Date.now() < opts.deadline) {
+        await sleep(1000)
+        opts.onProgress(`idle ${((Date.now() - start) / 1000).toFixed(0)}s, ${devices.filter(d => d.synced).length} connected`)
+      }
+      measuredSeconds = (Date.now() - start) / 1000
+      // one edit per user so the convergence check has something to judge
+      for (const u of users) u.devices[0]!.edit()
+      break
+    }
+    case 'storm': {
+      await connectAll(devices, opts.connectBatch, opts.deadline)
+      for (const d of devices) d.disconnect()
+      for (const d of devices) for (let k = 0; k < opts.offlineEdits; k++) d.edit()
+      const t0 = Date.now()
+      await Promise.all(devices.map(d => Promise.race([d.connect().catch(() => {}), sleep(Math.max(1, opts.deadline - Date.now()))])))
+      // converged = every device holds every edit of its user
+      const want = new Map(users.map(u => [u.userId, u.devices.length * opts.offlineEdits]))
+      while (Date.now() < opts.deadline && devices.some(d => d.seen.size < want.get(d.opts.userId)!)) {
+        await sleep(20)
+        if (devices.every(d => d.synced)) await pool(devices.filter(d => d.seen.size < want.get(d.opts.userId)!), 64, d => Promise.race([d.resync(), sleep(5000)]))
+      }
+      extra.convergeSeconds = (Date.now() - t0) / 1000
+      measuredSeconds = extra.convergeSeconds
+      break
+    }
+    case 'coldload': {
+      // History as a person makes it: one update per keystroke. Yjs merges consecutive characters
+      // of one client, so what a snapshot holds is far smaller than the update count.
+      const writer = users[0]!.devices[0]!
+      await writer.connect()
+      const t = Date.now()
+      for (let i = 0; i < opts.history && Date.now() < opts.deadline; i++) {
+        writer.type()
+        if (i % 1000 === 999) { await writer.resync(); opts.onProgress(`history ${i + 1}/${opts.history}`) }
+      }
+      writer.edit()
+      await writer.resync()
+      extra.historyWriteSeconds = (Date.now() - t) / 1000
+      writer.disconnect()
+      // Let the server unload the document (operators pass more than its --unload-grace-ms) so the
+      // fresh device measures a load from storage, not from memory.
+      const waitUntil = Math.min(Date.now() + opts.unloadWaitSeconds * 1000, opts.deadline)
+      while (Date.now() < waitUntil) await sleep(100)
+      const base = users[0]!.devices[1]!
+      const fresh = new SimDevice({ ...base.opts, deviceId: `${base.opts.deviceId}.fresh`, mode: 'full' })
+      const t0 = performance.now()
+      await fresh.connect()
+      extra.coldLoadMs = performance.now() - t0
+      extra.coldLoadChars = fresh.doc.getText('draft').length
+      fresh.disconnect()
+      measuredSeconds = extra.historyWriteSeconds
+      await connectAll(devices, opts.connectBatch, opts.deadline)
+      break
+    }
+  }
+  const convergence = await converge(users, opts)
+  return { measuredSeconds, extra, convergence }
+}
