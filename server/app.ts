@@ -52,7 +52,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
   await db.open()
   const metrics = createMetrics()
-  const store = new LevelDocStore(db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' }), {
+  const store = new LevelDocStore(db, {
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate }

@@ -12,7 +12,7 @@ const open = async () => {
   const db = new Level<string, Uint8Array>(path.join(dir, 'db'), { valueEncoding: 'view' })
   await db.open()
   const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
-  const store = new LevelDocStore(docs, { flushIntervalMs: 5, maxBatchOps: 1000, fsync: false, logger: createLogger('silent') })
+  const store = new LevelDocStore(db, { flushIntervalMs: 5, maxBatchOps: 1000, fsync: false, logger: createLogger('silent') })
   return { db, docs, store, dir }
 }
 const countKeys = async (docs: Awaited<ReturnType<typeof open>>['docs'], prefix: string) => {
