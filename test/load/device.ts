@@ -2,6 +2,7 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { CloseCode, MessageType, SyncType, decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
 import { makeMarker, now, scanMarkers } from './markers.js'
+import { encodeMapSet } from './edit-codec.js'
 import type { RunStats } from './run-stats.js'
 
 export interface DeviceOptions {
@@ -32,6 +33,9 @@ export class SimDevice {
   readonly made = new Set<string>()
   private ws: WebSocket | null = null
   private seq = 0
+  /** Light mode: the device's own edits as hand-encoded updates under its own client id (index = clock). */
+  private readonly lightClient = Math.floor(Math.random() * 0xffffffff)
+  private readonly lightUpdates: Uint8Array[] = []
   private wantOnline = false
   private syncedWaiters: (() => void)[] = []
   private step2Waiters: (() => void)[] = []
@@ -62,7 +66,7 @@ export class SimDevice {
     const ws = new WebSocket(url, { perMessageDeflate: false })
     this.ws = ws
     ws.binaryType = 'nodebuffer'
-    ws.on('open', () => ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc))))
+    ws.on('open', () => ws.send(encodeSyncStep1(this.stateVector())))
     ws.on('message', (data: Buffer) => this.onMessage(ws, data))
     ws.on('error', (err) => this.opts.stats.errors.add(`socket:${err.message.slice(0, 40)}`))
     ws.on('close', (code) => this.onClose(ws, code))
@@ -79,7 +83,7 @@ export class SimDevice {
     const ws = this.ws
     if (!ws || ws.readyState !== WebSocket.OPEN) return this.whenSynced()
     const done = new Promise<void>(resolve => this.step2Waiters.push(resolve))
-    ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    ws.send(encodeSyncStep1(this.stateVector()))
     return done
   }
 
@@ -95,8 +99,28 @@ export class SimDevice {
     const editId = `${this.opts.deviceId}.${this.seq++}`
     this.made.add(editId)
     this.seen.add(editId)
-    this.doc.getMap('edits').set(editId, makeMarker(editId, now()))
     this.opts.stats.editsSent++
+    const marker = makeMarker(editId, now())
+    if (this.opts.mode === 'full') { this.doc.getMap('edits').set(editId, marker); return }
+    const update = encodeMapSet(this.lightClient, this.lightUpdates.length, 'edits', editId, marker)
+    this.lightUpdates.push(update)
+    if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(encodeUpdate(update))
+  }
+
+  /** What this device holds: its Y.Doc plus, in light mode, its own hand-encoded edits. */
+  private stateVector (): Uint8Array {
+    if (this.opts.mode === 'full' || this.lightUpdates.length === 0) return Y.encodeStateVector(this.doc)
+    const sv = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+    sv.set(this.lightClient, this.lightUpdates.length)
+    return Y.encodeStateVector(sv)
+  }
+
+  /** What a peer with `stateVector` lacks from this device. */
+  private diff (stateVector: Uint8Array): Uint8Array {
+    const fromDoc = Y.encodeStateAsUpdate(this.doc, stateVector)
+    const have = Y.decodeStateVector(stateVector).get(this.lightClient) ?? 0
+    if (have >= this.lightUpdates.length) return fromDoc
+    return Y.mergeUpdates([fromDoc, ...this.lightUpdates.slice(have)])
   }
 
   /** Edit ids the device holds, derived from Yjs state in full mode. */
@@ -116,7 +140,7 @@ export class SimDevice {
     try { msg = decodeMessage(data) } catch { this.opts.stats.errors.add('bad-frame'); return }
     if (msg.type !== MessageType.sync) return
     if (msg.syncType === SyncType.step1) {
-      ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, msg.payload)))
+      ws.send(encodeSyncStep2(this.diff(msg.payload)))
       return
     }
     const live = msg.syncType === SyncType.update

@@ -55,3 +55,22 @@ describe('convergence check', () => {
     expect(r.examples.join()).toContain('lost u1.d2.1')
   })
 })
+
+describe('hand-encoded edits', () => {
+  it('are byte-identical to what Yjs writes and apply to a real document', async () => {
+    const { encodeMapSet } = await import('../load/edit-codec.js')
+    const doc = new Y.Doc()
+    doc.clientID = 123456
+    const updates: Uint8Array[] = []
+    doc.on('update', (u: Uint8Array) => updates.push(u))
+    const v1 = makeMarker('u1.d1.0', 1.5)
+    const v2 = makeMarker('u1.d1.1', 2.5)
+    doc.getMap('edits').set('u1.d1.0', v1)
+    doc.getMap('edits').set('u1.d1.1', v2)
+    expect(encodeMapSet(123456, 0, 'edits', 'u1.d1.0', v1)).toEqual(updates[0])
+    expect(encodeMapSet(123456, 1, 'edits', 'u1.d1.1', v2)).toEqual(updates[1])
+    const other = new Y.Doc()
+    Y.applyUpdate(other, encodeMapSet(99, 0, 'edits', 'k', 'v'))
+    expect(other.getMap('edits').get('k')).toBe('v')
+  })
+})
