@@ -17,9 +17,14 @@ export interface LevelDocStoreOptions {
   metrics?: Metrics
 }
 
-type Op = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string }
+type Op = { type: 'put'; key: string; value: Bytes; seq?: number; skip?: boolean } | { type: 'del'; key: string; skip?: boolean }
 
-interface DocLog { firstSeq: number; nextSeq: number }
+interface DocLog {
+  firstSeq: number
+  nextSeq: number
+  /** Log puts of this document still in the queue (not yet handed to a batch), oldest first. */
+  queued: (Op & { seq?: number })[]
+}
 
 // Keys: `s!<doc>` holds the snapshot, `u!<doc>!<seq>` one logged update, all under the `!docs!`
 // prefix, which is exactly how level's `db.sublevel('docs')` lays out keys. We prefix by hand on the
@@ -43,6 +48,10 @@ export class LevelDocStore implements DocStore {
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> | null = null
   private retryDelayMs = 50
+  /** Logs with entries in `queued`, reset when the queue is handed to a batch. */
+  private queuedLogs = new Set<DocLog>()
+  /** Queued operations marked `skip` (superseded by a compaction), dropped when the batch is built. */
+  private skipped = 0
 
   constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {}
 
@@ -63,7 +72,7 @@ export class LevelDocStore implements DocStore {
     // A document may be reloaded while writes for its previous load are still queued: continue its seq.
     const known = this.logs.get(name)
     const nextSeq = Math.max(lastSeq + 1, known?.nextSeq ?? 0)
-    this.logs.set(name, { firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq })
+    this.logs.set(name, { firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq, queued: [] })
     return {
       update: updates.length === 0 ? null : updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
       logEntries: updates.length - (snapshot ? 1 : 0),
@@ -73,16 +82,23 @@ export class LevelDocStore implements DocStore {
 
   append (name: string, update: Bytes): void {
     const log = this.tracked(name)
-    this.enqueue({ type: 'put', key: logKey(name, log.nextSeq++), value: update })
+    const seq = log.nextSeq++
+    const op: Op = { type: 'put', key: logKey(name, seq), value: update, seq }
+    log.queued.push(op)
+    this.queuedLogs.add(log)
+    this.enqueue(op)
   }
 
   compact (name: string, snapshot: Bytes): void {
     const log = this.tracked(name)
-    const prefix = logPrefix(name)
-    // Queued log writes of this document are contained in the snapshot: drop them instead of writing.
-    this.queue = this.queue.filter(op => !(op.type === 'put' && op.key.startsWith(prefix)))
+    // Queued log writes of this document are contained in the snapshot: skip them instead of writing
+    // them, and delete only the entries already handed to LevelDB (written or in the batch in flight).
+    const firstQueued = log.queued[0]?.seq ?? log.nextSeq
+    for (const op of log.queued) op.skip = true
+    this.skipped += log.queued.length
+    log.queued = []
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
-    for (let seq = log.firstSeq; seq < log.nextSeq; seq++) this.queue.push({ type: 'del', key: logKey(name, seq) })
+    for (let seq = log.firstSeq; seq < firstQueued; seq++) this.queue.push({ type: 'del', key: logKey(name, seq) })
     log.firstSeq = log.nextSeq
     this.opts.metrics?.compactions.inc()
     this.schedule()
@@ -128,8 +144,11 @@ export class LevelDocStore implements DocStore {
     // One batch at a time keeps operations in order across batches.
     if (this.writing) return this.writing.then(() => this.writeBatch())
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    const ops = this.queue
+    const ops = this.skipped > 0 ? this.queue.filter(op => !op.skip) : this.queue
     this.queue = []
+    this.skipped = 0
+    for (const log of this.queuedLogs) log.queued = []
+    this.queuedLogs.clear()
     if (ops.length === 0) return Promise.resolve()
     const started = process.hrtime.bigint()
     const write = this.db.batch(ops, { sync: this.opts.fsync } as object).then(
