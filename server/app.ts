@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Level } from 'level'
 import type { ServerConfig } from './config.js'
-import { ConfigError } from './config.js'
 import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level-doc-store.js'
@@ -14,6 +13,9 @@ import { createUpgradeHandler } from './sync/upgrade.js'
 import type { AuthenticateHook, ReauthenticateHook } from './sync/auth-hook.js'
 import type { SyncContext } from './sync/context.js'
 import { healthRoutes } from './http/health.js'
+import { demoRoutes } from './http/demo.js'
+import { apiErrorHandler } from './http/api-failure.js'
+import { setupIdentity } from './auth/setup.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -27,6 +29,8 @@ export interface App {
   logger: Logger
   metrics: Metrics
   rooms: Rooms
+  /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
+  identity?: Awaited<ReturnType<typeof setupIdentity>>
   sessions: SessionSockets
   db: Level<string, Uint8Array>
   /** `http://host:port` once listening. */
@@ -41,36 +45,48 @@ const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous
 /** Wires storage, sync core, HTTP routes and authentication from configuration. */
 export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Promise<App> => {
   const logger = opts.logger ?? createLogger(config.logLevel)
-  let authenticate = opts.authenticate
+  await fs.mkdir(config.dataDir, { recursive: true })
+  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
+  await db.open()
+  const sessions = new SessionSockets()
+  // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
+  let rooms: Rooms | undefined
+  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, db, logger, sessions, () => rooms!) : undefined
+  let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
-    if (!config.insecureNoAuth) throw new ConfigError('no authentication configured: pass --insecure-no-auth for local development only')
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  await fs.mkdir(config.dataDir, { recursive: true })
-  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
-  await db.open()
   const metrics = createMetrics()
   const store = new LevelDocStore(db, {
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate }
-  const rooms = new Rooms(ctx)
-  const sessions = new SessionSockets()
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate }
+  rooms = new Rooms(ctx)
   const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
 
-  // Request lines are logged by us, without query strings (a token may ride in one).
-  const http = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) as never, bodyLimit: 64 * 1024 })
+  // Request lines are logged by us, without query strings (a token may ride in one). Bodies are
+  // validated strictly: unknown properties and wrong types are refused, never coerced or dropped.
+  const http = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }) as never,
+    bodyLimit: 64 * 1024,
+    trustProxy: config.publicUrl !== '',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+  })
+  http.setErrorHandler(apiErrorHandler)
+  identity?.routes(http)
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
+  demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, sessions, db, url: '',
+    http, logger, metrics, rooms, identity, sessions, db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
@@ -83,6 +99,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       if (closing) return
       closing = true
       upgrade.stopAccepting()
+      identity?.stop()
       upgrade.closeAll()
       // Stop the HTTP listener without waiting for idle keep-alive sockets.
       http.server.closeIdleConnections?.()

@@ -17,6 +17,14 @@ export interface ServerConfig {
   compactMaxEntries: number
   compactMaxBytes: number
   shutdownTimeoutMs: number
+  accessTokenTtlMs: number
+  sessionPolicy: string
+  idleTimeoutMs: number
+  absoluteLifetimeMs: number
+  refreshGraceMs: number
+  publicUrl: string
+  loginAttemptsPerAccount: number
+  loginAttemptsPerIp: number
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -35,7 +43,15 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   fsync: { flag: 'fsync', env: 'SYNC_FSYNC', kind: 'bool', def: false, help: 'fsync every batch (survive power loss, slower)' },
   compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
-  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' }
+  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' },
+  accessTokenTtlMs: { flag: 'access-token-ttl-ms', env: 'SYNC_ACCESS_TOKEN_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'access token (JWT) lifetime' },
+  sessionPolicy: { flag: 'session-policy', env: 'SYNC_SESSION_POLICY', kind: 'string', def: 'standard', help: 'device-session expiry preset: standard (30 d idle, 90 d absolute) or strict (15 min idle, 12 h absolute)' },
+  idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'SYNC_IDLE_TIMEOUT_MS', kind: 'int', def: 0, help: 'override the preset: end a device session after this long without use (0 = preset)' },
+  absoluteLifetimeMs: { flag: 'absolute-lifetime-ms', env: 'SYNC_ABSOLUTE_LIFETIME_MS', kind: 'int', def: 0, help: 'override the preset: end a device session this long after sign-in (0 = preset)' },
+  refreshGraceMs: { flag: 'refresh-grace-ms', env: 'SYNC_REFRESH_GRACE_MS', kind: 'int', def: 30_000, help: 'a just-rotated refresh token may be retried (same device key) this long and gets the same successor' },
+  publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs are checked against; default: http://<Host header>' },
+  loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'login/MFA attempts per account per 15 min before 429' },
+  loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'login/MFA/refresh attempts per IP per 15 min before 429' }
 }
 
 export class ConfigError extends Error {}
@@ -66,6 +82,9 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   }
   const c = config as unknown as ServerConfig
   if (c.maxMessageBytes < 1024) throw new ConfigError('--max-message-bytes must be at least 1024')
+  if (c.sessionPolicy !== 'standard' && c.sessionPolicy !== 'strict') throw new ConfigError('--session-policy must be standard or strict')
+  if (c.accessTokenTtlMs < 1000) throw new ConfigError('--access-token-ttl-ms must be at least 1000')
+  c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   c.dataDir = path.resolve(c.dataDir)
   return c
 }

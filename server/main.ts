@@ -1,10 +1,18 @@
 import { loadConfig, usage, ConfigError } from './config.js'
 import { createApp } from './app.js'
+import { rotateKeys } from './auth/keys.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
 const main = async () => {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
     console.log(usage())
+    return
+  }
+  if (process.argv[2] === 'keys:rotate') {
+    // Adds a signing key (used from the next start); old keys verify until their tokens have expired.
+    const config = loadConfig(process.argv.slice(3))
+    const { added, removed } = await rotateKeys(config.dataDir, config.accessTokenTtlMs + 60_000)
+    console.log(JSON.stringify({ added, removed }))
     return
   }
   const config = loadConfig()

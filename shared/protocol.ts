@@ -38,6 +38,11 @@ export const CloseCode = {
   tokenExpired: 4401,
   /** The device session ended (logout, revocation, refresh reuse, password change, expiry). Do not retry. */
   sessionEnded: 4403,
+  /**
+   * The user's access to this document changed (removed from a shared draft, downgraded to viewer, or
+   * the draft was deleted). Reconnect with backoff: the upgrade then answers with the new rights or 403.
+   */
+  accessChanged: 4409,
   /** Document name fails validation (charset, length). */
   invalidDocName: 4404,
   /** The client did not read fast enough: its send buffer passed the configured limit. */

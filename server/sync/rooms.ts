@@ -1,3 +1,4 @@
+import type { CloseCodeValue } from '../../shared/protocol.js'
 import { Room } from './room.js'
 import type { SyncContext } from './context.js'
 
@@ -48,6 +49,18 @@ export class Rooms {
     if (!entry) return
     entry.pending--
     void entry.room.then(room => { if (room.connections.size === 0) this.scheduleUnload(room) })
+  }
+
+  /** Close the sockets `userId` holds on document `name` (their access to it changed). */
+  async closeUserSockets (name: string, userId: string, code: CloseCodeValue, reason: string): Promise<number> {
+    const entry = this.entries.get(name)
+    if (!entry) return 0
+    const room = await entry.room.catch(() => null)
+    let n = 0
+    for (const conn of [...room?.connections ?? []]) {
+      if (conn.principal.userId === userId) { conn.close(code, reason); n++ }
+    }
+    return n
   }
 
   /** Every loaded room (for shutdown and metrics). */

@@ -59,8 +59,19 @@ describe('durability (server in a child process)', () => {
     expect(await readBack(second, 'graceful')).toHaveLength(500)
   })
 
-  it('refuses to start without authentication unless --insecure-no-auth is given', async () => {
+  it('starts with identity on by default: documents need a token, the API answers', async () => {
     const dataDir = await tempDir()
-    await expect(startChildServer(['--data-dir', dataDir], { SYNC_INSECURE_NO_AUTH: '' })).rejects.toThrow(/exited with 2|no authentication configured/)
+    const c = await startChildServer(['--data-dir', dataDir, '--log-level', 'info'], { SYNC_INSECURE_NO_AUTH: '' })
+    try {
+      const res = await fetch(`${c.url}/.well-known/jwks.json`)
+      expect(res.status).toBe(200)
+      expect((await res.json() as { keys: Array<{ kty: string, crv: string }> }).keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519' })
+      expect(c.logs.join('\n')).not.toMatch(/INSECURE/)
+      const sessions = await fetch(`${c.url}/sessions`)
+      expect(sessions.status).toBe(401)
+    } finally {
+      c.proc.kill('SIGTERM')
+      await c.exited
+    }
   })
 })

@@ -1,0 +1,62 @@
+import { jwtVerify, EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose'
+
+/** Proofs are accepted this far from the server clock (RFC 9449 leaves the window to the server). */
+export const DPOP_MAX_SKEW_S = 60
+
+export class DpopError extends Error {}
+
+/**
+ * Remembers proof `jti`s for as long as a proof could still be fresh, so each proof is usable once.
+ * In memory: proofs are only accepted by the process that sees them, and a restart forgets nothing
+ * that is still fresh for longer than the skew window allows (a restarted process has no replay
+ * history for ≤ 2 min — acceptable for a single node; a multi-node deployment would share it).
+ */
+export class JtiCache {
+  constructor (private readonly ttlS = 2 * DPOP_MAX_SKEW_S) {}
+  private seen = new Map<string, number>()
+  private lastSweep = 0
+
+  /** False when `jti` was already used. */
+  claim (jti: string, nowS: number): boolean {
+    if (nowS - this.lastSweep > 10) {
+      for (const [k, exp] of this.seen) if (exp < nowS) this.seen.delete(k)
+      this.lastSweep = nowS
+    }
+    if (this.seen.has(jti)) return false
+    this.seen.set(jti, nowS + this.ttlS)
+    return true
+  }
+}
+
+/**
+ * Verifies a DPoP proof (RFC 9449 §4.3) for `method url` and returns the JWK thumbprint of the key
+ * that signed it. Checks: `typ: dpop+jwt`, an asymmetric `alg`, the embedded public `jwk`, the
+ * signature, `htm`, `htu` (scheme, host and path; no query), `iat` within ±60 s, a never-seen `jti`.
+ */
+export const verifyDpopProof = async (proof: string | undefined, method: string, url: string, jtis: JtiCache): Promise<string> => {
+  if (!proof || typeof proof !== 'string') throw new DpopError('DPoP proof header missing')
+  let header
+  try { header = decodeProtectedHeader(proof) } catch { throw new DpopError('DPoP proof is not a JWT') }
+  if (header.typ !== 'dpop+jwt') throw new DpopError('DPoP proof typ must be dpop+jwt')
+  if (!header.jwk || typeof header.jwk !== 'object' || 'd' in header.jwk) throw new DpopError('DPoP proof needs a public jwk header')
+  let payload
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] }))
+  } catch {
+    throw new DpopError('DPoP proof signature invalid')
+  }
+  if (payload.htm !== method) throw new DpopError('DPoP proof htm does not match the request method')
+  if (typeof payload.htu !== 'string' || stripQuery(payload.htu) !== stripQuery(url)) throw new DpopError('DPoP proof htu does not match the request URL')
+  const now = Math.floor(Date.now() / 1000)
+  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > DPOP_MAX_SKEW_S) throw new DpopError('DPoP proof is stale or from the future')
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128) throw new DpopError('DPoP proof jti missing')
+  if (!jtis.claim(payload.jti, now)) throw new DpopError('DPoP proof was already used')
+  return calculateJwkThumbprint(header.jwk as JWK, 'sha256')
+}
+
+const stripQuery = (u: string): string => {
+  try {
+    const url = new URL(u)
+    return `${url.protocol}//${url.host}${url.pathname}`
+  } catch { return '' }
+}

@@ -1,0 +1,45 @@
+import type { FastifyInstance } from 'fastify'
+import type { Level } from 'level'
+import { CloseCode } from '../../shared/protocol.js'
+import type { ServerConfig } from '../config.js'
+import type { Logger } from '../observe/logger.js'
+import type { Rooms } from '../sync/rooms.js'
+import type { SessionSockets } from '../sync/session-sockets.js'
+import { authRoutes } from '../http/auth-routes.js'
+import { docsRoutes } from '../http/docs-routes.js'
+import { AccessTokens } from './access-token.js'
+import { Drafts } from './drafts.js'
+import { ExpirySweeper } from './expiry-sweeper.js'
+import { Identity } from './identity.js'
+import { KeyRing } from './keys.js'
+import { LevelSessionStore } from './level-session-store.js'
+import { socketAuthHooks } from './socket-auth.js'
+
+/**
+ * Builds identity on the server's database and connects it to the sync layer: ended sessions close
+ * their sockets (4403) at once, changed draft access closes the affected sockets (4409).
+ */
+export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, sockets: SessionSockets, rooms: () => Rooms) => {
+  const keys = await KeyRing.open(config.dataDir)
+  const store = new LevelSessionStore(db)
+  const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
+  const identity = new Identity(store, tokens, config, logger,
+    (sessionId, reason) => {
+      const closed = sockets.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    },
+    sessionId => sockets.count(sessionId))
+  const drafts = new Drafts(store, (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') })
+  const sweeper = new ExpirySweeper(identity, sockets)
+  const hooks = socketAuthHooks(identity, drafts, a => sweeper.watch(a.session))
+  return {
+    identity,
+    drafts,
+    hooks,
+    routes: (http: FastifyInstance) => {
+      authRoutes(http, identity, () => keys.jwks(), config.publicUrl)
+      docsRoutes(http, identity, drafts, config.publicUrl)
+    },
+    stop: () => sweeper.stop()
+  }
+}
