@@ -36,6 +36,7 @@ export class Identity {
   private readonly proofJtis = new JtiCache()
   private readonly usedChallenges = new JtiCache(MFA_CHALLENGE_MS / 1000 + 60)
   private readonly limits: AuthRateLimits
+  private readonly locks = new Map<string, Promise<unknown>>()
   private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
 
   constructor (
@@ -109,7 +110,13 @@ export class Identity {
     await this.spend({ ip: ctx.ip }, ctx)
     const hash = hashRefreshToken(refreshToken)
     const sid = await this.store.sessionIdByRefreshHash(hash)
-    const session = sid ? await this.store.sessionById(sid) : undefined
+    if (!sid) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    // Read-rotate-write must not interleave for one session (two tabs refreshing at once).
+    return this.serialized(sid, () => this.rotate(sid, refreshToken, hash, jkt, ctx))
+  }
+
+  private async rotate (sid: string, refreshToken: string, hash: string, jkt: string, ctx: RequestContext): Promise<TokenResponse> {
+    const session = await this.store.sessionById(sid)
     if (!session) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
     // Proof of possession comes first: a stolen token without the device key changes nothing.
     if (session.jkt !== jkt) {
@@ -355,6 +362,14 @@ export class Identity {
       if (err instanceof DpopError) throw new ApiFailure(401, ErrorCode.invalidDpop, err.message)
       throw err
     }
+  }
+
+  private serialized<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn)
+    const tail = run.catch(() => {})
+    this.locks.set(key, tail)
+    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key) })
+    return run
   }
 
   private async spend (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {

@@ -21,8 +21,8 @@ export const totpStep = (secretBase32: string, code: string): number | null => {
   return delta === null ? null : Math.floor(Date.now() / 30_000) + delta
 }
 
-/** Current code: used by tests and the load tool's seeding only. */
-export const currentTotp = (secretBase32: string): string => totp(secretBase32).generate()
+/** The code of the time step `offset` steps from now (tests use the next steps: each is accepted once). */
+export const totpCode = (secretBase32: string, offset = 0): string => totp(secretBase32).generate({ timestamp: Date.now() + offset * 30_000 })
 
 /** Ten single-use recovery codes `xxxxx-xxxxx`; only their hashes are stored. */
 export const newRecoveryCodes = (): string[] =>

@@ -143,7 +143,7 @@ export class Connection {
     if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.ctx.metrics.rejected.inc({ code })
     if (code !== CloseCode.goingAway) {
-      this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, code, reason }, 'closing connection')
+      this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, closeCode: code, reason }, 'closing connection')
     }
     this.ws.close(code, reason.slice(0, 120))
     // A peer that does not read never completes the close handshake; do not hold its buffer for long.

@@ -1,0 +1,193 @@
+import { Writable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLogger } from '../../server/observe/logger.js'
+import { encodeReauth, CloseCode } from '../../shared/protocol.js'
+import { RawClient } from '../helpers/raw-client.js'
+import { startServer, waitFor } from '../helpers/server.js'
+import { startIdentityServer, signedInDevice, secondDevice, TestDevice, UpgradeRefused, PASSWORD } from '../helpers/identity.js'
+
+type Server = Awaited<ReturnType<typeof startIdentityServer>>
+const raw = (app: Server, doc: string, token: string) => new RawClient(`${app.wsUrl}/${doc}?token=${encodeURIComponent(token)}`)
+
+describe('accounts, drafts and live revocation', () => {
+  let app: Server
+  const logLines: string[] = []
+  beforeAll(async () => {
+    const sink = new Writable({ write (chunk, _enc, cb) { logLines.push(String(chunk)); cb() } })
+    // identity on, with a logger that captures the security events
+    app = await startServer({ insecureNoAuth: false, loginAttemptsPerAccount: 5, logLevel: 'info' }, { logger: createLogger('info', sink) })
+  })
+  afterAll(() => app.close())
+
+  it('registration validates input and the password policy', async () => {
+    const d = await TestDevice.create(app.url, `reg-${Date.now()}@example.com`)
+    expect((await d.register('short')).body.error).toBe('weak_password')
+    expect((await d.register('1234567890')).body.error).toBe('weak_password')
+    expect((await d.register('aaaaaaaaaaaa')).body.error).toBe('weak_password')
+    expect((await d.call('POST', '/auth/register', { email: 'not-an-email', password: PASSWORD })).body.error).toBe('invalid_request')
+    expect((await d.call('POST', '/auth/register', { email: d.email, password: PASSWORD, admin: true })).status).toBe(400)
+    expect((await d.call('POST', '/auth/register', { email: d.email, password: 12345678901 })).status).toBe(400)
+    expect((await d.call('POST', '/auth/register', 'nonsense')).status).toBe(400)
+    expect((await d.register()).status).toBe(201)
+    const dup = await TestDevice.create(app.url, d.email.toUpperCase())
+    expect((await dup.register()).status).toBe(409)
+  })
+
+  it('wrong email and wrong password get the same answer', async () => {
+    const d = await signedInDevice(app.url)
+    const wrongPw = await d.login('not the password at all')
+    const ghost = await TestDevice.create(app.url, `nobody-${Date.now()}@example.com`)
+    const wrongEmail = await ghost.login()
+    expect(wrongPw.status).toBe(401)
+    expect(wrongEmail.status).toBe(401)
+    expect(wrongEmail.body).toEqual(wrongPw.body)
+  })
+
+  it('brute-force login is rate limited with 429 and Retry-After, even with the right password then', async () => {
+    const d = await signedInDevice(app.url)
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) statuses.push((await d.login(`guess number ${i} xx`)).status)
+    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401])
+    const limited = await d.login()
+    expect(limited.status).toBe(429)
+    expect(limited.body.error).toBe('rate_limited')
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('the session dashboard lists devices with online counts; remote logout closes the other device’s socket within 1 s', async () => {
+    const laptop = await signedInDevice(app.url, undefined, 'laptop')
+    const phone = await secondDevice(laptop, 'phone')
+    const ws = raw(app, phone.tokens.sessionDoc, phone.tokens.accessToken)
+    await ws.opened
+    const list = await laptop.api('GET', '/sessions')
+    expect(list.body.sessions).toHaveLength(2)
+    const row = list.body.sessions.find((s: { id: string }) => s.id === phone.tokens.sessionId)
+    expect(row).toMatchObject({ deviceName: 'phone', platform: 'node', current: false, online: 1, lastIp: '127.0.0.1' })
+    expect(list.body.sessions.find((s: { current: boolean }) => s.current).deviceName).toBe('laptop')
+    const started = Date.now()
+    expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(204)
+    expect(await ws.closed).toBe(CloseCode.sessionEnded)
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect((await phone.refresh()).body.error).toBe('session_ended')
+    expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(404)
+    // Someone else's session id is not found, not revocable.
+    const stranger = await signedInDevice(app.url)
+    expect((await stranger.api('DELETE', `/sessions/${laptop.tokens.sessionId}`)).status).toBe(404)
+  })
+
+  it('drafts: owner and editors write, viewers read only (refused server-side, never persisted or broadcast)', async () => {
+    const owner = await signedInDevice(app.url)
+    const editor = await signedInDevice(app.url)
+    const viewer = await signedInDevice(app.url)
+    const outsider = await signedInDevice(app.url)
+    const created = await owner.api('POST', '/docs', { title: 'Plan' })
+    expect(created.status).toBe(201)
+    const { id, docName } = created.body
+    expect((await owner.api('POST', `/docs/${id}/members`, { email: editor.email, role: 'editor' })).status).toBe(200)
+    expect((await owner.api('POST', `/docs/${id}/members`, { email: viewer.email, role: 'viewer' })).status).toBe(200)
+    expect((await owner.api('POST', `/docs/${id}/members`, { email: 'nobody@example.com', role: 'viewer' })).status).toBe(404)
+    expect((await viewer.api('POST', `/docs/${id}/members`, { email: outsider.email, role: 'editor' })).status).toBe(403)
+    expect((await viewer.api('GET', '/docs')).body.docs).toEqual([expect.objectContaining({ id, role: 'viewer', title: 'Plan' })])
+    expect((await outsider.api('GET', `/docs/${id}`)).status).toBe(404)
+    await expect(outsider.socket(docName)).rejects.toEqual(new UpgradeRefused(403))
+
+    const o = raw(app, docName, owner.tokens.accessToken)
+    const e = raw(app, docName, editor.tokens.accessToken)
+    const v = raw(app, docName, viewer.tokens.accessToken)
+    await Promise.all([o.opened, e.opened, v.opened])
+    await waitFor(() => o.synced && e.synced && v.synced)
+    o.doc.getText('t').insert(0, 'owner ')
+    e.doc.getText('t').insert(0, 'editor ')
+    await waitFor(() => v.text().includes('owner') && v.text().includes('editor'), 3000, 'viewer sees writes')
+    // The viewer edits locally; the server drops the update: nobody else ever sees it.
+    v.doc.getText('t').insert(0, 'VIEWER ')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(o.text()).not.toContain('VIEWER')
+    expect(e.text()).not.toContain('VIEWER')
+    await Promise.all([o.close(), e.close(), v.close()])
+    await app.rooms.unloadAll()
+    const fresh = raw(app, docName, owner.tokens.accessToken)
+    await waitFor(() => fresh.synced)
+    expect(fresh.text()).toContain('owner')
+    expect(fresh.text()).toContain('editor')
+    expect(fresh.text()).not.toContain('VIEWER')
+    await fresh.close()
+  })
+
+  it('removing a member closes their sockets on that draft (4409) and refuses them afterwards', async () => {
+    const owner = await signedInDevice(app.url)
+    const member = await signedInDevice(app.url)
+    const { id, docName } = (await owner.api('POST', '/docs', { title: 'Shared' })).body
+    await owner.api('POST', `/docs/${id}/members`, { email: member.email, role: 'editor' })
+    const ws = raw(app, docName, member.tokens.accessToken)
+    await ws.opened
+    expect((await owner.api('DELETE', `/docs/${id}/members/${member.tokens.userId}`)).status).toBe(204)
+    expect(await ws.closed).toBe(CloseCode.accessChanged)
+    await expect(member.socket(docName)).rejects.toEqual(new UpgradeRefused(403))
+    expect((await member.api('GET', '/docs')).body.docs).toEqual([])
+    // Rename (owner) and delete (owner only).
+    expect((await owner.api('PATCH', `/docs/${id}`, { title: 'Renamed' })).body.title).toBe('Renamed')
+    expect((await member.api('DELETE', `/docs/${id}`)).status).toBe(404)
+    expect((await owner.api('DELETE', `/docs/${id}`)).status).toBe(204)
+    expect((await owner.api('GET', '/docs')).body.docs).toEqual([])
+  })
+
+  it('security events are logged with ids and IPs, and no token, code or password ever appears in the logs', async () => {
+    const events = logLines.map(l => JSON.parse(l)).filter(e => e.event === 'security').map(e => e.kind)
+    for (const kind of ['register', 'login_ok', 'login_failed', 'new_device', 'session_revoked', 'rate_limited']) expect(events).toContain(kind)
+    const all = logLines.join('')
+    expect(all).not.toContain(PASSWORD)
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/) // no JWT
+    expect(all).not.toContain('guess number')
+  })
+})
+
+describe('expiry: access tokens (4401 unless re-authenticated in-band) and device sessions (4403)', () => {
+  let app: Server
+  beforeAll(async () => { app = await startIdentityServer({ accessTokenTtlMs: 3000 }) })
+  afterAll(() => app.close())
+
+  it('a socket whose access token expires is closed with 4401', async () => {
+    const d = await signedInDevice(app.url)
+    const ws = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    await ws.opened
+    expect(await ws.closed).toBe(CloseCode.tokenExpired)
+  })
+
+  it('in-band re-authentication with a refreshed token keeps the socket open past the first expiry', async () => {
+    const d = await signedInDevice(app.url)
+    const ws = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    await ws.opened
+    const firstExpiry = d.tokens.accessTokenExpiresAt
+    // JWT times are whole seconds: wait for a token that really expires later.
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    await d.refresh()
+    expect(d.tokens.accessTokenExpiresAt).toBeGreaterThan(firstExpiry)
+    ws.sendRaw(encodeReauth(d.tokens.accessToken))
+    await new Promise(resolve => setTimeout(resolve, firstExpiry - Date.now() + 400))
+    expect(ws.closeCode).toBeNull()
+    // A token of another session is refused in-band.
+    const other = await secondDevice(d)
+    ws.sendRaw(encodeReauth(other.tokens.accessToken))
+    expect(await ws.closed).not.toBe(1000)
+  })
+
+})
+
+describe('expiry: device sessions end at their idle deadline, with live sockets closed 4403', () => {
+  let app: Server
+  beforeAll(async () => { app = await startIdentityServer({ idleTimeoutMs: 1500 }) })
+  afterAll(() => app.close())
+
+  it('an idle device session ends: its socket closes with 4403 within a second of the deadline, and it leaves the dashboard', async () => {
+    const d = await signedInDevice(app.url)
+    const ws = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    await ws.opened
+    const opened = Date.now()
+    expect(await ws.closed).toBe(CloseCode.sessionEnded)
+    expect(Date.now() - opened).toBeLessThan(1500 + 1000)
+    expect((await d.refresh()).body.error).toBe('session_ended')
+    const again = await signedInDevice(app.url, d.email.replace('@', '+2@'))
+    expect((await again.api('GET', '/sessions')).body.sessions).toHaveLength(1)
+  })
+})
