@@ -50,8 +50,8 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   absoluteLifetimeMs: { flag: 'absolute-lifetime-ms', env: 'SYNC_ABSOLUTE_LIFETIME_MS', kind: 'int', def: 0, help: 'override the preset: end a device session this long after sign-in (0 = preset)' },
   refreshGraceMs: { flag: 'refresh-grace-ms', env: 'SYNC_REFRESH_GRACE_MS', kind: 'int', def: 30_000, help: 'a just-rotated refresh token may be retried (same device key) this long and gets the same successor' },
   publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs are checked against; default: http://<Host header>' },
-  loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'login/MFA attempts per account per 15 min before 429' },
-  loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'login/MFA/refresh attempts per IP per 15 min before 429' }
+  loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'failed login/MFA/password attempts per account per 15 min before 429' },
+  loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' }
 }
 
 export class ConfigError extends Error {}

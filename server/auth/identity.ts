@@ -63,11 +63,12 @@ export class Identity {
   async login (email: string, password: string, device: DeviceInfo, ctx: RequestContext): Promise<LoginResponse> {
     const jkt = await this.proof(ctx)
     const normalized = normalizeEmail(email)
-    await this.spend({ account: normalized, ip: ctx.ip }, ctx)
+    await this.guard({ account: normalized, ip: ctx.ip }, ctx)
     const user = await this.store.userByEmail(normalized)
     // Same work and same answer for an unknown email and a wrong password.
     const ok = await verifyPassword(user?.passwordHash, password)
     if (!user || !ok) {
+      await this.limits.fail({ account: normalized, ip: ctx.ip })
       securityEvent(this.logger, 'login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
       throw new ApiFailure(401, ErrorCode.invalidCredentials, 'wrong email or password')
     }
@@ -88,8 +89,9 @@ export class Identity {
     if (claims.jkt !== jkt) throw new ApiFailure(401, ErrorCode.invalidDpop, 'MFA must be completed by the device that signed in')
     const user = await this.store.userById(String(claims.sub))
     if (!user?.mfaSecret) throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge no longer applies')
-    await this.spend({ account: user.email, ip: ctx.ip }, ctx)
+    await this.guard({ account: user.email, ip: ctx.ip }, ctx)
     if (!await this.checkSecondFactor(user, code, ctx)) {
+      await this.limits.fail({ account: user.email, ip: ctx.ip })
       securityEvent(this.logger, 'mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
       throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
@@ -107,10 +109,13 @@ export class Identity {
    */
   async refresh (refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {
     const jkt = await this.proof(ctx)
-    await this.spend({ ip: ctx.ip }, ctx)
+    await this.guard({ ip: ctx.ip }, ctx)
     const hash = hashRefreshToken(refreshToken)
     const sid = await this.store.sessionIdByRefreshHash(hash)
-    if (!sid) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    if (!sid) {
+      await this.limits.fail({ ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    }
     // Read-rotate-write must not interleave for one session (two tabs refreshing at once).
     return this.serialized(sid, () => this.rotate(sid, refreshToken, hash, jkt, ctx))
   }
@@ -211,8 +216,11 @@ export class Identity {
 
   async changePassword (a: Authed, current: string, next: string, ctx: RequestContext): Promise<void> {
     this.requireStepUp(a)
-    await this.spend({ account: a.user.email, ip: ctx.ip }, ctx)
-    if (!await verifyPassword(a.user.passwordHash, current)) throw new ApiFailure(401, ErrorCode.invalidCredentials, 'current password is wrong')
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
+    if (!await verifyPassword(a.user.passwordHash, current)) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidCredentials, 'current password is wrong')
+    }
     const problem = passwordProblem(next)
     if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
     a.user.passwordHash = await hashPassword(next)
@@ -232,9 +240,12 @@ export class Identity {
   async mfaConfirm (a: Authed, code: string, ctx: RequestContext): Promise<string[]> {
     if (a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
     if (!a.user.mfaPendingSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'call /auth/mfa/enroll first')
-    await this.spend({ account: a.user.email, ip: ctx.ip }, ctx)
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
     const step = totpStep(a.user.mfaPendingSecret, code)
-    if (step === null) throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong code: check the authenticator app clock')
+    if (step === null) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong code: check the authenticator app clock')
+    }
     const codes = newRecoveryCodes()
     Object.assign(a.user, { mfaSecret: a.user.mfaPendingSecret, mfaPendingSecret: undefined, lastTotpStep: step, recoveryHashes: codes.map(hashRecoveryCode) })
     await this.store.putUser(a.user)
@@ -256,8 +267,11 @@ export class Identity {
   /** Proves the second factor again; the returned access token satisfies step-up for 10 minutes. */
   async stepUp (a: Authed, code: string, ctx: RequestContext): Promise<StepUpResponse> {
     if (!a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'MFA is not on: nothing to step up to')
-    await this.spend({ account: a.user.email, ip: ctx.ip }, ctx)
-    if (!await this.checkSecondFactor(a.user, code, ctx)) throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
+    if (!await this.checkSecondFactor(a.user, code, ctx)) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+    }
     Object.assign(a.session, { mfaAt: Date.now(), amr: [...new Set([...a.session.amr, 'otp'])] })
     await this.store.putSession(a.session)
     const t = await this.issueAccess(a.session)
@@ -372,8 +386,8 @@ export class Identity {
     return run
   }
 
-  private async spend (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
-    try { await this.limits.spend(keys) } catch (err) {
+  private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
+    try { await this.limits.check(keys) } catch (err) {
       if (!(err instanceof RateLimited)) throw err
       securityEvent(this.logger, 'rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
       throw new ApiFailure(429, ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)

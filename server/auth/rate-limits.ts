@@ -7,30 +7,39 @@ export class RateLimited extends Error {
 const WINDOW_S = 15 * 60
 
 /**
- * Attempt budgets for the credential endpoints (login, MFA, refresh), per account and per IP, in a
- * 15-minute window. `rate-limiter-flexible` keeps the counters; its Redis store can replace the memory
- * one when several processes serve the API.
+ * Failed-attempt budgets for the credential endpoints (login, MFA, step-up, refresh), per account and
+ * per IP, over a 15-minute window. Only failures count: a busy office behind one NAT address, or a
+ * device refreshing its token, never locks anyone out; guessing does. `rate-limiter-flexible` keeps the
+ * counters; its Redis store can replace the memory one when several processes serve the API.
  */
 export class AuthRateLimits {
   private readonly account: RateLimiterMemory
   private readonly ip: RateLimiterMemory
 
-  constructor (perAccount: number, perIp: number) {
+  constructor (private readonly perAccount: number, private readonly perIp: number) {
     this.account = new RateLimiterMemory({ keyPrefix: 'acct', points: Math.max(1, perAccount), duration: WINDOW_S })
     this.ip = new RateLimiterMemory({ keyPrefix: 'ip', points: Math.max(1, perIp), duration: WINDOW_S })
   }
 
-  /** Spends one attempt from each given budget; throws RateLimited when one is exhausted. */
-  async spend (keys: { account?: string, ip?: string }): Promise<void> {
-    try {
-      if (keys.ip) await this.ip.consume(keys.ip)
-      if (keys.account) await this.account.consume(keys.account)
-    } catch (res) {
-      if (res instanceof RateLimiterRes) throw new RateLimited(Math.max(1, Math.ceil(res.msBeforeNext / 1000)))
-      throw res
+  /** Throws RateLimited when a budget is used up; call before checking a credential. */
+  async check (keys: { account?: string, ip?: string }): Promise<void> {
+    for (const [limiter, key, points] of [[this.ip, keys.ip, this.perIp], [this.account, keys.account, this.perAccount]] as const) {
+      if (!key) continue
+      const res = await limiter.get(key)
+      if (res && res.consumedPoints >= points) throw new RateLimited(Math.max(1, Math.ceil(res.msBeforeNext / 1000)))
     }
   }
 
-  /** A successful login clears the account's failures (the IP budget keeps counting). */
+  /** Records one failed attempt against each given budget. */
+  async fail (keys: { account?: string, ip?: string }): Promise<void> {
+    const spend = async (limiter: RateLimiterMemory, key?: string) => {
+      if (!key) return
+      try { await limiter.consume(key) } catch (res) { if (!(res instanceof RateLimiterRes)) throw res }
+    }
+    await spend(this.ip, keys.ip)
+    await spend(this.account, keys.account)
+  }
+
+  /** A successful sign-in clears the account's failures (the IP budget keeps counting). */
   async reset (account: string): Promise<void> { await this.account.delete(account) }
 }

@@ -17,7 +17,7 @@ export class TestDevice {
   key!: { privateKey: CryptoKey, jwk: JWK }
   tokens!: TokenResponse
 
-  constructor (readonly baseUrl: string, readonly email: string, readonly name = 'device') {}
+  constructor (public baseUrl: string, readonly email: string, readonly name = 'device') {}
 
   static async create (baseUrl: string, email: string, name?: string): Promise<TestDevice> {
     const d = new TestDevice(baseUrl, email, name)
