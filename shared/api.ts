@@ -39,6 +39,9 @@ export interface MfaEnrollResponse { secret: string, otpauthUri: string }
 export interface MfaConfirmRequest { code: string }
 export interface MfaConfirmResponse { recoveryCodes: string[] }
 
+/** `GET /me`: the signed-in account. */
+export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string }
+
 export interface SessionInfo {
   id: string
   deviceName: string

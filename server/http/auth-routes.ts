@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { DeviceInfo, LoginResponse, MfaConfirmResponse, MfaEnrollResponse, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse } from '../../shared/api.js'
+import type { DeviceInfo, LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse } from '../../shared/api.js'
 import type { Identity } from '../auth/identity.js'
 import { requestContext } from './request-context.js'
 import { Schemas } from './schemas.js'
@@ -60,6 +60,11 @@ export const authRoutes = (http: FastifyInstance, identity: Identity, jwks: () =
   http.post<{ Body: { code: string } }>('/auth/step-up', { schema: { body: Schemas.code } }, async (req, reply) => {
     const res: StepUpResponse = await identity.stepUp(await authed(req), req.body.code, ctx(req))
     return reply.headers(noStore).send(res)
+  })
+
+  http.get('/me', async (req) => {
+    const { user, session } = await authed(req)
+    return { userId: user.id, email: user.email, mfaEnabled: !!user.mfaSecret, createdAt: user.createdAt, sessionId: session.id } satisfies MeResponse
   })
 
   http.get('/sessions', async (req) => ({ sessions: await identity.listSessions(await authed(req)) } satisfies SessionListResponse))

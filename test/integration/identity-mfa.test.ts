@@ -24,7 +24,9 @@ describe('MFA: TOTP, recovery codes, step-up', () => {
 
   it('with MFA on, login needs the second factor; the challenge is device-bound and single use', async () => {
     const d = await signedInDevice(app.url)
+    expect((await d.api('GET', '/me')).body).toMatchObject({ email: d.email, mfaEnabled: false, sessionId: d.tokens.sessionId })
     const { secret } = await enableMfa(d)
+    expect((await d.api('GET', '/me')).body.mfaEnabled).toBe(true)
     const phone = await TestDevice.create(app.url, d.email, 'phone')
     const first = await phone.login()
     expect(first.status).toBe(200)
