@@ -13,7 +13,11 @@ export const roleOf = (d: DocRecord, userId: string): DocRole | undefined =>
  * may open it (and whether for writing) is decided here, by `accessTo`.
  */
 export class Drafts {
-  constructor (private readonly store: SessionStore, private readonly onAccessRemoved: (docName: string, userId: string) => void) {}
+  constructor (
+    private readonly store: SessionStore,
+    private readonly onAccessRemoved: (docName: string, userId: string) => void,
+    private readonly onDeleted: (docName: string) => Promise<void>
+  ) {}
 
   async create (userId: string, title: string): Promise<DocInfo> {
     const now = Date.now()
@@ -45,7 +49,8 @@ export class Drafts {
   async remove (userId: string, id: string): Promise<void> {
     const d = await this.owned(userId, id)
     await this.store.deleteDoc(d)
-    for (const u of [d.ownerId, ...Object.keys(d.members)]) this.onAccessRemoved(draftDocName(d.id), u)
+    // Access is gone first, so nobody reopens it while its content is deleted.
+    await this.onDeleted(draftDocName(d.id))
   }
 
   async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer'): Promise<DocInfo> {

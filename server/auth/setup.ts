@@ -29,7 +29,9 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
       if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
     },
     sessionId => sockets.count(sessionId))
-  const drafts = new Drafts(store, (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') })
+  const drafts = new Drafts(store,
+    (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
+    docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
   const sweeper = new ExpirySweeper(identity, sockets)
   const hooks = socketAuthHooks(identity, drafts, a => sweeper.watch(a.session))
   return {

@@ -20,6 +20,8 @@ export interface DocStore {
   compact(name: string, snapshot: Uint8Array): void
   /** Stop tracking a document (after its last write was flushed). */
   release(name: string): void
+  /** Delete a document's snapshot and log for good. The document must not be loaded. */
+  destroy(name: string): Promise<void>
   /** Write everything queued so far; resolves once it is durable. */
   flush(): Promise<void>
   /** Flush, then release resources. */

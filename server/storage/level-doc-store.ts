@@ -108,6 +108,14 @@ export class LevelDocStore implements DocStore {
     this.logs.delete(name)
   }
 
+  async destroy (name: string): Promise<void> {
+    if (this.logs.has(name)) throw new Error(`document ${name} destroyed while loaded`)
+    await this.flush() // nothing of it may land after the delete
+    const prefix = logPrefix(name)
+    const keys = await this.db.keys({ gt: prefix, lt: prefix + '~' }).all()
+    await this.db.batch([snapshotKey(name), ...keys].map(key => ({ type: 'del' as const, key })), { sync: this.opts.fsync })
+  }
+
   async flush (): Promise<void> {
     while (this.queue.length > 0 || this.writing) {
       if (this.writing) await this.writing.catch(() => {})

@@ -63,6 +63,29 @@ export class Rooms {
     return n
   }
 
+  /**
+   * Delete a document: close its sockets (`code`), unload it without writing, delete it from storage.
+   * Callers revoke access first, so nobody can open it again meanwhile.
+   */
+  async purge (name: string, code: CloseCodeValue, reason: string): Promise<void> {
+    const entry = this.entries.get(name)
+    if (entry) {
+      if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
+      entry.unloadTimer = null
+      if (entry.unloading) await entry.unloading.catch(() => {})
+      const room = await entry.room.catch(() => null)
+      if (room && this.entries.get(name) === entry) {
+        for (const conn of [...room.connections]) conn.close(code, reason)
+        this.entries.delete(name)
+        await this.ctx.store.flush()
+        this.ctx.store.release(name)
+        room.destroy()
+        this.ctx.metrics.documents.dec()
+      }
+    }
+    await this.ctx.store.destroy(name)
+  }
+
   /** Every loaded room (for shutdown and metrics). */
   async loaded (): Promise<Room[]> {
     const settled = await Promise.allSettled([...this.entries.values()].map(e => e.room))

@@ -132,6 +132,26 @@ describe('accounts, drafts and live revocation', () => {
     expect((await owner.api('GET', '/docs')).body.docs).toEqual([])
   })
 
+  it('deleting a draft closes its sockets (4409) and deletes its content from storage', async () => {
+    const owner = await signedInDevice(app.url)
+    const { id, docName } = (await owner.api('POST', '/docs', { title: 'Doomed' })).body
+    const ws = raw(app, docName, owner.tokens.accessToken)
+    await ws.opened
+    await waitFor(() => ws.synced)
+    ws.doc.getText('t').insert(0, 'secret plans')
+    await app.rooms.unloadAll() // persisted: snapshot written
+    const keys = async () => (await app.db.keys({ gte: '!docs!', lt: '!docs!~' }).all()).filter(k => k.includes(docName))
+    const ws2 = raw(app, docName, owner.tokens.accessToken)
+    await waitFor(() => ws2.synced)
+    ws2.doc.getText('t').insert(0, 'more ')
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect((await keys()).length).toBeGreaterThan(0)
+    expect((await owner.api('DELETE', `/docs/${id}`)).status).toBe(204)
+    expect(await ws2.closed).toBe(CloseCode.accessChanged)
+    expect(await keys()).toEqual([])
+    await expect(owner.socket(docName)).rejects.toEqual(new UpgradeRefused(403))
+  })
+
   it('security events are logged with ids and IPs, and no token, code or password ever appears in the logs', async () => {
     const events = logLines.map(l => JSON.parse(l)).filter(e => e.event === 'security').map(e => e.kind)
     for (const kind of ['register', 'login_ok', 'login_failed', 'new_device', 'session_revoked', 'rate_limited']) expect(events).toContain(kind)
