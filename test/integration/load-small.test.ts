@@ -6,13 +6,14 @@ import type { FleetOptions } from '../load/fleet.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 let server: Server
-beforeAll(async () => { server = await startServer({ unloadGraceMs: 300 }) })
+// Identity on (the default deployment): devices register, log in with their own keys and refresh.
+beforeAll(async () => { server = await startServer({ unloadGraceMs: 300, insecureNoAuth: false, accessTokenTtlMs: 2500 }) })
 afterAll(async () => { await server.close() })
 
 const run = (scenario: ScenarioName, fleet: Partial<FleetOptions>, o: { seconds?: number, rate?: number, offlineEdits?: number, history?: number, unloadWaitSeconds?: number } = {}) => runLoad({
   scenario,
   serverPid: null,
-  fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'full', auth: 'none', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4, ...fleet },
+  fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'full', auth: 'api', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4, ...fleet },
   scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 5, history: 2000, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {}, ...o }
 })
 
@@ -32,6 +33,14 @@ describe('load tool against a real local server (small)', () => {
     expect(r.editsSent).toBe(20 * 3 * 5)
     expect(r.convergence).toMatchObject({ lostEdits: 0, divergedDevices: 0, editsMade: 300 })
     expect(r.extra.convergeSeconds).toBeGreaterThan(0)
+  })
+
+  it('churn: short-lived tokens keep devices refreshing and reconnecting mid-edit; nothing is lost', async () => {
+    const r = await run('churn', { users: 4, devicesPerUser: 2, mode: 'light' }, { seconds: 4, rate: 5 })
+    expect(r.refreshes).toBeGreaterThan(8)
+    expect(r.reconnects).toBeGreaterThan(0)
+    expect(r.convergence).toMatchObject({ lostEdits: 0, divergedDevices: 0 })
+    expect(r.signedOut).toBe(0)
   })
 
   it('coldload: a fresh device gets the whole history from storage', async () => {

@@ -1,5 +1,5 @@
-import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose'
-import { randomUUID } from 'node:crypto'
+import { exportJWK, generateKeyPair, type JWK } from 'jose'
+import { createDpopProof } from '../../shared/dpop.js'
 import type { LoginResponse, RegisterRequest, TokenResponse, LoginRequest, RefreshRequest, ApiError } from '../../shared/api.js'
 import { isMfaRequired } from '../../shared/api.js'
 
@@ -43,11 +43,8 @@ export class DeviceCredentials {
     return this.tokens.accessToken
   }
 
-  private async proof (method: string, url: string) {
-    return new SignJWT({ htm: method, htu: url, jti: randomUUID() })
-      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: this.key.jwk })
-      .setIssuedAt()
-      .sign(this.key.privateKey)
+  private proof (method: string, url: string) {
+    return createDpopProof(this.key.privateKey, this.key.jwk, method, url)
   }
 
   private async post<T> (path: string, body: unknown, dpop: boolean): Promise<T> {
