@@ -18,6 +18,8 @@ const main = async () => {
   const config = loadConfig()
   const app = await createApp(config)
   await app.listen()
+  // A human-readable line next to the JSON logs (stderr, so stdout stays pure JSON for log shippers).
+  process.stderr.write(`\n  session-sync is up: open ${app.url}/ for the demo app${config.insecureNoAuth ? ' (INSECURE: no authentication)' : ''}\n\n`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
