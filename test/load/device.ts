@@ -3,6 +3,8 @@ import * as Y from 'yjs'
 import { CloseCode, MessageType, SyncType, decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
 import { makeMarker, now, scanMarkers } from './markers.js'
 import { encodeMapSet } from './edit-codec.js'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
 import type { RunStats } from './run-stats.js'
 
 export interface DeviceOptions {
@@ -20,7 +22,16 @@ export interface DeviceOptions {
    */
   mode: 'light' | 'full'
   stats: RunStats
+  /**
+   * Wire framing (default `y-websocket`). `hocuspocus`: every message is prefixed with the document
+   * name (varString); the device first sends an auth message and waits for `Authenticated` before
+   * sync step 1; hocuspocus' SyncReply (4) counts as sync, its SyncStatus acks (8) are ignored.
+   */
+  framing?: 'y-websocket' | 'hocuspocus'
 }
+
+/** Hocuspocus message types and auth sub-types (@hocuspocus/server types.ts, @hocuspocus/common auth.ts). */
+const HP = { auth: 2, syncReply: 4, tokenAuth: 0, permissionDenied: 1, authenticated: 2 } as const
 
 /**
  * One simulated device: a real socket speaking the y-websocket protocol directly, the same path a
@@ -45,7 +56,7 @@ export class SimDevice {
   constructor (readonly opts: DeviceOptions) {
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === this) return
-      if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(encodeUpdate(update))
+      if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(this.frame(encodeUpdate(update)))
     })
   }
 
@@ -66,7 +77,7 @@ export class SimDevice {
     const ws = new WebSocket(url, { perMessageDeflate: false })
     this.ws = ws
     ws.binaryType = 'nodebuffer'
-    ws.on('open', () => ws.send(encodeSyncStep1(this.stateVector())))
+    ws.on('open', () => ws.send(this.hocuspocus ? this.hocuspocusAuth() : encodeSyncStep1(this.stateVector())))
     ws.on('message', (data: Buffer) => this.onMessage(ws, data))
     ws.on('error', (err) => this.opts.stats.errors.add(`socket:${err.message.slice(0, 40)}`))
     ws.on('close', (code) => this.onClose(ws, code))
@@ -83,7 +94,7 @@ export class SimDevice {
     const ws = this.ws
     if (!ws || ws.readyState !== WebSocket.OPEN) return this.whenSynced()
     const done = new Promise<void>(resolve => this.step2Waiters.push(resolve))
-    ws.send(encodeSyncStep1(this.stateVector()))
+    ws.send(this.frame(encodeSyncStep1(this.stateVector())))
     return done
   }
 
@@ -104,7 +115,44 @@ export class SimDevice {
     if (this.opts.mode === 'full') { this.doc.getMap('edits').set(editId, marker); return }
     const update = encodeMapSet(this.lightClient, this.lightUpdates.length, 'edits', editId, marker)
     this.lightUpdates.push(update)
-    if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(encodeUpdate(update))
+    if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(this.frame(encodeUpdate(update)))
+  }
+
+  private get hocuspocus () { return this.opts.framing === 'hocuspocus' }
+
+  /** A y-websocket message as this device's framing puts it on the wire. */
+  private frame (msg: Uint8Array): Uint8Array {
+    if (!this.hocuspocus) return msg
+    const e = encoding.createEncoder()
+    encoding.writeVarString(e, this.opts.docName)
+    encoding.writeUint8Array(e, msg)
+    return encoding.toUint8Array(e)
+  }
+
+  /** Hocuspocus: `[docName][Auth][Token][token]`, the first message of every document connection. */
+  private hocuspocusAuth (): Uint8Array {
+    const e = encoding.createEncoder()
+    encoding.writeVarString(e, this.opts.docName)
+    encoding.writeVarUint(e, HP.auth)
+    encoding.writeVarUint(e, HP.tokenAuth)
+    encoding.writeVarString(e, 'bench')
+    return encoding.toUint8Array(e)
+  }
+
+  /** Hocuspocus: strip the document name; answer `Authenticated` with sync step 1. Returns the y-websocket message to handle, if any. */
+  private unframeHocuspocus (ws: WebSocket, data: Buffer): Uint8Array | null {
+    const d = decoding.createDecoder(data)
+    decoding.readVarString(d)
+    const rest = data.subarray(d.pos)
+    const type = rest[0]
+    if (type === HP.auth) {
+      if (rest[1] === HP.authenticated) ws.send(this.frame(encodeSyncStep1(this.stateVector())))
+      else if (rest[1] === HP.permissionDenied) this.opts.stats.errors.add('hocuspocus:permission-denied')
+      return null
+    }
+    if (type === HP.syncReply) { const copy = Uint8Array.from(rest); copy[0] = MessageType.sync; return copy }
+    if (type === MessageType.sync) return rest
+    return null // awareness, sync status acks, stateless
   }
 
   /** What this device holds: its Y.Doc plus, in light mode, its own hand-encoded edits. */
@@ -137,10 +185,14 @@ export class SimDevice {
   private onMessage (ws: WebSocket, data: Buffer) {
     if (ws !== this.ws) return
     let msg
-    try { msg = decodeMessage(data) } catch { this.opts.stats.errors.add('bad-frame'); return }
+    try {
+      const body = this.hocuspocus ? this.unframeHocuspocus(ws, data) : data
+      if (!body) return
+      msg = decodeMessage(body)
+    } catch { this.opts.stats.errors.add('bad-frame'); return }
     if (msg.type !== MessageType.sync) return
     if (msg.syncType === SyncType.step1) {
-      ws.send(encodeSyncStep2(this.diff(msg.payload)))
+      ws.send(this.frame(encodeSyncStep2(this.diff(msg.payload))))
       return
     }
     const live = msg.syncType === SyncType.update

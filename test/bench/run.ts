@@ -1,0 +1,417 @@
+/**
+ * Side-by-side benchmark: the same `steady` workload against our server, @y/websocket-server,
+ * @hocuspocus/server and a raw ws relay, each in its own child process, at several ingress rates;
+ * plus an `idle` mode comparing the memory of many connected idle devices. `npm run bench -- --help`.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { sampleProcess, type ProcSample } from '../load/proc.js'
+import { histPercentile, mergeHists } from './hist.js'
+import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
+import { TARGETS, killAllChildren, registerChild, startTarget, type Target, type TargetName } from './targets.js'
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --mode steady|idle      steady: rate sweep (default); idle: memory of idle connected devices
+  --targets LIST          comma list of ${TARGETS.join(', ')}
+                          (default: all for steady; ours,relay for idle)
+  --rates LIST            offered edits/s per step (default 2000,5000,10000,15000,20000)
+  --docs N                documents (users) (default 250)
+  --devices D             devices per document (default 4); each edit is expected on D-1 devices
+  --seconds S             edit phase per rate step (default 8)
+  --drain S               longest wait for outstanding deliveries after a step (default 5)
+  --warmup S              unreported warm-up step at the first rate per target (default 3; 0 = none)
+  --generators G          load-generator processes (default 2); documents are split between them
+  --idle-devices N        idle mode: connected devices (default 5000)
+  --idle-seconds S        idle mode: seconds to hold them before sampling RSS (default 10)
+  --p99-ms MS             saturation: a step passes when p99 < MS (default 250) ...
+  --min-delivered F       ... and delivered-in-window >= F x expected (default 0.95) and no lost edits
+  --all-rates             keep stepping a target after 2 consecutive failed steps (default: stop it)
+  --login-per-device      auth: one login per device (realistic, slow: one password hash each);
+                          default one login per user shared by its devices
+  --login-concurrency N   parallel logins per generator (default 8)
+  --connect-batch N       parallel connects per generator (default 200)
+  --ours-args="ARGS"      extra server/main.ts flags for ours / ours-noauth, space separated
+                          (write it with '=' since the value starts with '--')
+  --max-seconds S         hard deadline for the whole benchmark (default 3600)
+  --json                  print one JSON document on stdout (progress still on stderr)`
+
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+const log = (line: string) => process.stderr.write(line + '\n')
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+
+interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
+
+const spawnGenerators = (n: number): Gen[] => Array.from({ length: n }, () => {
+  const proc = fork(path.join(import.meta.dirname, 'gen.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  registerChild(proc)
+  const g: Gen = { proc, inbox: [], waiters: [], exited: false }
+  proc.on('message', (m: FromGen) => { g.inbox.push(m); for (const w of g.waiters.splice(0)) w() })
+  proc.on('exit', () => { g.exited = true; for (const w of g.waiters.splice(0)) w() })
+  return g
+})
+
+const next = async <E extends FromGen['evt']>(g: Gen, evt: E, deadline: number): Promise<Extract<FromGen, { evt: E }>> => {
+  while (true) {
+    const i = g.inbox.findIndex(m => m.evt === evt || m.evt === 'error')
+    if (i >= 0) {
+      const m = g.inbox.splice(i, 1)[0]!
+      if (m.evt === 'error') throw new Error(`generator: ${m.message}`)
+      return m as Extract<FromGen, { evt: E }>
+    }
+    if (g.exited) throw new Error('generator exited')
+    if (Date.now() > deadline) throw new Error(`generator did not answer '${evt}' in time`)
+    await new Promise<void>(resolve => { g.waiters.push(resolve); setTimeout(resolve, 500).unref() })
+  }
+}
+
+const tell = (g: Gen, msg: ToGen) => { if (!g.exited && g.proc.connected) g.proc.send(msg) }
+
+const stopGenerators = async (gens: Gen[]) => {
+  for (const g of gens) tell(g, { cmd: 'exit' })
+  const until = Date.now() + 3000
+  while (gens.some(g => !g.exited) && Date.now() < until) await sleep(50)
+  for (const g of gens) if (!g.exited) g.proc.kill('SIGKILL')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: v } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'steady' }, targets: { type: 'string' }, rates: { type: 'string', default: '2000,5000,10000,15000,20000' },
+    docs: { type: 'string', default: '250' }, devices: { type: 'string', default: '4' }, seconds: { type: 'string', default: '8' },
+    drain: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, generators: { type: 'string', default: '2' }, 'idle-devices': { type: 'string', default: '5000' },
+    'idle-seconds': { type: 'string', default: '10' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' },
+    'all-rates': { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
+    'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
+    'ours-args': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
+    json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }
+  }
+})
+if (v.help) { console.log(HELP); process.exit(0) }
+const num = (s: string | undefined, name: string) => { const n = Number(s); if (!Number.isFinite(n) || n < 0) { console.error(`bad --${name}: ${s}`); process.exit(2) } return n }
+const mode = v.mode === 'idle' ? 'idle' : v.mode === 'steady' ? 'steady' : (() => { console.error(`bad --mode ${v.mode}`); process.exit(2) })()
+const targets = (v.targets ?? (mode === 'idle' ? 'ours,relay' : TARGETS.join(','))).split(',').map(s => s.trim()).filter(Boolean) as TargetName[]
+for (const t of targets) if (!TARGETS.includes(t)) { console.error(`unknown target ${t}; known: ${TARGETS.join(', ')}`); process.exit(2) }
+const rates = v.rates.split(',').map(s => num(s, 'rates')).filter(r => r > 0)
+const devicesPerDoc = Math.max(2, num(v.devices, 'devices'))
+const opts = {
+  docs: Math.max(1, num(v.docs, 'docs')), devicesPerDoc, seconds: num(v.seconds, 'seconds'), drain: num(v.drain, 'drain'), warmup: num(v.warmup, 'warmup'),
+  generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'),
+  p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], loginPerDevice: v['login-per-device'],
+  loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
+  oursArgs: v['ours-args'].split(' ').filter(Boolean)
+}
+const deadline = Date.now() + num(v['max-seconds'], 'max-seconds') * 1000
+
+// Children die with us, whatever the way out.
+process.on('exit', killAllChildren)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { log(`\n${sig}: stopping children`); killAllChildren(); process.exit(130) })
+process.on('uncaughtException', err => { log(`bench: ${err.stack ?? err.message}`); killAllChildren(); process.exit(1) })
+setTimeout(() => { log('bench: --max-seconds deadline passed'); killAllChildren(); process.exit(1) }, Math.max(1, deadline - Date.now()) + 15_000).unref()
+
+// ---------------------------------------------------------------------------------------------
+// One target: start it, start generators, connect the fleet
+
+interface Fleet { target: Target, gens: Gen[], ready: GenReady[], devices: number }
+
+const withFleet = async <T>(name: TargetName, docs: number, fn: (f: Fleet) => Promise<T>): Promise<T> => {
+  log(`\n[${name}] starting`)
+  const target = await startTarget(name, { oursArgs: opts.oursArgs })
+  if (target.warning) log(target.warning)
+  const gens = spawnGenerators(Math.min(opts.generators, docs))
+  try {
+    const runId = randomBytes(4).toString('hex')
+    const t0 = Date.now()
+    gens.forEach((g, i) => {
+      const setup: GenSetup = {
+        cmd: 'setup', httpUrl: target.httpUrl, syncUrl: target.syncUrl, framing: target.framing, auth: target.auth, loginPerDevice: opts.loginPerDevice,
+        docs: Array.from({ length: docs }, (_, k) => k).filter(k => k % gens.length === i), devicesPerDoc: opts.devicesPerDoc, runId,
+        loginConcurrency: opts.loginConcurrency, connectBatch: opts.connectBatch, deadline
+      }
+      tell(g, setup)
+    })
+    await Promise.all(gens.map(g => next(g, 'prepared', deadline + 10_000)))
+    for (const g of gens) tell(g, { cmd: 'connect' })
+    const ready = await Promise.all(gens.map(g => next(g, 'ready', deadline + 10_000)))
+    const devices = ready.reduce((a, r) => a + r.devices, 0)
+    const synced = ready.reduce((a, r) => a + r.synced, 0)
+    const loginSeconds = Math.max(...ready.map(r => r.loginSeconds))
+    log(`[${name}] ${synced}/${devices} devices synced in ${((Date.now() - t0) / 1000).toFixed(1)} s${target.auth === 'api' ? ` (logins ${loginSeconds.toFixed(1)} s)` : ''}`)
+    return await fn({ target, gens, ready, devices })
+  } catch (err) {
+    log(`[${name}] FAILED: ${(err as Error).message}\n--- server log tail ---\n${target.logTail()}`)
+    throw err
+  } finally {
+    await stopGenerators(gens)
+    await target.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steady sweep
+
+interface Row {
+  target: TargetName
+  label: string
+  offered: number
+  sentPerSecond: number
+  deliveredPerSecond: number
+  expectedPerSecond: number
+  deliveredRatio: number
+  p50: number
+  p99: number
+  max: number
+  latencySamples: number
+  editsSent: number
+  lost: number
+  serverCpuSeconds: number
+  serverCpuPercent: number
+  serverPeakRssMb: number
+  /** RSS at the end of the step (peak RSS of ours with auth includes password hashing at login). */
+  serverRssMb: number
+  generatorCpuPercentMax: number
+  generators: number
+  reconnects: number
+  errors: Record<string, number>
+  closes: Record<string, number>
+  ok: boolean
+  /** Why a step failed, or that the generator (not the server) limited it. */
+  flags: string[]
+}
+
+const runStep = async (f: Fleet, offered: number, seconds = opts.seconds): Promise<Row> => {
+  const perDevice = offered / f.devices
+  const before = sampleProcess(f.target.pid)
+  const wall0 = Date.now()
+  const startAt = Date.now() + 300
+  for (const g of f.gens) tell(g, { cmd: 'step', perDevice, seconds, drainSeconds: opts.drain, startAt })
+  const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
+  const after = sampleProcess(f.target.pid)
+  const wall = (Date.now() - wall0) / 1000
+  const sum = (k: 'editsSent' | 'expected' | 'deliveredInWindow' | 'delivered' | 'lost' | 'reconnects') => results.reduce((a, r) => a + r[k], 0)
+  const window = Math.max(...results.map(r => r.windowSeconds))
+  const h = mergeHists(results.map(r => r.latency))
+  const merge = (k: 'errors' | 'closes') => {
+    const out: Record<string, number> = {}
+    for (const r of results) for (const [key, n] of Object.entries(r[k])) out[key] = (out[key] ?? 0) + n
+    return out
+  }
+  const expected = sum('expected')
+  const deliveredRatio = expected > 0 ? sum('deliveredInWindow') / expected : 0
+  const genMax = Math.max(...results.map(r => r.cpuSeconds / Math.max(0.001, r.windowSeconds + r.drainSeconds)))
+  const genWindowMax = Math.max(...results.map(r => r.cpuSeconds / Math.max(0.001, r.windowSeconds)))
+  const serverCpu = before && after ? after.cpuSeconds - before.cpuSeconds : NaN
+  const p99 = histPercentile(h, 99)
+  const sentPerSecond = sum('editsSent') / Math.max(0.001, window)
+  const flags: string[] = []
+  if (p99 >= opts.p99Ms) flags.push(`p99>=${opts.p99Ms}`)
+  if (deliveredRatio < opts.minDelivered) flags.push(`delivered ${(deliveredRatio * 100).toFixed(0)}%`)
+  if (sum('lost') > 0) flags.push('lost')
+  if (!after) flags.push('server gone')
+  const ok = flags.length === 0
+  if (sentPerSecond < offered * 0.95) flags.push(`GEN-LIMITED (sent ${(sentPerSecond / offered * 100).toFixed(0)}%)`)
+  else if (genWindowMax > 0.9) flags.push('gen CPU>90%')
+  return {
+    target: f.target.name, label: f.target.label, offered, sentPerSecond, deliveredPerSecond: sum('deliveredInWindow') / Math.max(0.001, window),
+    expectedPerSecond: expected / Math.max(0.001, window), deliveredRatio, p50: histPercentile(h, 50), p99, max: h.max, latencySamples: h.count,
+    editsSent: sum('editsSent'), lost: sum('lost'), serverCpuSeconds: serverCpu, serverCpuPercent: serverCpu / wall * 100,
+    serverPeakRssMb: after?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: after?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
+    reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags
+  }
+}
+
+const f0 = (n: number) => Number.isFinite(n) ? n.toFixed(0) : 'n/a'
+const f1 = (n: number) => Number.isFinite(n) ? n.toFixed(1) : 'n/a'
+
+const table = (header: string[], rows: string[][]) => {
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
+  // Text columns (first, and any whose header starts with 'note'/'server') left, numbers right.
+  const left = (i: number) => i === 0 || /^(note|server)/.test(header[i]!)
+  const line = (cells: string[]) => cells.map((c, i) => left(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!)).join('  ').trimEnd()
+  return [line(header), w.map(n => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n')
+}
+
+const formatRows = (rows: Row[]) => table(
+  ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'RSS/peak MB', 'gen CPU%', 'notes'],
+  rows.map(r => [r.label, f0(r.offered), f0(r.sentPerSecond), f0(r.deliveredPerSecond), f0(r.deliveredRatio * 100), f1(r.p50), f1(r.p99), f1(r.max), String(r.lost),
+    f1(r.serverCpuSeconds), f0(r.serverCpuPercent), `${f0(r.serverRssMb)}/${f0(r.serverPeakRssMb)}`, `${r.generators}x${f0(r.generatorCpuPercentMax)}`,
+    [r.ok ? 'ok' : 'FAIL', ...r.flags, r.reconnects ? `reconnects ${r.reconnects}` : '', Object.keys(r.errors).length ? `errors ${JSON.stringify(r.errors)}` : ''].filter(Boolean).join(' ')])
+)
+
+interface Saturation { target: TargetName, label: string, saturationRate: number | null, highestTested: number, note: string, serverCheck: string }
+
+/** After the sweep: read every document back from a stateful server (not the relay) and count edits it lacks. */
+const verifyServer = async (f: Fleet): Promise<string> => {
+  if (f.target.name === 'relay') return 'n/a (relay keeps no state)'
+  for (const g of f.gens) tell(g, { cmd: 'verify', timeoutSeconds: 20 })
+  const rs = await Promise.all(f.gens.map(g => next(g, 'verify', Date.now() + 60_000)))
+  const edits = rs.reduce((a, r) => a + r.edits, 0)
+  const missing = rs.reduce((a, r) => a + r.missing, 0)
+  const unreadable = rs.reduce((a, r) => a + r.docsUnreadable, 0)
+  return `${missing === 0 && unreadable === 0 ? 'ok' : 'FAIL'}: server state holds ${edits - missing}/${edits} edits${unreadable ? `, ${unreadable} docs unreadable` : ''}`
+}
+
+const runSteady = async () => {
+  const rows: Row[] = []
+  const serverChecks = new Map<TargetName, string>()
+  const notes: string[] = []
+  const warnings: string[] = []
+  const failures: string[] = []
+  for (const name of targets) {
+    if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
+    try {
+      await withFleet(name, opts.docs, async f => {
+        notes.push(`${f.target.label}: ${f.target.note}`)
+        if (f.target.warning) warnings.push(f.target.warning)
+        if (opts.warmup > 0) {
+          // JIT, first allocations of every room, connect aftermath: not part of any reported step.
+          const w = await runStep(f, rates[0]!, opts.warmup)
+          log(`[${name}] warm-up ${opts.warmup} s at ${rates[0]}/s (not reported): p99 ${f1(w.p99)} ms, delivered ${f0(w.deliveredRatio * 100)}%`)
+        }
+        let failedInARow = 0
+        for (const rate of rates) {
+          if (Date.now() + (opts.seconds + opts.drain) * 1000 > deadline) { failures.push(`${name}: stopped before ${rate}/s, deadline`); break }
+          const row = await runStep(f, rate)
+          rows.push(row)
+          log(formatRows([row]).split('\n')[2]!)
+          failedInARow = row.ok ? 0 : failedInARow + 1
+          if (failedInARow >= 2 && !opts.allRates) { log(`[${name}] 2 failed steps in a row: skipping higher rates`); break }
+        }
+        try {
+          serverChecks.set(name, await verifyServer(f))
+        } catch (err) { serverChecks.set(name, `FAIL: ${(err as Error).message}`) }
+        log(`[${name}] server check: ${serverChecks.get(name)}`)
+      })
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`)
+    }
+  }
+  // Saturation: the highest offered rate whose step passed. A failure below it is reported as noise.
+  const saturation: Saturation[] = targets.filter(t => rows.some(r => r.target === t)).map(t => {
+    const mine = rows.filter(r => r.target === t)
+    const passed = mine.filter(r => r.ok)
+    const sat = passed.length ? Math.max(...passed.map(r => r.offered)) : null
+    const last = mine[mine.length - 1]!
+    const genLimited = mine.some(r => r.flags.some(fl => fl.startsWith('GEN-LIMITED') || fl.startsWith('gen CPU')))
+    const below = mine.filter(r => !r.ok && sat !== null && r.offered < sat)
+    const above = mine.find(r => !r.ok && (sat === null || r.offered > sat))
+    let note = sat === last.offered ? `not saturated up to ${last.offered}/s (lower bound)` : `fails from ${above?.offered ?? '?'}/s: ${above?.flags.join(', ') ?? ''}`
+    if (below.length) note += `; NOISE? also failed below it at ${below.map(r => `${r.offered}/s (${r.flags.join(', ')})`).join(', ')}`
+    return { target: t, label: mine[0]!.label, saturationRate: sat, highestTested: last.offered, note: note + (genLimited ? ' [generator-limited steps: see gen CPU%]' : ''), serverCheck: serverChecks.get(t) ?? 'not run' }
+  })
+  const ours = saturation.find(s => s.target === 'ours') ?? saturation.find(s => s.target === 'ours-noauth')
+  const ratios = ours ? saturation.filter(s => s !== ours).map(s => {
+    // Server CPU per 1000 edits at the highest rate both passed: efficiency independent of where saturation fell.
+    const common = rows.filter(r => r.target === ours.target && r.ok).map(r => r.offered).filter(rate => rows.some(r => r.target === s.target && r.offered === rate && r.ok))
+    const at = common.length ? Math.max(...common) : null
+    const cpuPerK = (t: TargetName) => { const r = rows.find(x => x.target === t && x.offered === at)!; return r.serverCpuSeconds / r.editsSent * 1000 }
+    return {
+      ours: ours.label, peer: s.label,
+      saturationRatio: ours.saturationRate && s.saturationRate ? ours.saturationRate / s.saturationRate : null,
+      commonRate: at, cpuPerKiloEditRatio: at ? cpuPerK(ours.target) / cpuPerK(s.target) : null,
+      p99Ratio: at ? rows.find(r => r.target === ours.target && r.offered === at)!.p99 / Math.max(0.001, rows.find(r => r.target === s.target && r.offered === at)!.p99) : null
+    }
+  }) : []
+  const config = { ...opts, rates, targets, totalDevices: opts.docs * opts.devicesPerDoc, cores: (await import('node:os')).cpus().length }
+  if (v.json) {
+    console.log(JSON.stringify({ mode: 'steady', config, warnings, notes, rows, saturation, ratios, failures }, null, 2))
+  } else {
+    const out: string[] = []
+    out.push(`\n=== steady: ${opts.docs} docs x ${opts.devicesPerDoc} devices = ${opts.docs * opts.devicesPerDoc} devices, ${opts.seconds} s per step (after a ${opts.warmup} s warm-up), drain <= ${opts.drain} s, ${opts.generators} generator process(es), ${config.cores} cores ===`)
+    for (const w of warnings) out.push(w)
+    out.push(formatRows(rows))
+    out.push('\ndelivered/s: edit markers received by the other devices of the doc inside the edit window; deliv% = of editsSent x (D-1).')
+    out.push('latency: edit sent -> marker received on another device (all deliveries, incl. the drain). lost: edits some other device still lacked after the drain.')
+    out.push('srv CPU%: of one core over the step (edit window + drain). RSS/peak: server RSS at the end of the step / peak RSS since start (VmHWM; with auth it includes password hashing at login).')
+    out.push('gen CPU%: generators x busiest one, % of one core over the step; GEN-LIMITED = the generators could not offer the rate (the row measures them, not the server).')
+    out.push('\ntargets:')
+    for (const n of notes) out.push(`  ${n}`)
+    out.push(`\n=== saturation: highest offered rate whose step had p99 < ${opts.p99Ms} ms, delivered >= ${opts.minDelivered * 100}% of expected in the window, 0 lost ===`)
+    out.push(table(['target', 'saturation edits/s', 'note', 'server state after the sweep'], saturation.map(s => [s.label, s.saturationRate === null ? `< ${rates[0]}` : String(s.saturationRate), s.note, s.serverCheck])))
+    if (ratios.length) {
+      out.push('\nratios (ours / peer): saturation rate; server CPU per 1000 edits and p99 at the highest rate both passed')
+      out.push(table(['ours / peer', 'saturation', 'at rate', 'CPU/edit', 'p99'], ratios.map(r => [`${r.ours} / ${r.peer}`,
+        r.saturationRatio === null ? 'n/a' : `${r.saturationRatio.toFixed(2)}x`, r.commonRate === null ? 'n/a' : String(r.commonRate),
+        r.cpuPerKiloEditRatio === null ? 'n/a' : `${r.cpuPerKiloEditRatio.toFixed(2)}x`, r.p99Ratio === null ? 'n/a' : `${r.p99Ratio.toFixed(2)}x`])))
+    }
+    if (failures.length) out.push(`\nfailures:\n  ${failures.join('\n  ')}`)
+    console.log(out.join('\n'))
+  }
+  return failures.length === 0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle memory
+
+interface IdleRow { target: TargetName, label: string, devices: number, synced: number, baselineRssMb: number, rssMb: number, peakRssMb: number, perConnectionKb: number, connectSeconds: number }
+
+// Idle needs the baseline before the fleet connects, so it drives targets itself.
+const runIdleMode = async () => {
+  const rows: IdleRow[] = []
+  const warnings: string[] = []
+  const failures: string[] = []
+  const docs = Math.ceil(opts.idleDevices / opts.devicesPerDoc)
+  for (const name of targets) {
+    if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
+    log(`\n[${name}] starting (idle)`)
+    let target: Target
+    try { target = await startTarget(name, { oursArgs: opts.oursArgs }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
+    if (target.warning) { warnings.push(target.warning); log(target.warning) }
+    const gens = spawnGenerators(Math.min(opts.generators, docs))
+    try {
+      const runId = randomBytes(4).toString('hex')
+      gens.forEach((g, i) => tell(g, {
+        cmd: 'setup', httpUrl: target.httpUrl, syncUrl: target.syncUrl, framing: target.framing, auth: target.auth, loginPerDevice: opts.loginPerDevice,
+        docs: Array.from({ length: docs }, (_, k) => k).filter(k => k % gens.length === i), devicesPerDoc: opts.devicesPerDoc, runId,
+        loginConcurrency: opts.loginConcurrency, connectBatch: opts.connectBatch, deadline
+      }))
+      // Baseline after logins (password hashing inflates a server's heap) and before any socket.
+      await Promise.all(gens.map(g => next(g, 'prepared', deadline + 10_000)))
+      await sleep(2000)
+      const base: ProcSample | null = sampleProcess(target.pid)
+      for (const g of gens) tell(g, { cmd: 'connect' })
+      const ready = await Promise.all(gens.map(g => next(g, 'ready', deadline + 10_000)))
+      const synced = ready.reduce((a, r) => a + r.synced, 0)
+      const devices = ready.reduce((a, r) => a + r.devices, 0)
+      log(`[${name}] ${synced}/${devices} idle devices synced; holding ${opts.idleSeconds} s`)
+      const until = Math.min(Date.now() + opts.idleSeconds * 1000, deadline)
+      while (Date.now() < until) await sleep(200)
+      const s = sampleProcess(target.pid)
+      if (!base || !s) throw new Error('server process gone')
+      rows.push({
+        target: name, label: target.label, devices, synced, baselineRssMb: base.rssMb, rssMb: s.rssMb, peakRssMb: s.peakRssMb,
+        perConnectionKb: (s.rssMb - base.rssMb) * 1024 / Math.max(1, synced), connectSeconds: Math.max(...ready.map(r => r.connectSeconds))
+      })
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`)
+      log(`--- server log tail ---\n${target.logTail()}`)
+    } finally {
+      await stopGenerators(gens)
+      await target.stop()
+    }
+  }
+  const ours = rows.find(r => r.target === 'ours') ?? rows.find(r => r.target === 'ours-noauth')
+  const ratios = ours ? rows.filter(r => r !== ours).map(r => ({ ours: ours.label, peer: r.label, rssRatio: ours.rssMb / r.rssMb, perConnectionRatio: ours.perConnectionKb / Math.max(0.001, r.perConnectionKb) })) : []
+  if (v.json) {
+    console.log(JSON.stringify({ mode: 'idle', config: { ...opts, targets, docs }, warnings, rows, ratios, failures }, null, 2))
+  } else {
+    const out: string[] = [`\n=== idle: ${opts.idleDevices} connected, synced, idle devices (${docs} docs x ${opts.devicesPerDoc}), held ${opts.idleSeconds} s ===`]
+    for (const w of warnings) out.push(w)
+    out.push(table(['target', 'synced', 'baseline RSS MB', 'RSS MB', 'peak RSS MB', 'KB/connection', 'connect s'],
+      rows.map(r => [r.label, `${r.synced}/${r.devices}`, f1(r.baselineRssMb), f1(r.rssMb), f1(r.peakRssMb), f1(r.perConnectionKb), f1(r.connectSeconds)])))
+    out.push('KB/connection = (RSS with the devices connected − RSS before they connected) / synced devices.')
+    if (ratios.length) out.push(table(['ours / peer', 'RSS', 'KB/connection'], ratios.map(r => [`${r.ours} / ${r.peer}`, `${r.rssRatio.toFixed(2)}x`, `${r.perConnectionRatio.toFixed(2)}x`])))
+    if (failures.length) out.push(`\nfailures:\n  ${failures.join('\n  ')}`)
+    console.log(out.join('\n'))
+  }
+  return failures.length === 0
+}
+const ok = mode === 'idle' ? await runIdleMode() : await runSteady()
+killAllChildren()
+process.exit(ok ? 0 : 1)
