@@ -1,0 +1,100 @@
+/**
+ * Typed wrappers over every HTTP route of shared/api.ts. Transport only: tokens come from an
+ * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
+ */
+import type {
+  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse,
+  MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PasswordChangeRequest, RefreshRequest,
+  RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest
+} from '../shared/api.js'
+import { ApiRequestError, NetworkError } from './errors.js'
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
+/** Runs `send` with a valid access token; refreshes and retries once on an expired one. */
+export type Authorize = <T>(send: (accessToken: string) => Promise<T>) => Promise<T>
+
+interface RequestOptions { body?: unknown, token?: string, dpop?: string }
+
+/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
+const parseRetryAfter = (v: string | null): number | null => {
+  if (!v) return null
+  const s = Number(v)
+  if (Number.isFinite(s)) return Math.max(0, s * 1000)
+  const at = Date.parse(v)
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now())
+}
+
+export class Api {
+  authorize: Authorize = () => Promise.reject(new Error('not signed in'))
+  /**
+   * Server clock minus local clock, from the Date header (1 s resolution, so under 2 s counts as 0).
+   * Token expiry times are server times; a device clock running ahead must not refresh in a loop.
+   */
+  skewMs = 0
+
+  constructor (readonly baseUrl: string, private readonly fetchImpl: FetchLike = (i, init) => globalThis.fetch(i, init)) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '')
+  }
+
+  url (path: string) { return this.baseUrl + path }
+
+  async request<T> (method: string, path: string, { body, token, dpop }: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (token) headers.authorization = `Bearer ${token}`
+    if (dpop) headers.dpop = dpop
+    let res: Response
+    try {
+      res = await this.fetchImpl(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    } catch (err) {
+      throw new NetworkError(`${method} ${path}: ${(err as Error).message}`, err)
+    }
+    const date = Date.parse(res.headers.get('date') ?? '')
+    if (!Number.isNaN(date)) { const skew = date - Date.now(); this.skewMs = Math.abs(skew) < 2000 ? 0 : skew }
+    const text = await res.text().catch(() => '')
+    let json: unknown = null
+    try { json = text ? JSON.parse(text) : null } catch { /* non-JSON body: a proxy or a crash page */ }
+    if (!res.ok) {
+      const e = (json ?? {}) as Partial<ApiError>
+      // 502–504 come from proxies in front of a down server: that is "offline", not an answer.
+      if (res.status >= 502 && res.status <= 504) throw new NetworkError(`${method} ${path}: HTTP ${res.status}`)
+      throw new ApiRequestError(res.status, e.error ?? 'internal', e.message ?? `HTTP ${res.status}`, parseRetryAfter(res.headers.get('retry-after')))
+    }
+    return json as T
+  }
+
+  private authed<T> (method: string, path: string, body?: unknown): Promise<T> {
+    return this.authorize(token => this.request<T>(method, path, { body, token }))
+  }
+
+  // Unauthenticated (token endpoints take a DPoP proof for the exact URL).
+  register (req: RegisterRequest) { return this.request<RegisterResponse>('POST', '/auth/register', { body: req }) }
+  login (req: LoginRequest, dpop: string) { return this.request<LoginResponse>('POST', '/auth/login', { body: req, dpop }) }
+  verifyMfa (req: MfaVerifyRequest, dpop: string) { return this.request<TokenResponse>('POST', '/auth/mfa/verify', { body: req, dpop }) }
+  refresh (req: RefreshRequest, dpop: string) { return this.request<TokenResponse>('POST', '/auth/refresh', { body: req, dpop }) }
+  /** Logout takes the token directly: it must not trigger a refresh of a session being ended. */
+  logout (accessToken: string) { return this.request<void>('POST', '/auth/logout', { token: accessToken }) }
+
+  // Device sessions
+  listSessions () { return this.authed<SessionListResponse>('GET', '/sessions') }
+  revokeSession (id: string) { return this.authed<void>('DELETE', `/sessions/${encodeURIComponent(id)}`) }
+  revokeOtherSessions () { return this.authed<void>('POST', '/sessions/revoke-others') }
+
+  // Account security
+  changePassword (req: PasswordChangeRequest) { return this.authed<void>('POST', '/auth/password', req) }
+  enrollMfa () { return this.authed<MfaEnrollResponse>('POST', '/auth/mfa/enroll') }
+  confirmMfa (code: string) { return this.authed<MfaConfirmResponse>('POST', '/auth/mfa/confirm', { code }) }
+  disableMfa (code: string) { return this.authed<void>('POST', '/auth/mfa/disable', { code }) }
+  stepUp (code: string) { return this.authed<StepUpResponse>('POST', '/auth/step-up', { code }) }
+
+  // Shared documents
+  createDoc (req: CreateDocRequest) { return this.authed<DocInfo>('POST', '/docs', req) }
+  listDocs () { return this.authed<DocListResponse>('GET', '/docs') }
+  getDoc (id: string) { return this.authed<DocInfo>('GET', `/docs/${encodeURIComponent(id)}`) }
+  renameDoc (id: string, req: UpdateDocRequest) { return this.authed<DocInfo>('PATCH', `/docs/${encodeURIComponent(id)}`, req) }
+  deleteDoc (id: string) { return this.authed<void>('DELETE', `/docs/${encodeURIComponent(id)}`) }
+  addMember (docId: string, req: AddMemberRequest) { return this.authed<DocInfo>('POST', `/docs/${encodeURIComponent(docId)}/members`, req) }
+  removeMember (docId: string, userId: string) {
+    return this.authed<void>('DELETE', `/docs/${encodeURIComponent(docId)}/members/${encodeURIComponent(userId)}`)
+  }
+}

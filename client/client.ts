@@ -1,0 +1,180 @@
+/**
+ * The SDK entry point: one instance per device profile. Composes the API, the device session, the
+ * document cache and one provider per open document. Platform specifics (storage, WebSocket) are
+ * injected; see node.ts and browser.ts for ready-made setups.
+ */
+import * as Y from 'yjs'
+import type { DeviceInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
+import { Api, type FetchLike } from './api.js'
+import { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
+import type { BackoffOptions } from './backoff.js'
+import type { DocCache } from './doc-cache.js'
+import { DocHandle } from './doc-handle.js'
+import { Emitter } from './emitter.js'
+import type { ProfileStore } from './profile-store.js'
+import { SyncProvider, type TokenSource, type WebSocketCtor } from './provider.js'
+import { SessionState } from './state.js'
+import { getOrCreateDeviceKey } from './device-key.js'
+import { withProfileLock } from './lock.js'
+import { calculateJwkThumbprint } from 'jose'
+
+export interface SyncClientOptions {
+  /** Server base URL, `http(s)://host:port`. WebSockets go to the same host under /sync. */
+  url: string
+  device: DeviceInfo
+  store: ProfileStore
+  cache: DocCache
+  WebSocket: WebSocketCtor
+  fetch?: FetchLike
+  /** For servers run with --insecure-no-auth (development): sync without signing in. */
+  anonymous?: boolean
+  /** On revocation, delete caches, tokens and the device key (shared or untrusted devices). */
+  wipeOnRevoke?: boolean
+  refreshMarginMs?: number
+  /** Refresh access tokens on a timer before they expire (default true). */
+  autoRefresh?: boolean
+  backoff?: BackoffOptions
+  heartbeatMs?: number
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  signedIn: { userId: string, sessionId: string }
+  /** Emitted once per device session, whatever ended it. */
+  sessionEnded: { reason: SessionEndReason, detail?: string }
+  /** The server ended the session (revocation, logout elsewhere, refresh reuse, password change, expiry). */
+  revoked: { reason: SessionEndReason, detail?: string }
+  /** Local data was deleted (logout with wipe, or wipeOnRevoke). */
+  wiped: undefined
+}
+
+export class SyncClient extends Emitter<ClientEvents> {
+  readonly api: Api
+  readonly auth: AuthManager
+  private readonly handles = new Map<string, Promise<DocHandle>>()
+  private readonly tokens: TokenSource
+  private closed = false
+
+  private constructor (private readonly opts: SyncClientOptions) {
+    super()
+    this.api = new Api(opts.url, opts.fetch)
+    this.auth = new AuthManager(this.api, opts.store, { device: opts.device, refreshMarginMs: opts.refreshMarginMs, autoRefresh: opts.autoRefresh })
+    const anon = opts.anonymous === true
+    this.tokens = {
+      token: async () => (anon ? '' : this.auth.signedIn ? this.auth.accessToken() : null),
+      refresh: async (rejected) => (anon ? '' : this.auth.refresh(rejected)),
+      sessionEnded: (detail) => this.auth.end('revoked', true, detail),
+      onToken: (cb) => this.auth.on('token', t => cb(t.accessToken))
+    }
+    this.auth.on('signedIn', (e) => { this.forEachProvider(p => p.connect()); this.emit('signedIn', e) })
+    this.auth.on('sessionEnded', (e) => {
+      // Documents stay open and editable: edits go to the cache and upload after the next sign-in.
+      if (!anon) this.forEachProvider(p => p.disconnect())
+      this.emit('sessionEnded', e)
+    })
+    this.auth.on('revoked', (e) => {
+      this.emit('revoked', e)
+      if (opts.wipeOnRevoke) void this.wipe()
+    })
+  }
+
+  static async create (opts: SyncClientOptions): Promise<SyncClient> {
+    const c = new SyncClient(opts)
+    await c.auth.init()
+    return c
+  }
+
+  get signedIn () { return this.auth.signedIn }
+  get userId () { return this.auth.userId }
+  /** The user's private session document (`session:<userId>`), once signed in. */
+  get sessionDoc () { return this.auth.sessionDoc }
+
+  register (email: string, password: string): Promise<RegisterResponse> { return this.api.register({ email, password }) }
+  login (email: string, password: string): Promise<LoginResult> { return this.auth.login(email, password) }
+  verifyMfa (mfaToken: string, code: string): Promise<TokenResponse> { return this.auth.verifyMfa(mfaToken, code) }
+  /** Re-prove the second factor before a sensitive action (password, MFA, revoking sessions). */
+  stepUp (code: string): Promise<void> { return this.auth.stepUp(code) }
+
+  /**
+   * Open a document: resolves once the local cache is loaded (works offline), then syncs live.
+   * Opening the same name twice returns the same handle.
+   */
+  openDoc (name: string): Promise<DocHandle> {
+    if (this.closed) return Promise.reject(new Error('client closed'))
+    let h = this.handles.get(name)
+    if (!h) {
+      h = this.createHandle(name)
+      this.handles.set(name, h)
+      h.catch(() => this.handles.delete(name))
+    }
+    return h
+  }
+
+  private async createHandle (name: string): Promise<DocHandle> {
+    const doc = new Y.Doc()
+    const o = this.opts
+    // The provider exists before the cache loads so it counts cached state as possibly unsynced.
+    const provider = new SyncProvider(doc, name, {
+      url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + '/sync', WebSocket: o.WebSocket, tokens: this.tokens,
+      device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs
+    })
+    let cached
+    try {
+      cached = await o.cache.open(name, doc)
+    } catch (err) {
+      provider.destroy()
+      throw err
+    }
+    const handle = new DocHandle(name, doc, provider, cached, () => this.handles.delete(name))
+    if (o.anonymous || this.auth.signedIn) provider.connect()
+    return handle
+  }
+
+  private forEachProvider (fn: (p: SyncProvider) => void) {
+    for (const h of this.handles.values()) void h.then(d => fn(d.provider), () => {})
+  }
+
+  /** Stable id of this device profile (thumbprint of its DPoP key): survives re-login, not a wipe. */
+  async deviceId (): Promise<string> {
+    const key = await withProfileLock(this.opts.store, () => getOrCreateDeviceKey(this.opts.store))
+    return calculateJwkThumbprint(key.publicJwk, 'sha256')
+  }
+
+  /** Open the private session document (or `name`, for anonymous use) with the session-state helpers. */
+  async openSessionState (name = this.sessionDoc): Promise<{ handle: DocHandle, state: SessionState }> {
+    if (!name) throw new Error('not signed in: no session document')
+    const handle = await this.openDoc(name)
+    const state = new SessionState(handle.doc, { deviceId: await this.deviceId(), deviceName: this.opts.device.name })
+    return { handle, state }
+  }
+
+  /** Sign out. With `wipe`, also delete every cached document, the tokens and the device key. */
+  async logout ({ wipe = false }: { wipe?: boolean } = {}): Promise<void> {
+    await this.auth.logout()
+    if (wipe) await this.wipe()
+  }
+
+  /** Delete all local data of this profile. Open documents are closed first. */
+  async wipe (): Promise<void> {
+    await this.closeDocs()
+    await this.opts.cache.wipe()
+    await this.opts.store.wipe()
+    this.emit('wiped', undefined)
+  }
+
+  private async closeDocs () {
+    const all = await Promise.allSettled([...this.handles.values()])
+    for (const r of all) if (r.status === 'fulfilled') await r.value.close()
+    this.handles.clear()
+  }
+
+  /** Close sockets and storage handles; tokens and caches stay for the next run. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.closeDocs()
+    await this.opts.cache.close()
+    await this.auth.idle()
+    this.auth.destroy()
+    this.removeAllListeners()
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * Public surface of the client SDK (platform-neutral). Platform setups: `client/node.ts`
+ * (createNodeClient) and `client/browser.ts` (createBrowserClient).
+ */
+export { SyncClient, type SyncClientOptions, type ClientEvents } from './client.js'
+export { DocHandle } from './doc-handle.js'
+export { SyncProvider, type SyncStatus, type ProviderEvents, type TokenSource, type WebSocketCtor, type WebSocketLike } from './provider.js'
+export { Api, type FetchLike } from './api.js'
+export { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
+export { ApiRequestError, NetworkError, SessionEndedError } from './errors.js'
+export type { ProfileStore, DeviceKey } from './profile-store.js'
+export type { DocCache, CachedDoc } from './doc-cache.js'
+export { createDpopProof } from '../shared/dpop.js'
+export { SessionState, type Task, type DraftEntry, type Playback, type LastActive, type SessionStateOptions } from './state.js'

@@ -1,0 +1,120 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/server.js'
+import { fixture, listDir } from './helpers.js'
+import { FileProfileStore } from '../../client/node.js'
+import type { SyncClient } from '../../client/index.js'
+
+// Token expiry without in-band renewal (close 4401), server outages, logout, and the profile lock file.
+const f = fixture()
+afterEach(() => f.cleanup())
+
+const PASSWORD = 'correct horse battery staple'
+const identity = (o = {}) => f.server({ insecureNoAuth: false, loginAttemptsPerIp: 10_000, loginAttemptsPerAccount: 1000, ...o })
+let n = 0
+const newEmail = () => `sdk-r-${process.pid}-${Date.now()}-${n++}@example.com`
+const watch = (c: SyncClient) => {
+  const ev: string[] = []
+  c.on('sessionEnded', e => ev.push(`ended:${e.reason}`))
+  c.on('revoked', e => ev.push(`revoked:${e.reason}`))
+  return ev
+}
+
+describe('sdk auth resilience', () => {
+  it('a socket closed 4401 refreshes and reconnects at once; edits made meanwhile arrive', async () => {
+    const s = await identity({ accessTokenTtlMs: 1000 })
+    const email = newEmail()
+    // No timer: the token runs out on the socket and the server closes it with 4401.
+    const a = await f.client(s, { autoRefresh: false })
+    await a.register(email, PASSWORD)
+    await a.login(email, PASSWORD)
+    const b = await f.client(s)
+    await b.login(email, PASSWORD)
+    const ev = [...watch(a), ...watch(b)]
+    const da = await a.openDoc(a.sessionDoc!)
+    const db = await b.openDoc(b.sessionDoc!)
+    await Promise.all([da.whenSynced(), db.whenSynced()])
+    const statuses: string[] = []
+    da.on('status', st => statuses.push(st))
+    const arr = da.doc.getArray<number>('n')
+    for (let i = 0; i < 60; i++) { arr.push([i]); await new Promise(r => setTimeout(r, 50)) }
+    await waitFor(() => db.doc.getArray('n').length === 60, 10_000, 'edits on b')
+    await waitFor(() => !da.hasUnsyncedChanges)
+    expect(statuses.filter(x => x === 'offline').length).toBeGreaterThanOrEqual(1) // it did reconnect
+    expect(ev).toEqual([])
+  })
+
+  it('a server outage longer than the token lifetime is "offline", not "session ended"', async () => {
+    let s = await identity({ accessTokenTtlMs: 1000 })
+    const port = Number(new URL(s.url).port)
+    const dataDir = s.config.dataDir
+    const email = newEmail()
+    const a = await f.client(s)
+    await a.register(email, PASSWORD)
+    await a.login(email, PASSWORD)
+    const ev = watch(a)
+    const da = await a.openDoc(a.sessionDoc!)
+    await da.whenSynced()
+    await s.close()
+    da.doc.getText('t').insert(0, 'written while the server was down')
+    await new Promise(r => setTimeout(r, 2500)) // several token lifetimes, refreshes failing with network errors
+    expect(ev).toEqual([])
+    expect(da.hasUnsyncedChanges).toBe(true)
+    s = await identity({ port, dataDir, accessTokenTtlMs: 1000 })
+    await waitFor(() => da.status === 'synced' && !da.hasUnsyncedChanges, 15_000, 'resynced after outage')
+    const b = await f.client(s)
+    await b.login(email, PASSWORD)
+    const db = await b.openDoc(b.sessionDoc!)
+    await waitFor(() => db.doc.getText('t').toString() === 'written while the server was down')
+    expect(ev).toEqual([])
+  })
+
+  it('logout({ wipe: true }) ends the session once and deletes the profile', async () => {
+    const s = await identity()
+    const email = newEmail()
+    const profileDir = await f.profileDir()
+    const a = await f.client(s, { profileDir })
+    await a.register(email, PASSWORD)
+    await a.login(email, PASSWORD)
+    const ev = watch(a)
+    const da = await a.openDoc(a.sessionDoc!)
+    await da.whenSynced()
+    const sid = a.auth.sessionId
+    await a.logout({ wipe: true })
+    expect(ev).toEqual(['ended:logout'])
+    expect(await listDir(profileDir)).toEqual([])
+    const b = await f.client(s)
+    await b.login(email, PASSWORD)
+    expect((await b.api.listSessions()).sessions.map(x => x.id)).not.toContain(sid)
+  })
+
+  it('profile files are private; the lock file excludes concurrent holders and is taken over when stale', async () => {
+    const dir = await f.profileDir()
+    const store = new FileProfileStore(path.join(dir, 'p'))
+    const { getOrCreateDeviceKey } = await import('../../client/device-key.js')
+    await getOrCreateDeviceKey(store)
+    await store.setTokens({ accessToken: 'a', refreshToken: 'r', sessionId: 's', userId: 'u', accessTokenExpiresAt: 0, sessionDoc: 'session:u' })
+    for (const file of ['key.json', 'tokens.json']) {
+      expect((await fs.stat(path.join(store.dir, file))).mode & 0o777).toBe(0o600)
+    }
+    expect((await fs.stat(store.dir)).mode & 0o777).toBe(0o700)
+    // two holders (as from two processes: the store's lock alone, no in-process mutex)
+    let inside = 0; let maxInside = 0
+    const hold = () => store.withLock(async () => {
+      maxInside = Math.max(maxInside, ++inside)
+      await new Promise(r => setTimeout(r, 30))
+      inside--
+    })
+    await Promise.all([hold(), hold(), hold()])
+    expect(maxInside).toBe(1)
+    // a crashed holder's lock older than 10 s is taken over
+    const lock = path.join(store.dir, 'refresh.lock')
+    await fs.writeFile(lock, '99999')
+    const old = new Date(Date.now() - 11_000)
+    await fs.utimes(lock, old, old)
+    const t0 = Date.now()
+    await store.withLock(async () => {})
+    expect(Date.now() - t0).toBeLessThan(1000)
+  })
+})
