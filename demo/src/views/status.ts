@@ -1,0 +1,57 @@
+/** The sync status badge (offline / connecting / syncing / synced) and the "unsynced changes" flag. */
+import { h, icon } from '../dom.js'
+import type { OpenDoc, SyncStatus } from '../backend.js'
+
+const LABEL: Record<SyncStatus, string> = {
+  offline: 'Offline',
+  connecting: 'Connecting…',
+  syncing: 'Syncing…',
+  synced: 'Synced'
+}
+
+const TITLE: Record<SyncStatus, string> = {
+  offline: 'No connection. Your edits are saved on this device and sync when you are back online.',
+  connecting: 'Connecting to the server…',
+  syncing: 'Exchanging changes with the server…',
+  synced: 'Everything on this device is on the server.'
+}
+
+export interface StatusBadge { el: HTMLElement, bind (doc: OpenDoc | null): void, destroy (): void }
+
+export const statusBadge = (): StatusBadge => {
+  const badge = h('span', { class: 'status', 'data-testid': 'sync-status', role: 'status', 'aria-live': 'polite' })
+  const unsynced = h('span', { class: 'unsynced', 'data-testid': 'unsynced', hidden: true, title: 'Some edits made on this device have not reached the server yet. They are kept on this device.' },
+    icon('cloudOff', 14), h('span', { class: 'label-long' }, 'Unsynced changes'), h('span', { class: 'sr-only' }, ' (kept on this device)'))
+  const el = h('span', { class: 'status-group' }, badge, unsynced)
+  let off: (() => void) | null = null
+  let current: OpenDoc | null = null
+
+  const render = () => {
+    const s: SyncStatus = current ? current.status() : (navigator.onLine ? 'connecting' : 'offline')
+    if (badge.dataset.status !== s) {
+      badge.dataset.status = s
+      badge.textContent = LABEL[s]
+      badge.title = TITLE[s]
+    }
+    const dirty = current?.hasUnsyncedChanges() ?? false
+    unsynced.hidden = !dirty
+  }
+  const onNet = () => render()
+  window.addEventListener('online', onNet)
+  window.addEventListener('offline', onNet)
+
+  return {
+    el,
+    bind (doc) {
+      off?.()
+      current = doc
+      off = doc ? doc.onChange(render) : null
+      render()
+    },
+    destroy () {
+      off?.()
+      window.removeEventListener('online', onNet)
+      window.removeEventListener('offline', onNet)
+    }
+  }
+}
