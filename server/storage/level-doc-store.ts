@@ -33,8 +33,17 @@ interface DocLog {
 // (shared/protocol.ts), and fixed-width hex keeps the log in numeric order.
 const ROOT_PREFIX = '!docs!'
 const snapshotKey = (name: string) => `${ROOT_PREFIX}s!${name}`
+// The first log sequence number that is not in the snapshot (absent = 0). Written in the same batch as
+// the snapshot, so compaction is one put pair instead of one delete per merged entry: a compaction of
+// hundreds of entries used to build a batch of hundreds of deletes on the event loop, and documents that
+// reach the threshold together stalled every socket for hundreds of ms. Entries below the watermark are
+// ignored by `load` and removed afterwards by an asynchronous range delete.
+const watermarkKey = (name: string) => `${ROOT_PREFIX}w!${name}`
 const logPrefix = (name: string) => `${ROOT_PREFIX}u!${name}!`
-const logKey = (name: string, seq: number) => logPrefix(name) + seq.toString(16).padStart(12, '0')
+const hexSeq = (seq: number) => seq.toString(16).padStart(12, '0')
+const logKey = (name: string, seq: number) => logPrefix(name) + hexSeq(seq)
+const encodeSeq = (seq: number): Bytes => new TextEncoder().encode(hexSeq(seq))
+const decodeSeq = (b: Bytes): number => parseInt(new TextDecoder().decode(b), 16) || 0
 
 /**
  * LevelDB document store. Appends are queued and written as one batch per window (default 10 ms), so
@@ -52,17 +61,26 @@ export class LevelDocStore implements DocStore {
   private queuedLogs = new Set<DocLog>()
   /** Queued operations marked `skip` (superseded by a compaction), dropped when the batch is built. */
   private skipped = 0
+  /** Range deletes that wait for the batch holding their compaction's snapshot and watermark. */
+  private clearsAfterBatch: { name: string, from: number, to: number }[] = []
+  private clearing = new Set<Promise<void>>()
 
   constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {}
 
   async load (name: string): Promise<StoredDoc> {
-    const snapshot = await this.db.get(snapshotKey(name))
+    const [snapshot, mark] = await this.db.getMany([snapshotKey(name), watermarkKey(name)])
+    const watermark = mark ? decodeSeq(mark) : 0
     const prefix = logPrefix(name)
     const updates: Bytes[] = snapshot ? [snapshot] : []
     let firstSeq = -1
-    let lastSeq = -1
+    let lastSeq = watermark - 1
     let logBytes = 0
-    for await (const [key, value] of this.db.iterator({ gt: prefix, lt: prefix + '~' })) {
+    if (watermark > 0) {
+      // Entries a crash left below the watermark are already in the snapshot: remove them.
+      const stale = await this.db.keys({ gt: prefix, lt: logKey(name, watermark), limit: 1 }).all()
+      if (stale.length > 0) this.clearRange(name, 0, watermark)
+    }
+    for await (const [key, value] of this.db.iterator({ gte: logKey(name, watermark), lt: prefix + '~' })) {
       const seq = parseInt(key.slice(prefix.length), 16)
       if (firstSeq < 0) firstSeq = seq
       lastSeq = seq
@@ -92,13 +110,16 @@ export class LevelDocStore implements DocStore {
   compact (name: string, snapshot: Bytes): void {
     const log = this.tracked(name)
     // Queued log writes of this document are contained in the snapshot: skip them instead of writing
-    // them, and delete only the entries already handed to LevelDB (written or in the batch in flight).
-    const firstQueued = log.queued[0]?.seq ?? log.nextSeq
+    // them. Entries already handed to LevelDB fall below the new watermark and are range-deleted once
+    // the batch carrying the snapshot is written.
+    const firstHanded = log.firstSeq
+    const handedEnd = log.queued[0]?.seq ?? log.nextSeq
     for (const op of log.queued) op.skip = true
     this.skipped += log.queued.length
     log.queued = []
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
-    for (let seq = log.firstSeq; seq < firstQueued; seq++) this.queue.push({ type: 'del', key: logKey(name, seq) })
+    this.queue.push({ type: 'put', key: watermarkKey(name), value: encodeSeq(log.nextSeq) })
+    if (firstHanded < handedEnd) this.clearsAfterBatch.push({ name, from: firstHanded, to: handedEnd })
     log.firstSeq = log.nextSeq
     this.opts.metrics?.compactions.inc()
     this.schedule()
@@ -111,15 +132,26 @@ export class LevelDocStore implements DocStore {
   async destroy (name: string): Promise<void> {
     if (this.logs.has(name)) throw new Error(`document ${name} destroyed while loaded`)
     await this.flush() // nothing of it may land after the delete
+    await this.db.batch([snapshotKey(name), watermarkKey(name)].map(key => ({ type: 'del' as const, key })), { sync: this.opts.fsync })
     const prefix = logPrefix(name)
-    const keys = await this.db.keys({ gt: prefix, lt: prefix + '~' }).all()
-    await this.db.batch([snapshotKey(name), ...keys].map(key => ({ type: 'del' as const, key })), { sync: this.opts.fsync })
+    await this.db.clear({ gt: prefix, lt: prefix + '~' })
+  }
+
+  /** Delete log entries [from, to) of a document, off the event loop (LevelDB iterates natively). */
+  private clearRange (name: string, from: number, to: number): void {
+    const p = this.db.clear({ gte: logKey(name, from), lt: logKey(name, to) }).catch((err: Error) => {
+      // Harmless: load ignores entries below the watermark, and the next load retries.
+      this.opts.logger.warn({ doc: name, err: err.message }, 'clearing compacted log entries failed')
+    })
+    this.clearing.add(p)
+    void p.finally(() => this.clearing.delete(p))
   }
 
   async flush (): Promise<void> {
-    while (this.queue.length > 0 || this.writing) {
+    while (this.queue.length > 0 || this.writing || this.clearing.size > 0) {
       if (this.writing) await this.writing.catch(() => {})
-      else await this.writeBatch()
+      else if (this.queue.length > 0) await this.writeBatch()
+      else await Promise.all([...this.clearing])
     }
   }
 
@@ -153,6 +185,8 @@ export class LevelDocStore implements DocStore {
     if (this.writing) return this.writing.then(() => this.writeBatch())
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
     const ops = this.skipped > 0 ? this.queue.filter(op => !op.skip) : this.queue
+    const clears = this.clearsAfterBatch
+    this.clearsAfterBatch = []
     this.queue = []
     this.skipped = 0
     for (const log of this.queuedLogs) log.queued = []
@@ -164,10 +198,12 @@ export class LevelDocStore implements DocStore {
         this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
         this.opts.metrics?.persistBatchSize.observe(ops.length)
         this.retryDelayMs = 50
+        for (const c of clears) this.clearRange(c.name, c.from, c.to)
       },
       (err: Error) => {
         // Keep the operations, in order, ahead of anything queued since; retry with backoff.
         this.queue = ops.concat(this.queue)
+        this.clearsAfterBatch = clears.concat(this.clearsAfterBatch)
         this.opts.logger.error({ err: err.message, ops: ops.length }, 'storage batch failed, will retry')
         this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5000)
         throw err

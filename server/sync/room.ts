@@ -15,6 +15,9 @@ export class Room {
   readonly connections = new Set<Connection>()
   private logEntries: number
   private logBytes: number
+  // Each room compacts somewhere in the last quarter before the thresholds, so documents under the same
+  // load do not all compact in the same moment.
+  private readonly compactAt = 0.75 + Math.random() * 0.25
 
   constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly onEmpty: (room: Room) => void) {
     if (stored.update) Y.applyUpdate(this.doc, stored.update)
@@ -94,7 +97,7 @@ export class Room {
 
   private compactIfDue (): void {
     const { compactMaxEntries, compactMaxBytes } = this.ctx.config
-    if (this.logEntries > compactMaxEntries || this.logBytes > compactMaxBytes) this.compactNow()
+    if (this.logEntries > compactMaxEntries * this.compactAt || this.logBytes > compactMaxBytes * this.compactAt) this.compactNow()
   }
 
   private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {

@@ -127,19 +127,29 @@ const doStep = async (step: GenStep) => {
   const expected = stats.editsSent * (s.devicesPerDoc - 1)
   const drainStart = Date.now()
   const drainEnd = Math.min(drainStart + step.drainSeconds * 1000, s.deadline)
-  while (stats.delivered < expected && Date.now() < drainEnd) await sleep(20)
-  const drainSeconds = (Date.now() - drainStart) / 1000
-  let lost = 0
-  for (const doc of docs) {
-    for (const d of doc.devices) {
-      let k = 0
-      const skip = madeBefore.get(d) ?? 0
-      for (const id of d.made) {
-        if (k++ < skip) continue
-        if (doc.devices.some(e => e !== d && !e.seen.has(id))) lost++
+  const countLost = () => {
+    let lost = 0
+    for (const doc of docs) {
+      for (const d of doc.devices) {
+        let k = 0
+        const skip = madeBefore.get(d) ?? 0
+        for (const id of d.made) {
+          if (k++ < skip) continue
+          if (doc.devices.some(e => e !== d && !e.seen.has(id))) lost++
+        }
       }
     }
+    return lost
   }
+  while (stats.delivered < expected && Date.now() < drainEnd) await sleep(20)
+  // The delivery count can reach `expected` while an edit is still in flight (a late delivery of the
+  // previous step counts here): judge loss by edit ids, waiting out the drain before calling any lost.
+  let lost = countLost()
+  while (lost > 0 && Date.now() < drainEnd) {
+    await sleep(100)
+    lost = countLost()
+  }
+  const drainSeconds = (Date.now() - drainStart) / 1000
   const cpu = process.cpuUsage(cpu0)
   const result: GenStepResult = {
     evt: 'step', devices: devices.length, synced: devices.filter(d => d.synced).length, editsSent: stats.editsSent, expected,
