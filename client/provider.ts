@@ -59,6 +59,8 @@ export interface ProviderEvents extends Record<string, unknown> {
   /** Close codes and upgrade failures the provider cannot fix by itself (permission, bad name). */
   error: Error
   permissionDenied: string
+  /** Close 4409: the user's rights on this document changed (removed, downgraded, deleted). Reconnects with backoff; re-check access. */
+  accessChanged: string
 }
 
 const OPEN = 1
@@ -306,6 +308,7 @@ export class SyncProvider extends Emitter<ProviderEvents> {
       return this.refreshAndReconnect(conn.token)
     }
     if (code === CloseCode.badMessage || code === CloseCode.messageTooLarge) this.emit('error', new Error(`closed ${code}: ${reason}`))
+    if (code === CloseCode.accessChanged) this.emit('accessChanged', reason)
     this.scheduleReconnect()
   }
 

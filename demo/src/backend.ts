@@ -27,6 +27,8 @@ export interface OpenDoc {
   hasUnsyncedChanges (): boolean
   /** Status or unsynced flag changed. Returns an unsubscribe function. */
   onChange (fn: () => void): () => void
+  /** The server closed the socket because this user's access changed (removed, downgraded, deleted). */
+  onAccessChanged (fn: () => void): () => void
   close (): void
 }
 

@@ -32,6 +32,7 @@ export const createMockBackend = (): Backend => {
       status: () => 'synced',
       hasUnsyncedChanges: () => false,
       onChange: () => () => {},
+      onAccessChanged: () => () => {},
       close: () => awareness.destroy()
     }
   }

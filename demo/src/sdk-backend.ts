@@ -279,6 +279,7 @@ export class SdkBackend implements Backend {
         const b = handle.on('unsyncedChanges', () => fn())
         return () => { a(); b() }
       },
+      onAccessChanged: (fn) => handle.on('accessChanged', () => fn()),
       close: onClose
     }
   }

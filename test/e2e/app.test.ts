@@ -191,6 +191,13 @@ describe.skipIf(!chromiumAvailable() || !identityReady)('demo app in Chromium', 
     expect(await editorText(bob.page)).toBe(before)
     expect(await editorText(d1.page)).not.toContain('VIEWER')
     await screenshot(bob.page, 'editor-viewer')
+    // The owner removes bob while he has the draft open: his page says so instead of spinning.
+    await d1.page.getByTestId('share').click()
+    await d1.page.getByRole('button', { name: `Remove ${BOB}` }).click()
+    await expect.poll(() => d1.page.locator('.share-dialog .members').innerText()).not.toContain(BOB)
+    await d1.page.keyboard.press('Escape')
+    await bob.page.getByText('This draft is not available').waitFor({ timeout: 5000 })
+    await screenshot(bob.page, 'access-removed')
     await bob.context.close()
   }, 45_000)
 

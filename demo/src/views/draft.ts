@@ -52,6 +52,26 @@ export const draftPage = (ctx: Ctx, id: string) => {
     open.awareness.setLocalStateField('user', { name: `${person} · ${ctx.account.deviceName}`, person, color: me.color, colorLight: me.light, id: ctx.account.userId })
     open.awareness.setLocalStateField('device', { name: ctx.account.deviceName, platform: ctx.account.platform, sessionId: ctx.account.sessionId })
 
+    // Removed from the draft, downgraded, or the draft was deleted: ask the server what is left.
+    cleanups.push(open.onAccessChanged(() => {
+      ctx.backend.getDraft(info.id).then(next => {
+        if (destroyed) return
+        ctx.drafts.upsert(next)
+        if (next.role !== info.role) {
+          toast(next.role === 'viewer' ? 'You can now only view this draft.' : 'Your access to this draft changed.')
+          teardown(); starting = false; void start(next)
+        }
+      }, (err) => {
+        if (destroyed) return
+        const code = (err as { code?: string }).code
+        if (code === 'not_found' || code === 'forbidden') {
+          ctx.drafts.remove(info.id)
+          teardown()
+          notFound('It was deleted, or it is no longer shared with you.')
+        }
+      })
+    }))
+
     const badge = statusBadge()
     badge.bind(open)
     cleanups.push(() => badge.destroy())
