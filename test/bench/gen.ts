@@ -150,6 +150,16 @@ const doStep = async (step: GenStep) => {
     lost = countLost()
   }
   const drainSeconds = (Date.now() - drainStart) / 1000
+  if (lost > 0 && process.env.BENCH_DEBUG_LOST) {
+    for (const doc of docs) for (const d of doc.devices) {
+      let k = 0
+      for (const id of d.made) {
+        if (k++ < (madeBefore.get(d) ?? 0)) continue
+        const lacking = doc.devices.filter(e => e !== d && !e.seen.has(id))
+        if (lacking.length) process.stderr.write(`LOST ${id} sender synced=${d.synced} ws=${(d as any).ws?.readyState} lacking=${lacking.map(e => `${e.opts.deviceId}(synced=${e.synced},ws=${(e as any).ws?.readyState},seen=${e.seen.size})`).join(',')} madeIdx=${k} of ${d.made.size} skip=${madeBefore.get(d)}\n`)
+      }
+    }
+  }
   const cpu = process.cpuUsage(cpu0)
   const result: GenStepResult = {
     evt: 'step', devices: devices.length, synced: devices.filter(d => d.synced).length, editsSent: stats.editsSent, expected,
