@@ -2,8 +2,6 @@
  * The demo app in a real browser against the real server: two browser contexts are two devices of
  * one user (own IndexedDB, service worker and network switch), a third is another user.
  */
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as OTPAuth from 'otpauth'
@@ -11,7 +9,6 @@ import { chromiumAvailable, launchBrowser, newDevice, screenshot, type ProblemLo
 import { startServer } from '../helpers/server.js'
 import { ensureDemoBuilt } from '../../demo/build.js'
 
-const root = path.resolve(import.meta.dirname, '../..')
 // CI installs Chromium (.ci/run): there a missing browser is a failure, never a silent skip.
 if (process.env.CI && !chromiumAvailable()) throw new Error('CI=true but Chromium is missing: .ci/run should have installed it')
 
