@@ -1,17 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { URI, type TOTP } from 'otpauth'
 import { waitFor } from '../helpers/server.js'
-import { fixture } from './helpers.js'
+import { fixture, PASSWORD, identityServer, newEmail as freshEmail } from './helpers.js'
 import { ApiRequestError } from '../../client/index.js'
 
 // The typed HTTP wrappers: shared drafts (and what access changes do to open sockets), MFA, errors.
 const f = fixture()
 afterEach(() => f.cleanup())
 
-const PASSWORD = 'correct horse battery staple'
-const identity = (o = {}) => f.server({ insecureNoAuth: false, loginAttemptsPerIp: 10_000, loginAttemptsPerAccount: 1000, ...o })
-let n = 0
-const newEmail = () => `sdk-api-${process.pid}-${Date.now()}-${n++}@example.com`
+const identity = (o = {}) => identityServer(f, o)
+const newEmail = () => freshEmail('sdk-api')
 
 const signedIn = async (s: Awaited<ReturnType<typeof identity>>, name: string, email = newEmail()) => {
   const c = await f.client(s, { device: { name, platform: 'node' } })

@@ -2,24 +2,16 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/server.js'
-import { fixture, listDir } from './helpers.js'
+import { fixture, listDir, PASSWORD, identityServer, newEmail as freshEmail, watchSessionEvents } from './helpers.js'
 import { FileProfileStore } from '../../client/node.js'
-import type { SyncClient } from '../../client/index.js'
 
 // Token expiry without in-band renewal (close 4401), server outages, logout, and the profile lock file.
 const f = fixture()
 afterEach(() => f.cleanup())
 
-const PASSWORD = 'correct horse battery staple'
-const identity = (o = {}) => f.server({ insecureNoAuth: false, loginAttemptsPerIp: 10_000, loginAttemptsPerAccount: 1000, ...o })
-let n = 0
-const newEmail = () => `sdk-r-${process.pid}-${Date.now()}-${n++}@example.com`
-const watch = (c: SyncClient) => {
-  const ev: string[] = []
-  c.on('sessionEnded', e => ev.push(`ended:${e.reason}`))
-  c.on('revoked', e => ev.push(`revoked:${e.reason}`))
-  return ev
-}
+const identity = (o = {}) => identityServer(f, o)
+const newEmail = () => freshEmail('sdk-r')
+const watch = watchSessionEvents
 
 describe('sdk auth resilience', () => {
   it('a socket closed 4401 refreshes and reconnects at once; edits made meanwhile arrive', async () => {

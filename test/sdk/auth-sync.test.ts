@@ -2,25 +2,16 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/server.js'
-import { fixture, listDir } from './helpers.js'
-import type { SyncClient } from '../../client/index.js'
+import { fixture, listDir, PASSWORD, identityServer, newEmail as freshEmail, watchSessionEvents } from './helpers.js'
 
 // The SDK against the real identity server: DPoP login, rotation, expiry, revocation, re-login.
 const f = fixture()
 afterEach(() => f.cleanup())
 
-const PASSWORD = 'correct horse battery staple'
-const identity = (o = {}) => f.server({ insecureNoAuth: false, loginAttemptsPerIp: 10_000, loginAttemptsPerAccount: 1000, ...o })
-let n = 0
-const newEmail = () => `sdk-${process.pid}-${Date.now()}-${n++}@example.com`
+const identity = (o = {}) => identityServer(f, o)
+const newEmail = () => freshEmail('sdk')
 
-/** Record every session event of a client. */
-const watch = (c: SyncClient) => {
-  const ev: string[] = []
-  c.on('sessionEnded', e => ev.push(`ended:${e.reason}`))
-  c.on('revoked', e => ev.push(`revoked:${e.reason}`))
-  return ev
-}
+const watch = watchSessionEvents
 
 describe('sdk with identity', () => {
   it('two devices of one user converge, session-state helpers merge', async () => {

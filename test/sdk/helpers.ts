@@ -36,3 +36,20 @@ export const fixture = () => {
 export const listDir = async (dir: string): Promise<string[]> => {
   try { return await fs.readdir(dir, { recursive: true }) } catch { return [] }
 }
+
+export const PASSWORD = 'correct horse battery staple'
+
+/** A server with identity on; rate limits lifted (every test logs in from 127.0.0.1). */
+export const identityServer = (f: ReturnType<typeof fixture>, o: Parameters<ReturnType<typeof fixture>['server']>[0] = {}) =>
+  f.server({ insecureNoAuth: false, loginAttemptsPerIp: 10_000, loginAttemptsPerAccount: 1000, ...o })
+
+let emails = 0
+export const newEmail = (tag = 'sdk') => `${tag}-${process.pid}-${Date.now()}-${emails++}@example.com`
+
+/** Records every session event of a client, in order. */
+export const watchSessionEvents = (c: SyncClient) => {
+  const ev: string[] = []
+  c.on('sessionEnded', e => ev.push(`ended:${e.reason}`))
+  c.on('revoked', e => ev.push(`revoked:${e.reason}`))
+  return ev
+}
