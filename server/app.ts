@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { AddressInfo } from 'node:net'
+import cors from '@fastify/cors'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Level } from 'level'
 import type { ServerConfig } from './config.js'
@@ -76,6 +77,11 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   })
   http.setErrorHandler(apiErrorHandler)
+  const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
+  if (corsOrigins.length > 0) {
+    // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
+    await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
+  }
   identity?.routes(http)
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

@@ -25,6 +25,7 @@ export interface ServerConfig {
   publicUrl: string
   loginAttemptsPerAccount: number
   loginAttemptsPerIp: number
+  corsOrigins: string
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -51,6 +52,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   refreshGraceMs: { flag: 'refresh-grace-ms', env: 'SYNC_REFRESH_GRACE_MS', kind: 'int', def: 30_000, help: 'a just-rotated refresh token may be retried (same device key) this long and gets the same successor' },
   publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs are checked against; default: http://<Host header>' },
   loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'failed login/MFA/password attempts per account per 15 min before 429' },
+  corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API; empty = same origin only' },
   loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' }
 }
 
