@@ -152,6 +152,26 @@ describe('accounts, drafts and live revocation', () => {
     await expect(owner.socket(docName)).rejects.toEqual(new UpgradeRefused(403))
   })
 
+  it('the stock y-websocket WebsocketProvider connects with `params: { token }` and syncs the session document', async () => {
+    const { WebsocketProvider } = await import('y-websocket')
+    const WebSocket = (await import('ws')).default
+    const Y = await import('yjs')
+    const d = await signedInDevice(app.url)
+    const other = await secondDevice(d)
+    const docA = new Y.Doc()
+    const docB = new Y.Doc()
+    const opts = { WebSocketPolyfill: WebSocket as never, disableBc: true }
+    const a = new WebsocketProvider(app.wsUrl, d.tokens.sessionDoc, docA, { ...opts, params: { token: d.tokens.accessToken } })
+    const b = new WebsocketProvider(app.wsUrl, other.tokens.sessionDoc, docB, { ...opts, params: { token: other.tokens.accessToken } })
+    try {
+      await waitFor(() => a.synced && b.synced, 5000, 'stock providers synced')
+      docA.getMap('prefs').set('theme', 'dark')
+      await waitFor(() => docB.getMap('prefs').get('theme') === 'dark', 3000, 'edit arrives')
+    } finally {
+      a.destroy(); b.destroy()
+    }
+  })
+
   it('security events are logged with ids and IPs, and no token, code or password ever appears in the logs', async () => {
     const events = logLines.map(l => JSON.parse(l)).filter(e => e.event === 'security').map(e => e.kind)
     for (const kind of ['register', 'login_ok', 'login_failed', 'new_device', 'session_revoked', 'rate_limited']) expect(events).toContain(kind)
