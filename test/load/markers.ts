@@ -22,11 +22,20 @@ export const scanMarkers = (bytes: Uint8Array, onMarker: (m: Marker) => void): n
     const idStart = i + 2
     const sep = buf.indexOf(AT, idStart)
     const end = sep === -1 ? -1 : buf.indexOf(BAR, sep)
-    if (end === -1 || sep - idStart > 64 || end - sep > 32) break
-    const editId = buf.toString('latin1', idStart, sep)
-    const sentAt = Number(buf.toString('latin1', sep + 1, end))
-    if (editId.length > 0 && Number.isFinite(sentAt)) { onMarker({ editId, sentAt }); found++ }
-    i = buf.indexOf('@@', end)
+    if (end === -1) break
+    if (sep > idStart && sep - idStart <= 64 && end - sep <= 32) {
+      const editId = buf.toString('latin1', idStart, sep)
+      const sentAt = Number(buf.toString('latin1', sep + 1, end))
+      if (Number.isFinite(sentAt)) {
+        onMarker({ editId, sentAt })
+        found++
+        i = buf.indexOf('@@', end)
+        continue
+      }
+    }
+    // Not a marker here. The byte before a marker can itself be '@' (0x40: a marker of 64 characters
+    // has that length prefix), so look again one byte on instead of skipping past this candidate.
+    i = buf.indexOf('@@', i + 1)
   }
   return found
 }

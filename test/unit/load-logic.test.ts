@@ -40,6 +40,30 @@ describe('markers', () => {
   })
 })
 
+describe('markers next to an @ byte', () => {
+  it('finds a 64-character marker, whose length prefix is 0x40 (an @), in a real update frame', async () => {
+    const { encodeMapSet } = await import('../load/edit-codec.js')
+    const sentAt = 1795655588000.125
+    // makeMarker adds 21 characters to the id for a timestamp of this size.
+    const editId = 'u'.repeat(64 - makeMarker('', sentAt).length)
+    const marker = makeMarker(editId, sentAt)
+    expect(marker).toHaveLength(64)
+    const frame = encodeUpdate(encodeMapSet(7, 0, 'edits', editId, marker))
+    const at = Buffer.from(frame).indexOf(marker)
+    expect(frame[at - 1]).toBe(0x40) // the byte a naive '@@' search would start from
+    const found: Marker[] = []
+    expect(scanMarkers(frame, m => found.push(m))).toBe(1)
+    expect(found[0]).toEqual({ editId, sentAt })
+  })
+
+  it('skips false starts anywhere: "@@@", "@@|", stray @ bytes', () => {
+    const ids: string[] = []
+    const bytes = Buffer.concat([Buffer.from('@@|x@@@'), Buffer.from(makeMarker('a.b.1', 5)), Buffer.from([0x40, 0x40, 0x40]), Buffer.from(makeMarker('a.b.2', 6))])
+    expect(scanMarkers(bytes, m => ids.push(m.editId))).toBe(2)
+    expect(ids).toEqual(['a.b.1', 'a.b.2'])
+  })
+})
+
 describe('convergence check', () => {
   const made = new Map([['u1', new Set(['u1.d1.1', 'u1.d2.1'])]])
   const all = new Set(['u1.d1.1', 'u1.d2.1'])
