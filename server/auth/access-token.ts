@@ -29,7 +29,8 @@ export class AccessTokens {
 
   async issue (c: { sub: string, sid: string, amr: string[], mfaTime?: number }): Promise<{ token: string, expiresAt: number }> {
     const iat = Math.floor(Date.now() / 1000)
-    const exp = Math.floor((Date.now() + this.ttlMs) / 1000)
+    // Rounded up: a token never lives shorter than configured (JWT times are whole seconds).
+    const exp = Math.ceil((Date.now() + this.ttlMs) / 1000)
     const key = this.keys.active
     const token = await new SignJWT({ sid: c.sid, amr: c.amr, ...(c.mfaTime ? { mfa_time: c.mfaTime } : {}) })
       .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
