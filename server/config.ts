@@ -93,4 +93,4 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
 
 export const usage = (): string =>
   'Usage: npm start -- [options]\n\n' + Object.values(SETTINGS)
-    .map(s => `  --${s.flag.padEnd(22)} ${s.env.padEnd(26)} ${s.help} (default ${String(s.def)})`).join('\n')
+    .map(s => `  --${s.flag.padEnd(28)} ${s.env.padEnd(32)} ${s.help}${s.def === '' ? '' : ` (default ${String(s.def)})`}`).join('\n')

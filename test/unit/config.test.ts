@@ -27,4 +27,12 @@ describe('config', () => {
   it('usage lists every flag with its env var', () => {
     expect(usage()).toMatch(/--data-dir\s+SYNC_DATA_DIR/)
   })
+
+  it('README documents every setting with its flag and environment variable', async () => {
+    const { SETTINGS } = await import('../../server/config.js')
+    const readme = (await import('node:fs')).readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    for (const s of Object.values(SETTINGS)) {
+      expect(readme, s.flag).toContain(`| \`--${s.flag}\` | \`${s.env}\` |`)
+    }
+  })
 })
