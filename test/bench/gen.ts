@@ -156,7 +156,7 @@ const doStep = async (step: GenStep) => {
       for (const id of d.made) {
         if (k++ < (madeBefore.get(d) ?? 0)) continue
         const lacking = doc.devices.filter(e => e !== d && !e.seen.has(id))
-        if (lacking.length) process.stderr.write(`LOST ${id} sender synced=${d.synced} ws=${(d as any).ws?.readyState} lacking=${lacking.map(e => `${e.opts.deviceId}(synced=${e.synced},ws=${(e as any).ws?.readyState},seen=${e.seen.size})`).join(',')} madeIdx=${k} of ${d.made.size} skip=${madeBefore.get(d)}\n`)
+        if (lacking.length) process.stderr.write(`LOST ${id} sender synced=${d.synced} ws=${d.socketState} lacking=${lacking.map(e => `${e.opts.deviceId}(synced=${e.synced},ws=${e.socketState},seen=${e.seen.size})`).join(',')} madeIdx=${k} of ${d.made.size} skip=${madeBefore.get(d)}\n`)
       }
     }
   }

@@ -43,6 +43,8 @@ export class SimDevice {
   readonly seen = new Set<string>()
   readonly made = new Set<string>()
   private ws: WebSocket | null = null
+  /** The socket's readyState, or -1 without one (diagnostics). */
+  get socketState (): number { return this.ws?.readyState ?? -1 }
   private seq = 0
   /** Light mode: the device's own edits as hand-encoded updates under its own client id (index = clock). */
   private readonly lightClient = Math.floor(Math.random() * 0xffffffff)
