@@ -5,6 +5,7 @@
 import type * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import type { CachedDoc, DocCache } from './doc-cache.js'
+import type { UnsyncedState } from './unsynced.js'
 import { idbDelete } from './idb.js'
 
 export class IdbDocCache implements DocCache {
@@ -25,6 +26,12 @@ export class IdbDocCache implements DocCache {
       origin: p,
       // y-indexeddb writes each update in its own transaction as it happens; nothing is buffered.
       flush: async () => {},
+      // y-indexeddb's key-value store lives in the document's own database (wiped with it).
+      loadUnsynced: async () => {
+        const v: unknown = await p.get('unsynced')
+        return typeof v === 'string' ? JSON.parse(v) as UnsyncedState : undefined
+      },
+      saveUnsynced: async (state: UnsyncedState) => { await p.set('unsynced', JSON.stringify(state)) },
       close: async () => { this.opened.delete(p); await p.destroy() }
     }
   }

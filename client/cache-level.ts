@@ -9,6 +9,7 @@ import fs from 'node:fs/promises'
 import * as Y from 'yjs'
 import { Level } from 'level'
 import type { CachedDoc, DocCache } from './doc-cache.js'
+import type { UnsyncedState } from './unsynced.js'
 
 type DB = Level<string, Uint8Array>
 
@@ -36,6 +37,8 @@ const release = async (dir: string): Promise<void> => {
 }
 
 const SEP = '!'
+// Outside every document's key range: document names start with a letter or digit, '~' sorts after them.
+const unsyncedKey = (name: string) => `~unsynced~${name}`
 
 export class LevelDocCache implements DocCache {
   private db: DB | null = null
@@ -116,6 +119,17 @@ class LevelCachedDoc implements CachedDoc {
   }
 
   flush (): Promise<void> { return this.chain }
+
+  async loadUnsynced (): Promise<UnsyncedState | undefined> {
+    const v = await this.db.get(unsyncedKey(this.name))
+    return v ? JSON.parse(new TextDecoder().decode(v)) as UnsyncedState : undefined
+  }
+
+  saveUnsynced (state: UnsyncedState): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    this.enqueue(() => this.db.put(unsyncedKey(this.name), new TextEncoder().encode(JSON.stringify(state))))
+    return this.chain
+  }
 
   async close (): Promise<void> {
     if (this.closed) return

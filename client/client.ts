@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import type { DeviceInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
 import { Api, type FetchLike } from './api.js'
 import { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
-import type { BackoffOptions } from './backoff.js'
+import { unrefTimer, type BackoffOptions } from './backoff.js'
 import type { DocCache } from './doc-cache.js'
 import { DocHandle } from './doc-handle.js'
 import { Emitter } from './emitter.js'
@@ -124,6 +124,21 @@ export class SyncClient extends Emitter<ClientEvents> {
       provider.destroy()
       throw err
     }
+    // Cached content the server already held is not "unsynced" just because the app restarted.
+    const known = await cached.loadUnsynced().catch(() => undefined)
+    if (known) provider.seedUnsynced(known)
+    let saveTimer: ReturnType<typeof setTimeout> | null = null
+    const save = () => {
+      if (saveTimer) clearTimeout(saveTimer)
+      saveTimer = null
+      void cached.saveUnsynced(provider.unsyncedState()).catch(() => {})
+    }
+    provider.on('unsyncedChanges', save)
+    // Content from the server is held by the server: record that too (debounced), or it would count
+    // as unsynced after a restart until the first round trip.
+    doc.on('update', (_u: Uint8Array, origin: unknown) => {
+      if (origin === provider && !saveTimer) saveTimer = unrefTimer(setTimeout(save, 500))
+    })
     const handle = new DocHandle(name, doc, provider, cached, () => this.handles.delete(name))
     if (o.anonymous || this.auth.signedIn) provider.connect()
     return handle

@@ -1,4 +1,5 @@
 import type * as Y from 'yjs'
+import type { UnsyncedState } from './unsynced.js'
 
 /**
  * The local copy of every opened document: what makes offline open instant and offline edits
@@ -18,5 +19,9 @@ export interface CachedDoc {
   readonly origin: unknown
   /** Resolves once every update seen so far is written. */
   flush (): Promise<void>
+  /** What the server was known to hold when this document was last open (undefined: never recorded). */
+  loadUnsynced (): Promise<UnsyncedState | undefined>
+  /** Written after the updates queued before it. */
+  saveUnsynced (state: UnsyncedState): Promise<void>
   close (): Promise<void>
 }

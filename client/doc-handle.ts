@@ -32,6 +32,7 @@ export class DocHandle {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.cached.saveUnsynced(this.provider.unsyncedState()).catch(() => {})
     this.provider.destroy()
     await this.cached.close()
     this.onClose(this)

@@ -13,7 +13,7 @@ import {
 import { backoffDelay, unrefTimer, type BackoffOptions } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { SessionEndedError } from './errors.js'
-import { UnsyncedTracker, type Probe } from './unsynced.js'
+import { UnsyncedTracker, type Probe, type UnsyncedState } from './unsynced.js'
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced'
 
@@ -154,6 +154,15 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     if (this.status === s) return
     this.status = s
     this.emit('status', s)
+  }
+
+  /** For the local cache: what the server is known to hold (see UnsyncedState). */
+  unsyncedState () { return this.tracker.exportState() }
+
+  /** Restore what an earlier run knew the server holds, so cached content is not counted as unsynced. */
+  seedUnsynced (state: UnsyncedState): void {
+    this.tracker.seed(state)
+    this.recomputeUnsynced()
   }
 
   private recomputeUnsynced () {

@@ -14,6 +14,12 @@ import * as Y from 'yjs'
 
 export interface Probe { sv: Map<number, number>, seq: number }
 
+/**
+ * What survives a restart (kept in the local cache): the clocks the server was known to hold, and
+ * whether local deletions were still unconfirmed. Saved whenever the unsynced flag flips.
+ */
+export interface UnsyncedState { confirmed: Array<[number, number]>, pendingDeletes: boolean }
+
 const hasDeletions = (update: Uint8Array): boolean => {
   try { return Y.decodeUpdate(update).ds.clients.size > 0 } catch { return true }
 }
@@ -55,6 +61,16 @@ export class UnsyncedTracker {
       if (clock > (this.confirmed.get(client) ?? 0)) return true
     }
     return false
+  }
+
+  exportState (): UnsyncedState {
+    return { confirmed: [...this.confirmed], pendingDeletes: this.deleteSeq > this.confirmedSeq }
+  }
+
+  /** Seed from an earlier run, after the cached content was loaded (and noted as local). */
+  seed (state: UnsyncedState): void {
+    this.merge(new Map(state.confirmed))
+    if (!state.pendingDeletes) this.confirmedSeq = Math.max(this.confirmedSeq, this.localSeq)
   }
 
   private merge (sv: Map<number, number>) {

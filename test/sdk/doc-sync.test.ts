@@ -69,6 +69,36 @@ describe('sdk documents', () => {
     expect(da2.doc.getText('t').toString()).toBe('b-says base from-a')
   })
 
+  it('after a restart, cached content the server held is not "unsynced"; unconfirmed edits (deletions too) still are', async () => {
+    const s = await f.server()
+    const port = Number(new URL(s.url).port)
+    const profA = await f.profileDir()
+    const a = await f.client(s, { anonymous: true, profileDir: profA })
+    const b = await f.client(s, { anonymous: true })
+    const da = await a.openDoc('restart-doc')
+    const db = await b.openDoc('restart-doc')
+    await Promise.all([da.whenSynced(), db.whenSynced()])
+    da.doc.getText('t').insert(0, 'mine ')
+    db.doc.getText('t').insert(0, 'theirs ') // arrives from the server: held by it
+    await waitFor(() => da.doc.getText('t').length === 12 && !da.hasUnsyncedChanges, 5000, 'synced')
+    await a.close()
+    await s.close() // the reopen below is offline: only the cache can answer
+
+    const a2 = await f.client(`http://127.0.0.1:${port}`, { anonymous: true, profileDir: profA })
+    const da2 = await a2.openDoc('restart-doc')
+    expect(da2.doc.getText('t').length).toBe(12)
+    expect(da2.hasUnsyncedChanges).toBe(false)
+    // A deletion-only edit made offline, then another restart: still unsynced.
+    da2.doc.getText('t').delete(0, 1)
+    expect(da2.hasUnsyncedChanges).toBe(true)
+    await da2.flush()
+    await a2.close()
+    const a3 = await f.client(`http://127.0.0.1:${port}`, { anonymous: true, profileDir: profA })
+    const da3 = await a3.openDoc('restart-doc')
+    expect(da3.doc.getText('t').length).toBe(11)
+    expect(da3.hasUnsyncedChanges).toBe(true)
+  })
+
   it('the LevelDB cache keeps the appends of two writers of one profile through compactions', async () => {
     const dir = (await f.profileDir()) + '/cache'
     const c1 = new LevelDocCache(dir, 3); const c2 = new LevelDocCache(dir, 3)

@@ -49,6 +49,22 @@ describe('sdk browser storage (y-indexeddb)', () => {
     await waitFor(() => !da2.hasUnsyncedChanges)
   })
 
+  it('a reload of a fully synced document offline shows no unsynced changes', async () => {
+    const s = await startServer(); servers.push(s)
+    const port = Number(new URL(s.url).port)
+    const a = await client(s.url, { profileId: 'tab-sv' })
+    const da = await a.openDoc('idb-sv-doc')
+    await da.whenSynced()
+    da.doc.getMap('prefs').set('theme', 'dark')
+    await waitFor(() => !da.hasUnsyncedChanges)
+    await a.close(); clients.splice(0)
+    await s.close(); servers.splice(0)
+    const a2 = await client(`http://127.0.0.1:${port}`, { profileId: 'tab-sv' })
+    const da2 = await a2.openDoc('idb-sv-doc')
+    expect(da2.doc.getMap('prefs').get('theme')).toBe('dark')
+    expect(da2.hasUnsyncedChanges).toBe(false)
+  })
+
   it('profile store keeps a non-extractable key and tokens; wipe deletes every database', async () => {
     const c = await client('http://127.0.0.1:1', { profileId: 'wipe-me' })
     const { IdbProfileStore } = await import('../../client/browser.js')
