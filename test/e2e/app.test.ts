@@ -122,6 +122,11 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await expect.poll(() => d1.page.getByTestId('presence').innerText()).toContain('Desktop')
     await d1.page.locator('.cm-ySelectionCaret').first().waitFor()
     await screenshot(d1.page, 'editor-two-devices')
+
+    // A rename shows live on the other device that has the draft open.
+    await d1.page.getByTestId('draft-title').fill('Trip to Lisbon and Porto')
+    await d1.page.getByTestId('draft-title').press('Enter')
+    await expect.poll(() => d2.page.getByTestId('draft-title').inputValue(), { timeout: 5000 }).toBe('Trip to Lisbon and Porto')
   }, 60_000)
 
   it('edits offline on both devices, reloads offline from the service worker cache, and merges', async () => {
