@@ -61,9 +61,10 @@ export class Identity {
   }
 
   async login (email: string, password: string, device: DeviceInfo, ctx: RequestContext): Promise<LoginResponse> {
-    const jkt = await this.proof(ctx)
     const normalized = normalizeEmail(email)
+    // Budgets first: a limited client costs no signature check and leaves no proof id in memory.
     await this.guard({ account: normalized, ip: ctx.ip }, ctx)
+    const jkt = await this.proof(ctx)
     const user = await this.store.userByEmail(normalized)
     // Same work and same answer for an unknown email and a wrong password.
     const ok = await verifyPassword(user?.passwordHash, password)
@@ -81,6 +82,7 @@ export class Identity {
   }
 
   async verifyMfa (mfaToken: string, code: string, ctx: RequestContext): Promise<TokenResponse> {
+    await this.guard({ ip: ctx.ip }, ctx)
     const jkt = await this.proof(ctx)
     let claims: Record<string, unknown>
     try { claims = await this.tokens.verifyPurpose(mfaToken, 'mfa') } catch {
@@ -108,8 +110,8 @@ export class Identity {
    * any other earlier token means it was copied: the whole device session ends.
    */
   async refresh (refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {
-    const jkt = await this.proof(ctx)
     await this.guard({ ip: ctx.ip }, ctx)
+    const jkt = await this.proof(ctx)
     const hash = hashRefreshToken(refreshToken)
     const sid = await this.store.sessionIdByRefreshHash(hash)
     if (!sid) {
