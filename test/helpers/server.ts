@@ -5,7 +5,8 @@ import { createApp, type App, type AppOptions } from '../../server/app.js'
 import { loadConfig, type ServerConfig } from '../../server/config.js'
 import { createLogger } from '../../server/observe/logger.js'
 
-export const tempDir = (prefix = 'sync-test-') => fs.mkdtemp(path.join(os.tmpdir(), prefix))
+/** Below the run's temp root (test/helpers/global-setup.ts), removed when the run ends. */
+export const tempDir = (prefix = 'sync-test-') => fs.mkdtemp(path.join(process.env.SYNC_TEST_TMP ?? os.tmpdir(), prefix))
 
 /** A real server on 127.0.0.1 with a real LevelDB in a temp dir. */
 export const startServer = async (overrides: Partial<ServerConfig> = {}, opts: AppOptions = {}): Promise<App & { wsUrl: string, config: ServerConfig }> => {
