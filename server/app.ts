@@ -50,16 +50,16 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
   await db.open()
   const sessions = new SessionSockets()
+  const metrics = createMetrics()
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, db, logger, sessions, () => rooms!) : undefined
+  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, db, logger, metrics, sessions, () => rooms!) : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const metrics = createMetrics()
   const store = new LevelDocStore(db, {
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })

@@ -45,7 +45,8 @@ export class Identity {
     private readonly config: ServerConfig,
     private readonly logger: Logger,
     private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason) => void,
-    private readonly onlineCount: (sessionId: string) => number
+    private readonly onlineCount: (sessionId: string) => number,
+    private readonly securityCounter?: { inc (labels: { kind: string }): void }
   ) {
     this.limits = new AuthRateLimits(config.loginAttemptsPerAccount, config.loginAttemptsPerIp)
     this.policy = expiryPolicy(config)
@@ -56,7 +57,7 @@ export class Identity {
     if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
     const user: UserRecord = { id: randomUUID(), email: normalizeEmail(email), passwordHash: await hashPassword(password), createdAt: Date.now() }
     if (!await this.store.createUser(user)) throw new ApiFailure(409, ErrorCode.emailTaken, 'an account with this email exists')
-    securityEvent(this.logger, 'register', { userId: user.id, ip: ctx.ip })
+    this.event('register', { userId: user.id, ip: ctx.ip })
     return user.id
   }
 
@@ -70,7 +71,7 @@ export class Identity {
     const ok = await verifyPassword(user?.passwordHash, password)
     if (!user || !ok) {
       await this.limits.fail({ account: normalized, ip: ctx.ip })
-      securityEvent(this.logger, 'login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
+      this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
       throw new ApiFailure(401, ErrorCode.invalidCredentials, 'wrong email or password')
     }
     if (user.mfaSecret) {
@@ -94,7 +95,7 @@ export class Identity {
     await this.guard({ account: user.email, ip: ctx.ip }, ctx)
     if (!await this.checkSecondFactor(user, code, ctx)) {
       await this.limits.fail({ account: user.email, ip: ctx.ip })
-      securityEvent(this.logger, 'mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
+      this.event('mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
       throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
     if (!this.usedChallenges.claim(String(claims.jti), Math.floor(Date.now() / 1000))) {
@@ -127,7 +128,7 @@ export class Identity {
     if (!session) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
     // Proof of possession comes first: a stolen token without the device key changes nothing.
     if (session.jkt !== jkt) {
-      securityEvent(this.logger, 'dpop_key_mismatch', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
+      this.event('dpop_key_mismatch', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
       throw new ApiFailure(401, ErrorCode.invalidDpop, 'refresh token is bound to another device key')
     }
     if (await this.endIfExpired(session)) throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session expired: sign in again')
@@ -149,7 +150,7 @@ export class Identity {
         ? unsealSuccessor(refreshToken, session.prevSealedSuccessor)
         : null
       if (successor === null || hashRefreshToken(successor) !== session.refreshHash) {
-        securityEvent(this.logger, 'refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
+        this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
         await this.endSession(session, 'refresh_reuse')
         throw new ApiFailure(401, ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
       }
@@ -187,7 +188,7 @@ export class Identity {
   }
 
   async logout (a: Authed, ctx: RequestContext): Promise<void> {
-    securityEvent(this.logger, 'logout', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    this.event('logout', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
     await this.endSession(a.session, 'logout')
   }
 
@@ -207,7 +208,7 @@ export class Identity {
   async revokeSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
     const s = await this.store.sessionById(sessionId)
     if (!s || s.userId !== a.user.id || s.endedAt) throw new ApiFailure(404, ErrorCode.notFound, 'no such device session')
-    securityEvent(this.logger, 'session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: s.id === a.session.id ? 'self' : 'remote' })
+    this.event('session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: s.id === a.session.id ? 'self' : 'remote' })
     await this.endSession(s, 'revoked')
   }
 
@@ -227,7 +228,7 @@ export class Identity {
     if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
     a.user.passwordHash = await hashPassword(next)
     await this.store.putUser(a.user)
-    securityEvent(this.logger, 'password_changed', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    this.event('password_changed', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
     await this.endOthers(a, 'password_changed', ctx)
   }
 
@@ -254,7 +255,7 @@ export class Identity {
     // The session that just proved the code counts as stepped up.
     Object.assign(a.session, { mfaAt: Date.now(), amr: [...new Set([...a.session.amr, 'otp'])] })
     await this.store.putSession(a.session)
-    securityEvent(this.logger, 'mfa_enabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    this.event('mfa_enabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
     return codes
   }
 
@@ -263,7 +264,7 @@ export class Identity {
     this.requireStepUp(a)
     Object.assign(a.user, { mfaSecret: undefined, mfaPendingSecret: undefined, recoveryHashes: undefined, lastTotpStep: undefined })
     await this.store.putUser(a.user)
-    securityEvent(this.logger, 'mfa_disabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    this.event('mfa_disabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
   }
 
   /** Proves the second factor again; the returned access token satisfies step-up for 10 minutes. */
@@ -284,7 +285,7 @@ export class Identity {
   async endIfExpired (s: SessionRecord): Promise<boolean> {
     if (s.endedAt) return true
     if (Date.now() < sessionDeadline(s)) return false
-    securityEvent(this.logger, 'session_expired', { userId: s.userId, sessionId: s.id })
+    this.event('session_expired', { userId: s.userId, sessionId: s.id })
     await this.endSession(s, 'expired')
     return true
   }
@@ -316,7 +317,7 @@ export class Identity {
     let n = 0
     for (const s of await this.store.sessionsOfUser(a.user.id)) {
       if (s.id === a.session.id || s.endedAt) continue
-      securityEvent(this.logger, 'session_revoked', { userId: a.user.id, sessionId: s.id, ip: ctx.ip, reason })
+      this.event('session_revoked', { userId: a.user.id, sessionId: s.id, ip: ctx.ip, reason })
       await this.endSession(s, reason)
       n++
     }
@@ -343,7 +344,7 @@ export class Identity {
     if (idx < 0) return false
     user.recoveryHashes!.splice(idx, 1)
     await this.store.putUser(user)
-    securityEvent(this.logger, 'recovery_code_used', { userId: user.id, ip: ctx.ip, reason: `${user.recoveryHashes!.length} left` })
+    this.event('recovery_code_used', { userId: user.id, ip: ctx.ip, reason: `${user.recoveryHashes!.length} left` })
     return true
   }
 
@@ -357,8 +358,8 @@ export class Identity {
     }
     await this.store.indexRefreshHash(session.refreshHash, session.id)
     await this.store.putSession(session)
-    securityEvent(this.logger, 'login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
-    securityEvent(this.logger, 'new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
+    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
+    this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
     return this.tokenResponse(user, session, refresh)
   }
 
@@ -380,6 +381,10 @@ export class Identity {
     }
   }
 
+  private event (kind: Parameters<typeof securityEvent>[1], fields: Parameters<typeof securityEvent>[2]): void {
+    securityEvent(this.logger, kind, fields, this.securityCounter)
+  }
+
   private serialized<T> (key: string, fn: () => Promise<T>): Promise<T> {
     const run = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn)
     const tail = run.catch(() => {})
@@ -391,7 +396,7 @@ export class Identity {
   private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
     try { await this.limits.check(keys) } catch (err) {
       if (!(err instanceof RateLimited)) throw err
-      securityEvent(this.logger, 'rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
+      this.event('rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
       throw new ApiFailure(429, ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)
     }
   }

@@ -3,6 +3,7 @@ import type { Level } from 'level'
 import { CloseCode } from '../../shared/protocol.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../observe/logger.js'
+import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
 import { authRoutes } from '../http/auth-routes.js'
@@ -19,7 +20,7 @@ import { socketAuthHooks } from './socket-auth.js'
  * Builds identity on the server's database and connects it to the sync layer: ended sessions close
  * their sockets (4403) at once, changed draft access closes the affected sockets (4409).
  */
-export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, sockets: SessionSockets, rooms: () => Rooms) => {
+export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
   const keys = await KeyRing.open(config.dataDir)
   const store = new LevelSessionStore(db)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
@@ -28,7 +29,8 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
       const closed = sockets.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
       if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
     },
-    sessionId => sockets.count(sessionId))
+    sessionId => sockets.count(sessionId),
+    metrics.securityEvents)
   const drafts = new Drafts(store,
     (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))

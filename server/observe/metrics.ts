@@ -35,6 +35,7 @@ export const createMetrics = () => {
       name: 'sync_persist_batch_ops', help: 'Operations per storage batch', registers: [registry],
       buckets: [1, 5, 10, 50, 100, 500, 1000, 5000]
     }),
+    securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],

@@ -179,6 +179,10 @@ describe('accounts, drafts and live revocation', () => {
     expect(all).not.toContain(PASSWORD)
     expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/) // no JWT
     expect(all).not.toContain('guess number')
+    // …and counted for dashboards and alerts
+    const metrics = await (await fetch(`${app.url}/metrics`)).text()
+    expect(metrics).toMatch(/auth_security_events_total\{kind="login_failed"\} [1-9]/)
+    expect(metrics).toMatch(/auth_security_events_total\{kind="rate_limited"\} [1-9]/)
   })
 })
 
