@@ -29,6 +29,11 @@ const main = async () => {
     force.unref()
     app.close().then(() => process.exit(0), (err: Error) => { app.logger.error({ err: err.message }, 'shutdown failed'); process.exit(1) })
   }
+  process.on('SIGHUP', () => {
+    app.identity?.reloadKeys().then(
+      r => app.logger.info(r, 'signing keys reloaded'),
+      (err: Error) => app.logger.error({ err: err.message }, 'signing key reload failed'))
+  })
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
 }

@@ -44,13 +44,20 @@ const toSigningKey = async (f: KeyFile): Promise<SigningKey> => {
 }
 
 export class KeyRing {
-  private constructor (private keys: SigningKey[]) {}
+  private constructor (private readonly dataDir: string, private keys: SigningKey[]) {}
 
   /** Loads the keys, creating the first one on a fresh data dir. */
   static async open (dataDir: string): Promise<KeyRing> {
     let files = await readKeyFiles(dataDir)
     if (files.length === 0) files = [await writeNewKey(dataDir)]
-    return new KeyRing(await Promise.all(files.map(toSigningKey)))
+    return new KeyRing(dataDir, await Promise.all(files.map(toSigningKey)))
+  }
+
+  /** Re-reads the key files (after `keys:rotate`, on SIGHUP): the newest key signs from now on. */
+  async reload (): Promise<{ active: string, keys: number }> {
+    const files = await readKeyFiles(this.dataDir)
+    if (files.length > 0) this.keys = await Promise.all(files.map(toSigningKey))
+    return { active: this.active.kid, keys: this.keys.length }
   }
 
   get active (): SigningKey { return this.keys[this.keys.length - 1]! }

@@ -44,6 +44,8 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
       authRoutes(http, identity, () => keys.jwks(), config.publicUrl)
       docsRoutes(http, identity, drafts, config.publicUrl)
     },
+    /** Pick up keys added by `npm run keys:rotate` without a restart. */
+    reloadKeys: () => keys.reload(),
     stop: () => sweeper.stop()
   }
 }

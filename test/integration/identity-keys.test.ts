@@ -31,8 +31,23 @@ describe('signing key rotation', () => {
     } finally {
       await app.close()
     }
+    // A running server picks up a rotation without a restart (SIGHUP in production).
+    const third = await rotateKeys(dataDir, 10 * 60_000)
+    app = await startIdentityServer({ dataDir })
+    d.baseUrl = app.url
+    try {
+      const before = await d.api('GET', '/sessions')
+      expect(before.status).toBe(200)
+      const rotated = await rotateKeys(dataDir, 10 * 60_000)
+      expect(await app.identity!.reloadKeys()).toEqual({ active: rotated.added, keys: 4 })
+      expect((await d.refresh()).status).toBe(200)
+      expect(decodeProtectedHeader(d.tokens.accessToken).kid).toBe(rotated.added)
+      expect(third.added).not.toBe(rotated.added)
+    } finally {
+      await app.close()
+    }
     // Once the old key has not signed for longer than any token lives, the next rotation prunes it.
     const second = await rotateKeys(dataDir, 0)
-    expect(second.removed).toEqual([oldKid])
+    expect(second.removed).toEqual([oldKid, added, third.added]) // all but the newest of the four
   })
 })
