@@ -253,8 +253,7 @@ export class Identity {
     Object.assign(a.user, { mfaSecret: a.user.mfaPendingSecret, mfaPendingSecret: undefined, lastTotpStep: step, recoveryHashes: codes.map(hashRecoveryCode) })
     await this.store.putUser(a.user)
     // The session that just proved the code counts as stepped up.
-    Object.assign(a.session, { mfaAt: Date.now(), amr: [...new Set([...a.session.amr, 'otp'])] })
-    await this.store.putSession(a.session)
+    await this.markSecondFactor(a.session)
     this.event('mfa_enabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
     return codes
   }
@@ -275,8 +274,7 @@ export class Identity {
       await this.limits.fail({ account: a.user.email, ip: ctx.ip })
       throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
-    Object.assign(a.session, { mfaAt: Date.now(), amr: [...new Set([...a.session.amr, 'otp'])] })
-    await this.store.putSession(a.session)
+    await this.markSecondFactor(a.session)
     const t = await this.issueAccess(a.session)
     return { accessToken: t.token, accessTokenExpiresAt: t.expiresAt }
   }
@@ -328,6 +326,12 @@ export class Identity {
     if (!a.user.mfaSecret) return
     const fresh = a.claims.amr.includes('otp') && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
     if (!fresh) throw new ApiFailure(403, ErrorCode.stepUpRequired, 'confirm with your authenticator code first (POST /auth/step-up)')
+  }
+
+  /** The session proved the second factor now: its tokens carry `otp` and a fresh `mfa_time`. */
+  private async markSecondFactor (s: SessionRecord): Promise<void> {
+    Object.assign(s, { mfaAt: Date.now(), amr: [...new Set([...s.amr, 'otp'])] })
+    await this.store.putSession(s)
   }
 
   /** A TOTP code (each time step once) or an unused recovery code (consumed). */

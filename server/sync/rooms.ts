@@ -77,8 +77,7 @@ export class Rooms {
       if (room && this.entries.get(name) === entry) {
         for (const conn of [...room.connections]) conn.close(code, reason)
         this.entries.delete(name)
-        await this.ctx.store.flush()
-        this.ctx.store.release(name)
+        this.ctx.store.release(name) // destroy() below flushes what was queued before deleting
         room.destroy()
         this.ctx.metrics.documents.dec()
       }

@@ -127,38 +127,35 @@ const doStep = async (step: GenStep) => {
   const expected = stats.editsSent * (s.devicesPerDoc - 1)
   const drainStart = Date.now()
   const drainEnd = Math.min(drainStart + step.drainSeconds * 1000, s.deadline)
-  const countLost = () => {
-    let lost = 0
+  /** Edits of this step that some other device of their document still lacks. */
+  const lostEdits = () => {
+    const out: Array<{ id: string, sender: SimDevice, lacking: SimDevice[] }> = []
     for (const doc of docs) {
       for (const d of doc.devices) {
         let k = 0
         const skip = madeBefore.get(d) ?? 0
         for (const id of d.made) {
           if (k++ < skip) continue
-          if (doc.devices.some(e => e !== d && !e.seen.has(id))) lost++
+          const lacking = doc.devices.filter(e => e !== d && !e.seen.has(id))
+          if (lacking.length > 0) out.push({ id, sender: d, lacking })
         }
       }
     }
-    return lost
+    return out
   }
   while (stats.delivered < expected && Date.now() < drainEnd) await sleep(20)
   // The delivery count can reach `expected` while an edit is still in flight (a late delivery of the
   // previous step counts here): judge loss by edit ids, waiting out the drain before calling any lost.
-  let lost = countLost()
-  while (lost > 0 && Date.now() < drainEnd) {
+  let missing = lostEdits()
+  while (missing.length > 0 && Date.now() < drainEnd) {
     await sleep(100)
-    lost = countLost()
+    missing = lostEdits()
   }
+  const lost = missing.length
   const drainSeconds = (Date.now() - drainStart) / 1000
-  if (lost > 0 && process.env.BENCH_DEBUG_LOST) {
-    for (const doc of docs) for (const d of doc.devices) {
-      let k = 0
-      for (const id of d.made) {
-        if (k++ < (madeBefore.get(d) ?? 0)) continue
-        const lacking = doc.devices.filter(e => e !== d && !e.seen.has(id))
-        if (lacking.length) process.stderr.write(`LOST ${id} sender synced=${d.synced} ws=${d.socketState} lacking=${lacking.map(e => `${e.opts.deviceId}(synced=${e.synced},ws=${e.socketState},seen=${e.seen.size})`).join(',')} madeIdx=${k} of ${d.made.size} skip=${madeBefore.get(d)}\n`)
-      }
-    }
+  if (process.env.BENCH_DEBUG_LOST) {
+    const state = (e: SimDevice) => `${e.opts.deviceId}(synced=${e.synced},ws=${e.socketState},seen=${e.seen.size})`
+    for (const m of missing) process.stderr.write(`LOST ${m.id} sender ${state(m.sender)} lacking ${m.lacking.map(state).join(',')}\n`)
   }
   const cpu = process.cpuUsage(cpu0)
   const result: GenStepResult = {

@@ -37,7 +37,7 @@ export const listDir = async (dir: string): Promise<string[]> => {
   try { return await fs.readdir(dir, { recursive: true }) } catch { return [] }
 }
 
-export const PASSWORD = 'correct horse battery staple'
+export { PASSWORD } from '../helpers/identity.js'
 
 /** A server with identity on; rate limits lifted (every test logs in from 127.0.0.1). */
 export const identityServer = (f: ReturnType<typeof fixture>, o: Parameters<ReturnType<typeof fixture>['server']>[0] = {}) =>
