@@ -6,7 +6,6 @@
  * Done here rather than in the SDK:
  *  - going offline/online: the browser's `offline`/`online` events disconnect and reconnect the
  *    providers at once (the provider alone would only notice through its heartbeat);
- *  - step-up: the short-lived step-up access token is used for the next sensitive request;
  *  - the account shown offline (email, device name, MFA on/off) is remembered in localStorage.
  */
 import type { DeviceInfo, DocInfo, TokenResponse } from '../../shared/api.js'
@@ -78,7 +77,6 @@ export class SdkBackend implements Backend {
   private clientKey = ''
   private account: Account | null = null
   private mfa: { token: string, email: string, device: DeviceInfo } | null = null
-  private stepUpToken: { token: string, expiresAt: number } | null = null
   private readonly handles = new Set<DocHandle>()
   /** Handles being closed, by name: the SDK hands out the same handle for a name until its close ends. */
   private readonly closing = new Map<string, Promise<void>>()
@@ -204,8 +202,8 @@ export class SdkBackend implements Backend {
     }
   }
 
-  /** Needs a stepped-up token when MFA is on (like signing out other devices). */
-  async changePassword (current: string, next: string) { await this.sensitive<void>('POST', '/auth/password', { current, next }) }
+  /** Needs a stepped-up token when MFA is on (like signing out other devices): see stepUp. */
+  async changePassword (current: string, next: string) { await call(() => this.api.changePassword({ current, next })) }
 
   // ------------------------------------------------------------------------------------- MFA
 
@@ -221,34 +219,24 @@ export class SdkBackend implements Backend {
   async mfaDisable (code: string): Promise<void> {
     const api = this.api
     await call(async () => {
-      const up = await api.stepUp(code)
-      await api.request<void>('POST', '/auth/mfa/disable', { token: up.accessToken })
+      await this.stepUp(code)
+      await api.disableMfa(code)
     })
     if (this.account) { this.account.mfaEnabled = false; saveAccount(this.account) }
   }
 
+  /** The SDK adopts the stepped-up access token: the next sensitive requests carry it. */
   async stepUp (code: string): Promise<void> {
-    const res = await call(() => this.api.stepUp(code))
-    this.stepUpToken = { token: res.accessToken, expiresAt: res.accessTokenExpiresAt }
-  }
-
-  /** A sensitive request: with the step-up token when there is a fresh one, else the normal token. */
-  private sensitive<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const api = this.api
-    const s = this.stepUpToken
-    if (s && s.expiresAt - Date.now() > 5000) {
-      return call(async () => {
-        try { return await api.request<T>(method, path, { token: s.token, body }) } finally { this.stepUpToken = null }
-      })
-    }
-    return call(() => api.authorize(token => api.request<T>(method, path, { token, body })))
+    const client = this.client
+    if (!client) throw new BackendError('session_ended', 'not signed in', 401)
+    await call(() => client.stepUp(code))
   }
 
   // --------------------------------------------------------------------------------- devices
 
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
-  async revokeDevice (sessionId: string) { await this.sensitive<void>('DELETE', `/sessions/${encodeURIComponent(sessionId)}`) }
-  async revokeOtherDevices () { await this.sensitive<void>('POST', '/sessions/revoke-others') }
+  async revokeDevice (sessionId: string) { await call(() => this.api.revokeSession(sessionId)) }
+  async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
 
   // ---------------------------------------------------------------------------------- drafts
 
