@@ -52,6 +52,9 @@ describe('accounts, drafts and live revocation', () => {
     expect(limited.status).toBe(429)
     expect(limited.body.error).toBe('rate_limited')
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+    // The budget is checked before the DPoP proof: a throttled client costs no signature check.
+    const noProof = await d.call('POST', '/auth/login', { email: d.email, password: PASSWORD, device: { name: 'x', platform: 'node' } })
+    expect(noProof.status).toBe(429)
   })
 
   it('the session dashboard lists devices with online counts; remote logout closes the other device’s socket within 1 s', async () => {
