@@ -84,7 +84,8 @@ export class Api {
   changePassword (req: PasswordChangeRequest) { return this.authed<void>('POST', '/auth/password', req) }
   enrollMfa () { return this.authed<MfaEnrollResponse>('POST', '/auth/mfa/enroll') }
   confirmMfa (code: string) { return this.authed<MfaConfirmResponse>('POST', '/auth/mfa/confirm', { code }) }
-  disableMfa (code: string) { return this.authed<void>('POST', '/auth/mfa/disable', { code }) }
+  /** Needs a stepped-up token (`SyncClient.stepUp(code)` first): the proof of the second factor is the token, not a code. */
+  disableMfa () { return this.authed<void>('POST', '/auth/mfa/disable') }
   stepUp (code: string) { return this.authed<StepUpResponse>('POST', '/auth/step-up', { code }) }
 
   // Shared documents

@@ -220,7 +220,7 @@ export class SdkBackend implements Backend {
     const api = this.api
     await call(async () => {
       await this.stepUp(code)
-      await api.disableMfa(code)
+      await api.disableMfa()
     })
     if (this.account) { this.account.mfaEnabled = false; saveAccount(this.account) }
   }

@@ -2,8 +2,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
+/** The repository root: the nearest folder with package.json (the server also runs compiled from build/). */
+const projectRoot = (dir: string): string => {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json'))) return d
+    if (path.dirname(d) === d) return path.resolve(import.meta.dirname, '../..')
+  }
+}
+
 /** Where `npm run build:demo` writes the demo app. */
-export const DEFAULT_DEMO_DIST = path.resolve(import.meta.dirname, '../../demo/dist')
+export const DEFAULT_DEMO_DIST = path.join(projectRoot(import.meta.dirname), 'demo/dist')
 
 export interface DemoRoutesOptions {
   /** The built demo (`demo/dist`). A missing folder serves a short "not built" page, not an error. */

@@ -11,7 +11,9 @@ import type { StoredDoc } from '../storage/doc-store.js'
  */
 export class Room {
   readonly doc = new Y.Doc({ gc: true })
-  readonly awareness = new awarenessProtocol.Awareness(this.doc)
+  // Created when the first presence arrives: most session documents never carry any, and each
+  // Awareness holds maps and a 3-second timer of its own.
+  private awareness: awarenessProtocol.Awareness | null = null
   readonly connections = new Set<Connection>()
   private logEntries: number
   private logBytes: number
@@ -23,8 +25,6 @@ export class Room {
     if (stored.update) Y.applyUpdate(this.doc, stored.update)
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
-    this.awareness.setLocalState(null) // the server has no presence of its own
-    this.awareness.on('update', this.trackAwareness)
     this.compactIfDue()
   }
 
@@ -34,7 +34,7 @@ export class Room {
 
   detach (conn: Connection): void {
     if (!this.connections.delete(conn)) return
-    if (conn.awarenessIds.size > 0) {
+    if (this.awareness && conn.awarenessIds.size > 0) {
       const ids = [...conn.awarenessIds]
       awarenessProtocol.removeAwarenessStates(this.awareness, ids, null)
       this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), null)
@@ -68,11 +68,17 @@ export class Room {
   }
 
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
+    if (!this.awareness) {
+      this.awareness = new awarenessProtocol.Awareness(this.doc)
+      this.awareness.setLocalState(null) // the server has no presence of its own
+      this.awareness.on('update', this.trackAwareness)
+    }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
     this.broadcast(frame, from)
   }
 
   encodeAllAwareness (): Uint8Array | null {
+    if (!this.awareness) return null
     const ids = [...this.awareness.getStates().keys()]
     return ids.length === 0 ? null : encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids))
   }
@@ -90,8 +96,8 @@ export class Room {
   }
 
   destroy (): void {
-    this.awareness.off('update', this.trackAwareness)
-    this.awareness.destroy()
+    this.awareness?.off('update', this.trackAwareness)
+    this.awareness?.destroy()
     this.doc.destroy()
   }
 

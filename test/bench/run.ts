@@ -10,13 +10,13 @@ import { parseArgs } from 'node:util'
 import { sampleProcess, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
 import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
-import { TARGETS, killAllChildren, registerChild, startTarget, type Target, type TargetName } from './targets.js'
+import { TARGETS, compileTargets, killAllChildren, registerChild, startTarget, type Target, type TargetName } from './targets.js'
 
 const HELP = `Usage: npm run bench -- [options]
 
   --mode steady|idle      steady: rate sweep (default); idle: memory of idle connected devices
   --targets LIST          comma list of ${TARGETS.join(', ')}
-                          (default: all for steady; ours,relay for idle)
+                          (default: all but ours-lean for steady; ours,ours-lean,relay for idle)
   --rates LIST            offered edits/s per step (default 2000,5000,10000,15000,20000)
   --docs N                documents (users) (default 250)
   --devices D             devices per document (default 4); each edit is expected on D-1 devices
@@ -47,7 +47,7 @@ const log = (line: string) => process.stderr.write(line + '\n')
 interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
 
 const spawnGenerators = (n: number): Gen[] => Array.from({ length: n }, () => {
-  const proc = fork(path.join(import.meta.dirname, 'gen.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   registerChild(proc)
   const g: Gen = { proc, inbox: [], waiters: [], exited: false }
   proc.on('message', (m: FromGen) => { g.inbox.push(m); for (const w of g.waiters.splice(0)) w() })
@@ -96,7 +96,7 @@ const { values: v } = parseArgs({
 if (v.help) { console.log(HELP); process.exit(0) }
 const num = (s: string | undefined, name: string) => { const n = Number(s); if (!Number.isFinite(n) || n < 0) { console.error(`bad --${name}: ${s}`); process.exit(2) } return n }
 const mode = v.mode === 'idle' ? 'idle' : v.mode === 'steady' ? 'steady' : (() => { console.error(`bad --mode ${v.mode}`); process.exit(2) })()
-const targets = (v.targets ?? (mode === 'idle' ? 'ours,relay' : TARGETS.join(','))).split(',').map(s => s.trim()).filter(Boolean) as TargetName[]
+const targets = (v.targets ?? (mode === 'idle' ? 'ours,ours-lean,relay' : TARGETS.filter(t => t !== 'ours-lean').join(','))).split(',').map(s => s.trim()).filter(Boolean) as TargetName[]
 for (const t of targets) if (!TARGETS.includes(t)) { console.error(`unknown target ${t}; known: ${TARGETS.join(', ')}`); process.exit(2) }
 const rates = v.rates.split(',').map(s => num(s, 'rates')).filter(r => r > 0)
 const devicesPerDoc = Math.max(2, num(v.devices, 'devices'))
@@ -396,8 +396,8 @@ const runIdleMode = async () => {
       await target.stop()
     }
   }
-  const ours = rows.find(r => r.target === 'ours') ?? rows.find(r => r.target === 'ours-noauth')
-  const ratios = ours ? rows.filter(r => r !== ours).map(r => ({ ours: ours.label, peer: r.label, rssRatio: ours.rssMb / r.rssMb, perConnectionRatio: ours.perConnectionKb / Math.max(0.001, r.perConnectionKb) })) : []
+  const isOurs = (r: IdleRow) => r.target.startsWith('ours')
+  const ratios = rows.filter(isOurs).flatMap(ours => rows.filter(r => !isOurs(r)).map(r => ({ ours: ours.label, peer: r.label, rssRatio: ours.rssMb / r.rssMb, perConnectionRatio: ours.perConnectionKb / Math.max(0.001, r.perConnectionKb) })))
   if (v.json) {
     console.log(JSON.stringify({ mode: 'idle', config: { ...opts, targets, docs }, warnings, rows, ratios, failures }, null, 2))
   } else {
@@ -412,6 +412,8 @@ const runIdleMode = async () => {
   }
   return failures.length === 0
 }
+log('compiling the TypeScript targets (tsconfig.build.json → build/) …')
+compileTargets()
 const ok = mode === 'idle' ? await runIdleMode() : await runSteady()
 killAllChildren()
 process.exit(ok ? 0 : 1)

@@ -2,7 +2,7 @@
  * The benchmark's targets, each started as its own child process on 127.0.0.1 with a free port,
  * one at a time. Every child is registered so that it is killed when the benchmark exits.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -13,7 +13,7 @@ import { createRequire } from 'node:module'
 const root = path.resolve(import.meta.dirname, '../..')
 const require = createRequire(import.meta.url)
 
-export const TARGETS = ['ours', 'ours-noauth', 'yws', 'yws-mem', 'hocuspocus', 'relay'] as const
+export const TARGETS = ['ours', 'ours-lean', 'ours-noauth', 'yws', 'yws-mem', 'hocuspocus', 'relay'] as const
 export type TargetName = (typeof TARGETS)[number]
 
 export interface Target {
@@ -96,7 +96,20 @@ const jsonListening = (line: string) => {
   } catch { return null }
 }
 
-const tsxArgs = (file: string, ...rest: string[]) => ['--import', 'tsx', path.join(root, file), ...rest]
+/**
+ * Every target written in TypeScript runs compiled (build/, as `npm start` runs ours), so none pays
+ * for a TypeScript loader in its memory or start-up; `compileTargets` builds them once per run.
+ */
+const builtArgs = (file: string, ...rest: string[]) => [path.join(root, 'build', file.replace(/\.ts$/, '.js')), ...rest]
+/** Ours runs with the Node flags `npm start` gives it (package.json's start script), so the bench measures what operators run. */
+const startScript: string = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start
+export const OURS_NODE_FLAGS = startScript.split(/\s+/).filter(a => a.startsWith('--'))
+/**
+ * The memory-lean profile README documents (`NODE_OPTIONS=--max-semi-space-size=4`): V8's young
+ * generation capped at 4 MB per semi-space instead of 16, for less RSS at some tail latency under load.
+ */
+export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
+export const compileTargets = () => execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' })
 
 export interface TargetOptions { oursArgs: string[] }
 
@@ -111,9 +124,10 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
   try {
     switch (name) {
       case 'ours':
+      case 'ours-lean':
       case 'ours-noauth': {
-        const base = tsxArgs('server/main.ts', '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs)
-        if (name === 'ours') {
+        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), ...builtArgs('server/main.ts', '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs)]
+        if (name !== 'ours-noauth') {
           const hasAuth = fs.existsSync(path.join(root, 'server/auth'))
           let why = 'server/auth/ does not exist yet'
           if (hasAuth) {
@@ -125,6 +139,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
               .flatMap(flag => [`--${flag}`, '1000000000'])
             try {
               const s = await spawnServer([...base, ...lift], {}, jsonListening)
+              if (name === 'ours-lean') return make(s, { label: 'ours lean (auth)', note: `as ours, with ${LEAN_NODE_FLAGS.join(' ')} (the memory-lean profile)`, warning: null, framing: 'y-websocket', auth: 'api' })
               return make(s, { label: 'ours (auth)', note: 'LevelDB in a temp dir; authentication ON (register + DPoP login per user, ?token=)', warning: null, framing: 'y-websocket', auth: 'api' })
             } catch (err) {
               why = `server refused to start without --insecure-no-auth: ${(err as Error).message.split('\n').filter(Boolean).slice(0, 3).join(' | ').slice(0, 300)}`
@@ -155,11 +170,11 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
           : { label: '@y/ws-server (mem)', note: '@y/websocket-server 0.1.1 bin, in memory', warning: null, framing: 'y-websocket', auth: 'none' })
       }
       case 'hocuspocus': {
-        const s = await spawnServer(tsxArgs('test/bench/hocuspocus-server.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
+        const s = await spawnServer(builtArgs('test/bench/hocuspocus-server.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
         return make(s, { label: 'hocuspocus (mem)', note: '@hocuspocus/server 3.4.4 defaults, IN MEMORY (no persistence extension), no auth hook', warning: null, framing: 'hocuspocus', auth: 'none' }, '')
       }
       case 'relay': {
-        const s = await spawnServer(tsxArgs('test/bench/raw-relay.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
+        const s = await spawnServer(builtArgs('test/bench/raw-relay.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
         return make(s, { label: 'raw ws relay', note: 'bare ws forwarder, no Yjs/storage/auth (physical ceiling)', warning: null, framing: 'y-websocket', auth: 'none' }, '')
       }
     }
