@@ -6,23 +6,13 @@ import {
 import type { Principal } from './auth-hook.js'
 import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
+import { cancelSocket, deferSocket } from './turn-end.js'
 
 /** Yjs's encoding of an update that changes nothing (no structs, empty delete set). */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0
 
-/**
- * Outgoing frames wait for the end of the current event-loop turn, then each socket writes all of its
- * frames with one syscall (cork/uncork → one writev). Under load the server reads many updates per turn
- * and a socket often gets several of them: writev was a third of the busy time in load bursts.
- */
-const waitingToSend = new Set<Connection>()
+/** Frames of one turn go out together (see turn-end.ts); big ones go at once. */
 const FLUSH_AT_BYTES = 16 * 1024
-let flushScheduled = false
-const flushAll = () => {
-  flushScheduled = false
-  for (const conn of waitingToSend) conn.flushOut()
-  waitingToSend.clear()
-}
 
 /**
  * One WebSocket attached to one document: decodes each frame once, applies it, and hands encoded
@@ -60,14 +50,13 @@ export class Connection {
     // Batching is for many small frames; big ones go to the socket now, so the limit above
     // measures what the peer has not read, not what this turn has not written yet.
     if (this.outBytes >= FLUSH_AT_BYTES) this.flushOut()
-    else if (this.out.length === 1) {
-      waitingToSend.add(this)
-      if (!flushScheduled) { flushScheduled = true; setImmediate(flushAll) }
-    }
+    else if (this.out.length === 1) deferSocket(this)
     const hot = this.ctx.metrics.hot
     hot.messagesOut++
     hot.bytesOut += frame.byteLength
   }
+
+  runAtTurnEnd (): void { this.flushOut() }
 
   /** Write the frames queued this turn: one `ws.send` each, one syscall together. */
   flushOut (): void {
@@ -178,7 +167,7 @@ export class Connection {
   close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
     this.flushOut() // what was queued before the close goes out before the close frame
-    waitingToSend.delete(this)
+    cancelSocket(this)
     this.closed = true
     if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.ctx.metrics.rejected.inc({ code })
@@ -195,7 +184,7 @@ export class Connection {
   onSocketClosed (): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer)
     this.out = []
-    waitingToSend.delete(this)
+    cancelSocket(this)
     this.closed = true
     this.room.detach(this)
   }

@@ -1,9 +1,10 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
+import { CloseCode, encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
+import { cancelRoom, deferRoom } from './turn-end.js'
 
 /**
  * One loaded document and the connections editing it. The room applies each update once, appends it
@@ -15,6 +16,8 @@ export class Room {
   // Awareness holds maps and a 3-second timer of its own.
   private awareness: awarenessProtocol.Awareness | null = null
   readonly connections = new Set<Connection>()
+  /** Validated updates of this turn, applied together at its end (turn-end.ts). */
+  private queued: Array<{ update: Uint8Array, from: Connection, frame: Uint8Array }> = []
   private logEntries: number
   private logBytes: number
   // Each room compacts somewhere in the last quarter before the thresholds, so documents under the same
@@ -43,31 +46,60 @@ export class Room {
   }
 
   syncStep1 (): Uint8Array {
+    this.applyQueued()
     return encodeSyncStep1(Y.encodeStateVector(this.doc))
   }
 
   /** What a peer with `stateVector` lacks. */
   diff (stateVector: Uint8Array): Uint8Array {
+    this.applyQueued()
     return Y.encodeStateAsUpdate(this.doc, stateVector)
   }
 
   /**
-   * Validate, apply, persist, fan out. Throws on an undecodable or inapplicable update, before
-   * anything is persisted or sent.
+   * Validate now, then apply, persist and fan out at the end of the turn. Throws on an undecodable
+   * update, before anything is queued.
    */
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
     // Full decode first (Y.parseUpdateMeta is cheaper but misses truncation): applyUpdate integrates
     // structs before it reads the delete set, so a truncated update could otherwise half-apply.
     Y.decodeUpdate(update)
-    Y.applyUpdate(this.doc, update, from)
-    this.ctx.store.append(this.name, update)
-    this.logEntries++
-    this.logBytes += update.byteLength
+    this.queued.push({ update, from, frame })
+    if (this.queued.length === 1) deferRoom(this)
+  }
+
+  runAtTurnEnd (): void { this.applyQueued() }
+
+  /**
+   * Apply this turn's updates in arrival order inside one Yjs transaction (its fixed cost is most of
+   * an update's), then persist and broadcast each one that applied. Anything that reads the document
+   * calls this first, so nobody sees it without an update it already accepted.
+   */
+  private applyQueued (): void {
+    const batch = this.queued
+    if (batch.length === 0) return
+    this.queued = []
+    cancelRoom(this)
+    Y.transact(this.doc, () => {
+      for (const { update, from, frame } of batch) {
+        try {
+          Y.applyUpdate(this.doc, update, from)
+          this.ctx.store.append(this.name, update)
+        } catch (err) {
+          // Runs at the end of the turn: a throw here would take the process down, so it ends the sender.
+          from.close(CloseCode.badMessage, `invalid update: ${(err as Error).message}`)
+          continue
+        }
+        this.logEntries++
+        this.logBytes += update.byteLength
+        this.broadcast(frame, from)
+      }
+    })
     this.compactIfDue()
-    this.broadcast(frame, from)
   }
 
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
+    this.applyQueued() // a sender's frames reach the others in the order it sent them
     if (!this.awareness) {
       this.awareness = new awarenessProtocol.Awareness(this.doc)
       this.awareness.setLocalState(null) // the server has no presence of its own
@@ -89,13 +121,17 @@ export class Room {
 
   /** Merge the log into a snapshot now if it has any entries (used on unload and shutdown). */
   compactNow (): void {
+    this.applyQueued()
     if (this.logEntries === 0) return
     this.ctx.store.compact(this.name, Y.encodeStateAsUpdate(this.doc))
     this.logEntries = 0
     this.logBytes = 0
   }
 
+  /** Free the room. Updates still queued are dropped: callers compact first, except a purge. */
   destroy (): void {
+    this.queued = []
+    cancelRoom(this)
     this.awareness?.off('update', this.trackAwareness)
     this.awareness?.destroy()
     this.doc.destroy()

@@ -103,7 +103,12 @@ describe('compaction in the server', () => {
     const writer = new RawClient(`${s.wsUrl}/big`)
     await waitFor(() => writer.synced)
     const N = 5000
-    for (let i = 0; i < N; i++) writer.doc.getArray<number>('a').push([i])
+    // In bursts of 50 across event-loop turns, as typing arrives: the server applies what arrives in one
+    // turn together and checks the thresholds after each such batch.
+    for (let i = 0; i < N; i++) {
+      writer.doc.getArray<number>('a').push([i])
+      if (i % 50 === 49) await new Promise(resolve => setTimeout(resolve, 2))
+    }
     await waitFor(async () => s.metrics.hot.messagesIn[0]! >= N + 1, 10_000, 'server received every edit')
     writer.ws.terminate()
     await waitFor(() => s.rooms.size === 0, 5000, 'unload')
