@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { startServer, waitFor } from '../helpers/server.js'
+import { RawClient } from '../helpers/raw-client.js'
+import { encodeUpdate } from '../../shared/protocol.js'
+
+type Server = Awaited<ReturnType<typeof startServer>>
+const servers: Server[] = []
+const clients: RawClient[] = []
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate()
+  for (const s of servers.splice(0)) await s.close()
+})
+
+/** Updates of one writer doc, in order: push(0), push(1), … */
+const updates = (n: number) => {
+  const doc = new Y.Doc()
+  const out: Uint8Array[] = []
+  doc.on('update', (u: Uint8Array) => out.push(u))
+  for (let i = 0; i < n; i++) doc.getArray<number>('a').push([i])
+  return out
+}
+
+describe('updates of one event-loop turn are applied together', () => {
+  it('a read in the same turn sees every accepted update; each is broadcast in order and persisted', async () => {
+    const s = await startServer()
+    servers.push(s)
+    const sender = new RawClient(`${s.wsUrl}/batch`)
+    const watcher = new RawClient(`${s.wsUrl}/batch`)
+    clients.push(sender, watcher)
+    await waitFor(() => sender.synced && watcher.synced)
+    const room = await s.rooms.acquire('batch')
+    const from = [...room.connections][0]!
+    const before = watcher.received.length
+
+    // Three updates accepted in one synchronous stretch, as when one socket read carries several frames.
+    for (const u of updates(3)) room.applyUpdate(u, from, encodeUpdate(u))
+    // A new device's sync step 1 answered in the same turn already contains all three.
+    const fresh = new Y.Doc()
+    Y.applyUpdate(fresh, room.diff(Y.encodeStateVector(fresh)))
+    expect(fresh.getArray('a').toArray()).toEqual([0, 1, 2])
+
+    await waitFor(() => watcher.doc.getArray('a').length === 3, 5000, 'broadcast')
+    expect(watcher.doc.getArray('a').toArray()).toEqual([0, 1, 2])
+    // The watcher got each update as its own frame (the received frames, not a merge), exactly once.
+    expect(watcher.received.length - before).toBe(3)
+
+    s.rooms.release('batch')
+    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const logEntries = async () => { let n = 0; for await (const _ of docs.keys({ gt: 'u!batch!', lt: 'u!batch!~' })) n++; return n }
+    await waitFor(async () => await logEntries() === 3, 5000, 'three log entries in LevelDB')
+  })
+
+  it('an undecodable update in a burst closes only its sender (4400); the rest of the burst lands', async () => {
+    const s = await startServer()
+    servers.push(s)
+    const good = new RawClient(`${s.wsUrl}/burst`)
+    const bad = new RawClient(`${s.wsUrl}/burst`)
+    const watcher = new RawClient(`${s.wsUrl}/burst`)
+    clients.push(good, bad, watcher)
+    await waitFor(() => good.synced && bad.synced && watcher.synced)
+    for (let i = 0; i < 20; i++) good.doc.getArray<number>('a').push([i])
+    const truncated = updates(1)[0]!.subarray(0, 5)
+    bad.ws.send(encodeUpdate(truncated))
+    for (let i = 20; i < 40; i++) good.doc.getArray<number>('a').push([i])
+    expect(await bad.closed).toBe(4400)
+    await waitFor(() => watcher.doc.getArray('a').length === 40, 5000, 'the good device\'s burst')
+    expect(watcher.doc.getArray('a').toArray()).toEqual(Array.from({ length: 40 }, (_, i) => i))
+    expect(good.closeCode).toBeNull()
+  })
+})
