@@ -3,7 +3,8 @@
  *
  * Messages are the y-websocket protocol: `[messageType: varUint, ...payload]`. Types 0–3 are the
  * stock y-websocket ones (y-protocols); types from 100 up are this server's own extensions, which a
- * stock client never sends and ignores when received.
+ * stock client never sends. The server sends them only to a client that asked (`?ext=1`, or by sending
+ * a reauth): a stock client logs "Unable to compute message" for every type it does not know.
  */
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
@@ -18,6 +19,9 @@ export const MessageType = {
   /** Server → client: `[101, expiresAtMs: varUint]` the socket's (new) authentication expiry. */
   authExpiry: 101
 } as const
+
+/** Query parameter on the sync URL: `?ext=1` asks for the server's extension messages (authExpiry). */
+export const EXTENSIONS_PARAM = 'ext'
 
 /** Sub-types of a `sync` message (y-protocols/sync). */
 export const SyncType = { step1: 0, step2: 1, update: 2 } as const

@@ -31,7 +31,9 @@ export class Connection {
     readonly ws: WebSocket,
     readonly room: Room,
     public principal: Principal,
-    private readonly ctx: SyncContext
+    private readonly ctx: SyncContext,
+    /** The client reads extension messages (asked with `?ext=1`, or proved it by sending a reauth). */
+    private extensions = false
   ) {
     this.armExpiry()
   }
@@ -77,7 +79,7 @@ export class Connection {
     this.send(this.room.syncStep1())
     const presence = this.room.encodeAllAwareness()
     if (presence) this.send(presence)
-    if (this.principal.expiresAt) this.send(encodeAuthExpiry(this.principal.expiresAt))
+    if (this.extensions && this.principal.expiresAt) this.send(encodeAuthExpiry(this.principal.expiresAt))
   }
 
   handle (raw: RawData): void {
@@ -107,6 +109,7 @@ export class Connection {
           break
         }
         case MessageType.reauth:
+          this.extensions = true
           void this.reauthenticate(msg.token)
           break
         case MessageType.auth:

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { CloseCode, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
+import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from './connection.js'
 import type { Rooms } from './rooms.js'
@@ -35,7 +35,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   })
   let accepting = true
 
-  const attach = async (ws: WebSocket, docName: string, principal: Principal) => {
+  const attach = async (ws: WebSocket, docName: string, principal: Principal, extensions: boolean) => {
     // Frames can arrive while the document loads: hold them and replay in order once it is ready.
     const early: Buffer[] = []
     let conn: Connection | null = null
@@ -50,7 +50,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
       return
     }
     if (ws.readyState !== ws.OPEN) { rooms.release(docName); return }
-    const c = new Connection(ws, room, principal, ctx)
+    const c = new Connection(ws, room, principal, ctx, extensions)
     conn = c
     room.attach(c)
     sessions.add(c)
@@ -90,7 +90,8 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
       return refuse(socket, 500, 'internal', 'authentication failed')
     }
     if (socket.destroyed) return
-    wss.handleUpgrade(req, socket, head, ws => { void attach(ws, docName, principal) })
+    const extensions = url.searchParams.get(EXTENSIONS_PARAM) === '1'
+    wss.handleUpgrade(req, socket, head, ws => { void attach(ws, docName, principal, extensions) })
   }
 
   return {

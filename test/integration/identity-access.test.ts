@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../server/observe/logger.js'
-import { encodeReauth, CloseCode } from '../../shared/protocol.js'
+import { encodeReauth, CloseCode, decodeMessage, MessageType } from '../../shared/protocol.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
 import { startIdentityServer, signedInDevice, secondDevice, TestDevice, UpgradeRefused, PASSWORD } from '../helpers/identity.js'
@@ -199,6 +199,23 @@ describe('expiry: access tokens (4401 unless re-authenticated in-band) and devic
     const ws = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
     await ws.opened
     expect(await ws.closed).toBe(CloseCode.tokenExpired)
+  })
+
+  it('authExpiry goes only to clients that ask (?ext=1) or send a reauth; stock clients get no unknown message type', async () => {
+    const d = await signedInDevice(app.url)
+    const types = (c: RawClient) => c.received.map(f => decodeMessage(f).type)
+    const stock = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    const asking = new RawClient(`${app.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}&ext=1`)
+    await waitFor(() => stock.synced && asking.synced)
+    await waitFor(() => types(asking).includes(MessageType.authExpiry), 2000, 'authExpiry for ?ext=1')
+    const expiry = asking.received.map(f => decodeMessage(f)).find(m => m.type === MessageType.authExpiry)
+    expect(expiry).toMatchObject({ expiresAt: d.tokens.accessTokenExpiresAt })
+    expect(types(stock).every(t => t < 100)).toBe(true)
+    // A client that sends a reauth evidently speaks the extensions: it gets the new expiry.
+    stock.sendRaw(encodeReauth(d.tokens.accessToken))
+    await waitFor(() => types(stock).includes(MessageType.authExpiry), 2000, 'authExpiry after reauth')
+    stock.ws.terminate()
+    asking.ws.terminate()
   })
 
   it('in-band re-authentication with a refreshed token keeps the socket open past the first expiry', async () => {
