@@ -11,12 +11,8 @@ afterEach(() => f.cleanup())
 const identity = (o = {}) => identityServer(f, o)
 const newEmail = () => freshEmail('sdk-api')
 
-const signedIn = async (s: Awaited<ReturnType<typeof identity>>, name: string, email = newEmail()) => {
-  const c = await f.client(s, { device: { name, platform: 'node' } })
-  await c.register(email, PASSWORD)
-  await c.login(email, PASSWORD)
-  return Object.assign(c, { email })
-}
+const signedIn = (s: Awaited<ReturnType<typeof identity>>, name: string, email = newEmail()) =>
+  f.signedIn(s, { device: { name, platform: 'node' } }, email)
 
 describe('sdk api', () => {
   it('shares a draft, syncs it, and stops a removed member without retry storms', async () => {

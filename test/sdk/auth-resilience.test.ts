@@ -18,9 +18,7 @@ describe('sdk auth resilience', () => {
     const s = await identity({ accessTokenTtlMs: 1000 })
     const email = newEmail()
     // No timer: the token runs out on the socket and the server closes it with 4401.
-    const a = await f.client(s, { autoRefresh: false })
-    await a.register(email, PASSWORD)
-    await a.login(email, PASSWORD)
+    const a = await f.signedIn(s, { autoRefresh: false }, email)
     const b = await f.client(s)
     await b.login(email, PASSWORD)
     const ev = [...watch(a), ...watch(b)]
@@ -42,9 +40,7 @@ describe('sdk auth resilience', () => {
     const port = Number(new URL(s.url).port)
     const dataDir = s.config.dataDir
     const email = newEmail()
-    const a = await f.client(s)
-    await a.register(email, PASSWORD)
-    await a.login(email, PASSWORD)
+    const a = await f.signedIn(s, {}, email)
     const ev = watch(a)
     const da = await a.openDoc(a.sessionDoc!)
     await da.whenSynced()
@@ -66,9 +62,7 @@ describe('sdk auth resilience', () => {
     const s = await identity()
     const email = newEmail()
     const profileDir = await f.profileDir()
-    const a = await f.client(s, { profileDir })
-    await a.register(email, PASSWORD)
-    await a.login(email, PASSWORD)
+    const a = await f.signedIn(s, { profileDir }, email)
     const ev = watch(a)
     const da = await a.openDoc(a.sessionDoc!)
     await da.whenSynced()

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import { startServer, tempDir } from '../helpers/server.js'
 import { createNodeClient, type NodeClientOptions } from '../../client/node.js'
 import type { SyncClient } from '../../client/index.js'
+import { PASSWORD } from '../helpers/identity.js'
 
 export type Server = Awaited<ReturnType<typeof startServer>>
 
@@ -24,6 +25,13 @@ export const fixture = () => {
       clients.push(c)
       return c
     },
+    /** A client of a new account, registered and logged in through the SDK (identity servers only). */
+    async signedIn (server: Server, o: Partial<NodeClientOptions> = {}, email = newEmail()) {
+      const c = await this.client(server, o)
+      await c.register(email, PASSWORD)
+      await c.login(email, PASSWORD)
+      return Object.assign(c, { email })
+    },
     track (s: Server) { servers.push(s) },
     async cleanup () {
       for (const c of clients.splice(0)) await c.close().catch(() => {})
@@ -37,7 +45,7 @@ export const listDir = async (dir: string): Promise<string[]> => {
   try { return await fs.readdir(dir, { recursive: true }) } catch { return [] }
 }
 
-export { PASSWORD } from '../helpers/identity.js'
+export { PASSWORD }
 
 /** A server with identity on; rate limits lifted (every test logs in from 127.0.0.1). */
 export const identityServer = (f: ReturnType<typeof fixture>, o: Parameters<ReturnType<typeof fixture>['server']>[0] = {}) =>
