@@ -1,6 +1,7 @@
 /** Sign in, create account, and the MFA challenge. Also used inside the "sign in again" prompt. */
 import { h, icon, val, busy } from '../dom.js'
 import { friendlyError, errorCode, type Account, type Backend } from '../backend.js'
+import { onCodeSubmit } from './code-form.js'
 import { defaultDevice } from '../device.js'
 
 type Mode = 'signin' | 'signup'
@@ -91,20 +92,7 @@ export const authForm = (opts: AuthFormOptions): HTMLElement => {
         h('input', { class: 'input input-code', id: 'mfa-code', name: 'code', inputMode: 'text', autocomplete: 'one-time-code', required: true, maxLength: 32 })),
       submit,
       h('button', { class: 'btn btn-ghost btn-block', type: 'button', style: 'margin-top:8px', onclick: () => renderCredentials() }, 'Back'))
-    form.addEventListener('submit', (e) => {
-      e.preventDefault()
-      const code = val(form, 'code').replace(/\s+/g, '')
-      if (!code) { error.textContent = 'Enter the code.'; return }
-      void busy(submit, async () => {
-        try {
-          opts.onSignedIn(await opts.backend.verifyMfa(code))
-        } catch (err) {
-          error.textContent = friendlyError(err)
-          const input = form.querySelector<HTMLInputElement>('#mfa-code')!
-          input.select()
-        }
-      })
-    })
+    onCodeSubmit(form, submit, error, async code => opts.onSignedIn(await opts.backend.verifyMfa(code)))
     host.append(form)
     queueMicrotask(() => form.querySelector<HTMLInputElement>('#mfa-code')?.focus())
   }

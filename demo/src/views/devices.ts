@@ -1,7 +1,8 @@
 /** The session dashboard: every signed-in device, online now or last seen; sign one or all others out. */
-import { h, icon, clear, toast, confirmDialog, openDialog, val, busy, relativeTime } from '../dom.js'
+import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime } from '../dom.js'
 import type { Ctx } from '../app.js'
 import { friendlyError, errorCode, type SessionInfo } from '../backend.js'
+import { onCodeSubmit } from './code-form.js'
 import { describeUserAgent, platformIcon } from '../device.js'
 
 const PLATFORM: Record<string, string> = {
@@ -38,14 +39,7 @@ export const stepUpPrompt = (ctx: Ctx, why: string): Promise<boolean> => new Pro
     actions: [h('button', { class: 'btn', type: 'button', onclick: () => d.close() }, 'Cancel'), submit],
     onClose: () => resolve(ok)
   })
-  form.addEventListener('submit', (e) => {
-    e.preventDefault()
-    const code = val(form, 'code').replace(/\s+/g, '')
-    if (!code) { error.textContent = 'Enter the code.'; return }
-    void busy(submit, async () => {
-      try { await ctx.backend.stepUp(code); ok = true; d.close() } catch (err) { error.textContent = friendlyError(err); form.querySelector('input')?.select() }
-    })
-  })
+  onCodeSubmit(form, submit, error, async code => { await ctx.backend.stepUp(code); ok = true; d.close() })
 })
 
 /**

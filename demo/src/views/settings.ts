@@ -1,8 +1,9 @@
 /** Settings: appearance (synced to every device), two-factor authentication, password, account. */
 import QRCode from 'qrcode'
-import { h, icon, clear, toast, openDialog, val, busy } from '../dom.js'
+import { h, icon, clear, toast, openDialog, busy } from '../dom.js'
 import type { Ctx } from '../app.js'
 import { friendlyError, type Theme } from '../backend.js'
+import { onCodeSubmit } from './code-form.js'
 import { withStepUp } from './devices.js'
 
 const FONT_SIZES = [14, 16, 18, 20, 22]
@@ -79,20 +80,13 @@ export const settingsPage = (ctx: Ctx) => {
           h('input', { class: 'input input-code', id: 'mfa-confirm-code', name: 'code', inputMode: 'numeric', autocomplete: 'one-time-code', maxLength: 8, required: true }))))
     const d = openDialog({ title: 'Set up two-factor authentication', className: 'mfa-dialog', body, actions: [h('button', { class: 'btn', type: 'button', onclick: () => d.close() }, 'Cancel'), submit] })
     const form = body.querySelector('form')!
-    form.addEventListener('submit', (e) => {
-      e.preventDefault()
-      const code = val(form, 'code').replace(/\s+/g, '')
-      if (!/^\d{6}$/.test(code)) { error.textContent = 'Enter the 6-digit code.'; return }
-      void busy(submit, async () => {
-        try {
-          const codes = await ctx.backend.mfaConfirm(code)
-          ctx.account.mfaEnabled = true
-          d.close()
-          renderSecurity()
-          showRecoveryCodes(codes)
-        } catch (err) { error.textContent = friendlyError(err); form.querySelector('input')?.select() }
-      })
-    })
+    onCodeSubmit(form, submit, error, async code => {
+      const codes = await ctx.backend.mfaConfirm(code)
+      ctx.account.mfaEnabled = true
+      d.close()
+      renderSecurity()
+      showRecoveryCodes(codes)
+    }, code => (/^\d{6}$/.test(code) ? null : 'Enter the 6-digit code.'))
   }
 
   const showRecoveryCodes = (codes: string[]) => {
@@ -122,19 +116,12 @@ export const settingsPage = (ctx: Ctx) => {
         h('label', { for: 'mfa-disable-code' }, 'Code'),
         h('input', { class: 'input input-code', id: 'mfa-disable-code', name: 'code', autocomplete: 'one-time-code', maxLength: 32, required: true })))
     const d = openDialog({ title: 'Turn off two-factor authentication?', body: form, actions: [h('button', { class: 'btn', type: 'button', onclick: () => d.close() }, 'Cancel'), submit] })
-    form.addEventListener('submit', (e) => {
-      e.preventDefault()
-      const code = val(form, 'code').replace(/\s+/g, '')
-      if (!code) { error.textContent = 'Enter the code.'; return }
-      void busy(submit, async () => {
-        try {
-          await ctx.backend.mfaDisable(code)
-          ctx.account.mfaEnabled = false
-          d.close()
-          renderSecurity()
-          toast('Two-factor authentication is off.', 'success')
-        } catch (err) { error.textContent = friendlyError(err) }
-      })
+    onCodeSubmit(form, submit, error, async code => {
+      await ctx.backend.mfaDisable(code)
+      ctx.account.mfaEnabled = false
+      d.close()
+      renderSecurity()
+      toast('Two-factor authentication is off.', 'success')
     })
   }
 
