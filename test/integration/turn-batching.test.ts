@@ -68,4 +68,21 @@ describe('updates of one event-loop turn are applied together', () => {
     expect(watcher.doc.getArray('a').toArray()).toEqual(Array.from({ length: 40 }, (_, i) => i))
     expect(good.closeCode).toBeNull()
   })
+
+  it('an update that cannot be stored at the end of the turn closes its sender (4400), not the process', async () => {
+    const s = await startServer()
+    servers.push(s)
+    const a = new RawClient(`${s.wsUrl}/orphan`)
+    clients.push(a)
+    await waitFor(() => a.synced)
+    // Shutdown's unload while a socket is still attached: the document is released from storage, so
+    // appending to it throws, inside the end-of-turn callback.
+    await s.rooms.unloadAll()
+    a.doc.getArray<number>('a').push([1])
+    expect(await a.closed).toBe(4400)
+    expect(a.closeReason).toMatch(/invalid update: .*written before it was loaded/)
+    const b = new RawClient(`${s.wsUrl}/other`)
+    clients.push(b)
+    await waitFor(() => b.synced, 5000, 'the server still serves')
+  })
 })
