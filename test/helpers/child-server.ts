@@ -6,9 +6,12 @@ const root = path.resolve(import.meta.dirname, '../..')
 
 export interface ChildServer { proc: ChildProcess, url: string, wsUrl: string, logs: string[], exited: Promise<number | null> }
 
-/** The real CLI (`server/main.ts`) in its own process, on a free port on 127.0.0.1. */
-export const startChildServer = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'server/main.ts'), '--port', '0', '--host', '127.0.0.1', ...args], {
+/** The source CLI under tsx; `npm start` runs the compiled one instead (`build/server/main.js`). */
+const SOURCE_ENTRY = ['--import', 'tsx', path.join(root, 'server/main.ts')]
+
+/** The real CLI (`server/main.ts`, or `entry`) in its own process, on a free port on 127.0.0.1. */
+export const startChildServer = async (args: string[], env: NodeJS.ProcessEnv = {}, entry = SOURCE_ENTRY): Promise<ChildServer> => {
+  const proc = spawn(process.execPath, [...entry, '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe']
   })
   const logs: string[] = []
