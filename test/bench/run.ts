@@ -26,6 +26,9 @@ const HELP = `Usage: npm run bench -- [options]
   --generators G          load-generator processes (default 2); documents are split between them
   --idle-devices N        idle mode: connected devices (default 5000)
   --idle-seconds S        idle mode: seconds to hold them before sampling RSS (default 10)
+  --settle-seconds S      idle mode: keep holding until S s after connect and sample again (default 60;
+                          0 = no second sample): V8 gives back its young generation ~30 s after the
+                          last burst of allocation, so this is the footprint an idle server settles at
   --p99-ms MS             saturation: a step passes when p99 < MS (default 250) ...
   --min-delivered F       ... and delivered-in-window >= F x expected (default 0.95) and no lost edits
   --repeat N              run each rate step N times (default 1); the run with the median p99 is the
@@ -36,7 +39,7 @@ const HELP = `Usage: npm run bench -- [options]
                           default one login per user shared by its devices
   --login-concurrency N   parallel logins per generator (default 8)
   --connect-batch N       parallel connects per generator (default 200)
-  --ours-args="ARGS"      extra server/main.ts flags for ours / ours-noauth, space separated
+  --ours-args="ARGS"      extra server flags (npm start -- --help) for ours / ours-noauth, space separated
                           (write it with '=' since the value starts with '--')
   --max-seconds S         hard deadline for the whole benchmark (default 3600)
   --json                  print one JSON document on stdout (progress still on stderr)`
@@ -89,7 +92,7 @@ const { values: v } = parseArgs({
     mode: { type: 'string', default: 'steady' }, targets: { type: 'string' }, rates: { type: 'string', default: '2000,5000,10000,15000,20000' },
     docs: { type: 'string', default: '250' }, devices: { type: 'string', default: '4' }, seconds: { type: 'string', default: '8' },
     drain: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, generators: { type: 'string', default: '2' }, 'idle-devices': { type: 'string', default: '5000' },
-    'idle-seconds': { type: 'string', default: '10' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
+    'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
     'all-rates': { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
     'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
     'ours-args': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
@@ -105,7 +108,7 @@ const rates = v.rates.split(',').map(s => num(s, 'rates')).filter(r => r > 0)
 const devicesPerDoc = Math.max(2, num(v.devices, 'devices'))
 const opts = {
   docs: Math.max(1, num(v.docs, 'docs')), devicesPerDoc, seconds: num(v.seconds, 'seconds'), drain: num(v.drain, 'drain'), warmup: num(v.warmup, 'warmup'),
-  generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'),
+  generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'), settleSeconds: num(v['settle-seconds'], 'settle-seconds'),
   p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
   loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
   oursArgs: v['ours-args'].split(' ').filter(Boolean)
@@ -372,7 +375,7 @@ const runSteady = async () => {
 // ---------------------------------------------------------------------------------------------
 // Idle memory
 
-interface IdleRow { target: TargetName, label: string, devices: number, synced: number, baselineRssMb: number, rssMb: number, peakRssMb: number, perConnectionKb: number, connectSeconds: number }
+interface IdleRow { target: TargetName, label: string, devices: number, synced: number, baselineRssMb: number, rssMb: number, settledRssMb: number | null, peakRssMb: number, perConnectionKb: number, connectSeconds: number }
 
 // Idle needs the baseline before the fleet connects, so it drives targets itself.
 const runIdleMode = async () => {
@@ -403,12 +406,20 @@ const runIdleMode = async () => {
       const synced = ready.reduce((a, r) => a + r.synced, 0)
       const devices = ready.reduce((a, r) => a + r.devices, 0)
       log(`[${name}] ${synced}/${devices} idle devices synced; holding ${opts.idleSeconds} s`)
-      const until = Math.min(Date.now() + opts.idleSeconds * 1000, deadline)
-      while (Date.now() < until) await sleep(200)
+      const connected = Date.now()
+      const holdUntil = async (seconds: number) => { const until = Math.min(connected + seconds * 1000, deadline); while (Date.now() < until) await sleep(200) }
+      await holdUntil(opts.idleSeconds)
       const s = sampleProcess(target.pid)
       if (!base || !s) throw new Error('server process gone')
+      let settled: ProcSample | null = null
+      if (opts.settleSeconds > opts.idleSeconds) {
+        log(`[${name}] sampled at ${opts.idleSeconds} s; holding to ${opts.settleSeconds} s to sample the settled footprint`)
+        await holdUntil(opts.settleSeconds)
+        settled = sampleProcess(target.pid)
+        if (!settled) throw new Error('server process gone')
+      }
       rows.push({
-        target: name, label: target.label, devices, synced, baselineRssMb: base.rssMb, rssMb: s.rssMb, peakRssMb: s.peakRssMb,
+        target: name, label: target.label, devices, synced, baselineRssMb: base.rssMb, rssMb: s.rssMb, settledRssMb: settled?.rssMb ?? null, peakRssMb: settled?.peakRssMb ?? s.peakRssMb,
         perConnectionKb: (s.rssMb - base.rssMb) * 1024 / Math.max(1, synced), connectSeconds: Math.max(...ready.map(r => r.connectSeconds))
       })
     } catch (err) {
@@ -420,23 +431,32 @@ const runIdleMode = async () => {
     }
   }
   const isOurs = (r: IdleRow) => r.target.startsWith('ours')
-  const ratios = rows.filter(isOurs).flatMap(ours => rows.filter(r => !isOurs(r)).map(r => ({ ours: ours.label, peer: r.label, rssRatio: ours.rssMb / r.rssMb, perConnectionRatio: ours.perConnectionKb / Math.max(0.001, r.perConnectionKb) })))
+  const ratios = rows.filter(isOurs).flatMap(ours => rows.filter(r => !isOurs(r)).map(r => ({
+    ours: ours.label, peer: r.label, rssRatio: ours.rssMb / r.rssMb,
+    settledRssRatio: ours.settledRssMb !== null && r.settledRssMb !== null ? ours.settledRssMb / r.settledRssMb : null,
+    perConnectionRatio: ours.perConnectionKb / Math.max(0.001, r.perConnectionKb)
+  })))
   if (v.json) {
     console.log(JSON.stringify({ mode: 'idle', config: { ...opts, targets, docs }, warnings, rows, ratios, failures }, null, 2))
   } else {
-    const out: string[] = [`\n=== idle: ${opts.idleDevices} connected, synced, idle devices (${docs} docs x ${opts.devicesPerDoc}), held ${opts.idleSeconds} s ===`]
+    const out: string[] = [`\n=== idle: ${opts.idleDevices} connected, synced, idle devices (${docs} docs x ${opts.devicesPerDoc}), sampled ${opts.idleSeconds} s after connecting${opts.settleSeconds > opts.idleSeconds ? ` and again at ${opts.settleSeconds} s` : ''} ===`]
     for (const w of warnings) out.push(w)
-    out.push(table(['target', 'synced', 'baseline RSS MB', 'RSS MB', 'peak RSS MB', 'KB/connection', 'connect s'],
-      rows.map(r => [r.label, `${r.synced}/${r.devices}`, f1(r.baselineRssMb), f1(r.rssMb), f1(r.peakRssMb), f1(r.perConnectionKb), f1(r.connectSeconds)])))
-    out.push('KB/connection = (RSS with the devices connected − RSS before they connected) / synced devices.')
-    if (ratios.length) out.push(table(['ours / peer', 'RSS', 'KB/connection'], ratios.map(r => [`${r.ours} / ${r.peer}`, `${r.rssRatio.toFixed(2)}x`, `${r.perConnectionRatio.toFixed(2)}x`])))
+    const settledCol = `settled RSS MB @${opts.settleSeconds}s`
+    const hasSettled = rows.some(r => r.settledRssMb !== null)
+    out.push(table(['target', 'synced', 'baseline RSS MB', `RSS MB @${opts.idleSeconds}s`, ...(hasSettled ? [settledCol] : []), 'peak RSS MB', 'KB/connection', 'connect s'],
+      rows.map(r => [r.label, `${r.synced}/${r.devices}`, f1(r.baselineRssMb), f1(r.rssMb), ...(hasSettled ? [r.settledRssMb === null ? '-' : f1(r.settledRssMb)] : []), f1(r.peakRssMb), f1(r.perConnectionKb), f1(r.connectSeconds)])))
+    out.push(`KB/connection = (RSS @${opts.idleSeconds}s − RSS before the devices connected) / synced devices.`)
+    if (ratios.length) {
+      out.push(table(['ours / peer', `RSS @${opts.idleSeconds}s`, ...(hasSettled ? [`settled @${opts.settleSeconds}s`] : []), 'KB/connection'],
+        ratios.map(r => [`${r.ours} / ${r.peer}`, `${r.rssRatio.toFixed(2)}x`, ...(hasSettled ? [r.settledRssRatio === null ? '-' : `${r.settledRssRatio.toFixed(2)}x`] : []), `${r.perConnectionRatio.toFixed(2)}x`])))
+    }
     if (failures.length) out.push(`\nfailures:\n  ${failures.join('\n  ')}`)
     console.log(out.join('\n'))
   }
   return failures.length === 0
 }
-log('compiling the TypeScript targets (tsconfig.build.json → build/) …')
-compileTargets()
+log('compiling the targets (ours: the npm start bundle, build/server.js; the rest: tsconfig.build.json → build/) …')
+await compileTargets()
 const ok = mode === 'idle' ? await runIdleMode() : await runSteady()
 killAllChildren()
 process.exit(ok ? 0 : 1)

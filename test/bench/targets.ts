@@ -9,6 +9,7 @@ import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { createRequire } from 'node:module'
+import { SERVER_BUNDLE, buildServerBundle } from '../../server/build.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 const require = createRequire(import.meta.url)
@@ -109,7 +110,11 @@ export const OURS_NODE_FLAGS = startScript.split(/\s+/).filter(a => a.startsWith
  * generation capped at 4 MB per semi-space instead of 16, for less RSS at some tail latency under load.
  */
 export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
-export const compileTargets = () => execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' })
+/** Ours as `npm start` runs it (the bundle, server/build.ts); the peers' TypeScript and the generators with tsc. */
+export const compileTargets = async () => {
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' })
+  await buildServerBundle()
+}
 
 export interface TargetOptions { oursArgs: string[] }
 
@@ -126,7 +131,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
       case 'ours':
       case 'ours-lean':
       case 'ours-noauth': {
-        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), ...builtArgs('server/main.ts', '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs)]
+        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), SERVER_BUNDLE, '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs]
         if (name !== 'ours-noauth') {
           const hasAuth = fs.existsSync(path.join(root, 'server/auth'))
           let why = 'server/auth/ does not exist yet'

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { ensureDemoBuilt } from '../../demo/build.js'
 
 /**
  * One temp root per test run: every server data dir and device profile of the run lives below it and
@@ -8,6 +9,9 @@ import path from 'node:path'
  * Test workers inherit the variable.
  */
 export default function setup (): () => void {
+  // Once, before any worker: the browser tests and the bundled-server test serve demo/dist, and two
+  // files building it at the same time would write over each other.
+  ensureDemoBuilt({ quiet: true })
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'session-sync-tests-'))
   process.env.SYNC_TEST_TMP = root
   return () => fs.rmSync(root, { recursive: true, force: true })

@@ -1,33 +1,43 @@
-import { execFile } from 'node:child_process'
-import { createRequire } from 'node:module'
+import fs from 'node:fs'
 import path from 'node:path'
-import { pathToFileURL } from 'node:url'
-import { promisify } from 'node:util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { buildServerBundle } from '../../server/build.js'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
 import { tempDir } from '../helpers/server.js'
 
-// `npm start` compiles the server (tsconfig.build.json → build/) and runs it with plain node.
+// `npm start` bundles the server (server/build.ts → build/server.js) and runs it with plain node.
 const root = path.resolve(import.meta.dirname, '../..')
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const children: ChildServer[] = []
 afterEach(() => { for (const c of children.splice(0)) c.proc.kill('SIGKILL') })
 
-describe('the compiled server (what npm start runs)', () => {
+describe('the bundled server (what npm start runs)', () => {
+  let bundle = ''
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root })
+    bundle = await buildServerBundle()
   }, 120_000)
 
-  it('finds the demo app of the repository from build/', async () => {
-    const { DEFAULT_DEMO_DIST } = await import(pathToFileURL(path.join(root, 'build/server/http/demo.js')).href) as { DEFAULT_DEMO_DIST: string }
-    expect(DEFAULT_DEMO_DIST).toBe(path.join(root, 'demo/dist'))
+  it('is one file that leaves the native addons to node_modules', () => {
+    const text = fs.readFileSync(bundle, 'utf8')
+    expect(text).toMatch(/from\s*"level"/)
+    expect(text).toMatch(/from\s*"@node-rs\/argon2"/)
+    expect(text).not.toMatch(/from\s*"\.\.?\//)
   })
 
-  it('starts with identity on and answers', async () => {
-    const server = await startChildServer(['--data-dir', await tempDir(), '--log-level', 'info'], {}, [path.join(root, 'build/server/main.js')])
+  it('starts with identity on, answers, and serves the repository\'s demo app from build/', async () => {
+    const server = await startChildServer(['--data-dir', await tempDir(), '--log-level', 'info'], {}, [bundle])
     children.push(server)
     expect(await (await fetch(`${server.url}/healthz`)).json()).toMatchObject({ status: 'ok' })
     const jwks = await (await fetch(`${server.url}/.well-known/jwks.json`)).json() as { keys: unknown[] }
     expect(jwks.keys).toHaveLength(1)
+    const page = await fetch(`${server.url}/`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toBe(fs.readFileSync(path.join(root, 'demo/dist/index.html'), 'utf8'))
+  })
+
+  it('runs the key rotation command', async () => {
+    const { execFile } = await import('node:child_process')
+    const dir = await tempDir()
+    const run = () => new Promise<string>((resolve, reject) => execFile(process.execPath, [bundle, 'keys:rotate', '--data-dir', dir], (err, out) => err ? reject(err) : resolve(out)))
+    expect(JSON.parse(await run())).toMatchObject({ added: expect.any(String) })
   })
 })

@@ -1,0 +1,44 @@
+/**
+ * Bundles the server into one minified ES module, `build/server.js` (with `build/server.js.map`), which
+ * `npm start` runs under plain node.
+ *
+ * Why a bundle and not tsc's one file per module: the process keeps the source text of every module it
+ * loads and a module record for each of several hundred files. One minified file cuts the server's
+ * fixed memory by about 13 MB at start (91 → 78 MB RSS) and about 9 MB with 5000 idle devices
+ * connected (`npm run bench -- --mode idle`), which is most of the gap to a bare `ws` relay.
+ *
+ * Native addons and packages that load files at run time stay external (resolved from node_modules):
+ * level/classic-level and @node-rs/argon2 load prebuilt binaries, pino may start worker threads by file.
+ * `--keep-names` keeps class and function names, which error messages and logs show.
+ */
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+
+const root = path.resolve(import.meta.dirname, '..')
+export const SERVER_BUNDLE = path.join(root, 'build/server.js')
+const EXTERNAL = ['level', 'classic-level', '@node-rs/argon2', 'pino']
+
+export const buildServerBundle = async (): Promise<string> => {
+  await build({
+    entryPoints: [path.join(root, 'server/main.ts')],
+    outfile: SERVER_BUNDLE,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    external: EXTERNAL,
+    // Some bundled CommonJS packages call require() for Node built-ins; ESM output has no require.
+    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+    logLevel: 'warning'
+  })
+  return SERVER_BUNDLE
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const out = await buildServerBundle()
+  console.log(`server bundled: ${path.relative(root, out)}`)
+}
