@@ -10,6 +10,7 @@ export interface ServerConfig {
   insecureNoAuth: boolean
   maxMessageBytes: number
   maxBufferedBytes: number
+  pingIntervalMs: number
   unloadGraceMs: number
   flushIntervalMs: number
   maxBatchOps: number
@@ -38,6 +39,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
   maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 4413 above it)' },
   maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'SYNC_MAX_BUFFERED_BYTES', kind: 'int', def: 8 * 1024 * 1024, help: 'per-socket send buffer limit (close 4408 above it)' },
+  pingIntervalMs: { flag: 'ping-interval-ms', env: 'SYNC_PING_INTERVAL_MS', kind: 'int', def: 30_000, help: 'ping every socket this often; one that has not answered by the next ping is dropped (dead peer). 0 = off' },
   unloadGraceMs: { flag: 'unload-grace-ms', env: 'SYNC_UNLOAD_GRACE_MS', kind: 'int', def: 30_000, help: 'keep a document loaded this long after its last connection' },
   flushIntervalMs: { flag: 'flush-ms', env: 'SYNC_FLUSH_MS', kind: 'int', def: 10, help: 'storage batch window: updates are on disk within this many ms' },
   maxBatchOps: { flag: 'max-batch-ops', env: 'SYNC_MAX_BATCH_OPS', kind: 'int', def: 5000, help: 'write a batch early at this many queued operations' },

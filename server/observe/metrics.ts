@@ -26,6 +26,7 @@ export const createMetrics = () => {
     messagesOut: new Counter({ name: 'sync_messages_out_total', help: 'Messages sent (one per recipient)', registers: [registry], collect () { this.reset(); this.inc(hot.messagesOut) } }),
     bytesIn: new Counter({ name: 'sync_bytes_in_total', help: 'Bytes received in messages', registers: [registry], collect () { this.reset(); this.inc(hot.bytesIn) } }),
     bytesOut: new Counter({ name: 'sync_bytes_out_total', help: 'Bytes sent in messages', registers: [registry], collect () { this.reset(); this.inc(hot.bytesOut) } }),
+    deadConnections: new Counter({ name: 'sync_dead_connections_total', help: 'Connections dropped because they did not answer a ping within one interval (half-open TCP)', registers: [registry] }),
     rejected: new Counter({ name: 'sync_connections_closed_total', help: 'Connections closed by the server, by close code', labelNames: ['code'], registers: [registry] }),
     persistLatency: new Histogram({
       name: 'sync_persist_batch_seconds', help: 'Time to write one storage batch', registers: [registry],

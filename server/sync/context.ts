@@ -8,6 +8,8 @@ export interface SyncConfig {
   maxMessageBytes: number
   /** A socket whose unsent data passes this is closed with 4408. */
   maxBufferedBytes: number
+  /** Ping every socket this often and drop those that did not answer the last ping (0 = off). */
+  pingIntervalMs: number
   /** How long a document stays in memory after its last connection closes. */
   unloadGraceMs: number
   /** Compact a document's log into a snapshot past this many updates… */

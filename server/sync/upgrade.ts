@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from './connection.js'
+import { startLiveness } from './liveness.js'
 import type { Rooms } from './rooms.js'
 import type { SyncContext } from './context.js'
 import type { SessionSockets } from './session-sockets.js'
@@ -34,6 +35,10 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     handleProtocols: (protocols) => (protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false)
   })
   let accepting = true
+  const liveness = startLiveness(wss, ctx.config.pingIntervalMs, () => {
+    ctx.metrics.deadConnections.inc()
+    ctx.logger.info('socket did not answer a ping; dropped as dead')
+  })
 
   const attach = async (ws: WebSocket, docName: string, principal: Principal, extensions: boolean) => {
     // Frames can arrive while the document loads: hold them and replay in order once it is ready.
@@ -91,12 +96,15 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     }
     if (socket.destroyed) return
     const extensions = url.searchParams.get(EXTENSIONS_PARAM) === '1'
-    wss.handleUpgrade(req, socket, head, ws => { void attach(ws, docName, principal, extensions) })
+    wss.handleUpgrade(req, socket, head, ws => {
+      liveness.watch(ws)
+      void attach(ws, docName, principal, extensions)
+    })
   }
 
   return {
     handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => { void handleUpgrade(req, socket, head) },
-    stopAccepting: () => { accepting = false },
+    stopAccepting: () => { accepting = false; liveness.stop() },
     /** Close every socket with 1001 (server going away). */
     closeAll: () => {
       for (const ws of wss.clients) ws.close(CloseCode.goingAway, 'server shutting down')
