@@ -40,6 +40,7 @@ const HELP = `Usage: npm run bench -- [options]
   --login-concurrency N   parallel logins per generator (default 8)
   --connect-batch N       parallel connects per generator (default 200)
   --ours-args="ARGS"      extra server flags (npm start -- --help) for ours / ours-noauth, space separated
+  --ours-node-flags="F"   extra Node/V8 flags for every ours target (e.g. --max-semi-space-size=32)
                           (write it with '=' since the value starts with '--')
   --max-seconds S         hard deadline for the whole benchmark (default 3600)
   --json                  print one JSON document on stdout (progress still on stderr)`
@@ -95,7 +96,7 @@ const { values: v } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
     'all-rates': { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
     'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
-    'ours-args': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
+    'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
     json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }
   }
 })
@@ -111,7 +112,7 @@ const opts = {
   generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'), settleSeconds: num(v['settle-seconds'], 'settle-seconds'),
   p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
   loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
-  oursArgs: v['ours-args'].split(' ').filter(Boolean)
+  oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean)
 }
 const deadline = Date.now() + num(v['max-seconds'], 'max-seconds') * 1000
 
@@ -128,7 +129,7 @@ interface Fleet { target: Target, gens: Gen[], ready: GenReady[], devices: numbe
 
 const withFleet = async <T>(name: TargetName, docs: number, fn: (f: Fleet) => Promise<T>): Promise<T> => {
   log(`\n[${name}] starting`)
-  const target = await startTarget(name, { oursArgs: opts.oursArgs })
+  const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags })
   if (target.warning) log(target.warning)
   const gens = spawnGenerators(Math.min(opts.generators, docs))
   try {
@@ -387,7 +388,7 @@ const runIdleMode = async () => {
     if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
     log(`\n[${name}] starting (idle)`)
     let target: Target
-    try { target = await startTarget(name, { oursArgs: opts.oursArgs }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
+    try { target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
     if (target.warning) { warnings.push(target.warning); log(target.warning) }
     const gens = spawnGenerators(Math.min(opts.generators, docs))
     try {

@@ -116,7 +116,7 @@ export const compileTargets = async () => {
   await buildServerBundle()
 }
 
-export interface TargetOptions { oursArgs: string[] }
+export interface TargetOptions { oursArgs: string[], oursNodeFlags?: string[] }
 
 export const startTarget = async (name: TargetName, opts: TargetOptions): Promise<Target> => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`))
@@ -131,7 +131,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
       case 'ours':
       case 'ours-lean':
       case 'ours-noauth': {
-        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), SERVER_BUNDLE, '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs]
+        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), ...(opts.oursNodeFlags ?? []), SERVER_BUNDLE, '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs]
         if (name !== 'ours-noauth') {
           const hasAuth = fs.existsSync(path.join(root, 'server/auth'))
           let why = 'server/auth/ does not exist yet'
@@ -145,7 +145,8 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
             try {
               const s = await spawnServer([...base, ...lift], {}, jsonListening)
               if (name === 'ours-lean') return make(s, { label: 'ours lean (auth)', note: `as ours, with ${LEAN_NODE_FLAGS.join(' ')} (the memory-lean profile)`, warning: null, framing: 'y-websocket', auth: 'api' })
-              return make(s, { label: 'ours (auth)', note: 'LevelDB in a temp dir; authentication ON (register + DPoP login per user, ?token=)', warning: null, framing: 'y-websocket', auth: 'api' })
+              const extra = opts.oursNodeFlags?.length ? ` [${opts.oursNodeFlags.join(' ')}]` : ''
+              return make(s, { label: `ours (auth)${extra}`, note: 'LevelDB in a temp dir; authentication ON (register + DPoP login per user, ?token=)', warning: null, framing: 'y-websocket', auth: 'api' })
             } catch (err) {
               why = `server refused to start without --insecure-no-auth: ${(err as Error).message.split('\n').filter(Boolean).slice(0, 3).join(' | ').slice(0, 300)}`
             }
