@@ -48,6 +48,25 @@ describe('sync', () => {
     await waitFor(() => [...p2.awareness.getStates().values()].some(st => (st as { user?: { name: string } }).user?.name === 'alice'))
   })
 
+  it('delivers messages of every WebSocket length class intact, and a large document in one sync step 2', async () => {
+    const s = await start()
+    const a = raw(`${s.wsUrl}/frames`)
+    const b = raw(`${s.wsUrl}/frames`)
+    const c = raw(`${s.wsUrl}/frames`)
+    await waitFor(() => a.synced && b.synced && c.synced)
+    // Payload lengths around the 7-bit, 16-bit and 64-bit length encodings of RFC 6455.
+    let expected = ''
+    for (const size of [1, 100, 125, 126, 1000, 65535, 65536, 200_000]) {
+      const text = String.fromCharCode(97 + (size % 26)).repeat(size)
+      a.doc.getText('t').insert(expected.length, text)
+      expected += text
+      await waitFor(() => b.text() === expected && c.text() === expected, 5000, `a ${size}-character edit on both other devices`)
+    }
+    // A fresh device gets the whole document in one sync step 2 (a 64-bit-length frame).
+    const d = raw(`${s.wsUrl}/frames`)
+    await waitFor(() => d.synced && d.text() === expected, 5000, 'a fresh device synced')
+  })
+
   it('merges offline edits made on two devices', async () => {
     const s = await start()
     const d1 = new Y.Doc(); const d2 = new Y.Doc()
