@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { afterEach } from 'vitest'
 import { createApp, type App, type AppOptions } from '../../server/app.js'
 import { loadConfig, type ServerConfig } from '../../server/config.js'
 import { createLogger } from '../../server/observe/logger.js'
+import { RawClient } from './raw-client.js'
 
 /** Below the run's temp root (test/helpers/global-setup.ts), removed when the run ends. */
 export const tempDir = (prefix = 'sync-test-') => fs.mkdtemp(path.join(process.env.SYNC_TEST_TMP ?? os.tmpdir(), prefix))
@@ -21,5 +23,22 @@ export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs 
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(r => setTimeout(r, 10))
+  }
+}
+
+/**
+ * For a test file: `start` a server and open `raw` clients that are closed after each test (clients
+ * first, so no server waits on a socket).
+ */
+export const serverFixtures = () => {
+  const servers: Array<Awaited<ReturnType<typeof startServer>>> = []
+  const clients: RawClient[] = []
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.ws.terminate()
+    for (const s of servers.splice(0)) await s.close()
+  })
+  return {
+    start: async (overrides: Partial<ServerConfig> = {}) => { const s = await startServer(overrides); servers.push(s); return s },
+    raw: (url: string) => { const c = new RawClient(url); clients.push(c); return c }
   }
 }

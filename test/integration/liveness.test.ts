@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { startServer, waitFor } from '../helpers/server.js'
-import { RawClient } from '../helpers/raw-client.js'
+import { describe, expect, it } from 'vitest'
+import { serverFixtures, waitFor, type startServer } from '../helpers/server.js'
+import type { RawClient } from '../helpers/raw-client.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
-const servers: Server[] = []
-const clients: RawClient[] = []
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate()
-  for (const s of servers.splice(0)) await s.close()
-})
-const start = async (o = {}) => { const s = await startServer(o); servers.push(s); return s }
-const raw = (url: string) => { const c = new RawClient(url); clients.push(c); return c }
+const { start, raw } = serverFixtures()
 const metric = async (s: Server, name: string) => {
   const text = await (await fetch(`${s.url}/metrics`)).text()
   return Number(text.match(new RegExp(`^${name} (\\d+)`, 'm'))?.[1] ?? NaN)

@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { startServer, waitFor } from '../helpers/server.js'
-import { RawClient } from '../helpers/raw-client.js'
+import { serverFixtures, waitFor } from '../helpers/server.js'
 import { encodeUpdate } from '../../shared/protocol.js'
 
-type Server = Awaited<ReturnType<typeof startServer>>
-const servers: Server[] = []
-const clients: RawClient[] = []
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate()
-  for (const s of servers.splice(0)) await s.close()
-})
+const { start, raw } = serverFixtures()
 
 /** Updates of one writer doc, in order: push(0), push(1), … */
 const updates = (n: number) => {
@@ -23,11 +16,9 @@ const updates = (n: number) => {
 
 describe('updates of one event-loop turn are applied together', () => {
   it('a read in the same turn sees every accepted update; each is broadcast in order and persisted', async () => {
-    const s = await startServer()
-    servers.push(s)
-    const sender = new RawClient(`${s.wsUrl}/batch`)
-    const watcher = new RawClient(`${s.wsUrl}/batch`)
-    clients.push(sender, watcher)
+    const s = await start()
+    const sender = raw(`${s.wsUrl}/batch`)
+    const watcher = raw(`${s.wsUrl}/batch`)
     await waitFor(() => sender.synced && watcher.synced)
     const room = await s.rooms.acquire('batch')
     const from = [...room.connections][0]!
@@ -52,12 +43,10 @@ describe('updates of one event-loop turn are applied together', () => {
   })
 
   it('an undecodable update in a burst closes only its sender (4400); the rest of the burst lands', async () => {
-    const s = await startServer()
-    servers.push(s)
-    const good = new RawClient(`${s.wsUrl}/burst`)
-    const bad = new RawClient(`${s.wsUrl}/burst`)
-    const watcher = new RawClient(`${s.wsUrl}/burst`)
-    clients.push(good, bad, watcher)
+    const s = await start()
+    const good = raw(`${s.wsUrl}/burst`)
+    const bad = raw(`${s.wsUrl}/burst`)
+    const watcher = raw(`${s.wsUrl}/burst`)
     await waitFor(() => good.synced && bad.synced && watcher.synced)
     for (let i = 0; i < 20; i++) good.doc.getArray<number>('a').push([i])
     const truncated = updates(1)[0]!.subarray(0, 5)
@@ -70,10 +59,8 @@ describe('updates of one event-loop turn are applied together', () => {
   })
 
   it('an update that cannot be stored at the end of the turn closes its sender (4400), not the process', async () => {
-    const s = await startServer()
-    servers.push(s)
-    const a = new RawClient(`${s.wsUrl}/orphan`)
-    clients.push(a)
+    const s = await start()
+    const a = raw(`${s.wsUrl}/orphan`)
     await waitFor(() => a.synced)
     // Shutdown's unload while a socket is still attached: the document is released from storage, so
     // appending to it throws, inside the end-of-turn callback.
@@ -81,8 +68,7 @@ describe('updates of one event-loop turn are applied together', () => {
     a.doc.getArray<number>('a').push([1])
     expect(await a.closed).toBe(4400)
     expect(a.closeReason).toMatch(/invalid update: .*written before it was loaded/)
-    const b = new RawClient(`${s.wsUrl}/other`)
-    clients.push(b)
+    const b = raw(`${s.wsUrl}/other`)
     await waitFor(() => b.synced, 5000, 'the server still serves')
   })
 })
