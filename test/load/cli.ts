@@ -4,6 +4,7 @@ import type { FleetOptions } from './fleet.js'
 import type { ScenarioName } from './scenarios.js'
 import { formatReport } from './report.js'
 import { runLoad } from './run.js'
+import { findListeningPid } from './proc.js'
 
 const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenario steady [options]
 
@@ -19,12 +20,20 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
                         pass more than the server's --unload-grace-ms to measure a load from storage)
   --mode light|full     light devices scan frames; full devices apply every update (default light)
   --auth api|none       log devices in through the HTTP API (default api), or none for --insecure-no-auth servers
-  --server-pid PID      local server process: report its CPU time and peak RSS
+  --server-pid PID      local server process: report its CPU time and peak RSS (default: found by
+                        the target's port when the target is on this machine's loopback)
   --login-concurrency N parallel logins (default 8)
   --connect-batch N     parallel socket connects (default 200)
   --max-seconds S       hard deadline for the whole run (default 300)
   --json                print the report as JSON
 Exits 1 when any edit is lost, any device diverges, or (churn) any device ends signed out.`
+
+/** A target on loopback is a server on this machine: find its pid by the port it listens on. */
+const localServerPid = (target: string): number | null => {
+  const url = new URL(target)
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return null
+  return findListeningPid(Number(url.port || (url.protocol === 'https:' ? 443 : 80)))
+}
 
 const main = async () => {
   const { values: v } = parseArgs({
@@ -48,8 +57,10 @@ const main = async () => {
     mode: v.mode === 'full' ? 'full' : 'light', auth: v.auth === 'none' ? 'none' : 'api', runId: randomBytes(4).toString('hex'),
     loginConcurrency: num(v['login-concurrency'])
   }
+  const serverPid = v['server-pid'] ? num(v['server-pid']) : localServerPid(fleetOpts.target)
+  if (serverPid && !v['server-pid'] && !v.json) process.stderr.write(`[${scenario}] local server: pid ${serverPid} (found by port)\n`)
   const report = await runLoad({
-    scenario, fleet: fleetOpts, serverPid: v['server-pid'] ? num(v['server-pid']) : null,
+    scenario, fleet: fleetOpts, serverPid,
     scenarioOptions: {
       seconds: num(v.seconds), rate: num(v.rate), offlineEdits: num(v['offline-edits']), history: num(v.history), unloadWaitSeconds: num(v['unload-wait']),
       connectBatch: num(v['connect-batch']), deadline, onProgress: progress

@@ -17,3 +17,36 @@ export const sampleProcess = (pid: number): ProcSample | null => {
     return null
   }
 }
+
+/**
+ * The pid of the local process listening on TCP `port`, or null (Linux: /proc/net/tcp{,6} give the
+ * listening socket's inode, /proc/<pid>/fd links name the process holding it). Lets the load tool
+ * report a local server's CPU and RSS without being told its pid.
+ */
+export const findListeningPid = (port: number): number | null => {
+  const inodes = new Set<string>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try { text = fs.readFileSync(table, 'utf8') } catch { continue }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      const f = line.trim().split(/\s+/)
+      if (f.length < 10 || f[3] !== '0A') continue // 0A = LISTEN
+      if (parseInt(f[1]!.split(':')[1]!, 16) === port) inodes.add(f[9]!)
+    }
+  }
+  if (inodes.size === 0) return null
+  let pids: string[] = []
+  try { pids = fs.readdirSync('/proc').filter(d => /^\d+$/.test(d)) } catch { return null }
+  for (const pid of pids) {
+    let fds: string[] = []
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`) } catch { continue }
+    for (const fd of fds) {
+      let link = ''
+      try { link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { continue }
+      const m = /^socket:\[(\d+)\]$/.exec(link)
+      if (m && inodes.has(m[1]!)) return Number(pid)
+    }
+  }
+  return null
+}
