@@ -3,9 +3,9 @@
  * `npm start` runs under plain node.
  *
  * Why a bundle and not tsc's one file per module: the process keeps the source text of every module it
- * loads and a module record for each of several hundred files. One minified file cuts the server's
- * fixed memory by about 13 MB at start (91 → 78 MB RSS) and about 9 MB with 5000 idle devices
- * connected (`npm run bench -- --mode idle`), which is most of the gap to a bare `ws` relay.
+ * loads and a module record for each of several hundred files. One minified file cuts RSS at start by
+ * about 13 MB (91 → 78 MB) and the peak of an idle-bench run (`npm run bench -- --mode idle`) by about
+ * 20 MB; with 5000 idle devices connected the difference is within that measurement's noise.
  *
  * Native addons and packages that load files at run time stay external (resolved from node_modules):
  * level/classic-level and @node-rs/argon2 load prebuilt binaries, pino may start worker threads by file.
