@@ -27,18 +27,20 @@ export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs 
 }
 
 /**
- * For a test file: `start` a server and open `raw` clients that are closed after each test (clients
- * first, so no server waits on a socket).
+ * For a test file: `start` a server and open `raw` clients; after each test the clients and whatever
+ * was registered with `onCleanup` (other clients) are closed first, so no server waits on a socket.
  */
 export const serverFixtures = () => {
   const servers: Array<Awaited<ReturnType<typeof startServer>>> = []
-  const clients: RawClient[] = []
+  const cleanups: Array<() => unknown> = []
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.ws.terminate()
+    for (const c of cleanups.splice(0)) await c()
     for (const s of servers.splice(0)) await s.close()
   })
+  const onCleanup = (fn: () => unknown) => { cleanups.push(fn) }
   return {
     start: async (overrides: Partial<ServerConfig> = {}) => { const s = await startServer(overrides); servers.push(s); return s },
-    raw: (url: string) => { const c = new RawClient(url); clients.push(c); return c }
+    raw: (url: string) => { const c = new RawClient(url); onCleanup(() => c.ws.terminate()); return c },
+    onCleanup
   }
 }

@@ -1,22 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { startServer, waitFor } from '../helpers/server.js'
-import { RawClient } from '../helpers/raw-client.js'
+import { serverFixtures, waitFor, type startServer } from '../helpers/server.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
-const servers: Server[] = []
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c()
-  for (const s of servers.splice(0)) await s.close()
-})
-const start = async (o = {}) => { const s = await startServer(o); servers.push(s); return s }
-const raw = (url: string) => { const c = new RawClient(url); cleanups.push(() => c.ws.terminate()); return c }
+const { start, raw, onCleanup } = serverFixtures()
 const provider = (server: Server, doc: Y.Doc, name: string) => {
   const p = new WebsocketProvider(server.wsUrl, name, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true })
-  cleanups.push(() => p.destroy())
+  onCleanup(() => p.destroy())
   return p
 }
 
