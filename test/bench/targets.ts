@@ -107,10 +107,11 @@ const startScript: string = JSON.parse(fs.readFileSync(path.join(root, 'package.
 export const OURS_NODE_FLAGS = startScript.split(/\s+/).filter(a => a.startsWith('--'))
 /**
  * The memory-lean profile README documents (`NODE_OPTIONS=--max-semi-space-size=4`): V8's young
- * generation capped at 4 MB per semi-space instead of 16, for less RSS at some tail latency under load.
+ * generation capped at 4 MB per semi-space instead of 16, for less RSS; its tail-latency cost under
+ * load measured within noise here (README → Performance).
  */
 export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
-/** Ours as `npm start` runs it (the bundle, server/build.ts); the peers' TypeScript and the generators with tsc. */
+/** Ours as `npm start` runs it (the bundle, server/build.ts); the peers' TypeScript, the load tool and the generators with tsc (tsconfig.build.json, which leaves the server to the bundle). */
 export const compileTargets = async () => {
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' })
   await buildServerBundle()
