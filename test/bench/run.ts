@@ -34,6 +34,9 @@ const HELP = `Usage: npm run bench -- [options]
   --repeat N              run each rate step N times (default 1); the run with the median p99 is the
                           step's row (the upper one for even N), the p99 column shows min-max too, and
                           an edit lost in any run fails the step
+  --interleave            connect every target first, then run each rate step (and each repeat) on
+                          all of them back to back, order rotated per repeat: ratios come from runs
+                          minutes apart at most, not a whole sweep apart (default: one target at a time)
   --all-rates             keep stepping a target after 2 consecutive failed steps (default: stop it)
   --login-per-device      auth: one login per device (realistic, slow: one password hash each);
                           default one login per user shared by its devices
@@ -94,7 +97,7 @@ const { values: v } = parseArgs({
     docs: { type: 'string', default: '250' }, devices: { type: 'string', default: '4' }, seconds: { type: 'string', default: '8' },
     drain: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, generators: { type: 'string', default: '2' }, 'idle-devices': { type: 'string', default: '5000' },
     'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
-    'all-rates': { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
+    'all-rates': { type: 'boolean', default: false }, interleave: { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
     'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
     'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
     json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }
@@ -110,7 +113,7 @@ const devicesPerDoc = Math.max(2, num(v.devices, 'devices'))
 const opts = {
   docs: Math.max(1, num(v.docs, 'docs')), devicesPerDoc, seconds: num(v.seconds, 'seconds'), drain: num(v.drain, 'drain'), warmup: num(v.warmup, 'warmup'),
   generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'), settleSeconds: num(v['settle-seconds'], 'settle-seconds'),
-  p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
+  p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], interleave: v.interleave, repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
   loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
   oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean)
 }
@@ -127,11 +130,15 @@ setTimeout(() => { log('bench: --max-seconds deadline passed'); killAllChildren(
 
 interface Fleet { target: Target, gens: Gen[], ready: GenReady[], devices: number }
 
-const withFleet = async <T>(name: TargetName, docs: number, fn: (f: Fleet) => Promise<T>): Promise<T> => {
+interface OpenFleet extends Fleet { close (): Promise<void> }
+
+/** Start a target and its generators, log the fleet in and connect it; `close` stops them all. */
+const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => {
   log(`\n[${name}] starting`)
   const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags })
   if (target.warning) log(target.warning)
   const gens = spawnGenerators(Math.min(opts.generators, docs))
+  const close = async () => { await stopGenerators(gens); await target.stop() }
   try {
     const runId = randomBytes(4).toString('hex')
     const t0 = Date.now()
@@ -150,13 +157,11 @@ const withFleet = async <T>(name: TargetName, docs: number, fn: (f: Fleet) => Pr
     const synced = ready.reduce((a, r) => a + r.synced, 0)
     const loginSeconds = Math.max(...ready.map(r => r.loginSeconds))
     log(`[${name}] ${synced}/${devices} devices synced in ${((Date.now() - t0) / 1000).toFixed(1)} s${target.auth === 'api' ? ` (logins ${loginSeconds.toFixed(1)} s)` : ''}`)
-    return await fn({ target, gens, ready, devices })
+    return { target, gens, ready, devices, close }
   } catch (err) {
     log(`[${name}] FAILED: ${(err as Error).message}\n--- server log tail ---\n${target.logTail()}`)
+    await close()
     throw err
-  } finally {
-    await stopGenerators(gens)
-    await target.stop()
   }
 }
 
@@ -239,14 +244,7 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds): Promi
  * p99 on a shared machine moves a lot between identical runs: with `--repeat N` a step runs N times and
  * reports the run with the median p99, so one lucky or unlucky run does not decide a saturation.
  */
-const runRepeatedStep = async (f: Fleet, rate: number): Promise<Row> => {
-  const runs: Row[] = []
-  for (let i = 0; i < opts.repeat; i++) {
-    if (i > 0 && Date.now() + (opts.seconds + opts.drain) * 1000 > deadline) break
-    const r = await runStep(f, rate)
-    runs.push(r)
-    if (opts.repeat > 1) log(`[${f.target.name}] ${rate}/s run ${i + 1}/${opts.repeat}: p99 ${f1(r.p99)} ms ${r.ok ? 'ok' : 'FAIL ' + r.flags.join(' ')}`)
-  }
+const medianRow = (runs: Row[]): Row => {
   const median = [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]!
   const row: Row = { ...median, flags: [...median.flags], p99Runs: runs.map(r => r.p99) }
   if (runs.some(r => r.lost > 0) && median.lost === 0) { row.ok = false; row.flags.push('lost in another run') }
@@ -290,33 +288,77 @@ const runSteady = async () => {
   const notes: string[] = []
   const warnings: string[] = []
   const failures: string[] = []
-  for (const name of targets) {
-    if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
-    try {
-      await withFleet(name, opts.docs, async f => {
-        notes.push(`${f.target.label}: ${f.target.note}`)
-        if (f.target.warning) warnings.push(f.target.warning)
+  const stepTime = (n: number) => (opts.seconds + opts.drain + 2) * 1000 * n
+  /**
+   * The rate ladder over a set of connected fleets. Sequential mode passes one fleet at a time; with
+   * `--interleave` every target is connected at once and each step (and each repeat of it) runs them
+   * back to back, order rotated per repeat, so a drift of the shared machine hits all of them alike.
+   */
+  const sweep = async (fleets: OpenFleet[]) => {
+    const active: OpenFleet[] = []
+    for (const f of fleets) {
+      notes.push(`${f.target.label}: ${f.target.note}`)
+      if (f.target.warning) warnings.push(f.target.warning)
+      try {
         if (opts.warmup > 0) {
           // JIT, first allocations of every room, connect aftermath: not part of any reported step.
           const w = await runStep(f, rates[0]!, opts.warmup)
-          log(`[${name}] warm-up ${opts.warmup} s at ${rates[0]}/s (not reported): p99 ${f1(w.p99)} ms, delivered ${f0(w.deliveredRatio * 100)}%`)
+          log(`[${f.target.name}] warm-up ${opts.warmup} s at ${rates[0]}/s (not reported): p99 ${f1(w.p99)} ms, delivered ${f0(w.deliveredRatio * 100)}%`)
         }
-        let failedInARow = 0
-        for (const rate of rates) {
-          if (Date.now() + (opts.seconds + opts.drain) * 1000 > deadline) { failures.push(`${name}: stopped before ${rate}/s, deadline`); break }
-          const row = await runRepeatedStep(f, rate)
-          rows.push(row)
-          log(formatRows([row]).split('\n')[2]!)
-          failedInARow = row.ok ? 0 : failedInARow + 1
-          if (failedInARow >= 2 && !opts.allRates) { log(`[${name}] 2 failed steps in a row: skipping higher rates`); break }
+        active.push(f)
+      } catch (err) { failures.push(`${f.target.name}: ${(err as Error).message.split('\n')[0]}`) }
+    }
+    const failedInARow = new Map<OpenFleet, number>()
+    for (const rate of rates) {
+      if (active.length === 0) break
+      if (Date.now() + stepTime(active.length) > deadline) { failures.push(`${active.map(f => f.target.name).join(', ')}: stopped before ${rate}/s, deadline`); break }
+      const runs = new Map<OpenFleet, Row[]>(active.map(f => [f, []]))
+      for (let i = 0; i < opts.repeat; i++) {
+        if (i > 0 && Date.now() + stepTime(active.length) > deadline) break
+        for (let k = 0; k < active.length; k++) {
+          const f = active[(k + i) % active.length]!
+          try {
+            const r = await runStep(f, rate)
+            runs.get(f)!.push(r)
+            if (opts.repeat > 1) log(`[${f.target.name}] ${rate}/s run ${i + 1}/${opts.repeat}: p99 ${f1(r.p99)} ms ${r.ok ? 'ok' : 'FAIL ' + r.flags.join(' ')}`)
+          } catch (err) {
+            failures.push(`${f.target.name}: ${(err as Error).message.split('\n')[0]}`)
+            runs.delete(f)
+          }
         }
-        try {
-          serverChecks.set(name, await verifyServer(f))
-        } catch (err) { serverChecks.set(name, `FAIL: ${(err as Error).message}`) }
-        log(`[${name}] server check: ${serverChecks.get(name)}`)
-      })
-    } catch (err) {
-      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`)
+      }
+      for (const f of [...active]) {
+        const mine = runs.get(f)
+        if (!mine?.length) { active.splice(active.indexOf(f), 1); continue }
+        const row = medianRow(mine)
+        rows.push(row)
+        log(formatRows([row]).split('\n')[2]!)
+        failedInARow.set(f, row.ok ? 0 : (failedInARow.get(f) ?? 0) + 1)
+        if (failedInARow.get(f)! >= 2 && !opts.allRates) { log(`[${f.target.name}] 2 failed steps in a row: skipping higher rates`); active.splice(active.indexOf(f), 1) }
+      }
+    }
+    for (const f of fleets) {
+      try {
+        serverChecks.set(f.target.name, await verifyServer(f))
+      } catch (err) { serverChecks.set(f.target.name, `FAIL: ${(err as Error).message}`) }
+      log(`[${f.target.name}] server check: ${serverChecks.get(f.target.name)}`)
+    }
+  }
+  const open = async (name: TargetName) => {
+    if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); return null }
+    try { return await openFleet(name, opts.docs) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); return null }
+  }
+  if (opts.interleave) {
+    const fleets: OpenFleet[] = []
+    try {
+      for (const name of targets) { const f = await open(name); if (f) fleets.push(f) }
+      await sweep(fleets)
+    } finally { for (const f of fleets) await f.close() }
+  } else {
+    for (const name of targets) {
+      const f = await open(name)
+      if (!f) continue
+      try { await sweep([f]) } finally { await f.close() }
     }
   }
   // Saturation: the highest offered rate whose step passed. A failure below it is reported as noise.
@@ -350,7 +392,7 @@ const runSteady = async () => {
     console.log(JSON.stringify({ mode: 'steady', config, warnings, notes, rows, saturation, ratios, failures }, null, 2))
   } else {
     const out: string[] = []
-    out.push(`\n=== steady: ${opts.docs} docs x ${opts.devicesPerDoc} devices = ${opts.docs * opts.devicesPerDoc} devices, ${opts.seconds} s per step (after a ${opts.warmup} s warm-up), drain <= ${opts.drain} s, ${opts.generators} generator process(es), ${config.cores} cores ===`)
+    out.push(`\n=== steady: ${opts.docs} docs x ${opts.devicesPerDoc} devices = ${opts.docs * opts.devicesPerDoc} devices, ${opts.seconds} s per step (after a ${opts.warmup} s warm-up), drain <= ${opts.drain} s, ${opts.generators} generator process(es) per target, ${config.cores} cores${opts.interleave ? ', targets interleaved per step' : ''} ===`)
     for (const w of warnings) out.push(w)
     out.push(formatRows(rows))
     out.push('\ndelivered/s: edit markers received by the other devices of the doc inside the edit window; deliv% = of editsSent x (D-1).')
