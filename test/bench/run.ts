@@ -199,8 +199,28 @@ interface Row {
   flags: string[]
 }
 
-const runStep = async (f: Fleet, offered: number, seconds = opts.seconds): Promise<Row> => {
+const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (sampleProcess(pid)?.cpuSeconds ?? 0), 0)
+
+/**
+ * Interleaved runs keep the other targets alive. A server that just went idle keeps working for a while
+ * (V8's memory reducer runs full GCs of a heap of hundreds of MB, LevelDB compacts), which would take CPU
+ * from the step being measured: wait until they use < 3 % of a core (at most 30 s).
+ */
+const quiesce = async (pids: number[]): Promise<number> => {
+  const t0 = Date.now()
+  while (pids.length > 0 && Date.now() - t0 < 30_000) {
+    const c0 = cpuOf(pids)
+    await sleep(1000)
+    if (cpuOf(pids) - c0 < 0.03) break
+  }
+  return (Date.now() - t0) / 1000
+}
+
+const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystanders: number[] = []): Promise<Row> => {
   const perDevice = offered / f.devices
+  const waited = await quiesce(bystanders)
+  if (waited > 1.5) log(`[${f.target.name}] waited ${waited.toFixed(0)} s for the other targets to go quiet`)
+  const othersBefore = cpuOf(bystanders)
   const before = sampleProcess(f.target.pid)
   const wall0 = Date.now()
   const startAt = Date.now() + 300
@@ -208,6 +228,7 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds): Promi
   const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
   const after = sampleProcess(f.target.pid)
   const wall = (Date.now() - wall0) / 1000
+  const othersCpuPercent = bystanders.length ? (cpuOf(bystanders) - othersBefore) / wall * 100 : 0
   const sum = (k: 'editsSent' | 'expected' | 'deliveredInWindow' | 'delivered' | 'lost' | 'reconnects') => results.reduce((a, r) => a + r[k], 0)
   const window = Math.max(...results.map(r => r.windowSeconds))
   const h = mergeHists(results.map(r => r.latency))
@@ -231,6 +252,7 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds): Promi
   const ok = flags.length === 0
   if (sentPerSecond < offered * 0.95) flags.push(`GEN-LIMITED (sent ${(sentPerSecond / offered * 100).toFixed(0)}%)`)
   else if (genWindowMax > 0.9) flags.push('gen CPU>90%')
+  if (othersCpuPercent > 5) flags.push(`other targets used ${othersCpuPercent.toFixed(0)}% CPU`)
   return {
     target: f.target.name, label: f.target.label, offered, sentPerSecond, deliveredPerSecond: sum('deliveredInWindow') / Math.max(0.001, window),
     expectedPerSecond: expected / Math.max(0.001, window), deliveredRatio, p50: histPercentile(h, 50), p99, max: h.max, latencySamples: h.count,
@@ -295,6 +317,8 @@ const runSteady = async () => {
    * back to back, order rotated per repeat, so a drift of the shared machine hits all of them alike.
    */
   const sweep = async (fleets: OpenFleet[]) => {
+    // Every other process of the sweep: their servers and generators must stay out of a step's way.
+    const bystandersOf = (f: OpenFleet) => fleets.filter(o => o !== f).flatMap(o => [o.target.pid, ...o.gens.flatMap(g => g.proc.pid ?? [])])
     const active: OpenFleet[] = []
     for (const f of fleets) {
       notes.push(`${f.target.label}: ${f.target.note}`)
@@ -302,7 +326,7 @@ const runSteady = async () => {
       try {
         if (opts.warmup > 0) {
           // JIT, first allocations of every room, connect aftermath: not part of any reported step.
-          const w = await runStep(f, rates[0]!, opts.warmup)
+          const w = await runStep(f, rates[0]!, opts.warmup, bystandersOf(f))
           log(`[${f.target.name}] warm-up ${opts.warmup} s at ${rates[0]}/s (not reported): p99 ${f1(w.p99)} ms, delivered ${f0(w.deliveredRatio * 100)}%`)
         }
         active.push(f)
@@ -318,7 +342,7 @@ const runSteady = async () => {
         for (let k = 0; k < active.length; k++) {
           const f = active[(k + i) % active.length]!
           try {
-            const r = await runStep(f, rate)
+            const r = await runStep(f, rate, opts.seconds, bystandersOf(f))
             runs.get(f)!.push(r)
             if (opts.repeat > 1) log(`[${f.target.name}] ${rate}/s run ${i + 1}/${opts.repeat}: p99 ${f1(r.p99)} ms ${r.ok ? 'ok' : 'FAIL ' + r.flags.join(' ')}`)
           } catch (err) {
