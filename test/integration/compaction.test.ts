@@ -40,6 +40,30 @@ describe('LevelDocStore', () => {
     expect(copy.getArray('a').toArray()).toEqual(doc.getArray('a').toArray())
   })
 
+  it('a batch that fails (database closed) is logged, kept and retried in order; nothing is lost', async () => {
+    const dir = await tempDir()
+    const db = new Level<string, Uint8Array>(path.join(dir, 'db'), { valueEncoding: 'view' }); dbs.push(db)
+    await db.open()
+    const logged: string[] = []
+    const store = new LevelDocStore(db, { flushIntervalMs: 5, maxBatchOps: 1000, fsync: false, logger: createLogger('error', { write: (line: string) => { logged.push(line) } }) })
+    await store.load('d')
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => store.append('d', u))
+    for (let i = 0; i < 10; i++) doc.getText('t').insert(0, `${i},`)
+    await db.close() // every write now fails
+    await waitFor(() => logged.some(l => l.includes('storage batch failed')), 2000, 'a failed batch')
+    for (let i = 10; i < 15; i++) doc.getText('t').insert(0, `${i},`)
+    await db.open()
+    await store.flush()
+    const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' }) // one made before the close stays closed
+    expect(await countKeys(docs, 'u!d!')).toBe(15)
+    store.release('d')
+    const loaded = await store.load('d')
+    expect(loaded.logEntries).toBe(15)
+    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
+    expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
+  })
+
   it('compaction replaces the log with one snapshot atomically and preserves content', async () => {
     const { db, docs, store } = await open(); dbs.push(db)
     await store.load('d')
