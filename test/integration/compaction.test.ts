@@ -137,7 +137,8 @@ describe('compaction in the server', () => {
     writer.ws.terminate()
     await waitFor(() => s.rooms.size === 0, 5000, 'unload')
     const compactions = (await s.metrics.compactions.get()).values[0]?.value ?? 0
-    expect(compactions).toBeGreaterThanOrEqual(N / 200 - 1)
+    // every ~200 updates, fewer once the snapshot outgrows half the log (see the next test)
+    expect(compactions).toBeGreaterThanOrEqual(N / 400)
     // the stored log is bounded by the threshold no matter how many updates the doc received
     const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     let logKeys = 0
@@ -149,6 +150,27 @@ describe('compaction in the server', () => {
     console.log(`cold load of ${N}-update document: ${(performance.now() - t0).toFixed(1)} ms to synced`)
     expect(reader.doc.getArray('a').length).toBe(N)
     reader.ws.terminate()
+    await s.close()
+  })
+
+  it('a big document compacts once its log holds half the snapshot, or at 10× the entry threshold', async () => {
+    const s = await startServer({ compactMaxEntries: 20 })
+    const compactions = async () => (await s.metrics.compactions.get()).values[0]?.value ?? 0
+    const writer = new RawClient(`${s.wsUrl}/big`)
+    await waitFor(() => writer.synced)
+    const map = writer.doc.getMap<string | number>('m')
+    const smallEdits = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) { map.set(`k${i}`, i); await new Promise(resolve => setTimeout(resolve, 1)) }
+      await waitFor(async () => s.metrics.hot.messagesIn[0]! >= 1 + 1 + from + n, 5000, 'server received the edits')
+    }
+    map.set('big', 'x'.repeat(40_000)) // one 40 KB update
+    await smallEdits(0, 30) // past 20 entries, and nothing was snapshotted yet: compacts into a ~40 KB snapshot
+    expect(await compactions()).toBe(1)
+    await smallEdits(30, 150) // 150 entries of ~15 B: far past 20, but the log is < half the snapshot
+    expect(await compactions()).toBe(1)
+    await smallEdits(180, 60) // past 10 × 20 entries since the snapshot: compacts regardless
+    expect(await compactions()).toBe(2)
+    writer.ws.terminate()
     await s.close()
   })
 })
