@@ -9,11 +9,13 @@
  *
  * Native addons and packages that load files at run time stay external (resolved from node_modules):
  * level/classic-level and @node-rs/argon2 load prebuilt binaries, pino may start worker threads by file.
- * `--keep-names` keeps class and function names, which error messages and logs show.
+ * `--keep-names` keeps class and function names, which error messages and logs show. Yjs gets one
+ * memory fix on the way in (server/yjs-patch.ts).
  */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
+import { yjsPatchPlugin } from './yjs-patch.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 export const SERVER_BUNDLE = path.join(root, 'build/server.js')
@@ -31,6 +33,7 @@ export const buildServerBundle = async (): Promise<string> => {
     keepNames: true,
     sourcemap: 'linked',
     external: EXTERNAL,
+    plugins: [yjsPatchPlugin()],
     // Some bundled CommonJS packages call require() for Node built-ins; ESM output has no require.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
     logLevel: 'warning'
