@@ -21,6 +21,14 @@ const countKeys = async (docs: Awaited<ReturnType<typeof open>>['docs'], prefix:
   return n
 }
 
+/** Unload and load the document again: what a cold load sees, applied to a fresh Y.Doc. */
+const reload = async (store: LevelDocStore, name: string) => {
+  store.release(name)
+  const loaded = await store.load(name)
+  const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
+  return { loaded, copy }
+}
+
 const dbs: Level<string, Uint8Array>[] = []
 afterEach(async () => { for (const db of dbs.splice(0)) await db.close() })
 
@@ -33,10 +41,8 @@ describe('LevelDocStore', () => {
     for (let i = 0; i < 50; i++) doc.getArray('a').push([i])
     await store.flush()
     expect(await countKeys(docs, 'u!d!')).toBe(50)
-    store.release('d')
-    const loaded = await store.load('d')
+    const { loaded, copy } = await reload(store, 'd')
     expect(loaded.logEntries).toBe(50)
-    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
     expect(copy.getArray('a').toArray()).toEqual(doc.getArray('a').toArray())
   })
 
@@ -57,10 +63,8 @@ describe('LevelDocStore', () => {
     await store.flush()
     const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' }) // one made before the close stays closed
     expect(await countKeys(docs, 'u!d!')).toBe(15)
-    store.release('d')
-    const loaded = await store.load('d')
+    const { loaded, copy } = await reload(store, 'd')
     expect(loaded.logEntries).toBe(15)
-    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
     expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
@@ -77,10 +81,8 @@ describe('LevelDocStore', () => {
     await store.flush()
     expect(await countKeys(docs, 'u!d!')).toBe(5)
     expect(await docs.get('s!d')).toBeInstanceOf(Uint8Array)
-    store.release('d')
-    const loaded = await store.load('d')
+    const { loaded, copy } = await reload(store, 'd')
     expect(loaded.logEntries).toBe(5)
-    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
     expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
@@ -98,9 +100,7 @@ describe('LevelDocStore', () => {
     const other = new Y.Doc()
     other.getText('t').insert(0, 'STALE')
     await docs.put('u!d!000000000003', Y.encodeStateAsUpdate(other))
-    store.release('d')
-    const loaded = await store.load('d')
-    const copy = new Y.Doc(); Y.applyUpdate(copy, loaded.update!)
+    const { loaded, copy } = await reload(store, 'd')
     expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
     expect(loaded.logEntries).toBe(0)
     await store.flush()
