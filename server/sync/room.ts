@@ -145,8 +145,8 @@ export class Room {
   /**
    * Compaction re-encodes the whole document, so past the thresholds it also waits until the log holds
    * half the snapshot's bytes: each compaction of a big document then follows as many new bytes as it
-   * writes, and the cost per update stays constant instead of growing with the document (a 250 KB
-   * document compacting every 500 small edits spent most of the server's encoding time on it). A log of
+   * writes, and the cost per update stays constant instead of growing with the document (5000 map edits
+   * into one document: 11 compactions re-encoding 1.13 MB in all without the rule, 6 and 0.42 MB with it). A log of
    * more than 10× `--compact-entries` compacts regardless, which bounds what a cold load merges.
    */
   private compactIfDue (): void {
