@@ -26,7 +26,8 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
   --connect-batch N     parallel socket connects (default 200)
   --max-seconds S       hard deadline for the whole run (default 300)
   --json                print the report as JSON
-Exits 1 when any edit is lost, any device diverges, or (churn) any device ends signed out.`
+Exits 1 when any edit is lost, any device diverges, the server state of any user cannot be read back,
+or (churn) any device ends signed out.`
 
 /** A target on loopback is a server on this machine: find its pid by the port it listens on. */
 const localServerPid = (target: string): number | null => {
@@ -68,7 +69,8 @@ const main = async () => {
   })
   if (!v.json) process.stderr.write('\n')
   console.log(v.json ? JSON.stringify(report, null, 2) : formatReport(report))
-  const failed = report.convergence.lostEdits > 0 || report.convergence.divergedDevices > 0 || (scenario === 'churn' && report.signedOut > 0)
+  const c = report.convergence
+  const failed = c.lostEdits > 0 || c.unreadableUsers > 0 || c.divergedDevices > 0 || (scenario === 'churn' && report.signedOut > 0)
   process.exit(failed ? 1 : 0)
 }
 

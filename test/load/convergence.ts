@@ -11,19 +11,31 @@ export interface ConvergenceReport {
   editsMade: number
   /** Edits made by some device that the authoritative state (server) lacks. */
   lostEdits: number
+  /**
+   * Users whose server state could not be read (the verifier device did not sync in time): their
+   * edits are neither counted lost nor proven kept, and the run fails all the same.
+   */
+  unreadableUsers: number
   /** Devices whose set differs from their user's full set. */
   divergedDevices: number
   /** A few examples for the report. */
   examples: string[]
 }
 
-export const checkConvergence = (made: Map<string, Set<string>>, devices: DeviceView[], server: Map<string, ReadonlySet<string>>): ConvergenceReport => {
+/** `server`: each user's edit ids as a fresh device read them from the server, or null when it could not. */
+export const checkConvergence = (made: Map<string, Set<string>>, devices: DeviceView[], server: Map<string, ReadonlySet<string> | null>): ConvergenceReport => {
   const examples: string[] = []
   let lostEdits = 0
   let editsMade = 0
+  let unreadableUsers = 0
   for (const [userId, edits] of made) {
     editsMade += edits.size
-    const held = server.get(userId) ?? new Set<string>()
+    const held = server.get(userId)
+    if (held === null || held === undefined) {
+      unreadableUsers++
+      if (examples.length < 5) examples.push(`server state of user ${userId} unreadable (${edits.size} edits unchecked)`)
+      continue
+    }
     for (const id of edits) {
       if (!held.has(id)) {
         lostEdits++
@@ -41,5 +53,5 @@ export const checkConvergence = (made: Map<string, Set<string>>, devices: Device
       if (examples.length < 10) examples.push(`device ${d.deviceId} holds ${d.editIds.size}/${expected.size} edits`)
     }
   }
-  return { users: made.size, devices: devices.length, editsMade, lostEdits, divergedDevices, examples }
+  return { users: made.size, devices: devices.length, editsMade, lostEdits, unreadableUsers, divergedDevices, examples }
 }

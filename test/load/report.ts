@@ -42,7 +42,8 @@ export const formatReport = (r: LoadReport): string => {
     ...Object.entries(r.extra).map(([k, v]) => [k, f(v, 2)] as [string, string]),
     ['server CPU / peak RSS', r.server ? `${f(r.server.cpuSeconds, 2)} s / ${f(r.server.peakRssMb)} MB` : 'n/a (pass --server-pid for a local server)'],
     ['generator CPU', `${f(r.generatorCpuSeconds, 2)} s`],
-    ['convergence', `${r.convergence.editsMade} edits made, LOST ${r.convergence.lostEdits}, diverged devices ${r.convergence.divergedDevices}/${r.convergence.devices}`]
+    ['convergence', `${r.convergence.editsMade} edits made, LOST ${r.convergence.lostEdits}, diverged devices ${r.convergence.divergedDevices}/${r.convergence.devices}` +
+      (r.convergence.unreadableUsers ? `, server state UNREADABLE for ${r.convergence.unreadableUsers}/${r.convergence.users} users` : '')]
   ]
   const w = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + (r.convergence.examples.length ? `\n  ${r.convergence.examples.join('\n  ')}` : '')

@@ -69,7 +69,7 @@ describe('convergence check', () => {
   const all = new Set(['u1.d1.1', 'u1.d2.1'])
   it('passes when every device and the server hold every edit', () => {
     const r = checkConvergence(made, [{ deviceId: 'd1', userId: 'u1', editIds: all }, { deviceId: 'd2', userId: 'u1', editIds: all }], new Map([['u1', all]]))
-    expect(r).toMatchObject({ lostEdits: 0, divergedDevices: 0, editsMade: 2 })
+    expect(r).toMatchObject({ lostEdits: 0, unreadableUsers: 0, divergedDevices: 0, editsMade: 2 })
   })
   it('catches a deliberately dropped edit on the server and on a device', () => {
     const dropped = new Set(['u1.d1.1'])
@@ -77,6 +77,11 @@ describe('convergence check', () => {
     expect(r.lostEdits).toBe(1)
     expect(r.divergedDevices).toBe(1)
     expect(r.examples.join()).toContain('lost u1.d2.1')
+  })
+  it('a server state that could not be read is unreadable, not lost, and not a pass', () => {
+    const r = checkConvergence(made, [{ deviceId: 'd1', userId: 'u1', editIds: all }, { deviceId: 'd2', userId: 'u1', editIds: all }], new Map([['u1', null]]))
+    expect(r).toMatchObject({ lostEdits: 0, unreadableUsers: 1, divergedDevices: 0 })
+    expect(r.examples.join()).toContain('server state of user u1 unreadable')
   })
 })
 
