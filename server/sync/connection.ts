@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
 import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
@@ -7,6 +8,7 @@ import type { Principal } from './auth-hook.js'
 import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
 import { cancelSocket, deferSocket } from './turn-end.js'
+import { encodeBinaryFrameHeader, encodeBinaryFrames } from './ws-frames.js'
 
 /** Yjs's encoding of an update that changes nothing (no structs, empty delete set). */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0
@@ -60,18 +62,21 @@ export class Connection {
 
   runAtTurnEnd (): void { this.flushOut() }
 
-  /** Write the frames queued this turn: one `ws.send` each, one syscall together. */
+  /** Write the frames queued this turn as one socket write (ws-frames.ts); a big one without a copy. */
   flushOut (): void {
     const frames = this.out
+    const bytes = this.outBytes
     if (frames.length === 0) return
     this.out = []
     this.outBytes = 0
     if (this.ws.readyState !== this.ws.OPEN) return
-    // ws has no public cork; its own per-frame cork/uncork nests inside this one.
-    const socket = (this.ws as unknown as { _socket?: { cork(): void, uncork(): void } })._socket
-    if (frames.length > 1) socket?.cork()
-    for (const f of frames) this.ws.send(f)
-    if (frames.length > 1) socket?.uncork()
+    // ws has no public API for pre-framed data; `_socket` is the net.Socket it writes to.
+    const socket = (this.ws as unknown as { _socket: Socket })._socket
+    if (bytes < FLUSH_AT_BYTES) { socket.write(encodeBinaryFrames(frames)); return }
+    // Big payloads are not copied: header and payload go out as chunks of one corked write.
+    socket.cork()
+    for (const f of frames) { socket.write(encodeBinaryFrameHeader(f.byteLength)); socket.write(f) }
+    socket.uncork()
   }
 
   /** Start the y-websocket handshake: our state vector, then everyone's presence. */
