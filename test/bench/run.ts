@@ -342,6 +342,7 @@ const runSteady = async () => {
         if (i > 0 && Date.now() + stepTime(active.length) > deadline) break
         for (let k = 0; k < active.length; k++) {
           const f = active[(k + i) % active.length]!
+          if (!runs.has(f)) continue // an earlier run of this step failed outright (server gone): no retries
           try {
             const r = await runStep(f, rate, opts.seconds, bystandersOf(f))
             runs.get(f)!.push(r)
