@@ -132,7 +132,7 @@ export class LevelDocStore implements DocStore {
   async destroy (name: string): Promise<void> {
     if (this.logs.has(name)) throw new Error(`document ${name} destroyed while loaded`)
     await this.flush() // nothing of it may land after the delete
-    await this.db.batch([snapshotKey(name), watermarkKey(name)].map(key => ({ type: 'del' as const, key })), { sync: this.opts.fsync })
+    await this.writeOps([snapshotKey(name), watermarkKey(name)].map(key => ({ type: 'del' as const, key })))
     const prefix = logPrefix(name)
     await this.db.clear({ gt: prefix, lt: prefix + '~' })
   }
