@@ -5,6 +5,7 @@ import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
+import { checkUpdateV1 } from './update-check.js'
 
 /**
  * One loaded document and the connections editing it. The room applies each update once, appends it
@@ -64,9 +65,9 @@ export class Room {
    * update, before anything is queued.
    */
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
-    // Full decode first (Y.parseUpdateMeta is cheaper but misses truncation): applyUpdate integrates
-    // structs before it reads the delete set, so a truncated update could otherwise half-apply.
-    Y.decodeUpdate(update)
+    // Y.applyUpdate integrates structs before it reads the delete set, so an update cut short could
+    // half-apply: check it decodes to the end first (update-check.ts; Y.decodeUpdate built every struct).
+    checkUpdateV1(update)
     this.queued.push({ update, from, frame })
     if (this.queued.length === 1) deferRoom(this)
   }
