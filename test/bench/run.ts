@@ -318,8 +318,10 @@ const runSteady = async () => {
    * back to back, order rotated per repeat, so a drift of the shared machine hits all of them alike.
    */
   const sweep = async (fleets: OpenFleet[]) => {
+    /** Fleets checked and stopped: retired from the sweep, or at its end. */
+    const checked = new Set<OpenFleet>()
     // Every other process of the sweep: their servers and generators must stay out of a step's way.
-    const bystandersOf = (f: OpenFleet) => fleets.filter(o => o !== f).flatMap(o => [o.target.pid, ...o.gens.flatMap(g => g.proc.pid ?? [])])
+    const bystandersOf = (f: OpenFleet) => fleets.filter(o => o !== f && !checked.has(o)).flatMap(o => [o.target.pid, ...o.gens.flatMap(g => g.proc.pid ?? [])])
     const active: OpenFleet[] = []
     for (const f of fleets) {
       notes.push(`${f.target.label}: ${f.target.note}`)
@@ -333,6 +335,28 @@ const runSteady = async () => {
         active.push(f)
       } catch (err) { failures.push(`${f.target.name}: ${(err as Error).message.split('\n')[0]}`) }
     }
+    const check = async (f: OpenFleet) => {
+      if (checked.has(f)) return
+      checked.add(f)
+      try {
+        serverChecks.set(f.target.name, await verifyServer(f))
+      } catch (err) { serverChecks.set(f.target.name, `FAIL: ${(err as Error).message}`) }
+      log(`[${f.target.name}] server check: ${serverChecks.get(f.target.name)}`)
+    }
+    /**
+     * A target leaving the sweep is checked and stopped at once when others go on: a server that failed
+     * a step keeps working off its backlog and collecting a big heap for minutes (seen: Hocuspocus at 80 %
+     * of a core through the next steps), which would measure the remaining targets on a busy machine.
+     */
+    const retire = async (f: OpenFleet) => {
+      active.splice(active.indexOf(f), 1)
+      if (fleets.length === 1) return
+      await check(f)
+      await f.close()
+    }
+    // In interleaved runs of ≥ 2 repeats the median already absorbs a noisy run, so one failed step
+    // ends a target's sweep; otherwise two in a row do.
+    const failsToStop = opts.interleave && opts.repeat > 1 ? 1 : 2
     const failedInARow = new Map<OpenFleet, number>()
     for (const rate of rates) {
       if (active.length === 0) break
@@ -355,20 +379,18 @@ const runSteady = async () => {
       }
       for (const f of [...active]) {
         const mine = runs.get(f)
-        if (!mine?.length) { active.splice(active.indexOf(f), 1); continue }
+        if (!mine?.length) { await retire(f); continue }
         const row = medianRow(mine)
         rows.push(row)
         log(formatRows([row]).split('\n')[2]!)
         failedInARow.set(f, row.ok ? 0 : (failedInARow.get(f) ?? 0) + 1)
-        if (failedInARow.get(f)! >= 2 && !opts.allRates) { log(`[${f.target.name}] 2 failed steps in a row: skipping higher rates`); active.splice(active.indexOf(f), 1) }
+        if (failedInARow.get(f)! >= failsToStop && !opts.allRates) {
+          log(`[${f.target.name}] ${failsToStop === 1 ? 'failed its median step' : '2 failed steps in a row'}: skipping higher rates`)
+          await retire(f)
+        }
       }
     }
-    for (const f of fleets) {
-      try {
-        serverChecks.set(f.target.name, await verifyServer(f))
-      } catch (err) { serverChecks.set(f.target.name, `FAIL: ${(err as Error).message}`) }
-      log(`[${f.target.name}] server check: ${serverChecks.get(f.target.name)}`)
-    }
+    for (const f of fleets) await check(f)
   }
   const open = async (name: TargetName) => {
     if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); return null }
