@@ -10,7 +10,7 @@
  * Native addons and packages that load files at run time stay external (resolved from node_modules):
  * level/classic-level and @node-rs/argon2 load prebuilt binaries, pino may start worker threads by file.
  * `--keep-names` keeps class and function names, which error messages and logs show. Yjs
- * and its lib0 two allocation fixes on the way in (server/yjs-patch.ts).
+ * and its lib0 get two allocation fixes on the way in (server/yjs-patch.ts).
  */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
