@@ -205,11 +205,12 @@ const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (sampleProcess(pid
 /**
  * Interleaved runs keep the other targets alive. A server that just went idle keeps working for a while
  * (V8's memory reducer runs full GCs of a heap of hundreds of MB, LevelDB compacts), which would take CPU
- * from the step being measured: wait until they use < 3 % of a core (at most 30 s).
+ * from the step being measured: wait until they use < 3 % of a core (at most 90 s: a server that fell
+ * behind works off its backlog first, which took Hocuspocus and `@y/websocket-server` over 30 s).
  */
 const quiesce = async (pids: number[]): Promise<number> => {
   const t0 = Date.now()
-  while (pids.length > 0 && Date.now() - t0 < 30_000) {
+  while (pids.length > 0 && Date.now() - t0 < 90_000) {
     const c0 = cpuOf(pids)
     await sleep(1000)
     if (cpuOf(pids) - c0 < 0.03) break
@@ -267,10 +268,14 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
  * p99 on a shared machine moves a lot between identical runs: with `--repeat N` a step runs N times and
  * reports the run with the median p99, so one lucky or unlucky run does not decide a saturation.
  */
+/** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
+const failedMost = (runs: Row[]) => runs.filter(r => !r.ok).length > opts.repeat / 2
+
 const medianRow = (runs: Row[]): Row => {
   const median = [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]!
   const row: Row = { ...median, flags: [...median.flags], p99Runs: runs.map(r => r.p99) }
   if (runs.some(r => r.lost > 0) && median.lost === 0) { row.ok = false; row.flags.push('lost in another run') }
+  if (row.ok && failedMost(runs)) { row.ok = false; row.flags.push('failed in most runs') }
   return row
 }
 
@@ -367,6 +372,8 @@ const runSteady = async () => {
         for (let k = 0; k < active.length; k++) {
           const f = active[(k + i) % active.length]!
           if (!runs.has(f)) continue // an earlier run of this step failed outright (server gone): no retries
+          // Decided: further runs of a failed step only load the machine the other targets share.
+          if (failedMost(runs.get(f)!)) continue
           try {
             const r = await runStep(f, rate, opts.seconds, bystandersOf(f))
             runs.get(f)!.push(r)
