@@ -1,9 +1,9 @@
 /**
  * Work deferred to the end of the current event-loop turn, in a fixed order: first every room applies
  * the updates it queued this turn (one Yjs transaction per room), then every socket writes the frames it
- * queued (one writev each). Under load the server reads many frames per turn: a Yjs transaction costs
- * several Maps and a cleanup pass, whatever its size (most of the server's allocation at 10k edits/s),
- * and a syscall per frame was a third of the busy time.
+ * queued (one socket write each, ws-frames.ts). Under load the server reads many frames per turn: a
+ * Yjs transaction costs several Maps and a cleanup pass, whatever its size (most of the server's
+ * allocation at 10k edits/s), and a syscall per frame was a third of the busy time.
  */
 /** `runAtTurnEnd` must not throw: it runs from setImmediate, where a throw ends the process. */
 export interface Deferred { runAtTurnEnd (): void }
