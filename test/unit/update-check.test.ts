@@ -129,7 +129,27 @@ describe('checkUpdateV1 (the server\'s pre-apply check)', () => {
     expect(onlyYjsRefused).toBeLessThan(yjsRefused / 5) // most of them invalid UTF-8
   })
 
-  it('does not keep the last update alive and is not confused by trailing bytes (ignored, as Yjs does)', () => {
+  it('reads nested values as deep as Yjs does, and refuses a nesting too deep for the stack with an error, not a crash', () => {
+    const nested = (depth: number) => {
+      const e = encoding.createEncoder()
+      for (const n of [1, 1, 77, 0]) encoding.writeVarUint(e, n)
+      encoding.writeUint8(e, 8 | 0b0010_0000) // ContentAny with a parentSub
+      encoding.writeVarUint(e, 1); encoding.writeVarString(e, 'm'); encoding.writeVarString(e, 'deep')
+      encoding.writeVarUint(e, 1) // one value: `depth` arrays of one element around a null
+      for (let i = 0; i < depth; i++) { encoding.writeUint8(e, 117); encoding.writeVarUint(e, 1) }
+      encoding.writeUint8(e, 126)
+      encoding.writeVarUint(e, 0)
+      return encoding.toUint8Array(e)
+    }
+    expect(yjsReads(nested(1000))).toBe(true)
+    expect(() => checkUpdateV1(nested(1000))).not.toThrow()
+    const tooDeep = nested(400_000) // 800 kB: under the default 1 MiB message limit
+    expect(yjsReads(tooDeep)).toBe(false)
+    expect(() => checkUpdateV1(tooDeep)).toThrow(RangeError)
+    expect(() => checkUpdateV1(updates[0]!)).not.toThrow() // and it is usable afterwards
+  })
+
+  it('ignores trailing bytes (as Yjs does) and names what it refuses', () => {
     const u = updates[0]!
     const padded = new Uint8Array(u.length + 3)
     padded.set(u)
