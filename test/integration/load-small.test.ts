@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../helpers/server.js'
+import path from 'node:path'
 import { runLoad } from '../load/run.js'
+import { runInProcesses } from '../load/processes.js'
 import type { ScenarioName } from '../load/scenarios.js'
 import type { FleetOptions } from '../load/fleet.js'
 
@@ -42,6 +44,23 @@ describe('load tool against a real local server (small)', () => {
     expect(r.convergence).toMatchObject({ lostEdits: 0, unreadableUsers: 0, divergedDevices: 0 })
     expect(r.signedOut).toBe(0)
   })
+
+  it('steady over 2 generator processes (--processes): each drives its own users, the report counts both', async () => {
+    const runId = Math.random().toString(36).slice(2, 8)
+    const r = await runInProcesses(2, {
+      scenario: 'steady', serverPid: process.pid, // any live pid: the parent's own measurement is what is checked
+      fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'light', auth: 'api', runId, loginConcurrency: 4 },
+      scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {} }
+    }, path.resolve(import.meta.dirname, '../load/cli.ts'), ['--import', 'tsx'])
+    expect(r.users).toBe(5)
+    expect(r.devices).toBe(15)
+    expect(r.logins).toBe(15) // every device logged in, in one process or the other
+    expect(r.editsSent).toBeGreaterThan(200)
+    expect(r.convergence).toMatchObject({ users: 5, devices: 15, lostEdits: 0, unreadableUsers: 0, divergedDevices: 0, editsMade: r.editsSent })
+    expect(r.latencyMs.count).toBe(r.delivered)
+    expect(r.delivered).toBeGreaterThan(r.editsSent * 2 * 0.9)
+    expect(r.server).not.toBeNull()
+  }, 60_000)
 
   it('coldload: a fresh device gets the whole history from storage', async () => {
     const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })

@@ -13,7 +13,10 @@ export interface LoadOptions {
 }
 
 /** One load run from fleet creation to the convergence check; every device is closed at the end. */
-export const runLoad = async ({ scenario, fleet: fleetOpts, scenarioOptions, serverPid: pid }: LoadOptions): Promise<LoadReport> => {
+export const runLoad = async (opts: LoadOptions): Promise<LoadReport> => (await runLoadWithStats(opts)).report
+
+/** As runLoad, with the run's counters (a `--processes` worker sends its latency samples on). */
+export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOptions, serverPid: pid }: LoadOptions): Promise<{ report: LoadReport, stats: RunStats }> => {
   const stats = new RunStats()
   const cpuBefore = pid ? sampleProcess(pid) : null
   const genBefore = process.cpuUsage()
@@ -35,5 +38,5 @@ export const runLoad = async ({ scenario, fleet: fleetOpts, scenarioOptions, ser
     generatorCpuSeconds: (gen.user + gen.system) / 1e6
   }
   for (const d of devices) d.disconnect()
-  return report
+  return { report, stats }
 }

@@ -19,6 +19,11 @@ export interface ScenarioOptions {
   /** Hard deadline for the whole run (ms since epoch). */
   deadline: number
   onProgress: (line: string) => void
+  /**
+   * Called once every device is connected, right before the measured phase (not coldload). With
+   * `--processes` it is the barrier that starts every process's measured phase together.
+   */
+  beforeMeasure?: () => Promise<void>
 }
 
 export interface ScenarioResult {
@@ -88,10 +93,12 @@ export const runScenario = async (name: ScenarioName, users: SimUser[], opts: Sc
     case 'steady':
     case 'churn':
       await connectAll(devices, opts.connectBatch, opts.deadline)
+      await opts.beforeMeasure?.()
       measuredSeconds = await editLoop(devices, opts.rate, opts.seconds, opts, stats)
       break
     case 'idle': {
       await connectAll(devices, opts.connectBatch, opts.deadline)
+      await opts.beforeMeasure?.()
       const start = Date.now()
       while (Date.now() - start < opts.seconds * 1000 && Date.now() < opts.deadline) {
         await sleep(1000)
@@ -104,6 +111,7 @@ export const runScenario = async (name: ScenarioName, users: SimUser[], opts: Sc
     }
     case 'storm': {
       await connectAll(devices, opts.connectBatch, opts.deadline)
+      await opts.beforeMeasure?.()
       for (const d of devices) d.disconnect()
       for (const d of devices) for (let k = 0; k < opts.offlineEdits; k++) d.edit()
       const t0 = Date.now()

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { percentile, Samples } from '../load/stats.js'
 import { makeMarker, scanMarkers, type Marker } from '../load/markers.js'
-import { checkConvergence } from '../load/convergence.js'
+import { checkConvergence, type ConvergenceReport } from '../load/convergence.js'
+import { mergeReports } from '../load/merge.js'
+import { splitUsers } from '../load/processes.js'
+import type { LoadReport } from '../load/report.js'
 import { encodeUpdate } from '../../shared/protocol.js'
 
 describe('percentiles', () => {
@@ -101,5 +104,35 @@ describe('hand-encoded edits', () => {
     const other = new Y.Doc()
     Y.applyUpdate(other, encodeMapSet(99, 0, 'edits', 'k', 'v'))
     expect(other.getMap('edits').get('k')).toBe('v')
+  })
+})
+
+describe('--processes: splitting users and merging the reports', () => {
+  const report = (o: Partial<Omit<LoadReport, 'convergence'>> & { convergence?: Partial<ConvergenceReport> }): LoadReport => ({
+    scenario: 'steady', target: 'http://127.0.0.1:1', users: 1, devices: 4, mode: 'light', loginSeconds: 1, measuredSeconds: 10,
+    editsSent: 100, delivered: 300, deliveredPerSecond: 30, latencyMs: { count: 0, p50: 0, p95: 0, p99: 0, max: 0 },
+    logins: 4, reconnects: 0, refreshes: 0, errors: {}, closes: {}, signedOut: 0, extra: {}, server: null, generatorCpuSeconds: 1,
+    ...o,
+    convergence: { users: 1, devices: 4, editsMade: 100, lostEdits: 0, unreadableUsers: 0, divergedDevices: 0, examples: [], ...o.convergence }
+  })
+
+  it('gives every process a share of the users as even as possible, and none to a process with nothing to do', () => {
+    expect(splitUsers(10, 3)).toEqual([4, 3, 3])
+    expect(splitUsers(2, 4)).toEqual([1, 1])
+    expect(splitUsers(250, 2)).toEqual([125, 125])
+  })
+
+  it('adds counts up, takes percentiles over every sample, keeps the slowest time and any lost edit', () => {
+    const a = report({ users: 2, loginSeconds: 3, extra: { convergeSeconds: 1.5 }, errors: { 'socket:x': 1 }, closes: { 4401: 2 }, convergence: { lostEdits: 1, examples: ['u1.d0.7 lost'] } })
+    const b = report({ users: 3, measuredSeconds: 10.4, extra: { convergeSeconds: 2.5 }, errors: { 'socket:x': 2, 'token:y': 1 }, reconnects: 5, convergence: { divergedDevices: 1 } })
+    // 1..100 ms in one process, 101..200 in the other: p50 of the whole is 100, of either half it is not.
+    const m = mergeReports([{ report: a, samples: Array.from({ length: 100 }, (_, i) => i + 1) }, { report: b, samples: Array.from({ length: 100 }, (_, i) => i + 101) }], { cpuSeconds: 7, peakRssMb: 200, rssMb: 150 }, 0.5)
+    expect(m.latencyMs).toMatchObject({ count: 200, p50: 100, p99: 198, max: 200 })
+    expect(m).toMatchObject({ users: 5, devices: 8, editsSent: 200, delivered: 600, deliveredPerSecond: 60, loginSeconds: 3, measuredSeconds: 10.4, reconnects: 5, generatorCpuSeconds: 2.5 })
+    expect(m.errors).toEqual({ 'socket:x': 3, 'token:y': 1 })
+    expect(m.closes).toEqual({ 4401: 2 })
+    expect(m.extra).toEqual({ convergeSeconds: 2.5 })
+    expect(m.convergence).toMatchObject({ users: 2, devices: 8, editsMade: 200, lostEdits: 1, divergedDevices: 1, examples: ['u1.d0.7 lost'] })
+    expect(m.server).toEqual({ cpuSeconds: 7, peakRssMb: 200, rssMb: 150 })
   })
 })
