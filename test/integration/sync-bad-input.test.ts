@@ -105,6 +105,19 @@ describe('bad input', () => {
     expect(check.text()).not.toContain('EV')
   })
 
+  it('a value nested too deep for the stack → 4400, server and document unharmed', async () => {
+    const e = encoding.createEncoder()
+    for (const n of [1, 1, 77, 0]) encoding.writeVarUint(e, n) // one client, one struct
+    encoding.writeUint8(e, 8 | 0b0010_0000) // ContentAny under a root map key
+    encoding.writeVarUint(e, 1); encoding.writeVarString(e, 't'); encoding.writeVarString(e, 'deep')
+    encoding.writeVarUint(e, 1)
+    for (let i = 0; i < 400_000; i++) { encoding.writeUint8(e, 117); encoding.writeVarUint(e, 1) } // arrays in arrays
+    encoding.writeUint8(e, 126)
+    encoding.writeVarUint(e, 0)
+    const attacker = await attack(encodeUpdate(encoding.toUint8Array(e)), CloseCode.badMessage)
+    expect(attacker.closeReason).toMatch(/invalid update/)
+  })
+
   it('message over the size limit → 4413', async () => {
     await attack(encodeUpdate(new Uint8Array(3000)), CloseCode.messageTooLarge, { maxMessageBytes: 2048 })
   })
