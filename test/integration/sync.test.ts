@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { serverFixtures, waitFor, type startServer } from '../helpers/server.js'
+import { Room } from '../../server/sync/room.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 const { start, raw, onCleanup } = serverFixtures()
@@ -114,6 +115,36 @@ describe('sync', () => {
     const b = raw(`${s.wsUrl}/unload`)
     await waitFor(() => b.synced)
     expect(b.text()).toBe('persisted')
+  })
+
+  it('documents whose devices all leave at once unload a few per event-loop turn, not all in one', async () => {
+    const s = await start({ unloadGraceMs: 150 })
+    const clients = Array.from({ length: 24 }, (_, i) => raw(`${s.wsUrl}/together-${i}`))
+    await waitFor(() => clients.every(c => c.synced))
+    clients.forEach((c, i) => c.doc.getText('t').insert(0, `doc ${i}`))
+    await waitFor(() => s.rooms.size === 24)
+    await new Promise(r => setTimeout(r, 50))
+    // Number the event-loop turns, and note the turn each unload's compaction runs in.
+    let turn = 0
+    let counting = true
+    const count = () => { turn++; if (counting) setImmediate(count) }
+    setImmediate(count)
+    const turns: number[] = []
+    const compactNow = Room.prototype.compactNow
+    const spy = vi.spyOn(Room.prototype, 'compactNow').mockImplementation(function (this: Room) { turns.push(turn); compactNow.call(this) })
+    try {
+      for (const c of clients) c.ws.terminate() // every device leaves at once: their grace periods end together
+      await waitFor(() => s.rooms.size === 0, 5000, 'unload')
+    } finally { counting = false; spy.mockRestore() }
+    expect(turns).toHaveLength(24)
+    const perTurn = new Map<number, number>()
+    for (const t of turns) perTurn.set(t, (perTurn.get(t) ?? 0) + 1)
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(8)
+    for (const i of [0, 23]) {
+      const back = raw(`${s.wsUrl}/together-${i}`)
+      await waitFor(() => back.synced)
+      expect(back.text()).toBe(`doc ${i}`)
+    }
   })
 
   it('serves /healthz and /metrics', async () => {
