@@ -264,13 +264,13 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   }
 }
 
+/** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
+const failedMost = (runs: Row[]) => runs.filter(r => !r.ok).length > opts.repeat / 2
+
 /**
  * p99 on a shared machine moves a lot between identical runs: with `--repeat N` a step runs N times and
  * reports the run with the median p99, so one lucky or unlucky run does not decide a saturation.
  */
-/** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
-const failedMost = (runs: Row[]) => runs.filter(r => !r.ok).length > opts.repeat / 2
-
 const medianRow = (runs: Row[]): Row => {
   const median = [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]!
   const row: Row = { ...median, flags: [...median.flags], p99Runs: runs.map(r => r.p99) }

@@ -18,6 +18,12 @@ export const sampleProcess = (pid: number): ProcSample | null => {
   }
 }
 
+/** A local server's CPU time since `before` and its memory now (null without both samples). */
+export const serverUsageSince = (pid: number | null, before: ProcSample | null): ProcSample | null => {
+  const now = pid ? sampleProcess(pid) : null
+  return now && before ? { cpuSeconds: now.cpuSeconds - before.cpuSeconds, peakRssMb: now.peakRssMb, rssMb: now.rssMb } : null
+}
+
 /**
  * The pid of the local process listening on TCP `port`, or null (Linux: /proc/net/tcp{,6} give the
  * listening socket's inode, /proc/<pid>/fd links name the process holding it). Lets the load tool

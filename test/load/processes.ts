@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { runLoadWithStats, type LoadOptions } from './run.js'
 import { mergeReports, type WorkerResult } from './merge.js'
-import { sampleProcess } from './proc.js'
+import { sampleProcess, serverUsageSince } from './proc.js'
 import type { ScenarioOptions } from './scenarios.js'
 import type { LoadReport } from './report.js'
 
@@ -57,10 +57,8 @@ export const runInProcesses = async (processes: number, opts: LoadOptions, scrip
         child.send({ cmd: 'run', opts: { ...opts, fleet, serverPid: null, scenarioOptions }, progress: i === 0 } satisfies ToWorker)
       })
     })
-    const serverAfter = opts.serverPid ? sampleProcess(opts.serverPid) : null
-    const server = serverBefore && serverAfter ? { cpuSeconds: serverAfter.cpuSeconds - serverBefore.cpuSeconds, peakRssMb: serverAfter.peakRssMb, rssMb: serverAfter.rssMb } : null
     const cpu = process.cpuUsage(cpuBefore)
-    return mergeReports(results, server, (cpu.user + cpu.system) / 1e6)
+    return mergeReports(results, serverUsageSince(opts.serverPid, serverBefore), (cpu.user + cpu.system) / 1e6)
   } finally {
     killAll()
     process.removeListener('exit', killAll)

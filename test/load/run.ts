@@ -1,7 +1,7 @@
 import { RunStats } from './run-stats.js'
 import { createFleet, allDevices, type FleetOptions } from './fleet.js'
 import { runScenario, type ScenarioName, type ScenarioOptions } from './scenarios.js'
-import { sampleProcess } from './proc.js'
+import { sampleProcess, serverUsageSince } from './proc.js'
 import type { LoadReport } from './report.js'
 
 export interface LoadOptions {
@@ -24,7 +24,7 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
   const users = await createFleet(fleetOpts, stats)
   const loginSeconds = (Date.now() - loginStart) / 1000
   const result = await runScenario(scenario, users, scenarioOptions, stats)
-  const server = pid ? sampleProcess(pid) : null
+  const server = serverUsageSince(pid, cpuBefore)
   const gen = process.cpuUsage(genBefore)
   const devices = allDevices(users)
   const report: LoadReport = {
@@ -34,7 +34,7 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
     latencyMs: stats.latency.summary(), logins: stats.logins, reconnects: stats.reconnects, refreshes: stats.refreshes,
     errors: stats.errors.toJSON(), closes: stats.closes.toJSON(), signedOut: devices.filter(d => d.signedOut).length,
     extra: result.extra, convergence: result.convergence,
-    server: server && cpuBefore ? { cpuSeconds: server.cpuSeconds - cpuBefore.cpuSeconds, peakRssMb: server.peakRssMb, rssMb: server.rssMb } : null,
+    server,
     generatorCpuSeconds: (gen.user + gen.system) / 1e6
   }
   for (const d of devices) d.disconnect()
