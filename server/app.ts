@@ -11,6 +11,7 @@ import { LevelDocStore } from './storage/level-doc-store.js'
 import { Rooms } from './sync/rooms.js'
 import { SessionSockets } from './sync/session-sockets.js'
 import { createUpgradeHandler } from './sync/upgrade.js'
+import { ExpiryClock } from './sync/expiry-clock.js'
 import type { AuthenticateHook, ReauthenticateHook } from './sync/auth-hook.js'
 import type { SyncContext } from './sync/context.js'
 import { healthRoutes } from './http/health.js'
@@ -63,7 +64,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const store = new LevelDocStore(db, {
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock() }
   rooms = new Rooms(ctx)
   const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
 
@@ -107,6 +108,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       upgrade.stopAccepting()
       identity?.stop()
       upgrade.closeAll()
+      ctx.expiry.stop()
       // Stop the HTTP listener without waiting for idle keep-alive sockets.
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()

@@ -9,6 +9,7 @@ import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
 import { cancelSocket, deferSocket } from './turn-end.js'
 import { encodeBinaryFrameHeader, encodeBinaryFrames } from './ws-frames.js'
+import type { Expiring } from './expiry-clock.js'
 
 /** Yjs's encoding of an update that changes nothing (no structs, empty delete set). */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0
@@ -20,11 +21,13 @@ const FLUSH_AT_BYTES = 16 * 1024
  * One WebSocket attached to one document: decodes each frame once, applies it, and hands encoded
  * frames to the room for fan-out. All failure paths end in `close(code)`, never in a throw.
  */
-export class Connection {
-  /** Awareness client ids announced through this socket, removed when it closes. */
-  readonly awarenessIds = new Set<number>()
+export class Connection implements Expiring {
+  /**
+   * Awareness client ids announced through this socket, removed when it closes. Created with the
+   * first one: most sockets never carry presence, and an empty Set costs ~150 bytes per socket.
+   */
+  awarenessIds: Set<number> | null = null
   private closed = false
-  private expiryTimer: NodeJS.Timeout | null = null
   private deniedOnce = false
   private out: Uint8Array[] = []
   private outBytes = 0
@@ -157,18 +160,18 @@ export class Connection {
     }
   }
 
+  /** Closes the socket once the credential that opened it expires (ctx.expiry: one timer for all). */
   private armExpiry () {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer)
-    this.expiryTimer = null
     const at = this.principal.expiresAt
-    if (!at) return
-    // setTimeout overflows past 2^31 ms; such far expiries are re-armed when reached.
-    const delay = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1)
-    this.expiryTimer = setTimeout(() => {
-      if (Date.now() >= at) this.close(CloseCode.tokenExpired, 'access token expired')
-      else this.armExpiry()
-    }, delay)
-    this.expiryTimer.unref()
+    if (at) this.ctx.expiry.schedule(this, at)
+    else this.ctx.expiry.cancel(this)
+  }
+
+  onExpiry (): void {
+    const at = this.principal.expiresAt
+    if (this.closed || !at) return
+    if (Date.now() >= at) this.close(CloseCode.tokenExpired, 'access token expired')
+    else this.armExpiry()
   }
 
   /** Close with a documented code; the room removes us (and our presence) on the socket's close event. */
@@ -177,7 +180,7 @@ export class Connection {
     this.flushOut() // what was queued before the close goes out before the close frame
     cancelSocket(this)
     this.closed = true
-    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.ctx.expiry.cancel(this)
     this.ctx.metrics.rejected.inc({ code })
     if (code !== CloseCode.goingAway) {
       this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, closeCode: code, reason }, 'closing connection')
@@ -190,7 +193,7 @@ export class Connection {
 
   /** Socket closed by the peer or the network. */
   onSocketClosed (): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer)
+    this.ctx.expiry.cancel(this)
     this.out = []
     cancelSocket(this)
     this.closed = true

@@ -2,6 +2,8 @@ import type { DocStore } from '../storage/doc-store.js'
 import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { ReauthenticateHook } from './auth-hook.js'
+import type { Connection } from './connection.js'
+import type { ExpiryClock } from './expiry-clock.js'
 
 export interface SyncConfig {
   /** Largest accepted message; larger ones close the socket with 4413. */
@@ -25,4 +27,6 @@ export interface SyncContext {
   logger: Logger
   metrics: Metrics
   reauthenticate?: ReauthenticateHook
+  /** Closes each socket when its credential expires. */
+  expiry: ExpiryClock<Connection>
 }

@@ -41,7 +41,7 @@ export class Room {
 
   detach (conn: Connection): void {
     if (!this.connections.delete(conn)) return
-    if (this.awareness && conn.awarenessIds.size > 0) {
+    if (this.awareness && conn.awarenessIds && conn.awarenessIds.size > 0) {
       const ids = [...conn.awarenessIds]
       awarenessProtocol.removeAwarenessStates(this.awareness, ids, null)
       this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), null)
@@ -158,7 +158,9 @@ export class Room {
 
   private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {
     if (origin === null || typeof origin !== 'object' || !('awarenessIds' in origin)) return
-    const ids = (origin as Connection).awarenessIds
+    const conn = origin as Connection
+    if (!conn.awarenessIds && added.length === 0 && updated.length === 0) return
+    const ids = conn.awarenessIds ??= new Set()
     for (const id of added) ids.add(id)
     for (const id of updated) ids.add(id)
     for (const id of removed) ids.delete(id)

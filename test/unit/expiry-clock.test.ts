@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ExpiryClock, type Expiring } from '../../server/sync/expiry-clock.js'
+
+/** A member that records when it was told, and may reschedule itself once. */
+class Member implements Expiring {
+  firedAt: number[] = []
+  constructor (readonly name: string, private readonly onFire?: (m: Member) => void) {}
+  onExpiry () { this.firedAt.push(Date.now()); this.onFire?.(this) }
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+describe('ExpiryClock: credential expiry for every socket on one timer', () => {
+  const clocks: Array<ExpiryClock<Member>> = []
+  const clock = () => { const c = new ExpiryClock<Member>(); clocks.push(c); return c }
+  afterEach(() => { clocks.splice(0).forEach(c => c.stop()) })
+
+  it('tells each member once, never before its deadline and within a second after it, in deadline order', async () => {
+    const c = clock()
+    const t0 = Date.now()
+    const order: string[] = []
+    const members = [2200, 300, 1200, 310, 0].map((d, i) => {
+      const m = new Member(`m${i}`, x => order.push(x.name))
+      c.schedule(m, t0 + d)
+      return { m, at: t0 + d }
+    })
+    expect(c.size).toBe(5)
+    await sleep(3400)
+    for (const { m, at } of members) {
+      expect(m.firedAt).toHaveLength(1)
+      expect(m.firedAt[0]).toBeGreaterThanOrEqual(at)
+      expect(m.firedAt[0]! - at).toBeLessThan(1000 + 150)
+    }
+    // Deadlines in different seconds come in order; within one second, in any order.
+    expect(order.indexOf('m4')).toBeLessThan(order.indexOf('m1'))
+    expect(order.indexOf('m1')).toBeLessThan(order.indexOf('m2'))
+    expect(order.indexOf('m2')).toBeLessThan(order.indexOf('m0'))
+    expect(c.size).toBe(0)
+  })
+
+  it('a cancelled member is never told; rescheduling replaces the earlier deadline', async () => {
+    const c = clock()
+    const t0 = Date.now()
+    const cancelled = new Member('cancelled')
+    const moved = new Member('moved')
+    c.schedule(cancelled, t0 + 200)
+    c.schedule(moved, t0 + 200)
+    c.cancel(cancelled)
+    c.cancel(cancelled) // twice is harmless
+    c.schedule(moved, t0 + 1600)
+    expect(c.size).toBe(1)
+    await sleep(1300)
+    expect(cancelled.firedAt).toHaveLength(0)
+    expect(moved.firedAt).toHaveLength(0)
+    await sleep(1500)
+    expect(cancelled.firedAt).toHaveLength(0)
+    expect(moved.firedAt).toHaveLength(1)
+    expect(moved.firedAt[0]).toBeGreaterThanOrEqual(t0 + 1600)
+  })
+
+  it('a member may reschedule itself from its callback (a renewed token), and an earlier deadline re-arms the timer', async () => {
+    const c = clock()
+    const t0 = Date.now()
+    let renewals = 0
+    const renewing = new Member('renewing', m => { if (renewals++ === 0) c.schedule(m, Date.now() + 500) })
+    const late = new Member('late')
+    c.schedule(late, t0 + 60_000) // the timer is armed for a minute from now…
+    c.schedule(renewing, t0 + 100) // …and must be re-armed for this one
+    await sleep(2400)
+    expect(renewing.firedAt).toHaveLength(2)
+    expect(renewing.firedAt[1]! - renewing.firedAt[0]!).toBeGreaterThanOrEqual(500)
+    expect(late.firedAt).toHaveLength(0)
+    expect(c.size).toBe(1)
+  })
+
+  it('a deadline past setTimeout\'s 2^31 ms range waits instead of firing at once', async () => {
+    const c = clock()
+    const far = new Member('far')
+    c.schedule(far, Date.now() + 40 * 24 * 3600 * 1000)
+    await sleep(50)
+    expect(far.firedAt).toHaveLength(0)
+    expect(c.size).toBe(1)
+  })
+})
