@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { sampleProcess, type ProcSample } from '../load/proc.js'
+import { sampleMainThread, sampleProcess, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
 import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
@@ -201,6 +201,9 @@ interface Row {
   flags: string[]
   /** Our server's own event-loop stalls and GC pauses during the step (server-loop.ts); null for other targets. */
   serverLoop: LoopStats | null
+  /** The server's main thread during the step: ms it ran, and ms it was ready to run but waited for a CPU. */
+  serverMainRunMs: number
+  serverMainWaitMs: number
 }
 
 const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (sampleProcess(pid)?.cpuSeconds ?? 0), 0)
@@ -229,11 +232,13 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const ours = f.target.name.startsWith('ours')
   const loopBefore = ours ? await scrapeLoop(f.target.httpUrl) : null
   const before = sampleProcess(f.target.pid)
+  const mainBefore = sampleMainThread(f.target.pid)
   const wall0 = Date.now()
   const startAt = Date.now() + 300
   for (const g of f.gens) tell(g, { cmd: 'step', perDevice, seconds, drainSeconds: opts.drain, startAt })
   const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
   const after = sampleProcess(f.target.pid)
+  const mainAfter = sampleMainThread(f.target.pid)
   const wall = (Date.now() - wall0) / 1000
   const serverLoop = ours ? loopStatsBetween(loopBefore, await scrapeLoop(f.target.httpUrl)) : null
   const othersCpuPercent = bystanders.length ? (cpuOf(bystanders) - othersBefore) / wall * 100 : 0
@@ -266,7 +271,9 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
     expectedPerSecond: expected / Math.max(0.001, window), deliveredRatio, p50: histPercentile(h, 50), p99, max: h.max, latencySamples: h.count,
     editsSent: sum('editsSent'), lost: sum('lost'), serverCpuSeconds: serverCpu, serverCpuPercent: serverCpu / wall * 100,
     serverPeakRssMb: after?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: after?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
-    reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags, p99Runs: [p99], serverLoop
+    reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags, p99Runs: [p99], serverLoop,
+    serverMainRunMs: mainBefore && mainAfter ? mainAfter.runMs - mainBefore.runMs : NaN,
+    serverMainWaitMs: mainBefore && mainAfter ? mainAfter.waitMs - mainBefore.waitMs : NaN
   }
 }
 
@@ -297,9 +304,9 @@ const table = (header: string[], rows: string[][]) => {
 }
 
 const formatRows = (rows: Row[]) => table(
-  ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
+  ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'main run/wait s', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
   rows.map(r => [r.label, f0(r.offered), f0(r.sentPerSecond), f0(r.deliveredPerSecond), f0(r.deliveredRatio * 100), f1(r.p50), r.p99Runs.length > 1 ? `${f1(r.p99)} (${f1(Math.min(...r.p99Runs))}-${f1(Math.max(...r.p99Runs))})` : f1(r.p99), f1(r.max), String(r.lost),
-    f1(r.serverCpuSeconds), f0(r.serverCpuPercent),
+    f1(r.serverCpuSeconds), f0(r.serverCpuPercent), `${f1(r.serverMainRunMs / 1000)}/${f1(r.serverMainWaitMs / 1000)}`,
     r.serverLoop ? `${f0(r.serverLoop.p99StallMs)}/${f0(r.serverLoop.maxStallMs)}` : '-', r.serverLoop ? `${f0(r.serverLoop.gcMs)} (${r.serverLoop.gcSlow})` : '-',
     `${f0(r.serverRssMb)}/${f0(r.serverPeakRssMb)}`, `${r.generators}x${f0(r.generatorCpuPercentMax)}`,
     [r.ok ? 'ok' : 'FAIL', ...r.flags, r.reconnects ? `reconnects ${r.reconnects}` : '', Object.keys(r.errors).length ? `errors ${JSON.stringify(r.errors)}` : ''].filter(Boolean).join(' ')])
@@ -460,6 +467,7 @@ const runSteady = async () => {
     out.push(formatRows(rows))
     out.push('\ndelivered/s: edit markers received by the other devices of the doc inside the edit window; deliv% = of editsSent x (D-1).')
     out.push('latency: edit sent -> marker received on another device (all deliveries, incl. the drain). lost: edits some other device still lacked after the drain.')
+    out.push('main run/wait s: the server\'s main thread (its event loop) during the step: seconds it ran, and seconds it was ready to run but waited for a CPU (/proc schedstat), i.e. latency the machine added.')
     out.push('srv stall p99/max: ours only, how long its own event loop stood still (p99 and longest, ms, from its /metrics; a p99 latency far above the longest stall was not made by the server\'s loop). srv GC ms: its GC pauses in all, and how many took >= 10 ms.')
     out.push('srv CPU%: of one core over the step (edit window + drain). RSS/peak: server RSS at the end of the step / peak RSS since start (VmHWM; with auth it includes password hashing at login).')
     out.push('gen CPU%: generators x busiest one, % of one core over the step; GEN-LIMITED = the generators could not offer the rate (the row measures them, not the server).')

@@ -18,6 +18,23 @@ export const sampleProcess = (pid: number): ProcSample | null => {
   }
 }
 
+/**
+ * How long a process's main thread ran, and how long it was ready to run but waited for a CPU (ms), from
+ * /proc/<pid>/task/<pid>/schedstat (Linux; null where the kernel keeps no such counters). For a Node
+ * server the main thread is its event loop: time it waited for a CPU is latency the server did not make,
+ * the machine's other work (load generators, the server's own GC and I/O threads) did.
+ */
+export interface MainThreadSched { runMs: number, waitMs: number }
+
+export const sampleMainThread = (pid: number): MainThreadSched | null => {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number)
+    return Number.isFinite(run) && Number.isFinite(wait) ? { runMs: run! / 1e6, waitMs: wait! / 1e6 } : null
+  } catch {
+    return null
+  }
+}
+
 /** A local server's CPU time since `before` and its memory now (null without both samples). */
 export const serverUsageSince = (pid: number | null, before: ProcSample | null): ProcSample | null => {
   const now = pid ? sampleProcess(pid) : null

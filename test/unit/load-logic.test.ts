@@ -5,6 +5,7 @@ import { makeMarker, scanMarkers, type Marker } from '../load/markers.js'
 import { checkConvergence, type ConvergenceReport } from '../load/convergence.js'
 import { mergeReports } from '../load/merge.js'
 import { splitUsers } from '../load/processes.js'
+import { sampleMainThread } from '../load/proc.js'
 import type { LoadReport } from '../load/report.js'
 import { encodeUpdate } from '../../shared/protocol.js'
 
@@ -134,5 +135,19 @@ describe('--processes: splitting users and merging the reports', () => {
     expect(m.extra).toEqual({ convergeSeconds: 2.5 })
     expect(m.convergence).toMatchObject({ users: 2, devices: 8, editsMade: 200, lostEdits: 1, divergedDevices: 1, examples: ['u1.d0.7 lost'] })
     expect(m.server).toEqual({ cpuSeconds: 7, peakRssMb: 200, rssMb: 150 })
+  })
+})
+
+describe('process sampling (/proc)', () => {
+  it('the main thread\'s run time grows by the time it spent busy; its wait for a CPU never shrinks', () => {
+    const before = sampleMainThread(process.pid)
+    expect(before).not.toBeNull()
+    const until = Date.now() + 60
+    while (Date.now() < until) { /* busy on the main thread */ }
+    const after = sampleMainThread(process.pid)!
+    expect(after.runMs - before!.runMs).toBeGreaterThanOrEqual(40)
+    expect(after.runMs - before!.runMs).toBeLessThan(5000)
+    expect(after.waitMs).toBeGreaterThanOrEqual(before!.waitMs)
+    expect(sampleMainThread(2 ** 22 + 1)).toBeNull() // no such process
   })
 })
