@@ -15,11 +15,11 @@ describe('bench: server loop stalls and GC pauses from /metrics', () => {
 
     const before = await scrapeLoop(server.url)
     await new Promise(resolve => setTimeout(resolve, 50))
-    const until = Date.now() + 120
+    const until = Date.now() + 200
     while (Date.now() < until) { /* the server runs in this process: its loop stands still too */ }
     await new Promise(resolve => setTimeout(resolve, 50))
     const stalled = loopStatsBetween(before, await scrapeLoop(server.url))!
-    expect(stalled.maxStallMs).toBeGreaterThanOrEqual(90)
+    expect(stalled.maxStallMs).toBeGreaterThanOrEqual(150)
     expect(stalled.maxStallMs).toBeLessThan(1000)
     expect(stalled.gcMs).toBeGreaterThanOrEqual(0)
     expect(stalled.gcSlow).toBeGreaterThanOrEqual(0)
@@ -27,7 +27,7 @@ describe('bench: server loop stalls and GC pauses from /metrics', () => {
     // The stall belongs to that window: the next one starts fresh.
     await new Promise(resolve => setTimeout(resolve, 100))
     const after = loopStatsBetween(await scrapeLoop(server.url), await scrapeLoop(server.url))!
-    expect(after.maxStallMs).toBeLessThan(60)
+    expect(after.maxStallMs).toBeLessThan(120) // the 190 ms stall is not in it
   })
 
   it('gives nothing for a target without our /metrics', async () => {

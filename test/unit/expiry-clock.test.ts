@@ -9,6 +9,8 @@ class Member implements Expiring {
 }
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+/** Wait until `cond` holds (timers on a busy machine run late), at most 6 s. */
+const until = async (cond: () => boolean) => { const end = Date.now() + 6000; while (!cond() && Date.now() < end) await sleep(20) }
 
 describe('ExpiryClock: credential expiry for every socket on one timer', () => {
   const clocks: Array<ExpiryClock<Member>> = []
@@ -25,11 +27,11 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
       return { m, at: t0 + d }
     })
     expect(c.size).toBe(5)
-    await sleep(3400)
+    await until(() => c.size === 0)
     for (const { m, at } of members) {
       expect(m.firedAt).toHaveLength(1)
       expect(m.firedAt[0]).toBeGreaterThanOrEqual(at)
-      expect(m.firedAt[0]! - at).toBeLessThan(1000 + 150)
+      expect(m.firedAt[0]! - at).toBeLessThan(1000 + 400) // a second's granularity, plus a busy machine's timer lag
     }
     // Deadlines in different seconds come in order; within one second, in any order.
     expect(order.indexOf('m4')).toBeLessThan(order.indexOf('m1'))
@@ -52,7 +54,8 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     await sleep(1300)
     expect(cancelled.firedAt).toHaveLength(0)
     expect(moved.firedAt).toHaveLength(0)
-    await sleep(1500)
+    await until(() => moved.firedAt.length > 0)
+    await sleep(50)
     expect(cancelled.firedAt).toHaveLength(0)
     expect(moved.firedAt).toHaveLength(1)
     expect(moved.firedAt[0]).toBeGreaterThanOrEqual(t0 + 1600)
@@ -66,7 +69,7 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     const late = new Member('late')
     c.schedule(late, t0 + 60_000) // the timer is armed for a minute from now…
     c.schedule(renewing, t0 + 100) // …and must be re-armed for this one
-    await sleep(2400)
+    await until(() => renewing.firedAt.length >= 2)
     expect(renewing.firedAt).toHaveLength(2)
     expect(renewing.firedAt[1]! - renewing.firedAt[0]!).toBeGreaterThanOrEqual(500)
     expect(late.firedAt).toHaveLength(0)
