@@ -64,6 +64,9 @@ export class LevelDocStore implements DocStore {
   /** Range deletes that wait for the batch holding their compaction's snapshot and watermark. */
   private clearsAfterBatch: { name: string, from: number, to: number }[] = []
   private clearing = new Set<Promise<void>>()
+  /** Operations ever queued, and how many of the oldest of them are written: what `flush()` waits on. */
+  private queuedOps = 0
+  private writtenOps = 0
 
   constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {}
 
@@ -119,6 +122,7 @@ export class LevelDocStore implements DocStore {
     log.queued = []
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
     this.queue.push({ type: 'put', key: watermarkKey(name), value: encodeSeq(log.nextSeq) })
+    this.queuedOps += 2
     if (firstHanded < handedEnd) this.clearsAfterBatch.push({ name, from: firstHanded, to: handedEnd })
     log.firstSeq = log.nextSeq
     this.opts.metrics?.compactions.inc()
@@ -147,12 +151,19 @@ export class LevelDocStore implements DocStore {
     void p.finally(() => this.clearing.delete(p))
   }
 
+  /**
+   * Resolves once every operation queued before the call is written (rejects if its batch fails).
+   * Operations queued later do not hold it up: under steady load from other documents the queue is
+   * never empty, and an unload that waited for an empty queue (as this did) kept its document, and
+   * every device reopening it, waiting for as long as the load lasted.
+   */
   async flush (): Promise<void> {
-    while (this.queue.length > 0 || this.writing || this.clearing.size > 0) {
+    const target = this.queuedOps
+    while (this.writtenOps < target) {
       if (this.writing) await this.writing.catch(() => {})
-      else if (this.queue.length > 0) await this.writeBatch()
-      else await Promise.all([...this.clearing])
+      else await this.writeBatch()
     }
+    if (this.clearing.size > 0) await Promise.all([...this.clearing])
   }
 
   async close (): Promise<void> {
@@ -168,6 +179,7 @@ export class LevelDocStore implements DocStore {
 
   private enqueue (op: Op) {
     this.queue.push(op)
+    this.queuedOps++
     if (this.queue.length >= this.opts.maxBatchOps && !this.writing) void this.writeBatch().catch(() => {})
     else this.schedule()
   }
@@ -205,10 +217,14 @@ export class LevelDocStore implements DocStore {
     this.skipped = 0
     for (const log of this.queuedLogs) log.queued = []
     this.queuedLogs.clear()
-    if (ops.length === 0) return Promise.resolve()
+    // Batches run one at a time and a failed one goes back in front of the queue, so once this one is
+    // written every operation queued so far is (skipped ones were superseded by a snapshot in it).
+    const upTo = this.queuedOps
+    if (ops.length === 0) { this.writtenOps = upTo; return Promise.resolve() }
     const started = process.hrtime.bigint()
     const write = this.writeOps(ops).then(
       () => {
+        this.writtenOps = upTo
         this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
         this.opts.metrics?.persistBatchSize.observe(ops.length)
         this.retryDelayMs = 50

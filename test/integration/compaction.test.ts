@@ -46,6 +46,33 @@ describe('LevelDocStore', () => {
     expect(copy.getArray('a').toArray()).toEqual(doc.getArray('a').toArray())
   })
 
+  it('flush() waits for what was queued before it, not for a queue that other documents keep filling', async () => {
+    const { db, docs, store } = await open(); dbs.push(db)
+    await store.load('leaving')
+    await store.load('busy')
+    // Another document appends on every turn of the event loop for up to 3 s (steady load elsewhere).
+    let loadRunning = true
+    let busyAppends = 0
+    const loadEnds = Date.now() + 3000
+    const appendLoop = () => {
+      if (Date.now() > loadEnds) { loadRunning = false; return }
+      store.append('busy', new Uint8Array([busyAppends++ & 255]))
+      setImmediate(appendLoop)
+    }
+    appendLoop()
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const leaving = new Y.Doc()
+    leaving.on('update', (u: Uint8Array) => store.append('leaving', u))
+    for (let i = 0; i < 20; i++) leaving.getArray('a').push([i])
+    await store.flush()
+    const flushedDuringLoad = loadRunning
+    expect(await countKeys(docs, 'u!leaving!')).toBe(20) // all of it written when flush() resolved
+    await waitFor(() => !loadRunning, 5000, 'the load to end')
+    expect(flushedDuringLoad).toBe(true) // it did not wait for the other document's load to stop
+    await store.flush()
+    expect(await countKeys(docs, 'u!busy!')).toBe(busyAppends)
+  })
+
   it('a batch that fails (database closed) is logged, kept and retried in order; nothing is lost', async () => {
     const dir = await tempDir()
     const db = new Level<string, Uint8Array>(path.join(dir, 'db'), { valueEncoding: 'view' }); dbs.push(db)
