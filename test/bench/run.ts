@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { sampleMainThread, sampleProcess, type ProcSample } from '../load/proc.js'
+import { sampleProcess, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
 import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
@@ -232,13 +232,11 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const ours = f.target.name.startsWith('ours')
   const loopBefore = ours ? await scrapeLoop(f.target.httpUrl) : null
   const before = sampleProcess(f.target.pid)
-  const mainBefore = sampleMainThread(f.target.pid)
   const wall0 = Date.now()
   const startAt = Date.now() + 300
   for (const g of f.gens) tell(g, { cmd: 'step', perDevice, seconds, drainSeconds: opts.drain, startAt })
   const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
   const after = sampleProcess(f.target.pid)
-  const mainAfter = sampleMainThread(f.target.pid)
   const wall = (Date.now() - wall0) / 1000
   const serverLoop = ours ? loopStatsBetween(loopBefore, await scrapeLoop(f.target.httpUrl)) : null
   const othersCpuPercent = bystanders.length ? (cpuOf(bystanders) - othersBefore) / wall * 100 : 0
@@ -272,8 +270,8 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
     editsSent: sum('editsSent'), lost: sum('lost'), serverCpuSeconds: serverCpu, serverCpuPercent: serverCpu / wall * 100,
     serverPeakRssMb: after?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: after?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
     reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags, p99Runs: [p99], serverLoop,
-    serverMainRunMs: mainBefore && mainAfter ? mainAfter.runMs - mainBefore.runMs : NaN,
-    serverMainWaitMs: mainBefore && mainAfter ? mainAfter.waitMs - mainBefore.waitMs : NaN
+    serverMainRunMs: before?.main && after?.main ? after.main.runMs - before.main.runMs : NaN,
+    serverMainWaitMs: before?.main && after?.main ? after.main.waitMs - before.main.waitMs : NaN
   }
 }
 

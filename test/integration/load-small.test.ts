@@ -5,6 +5,7 @@ import { runLoad } from '../load/run.js'
 import { runInProcesses } from '../load/processes.js'
 import type { ScenarioName } from '../load/scenarios.js'
 import type { FleetOptions } from '../load/fleet.js'
+import { formatReport } from '../load/report.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 let server: Server
@@ -60,6 +61,10 @@ describe('load tool against a real local server (small)', () => {
     expect(r.latencyMs.count).toBe(r.delivered)
     expect(r.delivered).toBeGreaterThan(r.editsSent * 2 * 0.9)
     expect(r.server).not.toBeNull()
+    // The server here is this process: its main thread ran while it served the run, and the report says so.
+    expect(r.server!.main!.runMs).toBeGreaterThan(100)
+    expect(r.server!.main!.waitMs).toBeGreaterThanOrEqual(0)
+    expect(formatReport(r)).toMatch(/server main thread +ran \d+\.\d\d s, waited for a CPU \d+\.\d\d s/)
   }, 60_000)
 
   it('coldload: a fresh device gets the whole history from storage', async () => {

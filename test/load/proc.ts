@@ -1,7 +1,10 @@
 import fs from 'node:fs'
 
-/** CPU seconds (user+system) and memory of a local process, read from /proc (Linux). */
-export interface ProcSample { cpuSeconds: number, rssMb: number, peakRssMb: number }
+/**
+ * CPU seconds (user+system) and memory of a local process, and its main thread's run and wait times
+ * (null where the kernel keeps none), read from /proc (Linux).
+ */
+export interface ProcSample { cpuSeconds: number, rssMb: number, peakRssMb: number, main: MainThreadSched | null }
 
 const TICKS = 100 // USER_HZ on Linux
 
@@ -12,7 +15,7 @@ export const sampleProcess = (pid: number): ProcSample | null => {
     const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / TICKS
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
-    return { cpuSeconds, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 }
+    return { cpuSeconds, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, main: sampleMainThread(pid) }
   } catch {
     return null
   }
@@ -35,10 +38,12 @@ export const sampleMainThread = (pid: number): MainThreadSched | null => {
   }
 }
 
-/** A local server's CPU time since `before` and its memory now (null without both samples). */
+/** A local server's CPU and main-thread times since `before` and its memory now (null without both samples). */
 export const serverUsageSince = (pid: number | null, before: ProcSample | null): ProcSample | null => {
   const now = pid ? sampleProcess(pid) : null
-  return now && before ? { cpuSeconds: now.cpuSeconds - before.cpuSeconds, peakRssMb: now.peakRssMb, rssMb: now.rssMb } : null
+  if (!now || !before) return null
+  const main = now.main && before.main ? { runMs: now.main.runMs - before.main.runMs, waitMs: now.main.waitMs - before.main.waitMs } : null
+  return { cpuSeconds: now.cpuSeconds - before.cpuSeconds, peakRssMb: now.peakRssMb, rssMb: now.rssMb, main }
 }
 
 /**

@@ -21,7 +21,8 @@ export interface LoadReport {
   signedOut: number
   extra: Record<string, number>
   convergence: ConvergenceReport
-  server: { cpuSeconds: number, peakRssMb: number, rssMb: number } | null
+  /** A local server's use over the run; `main`: its event loop's thread ran / waited for a CPU (ms). */
+  server: { cpuSeconds: number, peakRssMb: number, rssMb: number, main: { runMs: number, waitMs: number } | null } | null
   generatorCpuSeconds: number
 }
 
@@ -41,6 +42,7 @@ export const formatReport = (r: LoadReport): string => {
     ['devices signed out', String(r.signedOut)],
     ...Object.entries(r.extra).map(([k, v]) => [k, f(v, 2)] as [string, string]),
     ['server CPU / peak RSS', r.server ? `${f(r.server.cpuSeconds, 2)} s / ${f(r.server.peakRssMb)} MB` : 'n/a (pass --server-pid for a local server)'],
+    ...(r.server?.main ? [['server main thread', `ran ${f(r.server.main.runMs / 1000, 2)} s, waited for a CPU ${f(r.server.main.waitMs / 1000, 2)} s (latency this machine added)`] as [string, string]] : []),
     ['generator CPU', `${f(r.generatorCpuSeconds, 2)} s`],
     ['convergence', `${r.convergence.editsMade} edits made, LOST ${r.convergence.lostEdits}, diverged devices ${r.convergence.divergedDevices}/${r.convergence.devices}` +
       (r.convergence.unreadableUsers ? `, server state UNREADABLE for ${r.convergence.unreadableUsers}/${r.convergence.users} users` : '')]

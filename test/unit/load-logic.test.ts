@@ -127,14 +127,14 @@ describe('--processes: splitting users and merging the reports', () => {
     const a = report({ users: 2, loginSeconds: 3, extra: { convergeSeconds: 1.5 }, errors: { 'socket:x': 1 }, closes: { 4401: 2 }, convergence: { lostEdits: 1, examples: ['u1.d0.7 lost'] } })
     const b = report({ users: 3, measuredSeconds: 10.4, extra: { convergeSeconds: 2.5 }, errors: { 'socket:x': 2, 'token:y': 1 }, reconnects: 5, convergence: { divergedDevices: 1 } })
     // 1..100 ms in one process, 101..200 in the other: p50 of the whole is 100, of either half it is not.
-    const m = mergeReports([{ report: a, samples: Array.from({ length: 100 }, (_, i) => i + 1) }, { report: b, samples: Array.from({ length: 100 }, (_, i) => i + 101) }], { cpuSeconds: 7, peakRssMb: 200, rssMb: 150 }, 0.5)
+    const m = mergeReports([{ report: a, samples: Array.from({ length: 100 }, (_, i) => i + 1) }, { report: b, samples: Array.from({ length: 100 }, (_, i) => i + 101) }], { cpuSeconds: 7, peakRssMb: 200, rssMb: 150, main: { runMs: 5000, waitMs: 700 } }, 0.5)
     expect(m.latencyMs).toMatchObject({ count: 200, p50: 100, p99: 198, max: 200 })
     expect(m).toMatchObject({ users: 5, devices: 8, editsSent: 200, delivered: 600, deliveredPerSecond: 60, loginSeconds: 3, measuredSeconds: 10.4, reconnects: 5, generatorCpuSeconds: 2.5 })
     expect(m.errors).toEqual({ 'socket:x': 3, 'token:y': 1 })
     expect(m.closes).toEqual({ 4401: 2 })
     expect(m.extra).toEqual({ convergeSeconds: 2.5 })
     expect(m.convergence).toMatchObject({ users: 2, devices: 8, editsMade: 200, lostEdits: 1, divergedDevices: 1, examples: ['u1.d0.7 lost'] })
-    expect(m.server).toEqual({ cpuSeconds: 7, peakRssMb: 200, rssMb: 150 })
+    expect(m.server).toEqual({ cpuSeconds: 7, peakRssMb: 200, rssMb: 150, main: { runMs: 5000, waitMs: 700 } })
   })
 })
 
