@@ -117,6 +117,37 @@ describe('sync', () => {
     expect(b.text()).toBe('persisted')
   })
 
+  it('a document unloads, and a device reopening it syncs, while another document is edited on every turn', async () => {
+    const s = await start({ unloadGraceMs: 100 })
+    const busy = raw(`${s.wsUrl}/busy`)
+    const a = raw(`${s.wsUrl}/leaving`)
+    await waitFor(() => busy.synced && a.synced)
+    a.doc.getText('t').insert(0, 'kept')
+    await new Promise(r => setTimeout(r, 50))
+    // Steady load elsewhere for 2.5 s: the storage queue is never empty meanwhile.
+    let editing = true
+    let n = 0
+    const loadEnds = Date.now() + 2500
+    const edit = () => {
+      if (Date.now() > loadEnds) { editing = false; return }
+      busy.doc.getMap('m').set(`k${n++ % 50}`, n)
+      setImmediate(edit)
+    }
+    edit()
+    await a.close()
+    await new Promise(r => setTimeout(r, 300)) // past the grace period: the unload has started
+    const reopenedAt = Date.now()
+    const back = raw(`${s.wsUrl}/leaving`)
+    await waitFor(() => back.synced, 5000, 'the reopened document to sync')
+    const syncMs = Date.now() - reopenedAt
+    const stillEditing = editing
+    expect(back.text()).toBe('kept')
+    await waitFor(() => !editing, 5000, 'the load to end')
+    // Before, the unload waited for an empty storage queue, and the device with it, until the load ended.
+    expect(stillEditing).toBe(true)
+    expect(syncMs).toBeLessThan(1000)
+  })
+
   it('documents whose devices all leave at once unload a few per event-loop turn, not all in one', async () => {
     const s = await start({ unloadGraceMs: 150 })
     const clients = Array.from({ length: 24 }, (_, i) => raw(`${s.wsUrl}/together-${i}`))
