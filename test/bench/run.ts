@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { sampleProcess, type ProcSample } from '../load/proc.js'
+import { sampleProcess, serverUsageSince, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
 import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
@@ -236,7 +236,7 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const startAt = Date.now() + 300
   for (const g of f.gens) tell(g, { cmd: 'step', perDevice, seconds, drainSeconds: opts.drain, startAt })
   const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
-  const after = sampleProcess(f.target.pid)
+  const used = serverUsageSince(f.target.pid, before)
   const wall = (Date.now() - wall0) / 1000
   const serverLoop = ours ? loopStatsBetween(loopBefore, await scrapeLoop(f.target.httpUrl)) : null
   const othersCpuPercent = bystanders.length ? (cpuOf(bystanders) - othersBefore) / wall * 100 : 0
@@ -252,14 +252,14 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const deliveredRatio = expected > 0 ? sum('deliveredInWindow') / expected : 0
   const genMax = Math.max(...results.map(r => r.cpuSeconds / Math.max(0.001, r.windowSeconds + r.drainSeconds)))
   const genWindowMax = Math.max(...results.map(r => r.cpuSeconds / Math.max(0.001, r.windowSeconds)))
-  const serverCpu = before && after ? after.cpuSeconds - before.cpuSeconds : NaN
+  const serverCpu = used?.cpuSeconds ?? NaN
   const p99 = histPercentile(h, 99)
   const sentPerSecond = sum('editsSent') / Math.max(0.001, window)
   const flags: string[] = []
   if (p99 >= opts.p99Ms) flags.push(`p99>=${opts.p99Ms}`)
   if (deliveredRatio < opts.minDelivered) flags.push(`delivered ${(deliveredRatio * 100).toFixed(0)}%`)
   if (sum('lost') > 0) flags.push('lost')
-  if (!after) flags.push('server gone')
+  if (!used) flags.push('server gone')
   const ok = flags.length === 0
   if (sentPerSecond < offered * 0.95) flags.push(`GEN-LIMITED (sent ${(sentPerSecond / offered * 100).toFixed(0)}%)`)
   else if (genWindowMax > 0.9) flags.push('gen CPU>90%')
@@ -268,10 +268,9 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
     target: f.target.name, label: f.target.label, offered, sentPerSecond, deliveredPerSecond: sum('deliveredInWindow') / Math.max(0.001, window),
     expectedPerSecond: expected / Math.max(0.001, window), deliveredRatio, p50: histPercentile(h, 50), p99, max: h.max, latencySamples: h.count,
     editsSent: sum('editsSent'), lost: sum('lost'), serverCpuSeconds: serverCpu, serverCpuPercent: serverCpu / wall * 100,
-    serverPeakRssMb: after?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: after?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
+    serverPeakRssMb: used?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: used?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
     reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags, p99Runs: [p99], serverLoop,
-    serverMainRunMs: before?.main && after?.main ? after.main.runMs - before.main.runMs : NaN,
-    serverMainWaitMs: before?.main && after?.main ? after.main.waitMs - before.main.waitMs : NaN
+    serverMainRunMs: used?.main?.runMs ?? NaN, serverMainWaitMs: used?.main?.waitMs ?? NaN
   }
 }
 
