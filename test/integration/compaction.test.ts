@@ -95,6 +95,23 @@ describe('LevelDocStore', () => {
     expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
+  it('flush() rejects while the writes it waits for fail, and resolves once they are written', async () => {
+    const dir = await tempDir()
+    const db = new Level<string, Uint8Array>(path.join(dir, 'db'), { valueEncoding: 'view' }); dbs.push(db)
+    await db.open()
+    const store = new LevelDocStore(db, { flushIntervalMs: 5, maxBatchOps: 1000, fsync: false, logger: createLogger('silent') })
+    await store.load('d')
+    const doc = new Y.Doc()
+    doc.on('update', (u: Uint8Array) => store.append('d', u))
+    await db.close() // every write now fails
+    for (let i = 0; i < 5; i++) doc.getText('t').insert(0, `${i},`)
+    await expect(store.flush()).rejects.toThrow() // an unload then keeps its document loaded
+    await db.open()
+    await store.flush()
+    const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    expect(await countKeys(docs, 'u!d!')).toBe(5)
+  })
+
   it('compaction replaces the log with one snapshot atomically and preserves content', async () => {
     const { db, docs, store } = await open(); dbs.push(db)
     await store.load('d')
