@@ -1,20 +1,22 @@
 /**
- * Checks that a Yjs update (v1, what y-websocket sends) decodes completely, without building it.
+ * Checks that a Yjs update (v1, what y-websocket sends) reads completely, without building it.
  *
- * Why this exists: Y.applyUpdate reads and integrates every struct before it reads the delete set, so
- * an update cut short inside its delete set would be half-applied. The server therefore has to know an
- * update decodes before applying it. Y.decodeUpdate answered that by building every struct (Items,
- * IDs, contents, a Map per client): ~0.9 KB of garbage and 6–7 % of the main thread's busy time per
- * edit at 10k edits/s, for an update that Y.applyUpdate then decodes again. Yjs has no cheaper check,
- * so this walks the same bytes with the same rules (lib0's varints and `any` encoding, Yjs's struct
- * layout from `readClientsStructRefs`/`readItemContent`/`readDeleteSet`) and allocates nothing.
+ * Why this exists: the room broadcasts an update as soon as it passes this check and applies it to
+ * its document later in the turn, after the sockets' writes (room.ts), so the check has to refuse
+ * everything Yjs would refuse while reading an update. It also keeps half-applied updates out:
+ * Y.applyUpdate integrates every struct before it reads the delete set, so an update cut short there
+ * would be half-applied. Y.decodeUpdate answered the question by building every struct (Items, IDs,
+ * contents, a Map per client): ~0.9 KB of garbage and 6–7 % of the main thread's busy time per edit at
+ * 10k edits/s, for an update that Y.applyUpdate then decodes again. Yjs has no cheaper check, so this
+ * walks the same bytes with the same rules (lib0's varints, strings and `any` encoding, Yjs's struct
+ * layout from `readClientsStructRefs`/`readItemContent`/`readDeleteSet`) and allocates nothing except
+ * for the contents Yjs parses as JSON (legacy JSON, rich-text embeds and formats, all rare).
  *
- * Contract, fuzz-tested against Y.decodeUpdate in test/unit/update-check.test.ts: it never refuses an
- * update that Y.decodeUpdate reads, and it refuses every update whose bytes run out or whose varints
- * overflow, wherever that happens. It does not parse JSON or build sub-documents: a bad value there
- * makes Y.applyUpdate throw while it reads the structs, before it integrates any (the room then closes
- * the sender with 4400).
+ * Contract, fuzz-tested in test/unit/update-check.test.ts: it accepts exactly the updates Y.decodeUpdate
+ * reads (every truncation, varint overflow, invalid UTF-8 string, bad JSON and unusable sub-document
+ * options is refused), and Y.applyUpdate never throws on an update it accepts.
  */
+import { isUtf8 } from 'node:buffer'
 
 const END = 'Unexpected end of array'
 const BITS5 = 0b1_1111
@@ -68,7 +70,41 @@ const varInt = (): void => {
 }
 
 const skip = (n: number): void => { if (n > buf.length - pos) fail(END); pos += n }
-const string = (): void => skip(varUint())
+/** lib0 readVarUint8Array: a length and that many bytes (ContentBinary, `any` Uint8Arrays). */
+const bytes = (): void => skip(varUint())
+
+// lib0 reads strings with a fatal UTF-8 decoder: its message, for the same bytes.
+const BAD_UTF8 = 'The encoded data was not valid for encoding utf-8'
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * lib0 readVarString: a length and that many bytes of UTF-8 (ASCII is checked here, the rest natively).
+ * Returns the string's length in UTF-16 units, which is the length Yjs gives a ContentString.
+ */
+const string = (): number => {
+  const n = varUint()
+  if (n > buf.length - pos) fail(END)
+  const start = pos
+  const end = pos + n
+  pos = end
+  for (let i = start; i < end; i++) {
+    if (buf[i]! < 0x80) continue
+    if (!isUtf8(buf.subarray(start, end))) fail(BAD_UTF8)
+    let units = 0 // one per lead byte, two for a character outside the BMP (4-byte sequence)
+    for (let j = start; j < end; j++) { const b = buf[j]!; if ((b & 0xc0) !== 0x80) units += b >= 0xf0 ? 2 : 1 }
+    return units
+  }
+  return n
+}
+
+/** A string Yjs hands to JSON.parse (ContentJSON keeps the literal `undefined`). */
+const json = (undefinedAllowed: boolean): void => {
+  const n = varUint()
+  if (n > buf.length - pos) fail(END)
+  const text = utf8.decode(buf.subarray(pos, pos + n))
+  pos += n
+  if (!(undefinedAllowed && text === 'undefined')) JSON.parse(text)
+}
 
 /** lib0 readAny. */
 const any = (): void => {
@@ -81,60 +117,93 @@ const any = (): void => {
     case 119: string(); return
     case 118: for (let n = varUint(); n > 0; n--) { string(); any() } return // object
     case 117: for (let n = varUint(); n > 0; n--) any(); return // array
-    case 116: string(); return // Uint8Array: same layout as a string
+    case 116: bytes(); return // Uint8Array
     default: fail(`unknown value tag ${tag}`)
   }
 }
 
-const content = (ref: number): void => {
+/** Reads an Item's content; returns its length (clocks it takes), as Yjs's content classes count it. */
+const content = (ref: number): number => {
   switch (ref) {
-    case Ref.deleted: varUint(); return
-    case Ref.json: for (let n = varUint(); n > 0; n--) string(); return
-    case Ref.binary: case Ref.string: case Ref.embed: string(); return
-    case Ref.format: string(); string(); return
+    case Ref.deleted: return varUint()
+    case Ref.json: { const n = varUint(); for (let k = n; k > 0; k--) json(true); return n }
+    case Ref.binary: bytes(); return 1
+    case Ref.string: return string()
+    case Ref.embed: json(false); return 1
+    case Ref.format: string(); json(false); return 1
     case Ref.type: {
       const typeRef = varUint()
       if (typeRef === XML_ELEMENT || typeRef === XML_HOOK) string()
       else if (typeRef > LAST_TYPE_REF) fail(`unknown type ref ${typeRef}`)
-      return
+      return 1
     }
-    case Ref.any: for (let n = varUint(); n > 0; n--) any(); return
-    case Ref.doc: string(); any(); return
-    default: fail(`unknown content ref ${ref}`)
+    case Ref.any: { const n = varUint(); for (let k = n; k > 0; k--) any(); return n }
+    case Ref.doc: {
+      string() // guid
+      // Yjs builds the sub-document from these options and reads `opts.shouldLoad`: null or undefined throws.
+      const tag = pos < buf.length ? buf[pos]! : fail(END)
+      if (tag === 126 || tag === 127) fail('sub-document options must not be null or undefined')
+      any()
+      return 1
+    }
+    default: return fail(`unknown content ref ${ref}`)
   }
 }
 
-const struct = (): void => {
+/**
+ * An ID an item refers to (origin, right origin, parent). Yjs checks that IDs of other clients exist
+ * (or keeps the item pending), but follows one of the item's own client blindly: pointing at its own
+ * or a later clock, which no editor can produce, makes Y.applyUpdate throw half-way through.
+ */
+const reference = (client: number, clock: number): void => {
+  const refClient = varUint()
+  const refClock = varUint()
+  if (refClient === client && refClock >= clock) fail('item refers to a clock of its own client that is not before it')
+}
+
+/** Reads one struct of `client` starting at `clock`; returns its length. */
+const struct = (client: number, clock: number): number => {
   const info = byte()
   const ref = info & BITS5
   // GC and Skip carry only a length. Y.applyUpdate reads any info whose low bits are 10 as a Skip,
   // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule, as before this check.
-  if (ref === Ref.gc || info === Ref.skip) { varUint(); return }
-  if (info & HAS_ORIGIN) { varUint(); varUint() }
-  if (info & HAS_RIGHT_ORIGIN) { varUint(); varUint() }
+  const length = ref === Ref.gc || info === Ref.skip ? varUint() : item(info, ref, client, clock)
+  // Yjs never writes an empty struct; its struct store cannot hold one (two structs at one clock).
+  if (length === 0) fail('empty struct')
+  return length
+}
+
+const item = (info: number, ref: number, client: number, clock: number): number => {
+  if (info & HAS_ORIGIN) reference(client, clock)
+  if (info & HAS_RIGHT_ORIGIN) reference(client, clock)
   if ((info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN)) === 0) {
     // Without origins the parent is written: a root type's name, or the ID of the item holding it.
     if (varUint() === 1) string()
-    else { varUint(); varUint() }
+    else reference(client, clock)
     if (info & HAS_PARENT_SUB) string()
   }
-  content(ref)
+  return content(ref)
 }
 
-/** Throws (lib0's messages where lib0 would throw) unless `update` decodes as a v1 update. */
+/** Throws (lib0's messages where lib0 would throw) unless `update` reads as a v1 update that applies. */
 export const checkUpdateV1 = (update: Uint8Array): void => {
   buf = update
   pos = 0
   try {
     for (let clients = varUint(); clients > 0; clients--) {
       let structs = varUint()
-      varUint() // client
-      varUint() // first clock
-      for (; structs > 0; structs--) struct()
+      const client = varUint()
+      let clock = varUint()
+      for (; structs > 0; structs--) clock += struct(client, clock)
     }
     for (let clients = varUint(); clients > 0; clients--) { // delete set
       varUint() // client
-      for (let ranges = varUint(); ranges > 0; ranges--) { varUint(); varUint() } // clock, length
+      for (let ranges = varUint(); ranges > 0; ranges--) {
+        varUint() // clock
+        // Yjs re-encodes ranges it cannot apply yet, and its encoder refuses an empty one (after the
+        // structs were integrated): Yjs never writes one.
+        if (varUint() === 0) fail('empty delete range')
+      }
     }
   } finally {
     buf = NOTHING // do not keep the last update alive

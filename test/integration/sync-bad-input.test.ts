@@ -42,8 +42,11 @@ const attack = async (bytes: Uint8Array | Buffer, expected: number, overrides = 
   const { same, other } = await bystanders(server)
   const attacker = raw(`${server.wsUrl}/victim`)
   await waitFor(() => attacker.synced)
+  const seenBefore = same.received.length
   attacker.sendRaw(bytes)
   expect(await attacker.closed).toBe(expected)
+  await new Promise(r => setTimeout(r, 30))
+  expect(same.received.length, 'the bystander on the document received nothing of the attack').toBe(seenBefore)
   await stillServing(server, same, other)
   await storedIntact(server)
   return attacker
@@ -103,6 +106,40 @@ describe('bad input', () => {
     const check = raw(`${server.wsUrl}/victim`)
     await waitFor(() => check.synced)
     expect(check.text()).not.toContain('EV')
+  })
+
+  // The room broadcasts an update as soon as it passes the check and applies it after the turn's
+  // writes: each of these reads as far as Y.decodeUpdate is concerned (or fails only inside a value),
+  // and would throw inside Y.applyUpdate. None may reach the other device.
+  const rootText = (write: (e: encoding.Encoder) => void) => encodeUpdate(frame(e => {
+    for (const n of [1, 2, 77, 0]) encoding.writeVarUint(e, n) // client 77: two structs from clock 0
+    encoding.writeUint8(e, 4); encoding.writeVarUint(e, 1); encoding.writeVarString(e, 't') // string into root text 't'
+    encoding.writeVarString(e, 'EV') // clocks 0 and 1: valid on its own
+    write(e)
+    encoding.writeVarUint(e, 0)
+  }))
+  it('an update that refers forward in its own client (Yjs throws half-way) → 4400, not broadcast, nothing applied', async () => {
+    const attacker = await attack(rootText(e => {
+      encoding.writeUint8(e, 4 | 0b1000_0000); encoding.writeVarUint(e, 77); encoding.writeVarUint(e, 5) // origin 77:5, not yet written
+      encoding.writeVarString(e, 'IL')
+    }), CloseCode.badMessage)
+    expect(attacker.closeReason).toMatch(/refers to a clock of its own client/)
+  })
+
+  it('a string that is not UTF-8 → 4400, not broadcast, nothing applied', async () => {
+    const notUtf8 = await attack(rootText(e => {
+      encoding.writeUint8(e, 4 | 0b1000_0000); encoding.writeVarUint(e, 77); encoding.writeVarUint(e, 1)
+      encoding.writeVarUint8Array(e, new Uint8Array([0x49, 0xff])) // 'I' and a byte UTF-8 never has
+    }), CloseCode.badMessage)
+    expect(notUtf8.closeReason).toMatch(/utf-8/)
+  })
+
+  it('an embed that is not JSON → 4400, not broadcast, nothing applied', async () => {
+    const notJson = await attack(rootText(e => {
+      encoding.writeUint8(e, 5 | 0b1000_0000); encoding.writeVarUint(e, 77); encoding.writeVarUint(e, 1)
+      encoding.writeVarString(e, '{"embed":') // ContentEmbed
+    }), CloseCode.badMessage)
+    expect(notJson.closeReason).toMatch(/JSON/)
   })
 
   it('a value nested too deep for the stack → 4400, server and document unharmed', async () => {

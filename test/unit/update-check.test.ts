@@ -93,40 +93,119 @@ describe('checkUpdateV1 (the server\'s pre-apply check)', () => {
     expect(cuts).toBeGreaterThan(2000)
   })
 
-  it('never refuses a corrupted update that Yjs reads, and what it accepts never runs out of bytes in Y.applyUpdate', () => {
+  it('accepts no corrupted update Yjs cannot read, and Y.applyUpdate never throws on one it accepts', () => {
     const next = random(20261126)
-    let yjsRefused = 0
-    let onlyYjsRefused = 0
+    let refused = 0
+    let badText = 0
+    let onlyOurs = 0
     for (let round = 0; round < 20_000; round++) {
       const base = updates[Math.floor(next() * updates.length)]!
       const u = Uint8Array.from(base)
-      for (let flips = 1 + Math.floor(next() * 3); flips > 0; flips--) u[Math.floor(next() * u.length)] = Math.floor(next() * 256)
+      for (let flips = 1 + Math.floor(next() * 4); flips > 0; flips--) u[Math.floor(next() * u.length)] = Math.floor(next() * 256)
       const yjs = yjsReads(u)
-      const ours = checkReads(u)
-      if (yjs) expect(ours, `refused an update Yjs reads: ${Buffer.from(u).toString('hex')}`).toBe(true)
-      else yjsRefused++
-      if (!ours) continue
-      if (!yjs) {
-        // Accepted where Y.decodeUpdate refuses: only for values Yjs parses while reading the structs
-        // (invalid UTF-8, JSON), which this check does not look into.
-        onlyYjsRefused++
-        let message = ''
-        try { Y.decodeUpdate(u) } catch (err) { message = (err as Error).message }
-        expect(message, Buffer.from(u).toString('hex')).toMatch(/not valid for encoding utf-8|JSON/)
+      let message = ''
+      try { checkUpdateV1(u) } catch (err) { message = (err as Error).message }
+      if (message) {
+        refused++
+        if (/utf-8|JSON/.test(message)) badText++
+        if (yjs) {
+          // Yjs reads it but would throw applying it, half-way: only this check's own rules refuse it.
+          onlyOurs++
+          expect(message, Buffer.from(u).toString('hex')).toMatch(/^(item refers to a clock of its own client|empty struct|empty delete range)/)
+        }
+        continue
       }
-      // What the check accepts, Y.applyUpdate reads to the end (into an empty document and into one
-      // holding the original): whatever else it may throw on (a value Yjs parses while reading the
-      // structs, before integrating any), it never runs out of bytes half-way, after integrating.
-      for (const prime of [null, base]) {
+      expect(yjs, `accepted an update Yjs cannot read: ${Buffer.from(u).toString('hex')}`).toBe(true)
+      // The room broadcasts what the check accepts before it applies it: applying must not throw, into
+      // an empty document, one holding the original, or one holding another update of the corpus.
+      for (const prime of [null, base, updates[Math.floor(next() * updates.length)]!]) {
         const doc = new Y.Doc()
         if (prime) Y.applyUpdate(doc, prime)
-        try { Y.applyUpdate(doc, u) } catch (err) {
-          expect((err as Error).message, Buffer.from(u).toString('hex')).not.toMatch(/Unexpected end of array|Integer out of Range/)
-        }
+        expect(() => Y.applyUpdate(doc, u), Buffer.from(u).toString('hex')).not.toThrow()
       }
     }
-    expect(yjsRefused).toBeGreaterThan(1000)
-    expect(onlyYjsRefused).toBeLessThan(yjsRefused / 5) // most of them invalid UTF-8
+    expect(refused).toBeGreaterThan(1000)
+    expect(badText).toBeGreaterThan(100) // invalid UTF-8 and JSON were really exercised
+    expect(onlyOurs).toBeGreaterThan(0)
+    expect(onlyOurs).toBeLessThan(refused / 5)
+  })
+
+  it('refuses what Yjs reads but cannot apply: references forward in its own client, empty structs and delete ranges', () => {
+    const item = (origin: [number, number]) => {
+      const e = encoding.createEncoder()
+      for (const n of [1, 2, 77, 0]) encoding.writeVarUint(e, n) // 1 client, 2 structs, client 77, clock 0
+      encoding.writeUint8(e, 4 | 0b0010_0000); encoding.writeVarUint(e, 1); encoding.writeVarString(e, 'm'); encoding.writeVarString(e, 'k')
+      encoding.writeVarString(e, 'ab') // clocks 0 and 1
+      encoding.writeUint8(e, 4 | 0b1000_0000); encoding.writeVarUint(e, origin[0]); encoding.writeVarUint(e, origin[1])
+      encoding.writeVarString(e, 'c') // clock 2
+      encoding.writeVarUint(e, 0)
+      return encoding.toUint8Array(e)
+    }
+    expect(() => checkUpdateV1(item([77, 1]))).not.toThrow() // the 'b' before it
+    expect(() => Y.applyUpdate(new Y.Doc(), item([77, 1]))).not.toThrow()
+    for (const bad of [item([77, 2]), item([77, 5])]) {
+      expect(yjsReads(bad)).toBe(true)
+      expect(() => Y.applyUpdate(new Y.Doc(), bad)).toThrow()
+      expect(() => checkUpdateV1(bad)).toThrow('item refers to a clock of its own client that is not before it')
+    }
+    expect(() => checkUpdateV1(item([78, 9]))).not.toThrow() // another client's: Yjs waits for it
+    // A non-BMP character takes two clocks (UTF-16 units), so 'a😀' ends at clock 2 and clock 2 is next.
+    const astral = (originClock: number) => {
+      const e = encoding.createEncoder()
+      for (const n of [1, 2, 77, 0]) encoding.writeVarUint(e, n)
+      encoding.writeUint8(e, 4 | 0b0010_0000); encoding.writeVarUint(e, 1); encoding.writeVarString(e, 'm'); encoding.writeVarString(e, 'k')
+      encoding.writeVarString(e, 'a😀')
+      encoding.writeUint8(e, 4 | 0b1000_0000); encoding.writeVarUint(e, 77); encoding.writeVarUint(e, originClock)
+      encoding.writeVarString(e, 'c')
+      encoding.writeVarUint(e, 0)
+      return encoding.toUint8Array(e)
+    }
+    expect(() => checkUpdateV1(astral(2))).not.toThrow()
+    expect(() => checkUpdateV1(astral(3))).toThrow('item refers to a clock of its own client')
+    const emptyRange = new Uint8Array([0, 1, 77, 1, 5, 0]) // no structs; delete set: client 77, [5, +0)
+    expect(yjsReads(emptyRange)).toBe(true)
+    expect(() => Y.applyUpdate(new Y.Doc(), emptyRange)).toThrow()
+    expect(() => checkUpdateV1(emptyRange)).toThrow('empty delete range')
+  })
+
+  it('refuses invalid UTF-8, bad JSON and null sub-document options, as Yjs does while reading', () => {
+    const one = (write: (e: encoding.Encoder) => void) => {
+      const e = encoding.createEncoder()
+      for (const n of [1, 1, 77, 0]) encoding.writeVarUint(e, n) // 1 client, 1 struct, client 77, clock 0
+      write(e)
+      encoding.writeVarUint(e, 0) // empty delete set
+      return encoding.toUint8Array(e)
+    }
+    const mapEntry = (ref: number, key: Uint8Array | string) => (e: encoding.Encoder) => {
+      encoding.writeUint8(e, ref | 0b0010_0000)
+      encoding.writeVarUint(e, 1); encoding.writeVarString(e, 'm')
+      if (typeof key === 'string') encoding.writeVarString(e, key); else encoding.writeVarUint8Array(e, key)
+    }
+    const cases: Array<[string, Uint8Array]> = [
+      ['a key that is not UTF-8', one(e => { mapEntry(4, new Uint8Array([0xc3, 0x28]))(e); encoding.writeVarString(e, 'v') })],
+      ['string content that is not UTF-8', one(e => { mapEntry(4, 'k')(e); encoding.writeVarUint8Array(e, new Uint8Array([0x61, 0xff])) })],
+      ['a lone surrogate encoded as UTF-8', one(e => { mapEntry(4, 'k')(e); encoding.writeVarUint8Array(e, new Uint8Array([0xed, 0xa0, 0x80])) })],
+      ['legacy JSON content that does not parse', one(e => { mapEntry(2, 'k')(e); encoding.writeVarUint(e, 1); encoding.writeVarString(e, '{"a":') })],
+      ['an embed that does not parse', one(e => { mapEntry(5, 'k')(e); encoding.writeVarString(e, '[1,') })],
+      ['a format value that does not parse', one(e => { mapEntry(6, 'k')(e); encoding.writeVarString(e, 'bold'); encoding.writeVarString(e, 'tru') })],
+      ['sub-document options null', one(e => { mapEntry(9, 'k')(e); encoding.writeVarString(e, 'guid'); encoding.writeUint8(e, 126) })]
+    ]
+    for (const [name, u] of cases) {
+      expect(yjsReads(u), name).toBe(false)
+      expect(() => checkUpdateV1(u), name).toThrow()
+    }
+    // The same shapes with good values are accepted and apply.
+    const good = [
+      one(e => { mapEntry(4, 'ключ')(e); encoding.writeVarString(e, 'ü→😀') }),
+      one(e => { mapEntry(2, 'k')(e); encoding.writeVarUint(e, 2); encoding.writeVarString(e, '{"a":1}'); encoding.writeVarString(e, 'undefined') }),
+      one(e => { mapEntry(6, 'k')(e); encoding.writeVarString(e, 'bold'); encoding.writeVarString(e, 'true') }),
+      one(e => { mapEntry(9, 'k')(e); encoding.writeVarString(e, 'guid'); encoding.writeUint8(e, 118); encoding.writeVarUint(e, 0) }),
+      one(e => { mapEntry(3, 'k')(e); encoding.writeVarUint8Array(e, new Uint8Array([0xff, 0xfe])) }) // binary is not text
+    ]
+    for (const u of good) {
+      expect(() => checkUpdateV1(u)).not.toThrow()
+      expect(() => Y.applyUpdate(new Y.Doc(), u)).not.toThrow()
+    }
   })
 
   it('reads nested values as deep as Yjs does, and refuses a nesting too deep for the stack with an error, not a crash', () => {
