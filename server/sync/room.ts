@@ -1,25 +1,33 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { CloseCode, encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
+import { encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from './update-check.js'
 
+/** An update with nothing in it (no structs, empty delete set). */
+const EMPTY_UPDATE = new Uint8Array([0, 0])
+
 /**
- * One loaded document and the connections editing it. The room sends each update's *same* encoded
- * frame to every other connection as soon as the update passes the check, then applies it once and
- * appends it to the store at the end of the turn.
+ * One loaded document and the connections editing it. The room holds the document as one merged Yjs
+ * update plus the updates accepted since, not as a Y.Doc: an update is checked, appended to the store
+ * and its *same* encoded frame queued for every other connection, and nothing else happens to it on
+ * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them. Why: applying every update to a Y.Doc was
+ * about a third of the event loop's JavaScript time at 10k edits/s, and the object graph of every
+ * loaded document made each garbage collection longer; the loop's longest stalls set p99 (README,
+ * Performance).
  */
 export class Room {
-  readonly doc = new Y.Doc({ gc: true })
   // Created when the first presence arrives: most session documents never carry any, and each
-  // Awareness holds maps and a 3-second timer of its own.
+  // Awareness holds maps and a 3-second timer of its own (and a Y.Doc for its client id).
   private awareness: awarenessProtocol.Awareness | null = null
   readonly connections = new Set<Connection>()
-  /** Checked and broadcast updates of this turn, applied together at its end (turn-end.ts). */
-  private queued: Array<{ update: Uint8Array, from: Connection }> = []
+  /** Everything accepted up to the last merge, as one update (null: nothing yet). */
+  private merged: Uint8Array | null
+  /** Updates accepted since, in order; merged into `merged` when a device syncs or on compaction. */
+  private recent: Uint8Array[] = []
   private logEntries: number
   private logBytes: number
   /** Size of the last snapshot (about: at load, the merged state less the log). */
@@ -29,7 +37,7 @@ export class Room {
   private readonly compactAt = 0.75 + Math.random() * 0.25
 
   constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly onEmpty: (room: Room) => void) {
-    if (stored.update) Y.applyUpdate(this.doc, stored.update)
+    this.merged = stored.update
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
     this.snapshotBytes = (stored.update?.byteLength ?? 0) - stored.logBytes
@@ -51,63 +59,61 @@ export class Room {
   }
 
   syncStep1 (): Uint8Array {
-    this.applyQueued()
-    return encodeSyncStep1(Y.encodeStateVector(this.doc))
+    return encodeSyncStep1(Y.encodeStateVectorFromUpdate(this.current()))
   }
 
   /** What a peer with `stateVector` lacks. */
   diff (stateVector: Uint8Array): Uint8Array {
-    this.applyQueued()
-    return Y.encodeStateAsUpdate(this.doc, stateVector)
+    return Y.diffUpdate(this.current(), stateVector)
   }
 
   /**
-   * Check now and fan out at once; apply and persist at the end of the turn, after the sockets have
-   * written (turn-end.ts), so delivery does not wait for Yjs. Throws on an update Yjs could not read or
-   * apply, before anything is sent or queued.
+   * Everything accepted so far as one update. Merges what arrived since the last call through a Y.Doc,
+   * which also replaces deleted content by its length: `Y.mergeUpdates` of a few hundred small updates
+   * re-sorts its readers for every struct it writes (a third of the busy time at 10k edits/s when
+   * compaction used it), and it keeps every overwritten value.
+   */
+  private current (): Uint8Array {
+    if (this.recent.length === 0) return this.merged ?? EMPTY_UPDATE
+    const doc = new Y.Doc({ gc: true })
+    try {
+      Y.transact(doc, () => {
+        if (this.merged) Y.applyUpdate(doc, this.merged)
+        for (const update of this.recent) Y.applyUpdate(doc, update)
+      })
+      this.merged = Y.encodeStateAsUpdate(doc)
+    } catch (err) {
+      // Unreachable for checked updates (fuzz-tested); merging the bytes keeps every accepted edit.
+      this.ctx.logger.error({ doc: this.name, err: (err as Error).message }, 'could not rebuild the document; merging its updates instead')
+      this.merged = Y.mergeUpdates(this.merged ? [this.merged, ...this.recent] : this.recent)
+    } finally {
+      doc.destroy()
+    }
+    this.recent = []
+    return this.merged
+  }
+
+  /**
+   * Check, persist and fan out. Throws on an update Yjs could not read or apply, or that the store
+   * refuses, before anything is sent.
    */
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
-    // The check refuses everything Yjs would throw on (update-check.ts), so what goes out applies.
+    // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
+    this.ctx.store.append(this.name, update)
+    this.recent.push(update)
+    this.logEntries++
+    this.logBytes += update.byteLength
     this.broadcast(frame, from)
-    this.queued.push({ update, from })
-    if (this.queued.length === 1) deferRoom(this)
+    // Compaction rebuilds the document: at the end of the turn, after the sockets' writes (turn-end.ts).
+    if (this.compactionDue()) deferRoom(this)
   }
 
-  runAtTurnEnd (): void { this.applyQueued() }
-
-  /**
-   * Apply this turn's updates in arrival order inside one Yjs transaction (its fixed cost is most of
-   * an update's), and persist each one that applied. Anything that reads the document calls this
-   * first, so nobody sees it without an update it already accepted.
-   */
-  private applyQueued (): void {
-    const batch = this.queued
-    if (batch.length === 0) return
-    this.queued = []
-    cancelRoom(this)
-    Y.transact(this.doc, () => {
-      for (const { update, from } of batch) {
-        try {
-          Y.applyUpdate(this.doc, update, from)
-          this.ctx.store.append(this.name, update)
-        } catch (err) {
-          // The check makes this unreachable for every update the fuzz tests produce; should Yjs still
-          // throw, the update went out but is not stored, and the sender is ended. At the end of the
-          // turn a throw would take the process down.
-          from.close(CloseCode.badMessage, `invalid update: ${(err as Error).message}`)
-          continue
-        }
-        this.logEntries++
-        this.logBytes += update.byteLength
-      }
-    })
-    this.compactIfDue()
-  }
+  runAtTurnEnd (): void { this.compactIfDue() }
 
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
     if (!this.awareness) {
-      this.awareness = new awarenessProtocol.Awareness(this.doc)
+      this.awareness = new awarenessProtocol.Awareness(new Y.Doc())
       this.awareness.setLocalState(null) // the server has no presence of its own
       this.awareness.on('update', this.trackAwareness)
     }
@@ -127,22 +133,23 @@ export class Room {
 
   /** Merge the log into a snapshot now if it has any entries (used on unload and shutdown). */
   compactNow (): void {
-    this.applyQueued()
     if (this.logEntries === 0) return
-    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    const snapshot = this.current()
     this.ctx.store.compact(this.name, snapshot)
     this.snapshotBytes = snapshot.byteLength
     this.logEntries = 0
     this.logBytes = 0
   }
 
-  /** Free the room. Updates still queued are dropped: callers compact first, except a purge. */
+  /** Free the room. Callers compact first, except a purge. */
   destroy (): void {
-    this.queued = []
     cancelRoom(this)
-    this.awareness?.off('update', this.trackAwareness)
-    this.awareness?.destroy()
-    this.doc.destroy()
+    this.recent = []
+    this.merged = null
+    const awareness = this.awareness
+    awareness?.off('update', this.trackAwareness)
+    awareness?.destroy()
+    awareness?.doc.destroy()
   }
 
   /**
@@ -152,11 +159,13 @@ export class Room {
    * into one document: 11 compactions re-encoding 1.13 MB in all without the rule, 6 and 0.42 MB with it). A log of
    * more than 10× `--compact-entries` compacts regardless, which bounds what a cold load merges.
    */
-  private compactIfDue (): void {
+  private compactionDue (): boolean {
     const { compactMaxEntries, compactMaxBytes } = this.ctx.config
     const past = this.logEntries > compactMaxEntries * this.compactAt || this.logBytes > compactMaxBytes * this.compactAt
-    if (past && (this.logBytes * 2 >= this.snapshotBytes || this.logEntries > compactMaxEntries * 10)) this.compactNow()
+    return past && (this.logBytes * 2 >= this.snapshotBytes || this.logEntries > compactMaxEntries * 10)
   }
+
+  private compactIfDue (): void { if (this.compactionDue()) this.compactNow() }
 
   private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {
     if (origin === null || typeof origin !== 'object' || !('awarenessIds' in origin)) return

@@ -1,10 +1,8 @@
 /**
  * Work deferred to the end of the current event-loop turn, in a fixed order: first every socket writes
- * the frames it queued (one socket write each, ws-frames.ts), then every room applies the updates it
- * checked and broadcast this turn (one Yjs transaction per room). Under load the server reads many
- * frames per turn: a Yjs transaction costs several Maps and a cleanup pass, whatever its size (most of
- * the server's allocation at 10k edits/s), and a syscall per frame was a third of the busy time.
- * Writing first means no delivery waits for the turn's Yjs work (p99 at 10k edits/s: see README).
+ * the frames it queued (one socket write each, ws-frames.ts; under load the server reads many frames
+ * per turn, and a syscall per frame was a third of the busy time), then every room whose log came due
+ * compacts (room.ts). Writing first means no delivery waits for a compaction.
  */
 /** `runAtTurnEnd` must not throw: it runs from setImmediate, where a throw ends the process. */
 export interface Deferred { runAtTurnEnd (): void }
@@ -16,7 +14,7 @@ let scheduled = false
 const run = () => {
   scheduled = false
   for (const s of sockets) { sockets.delete(s); s.runAtTurnEnd() }
-  // Rooms send nothing when they apply: their updates were broadcast when they arrived.
+  // Rooms send nothing when they compact.
   for (const r of rooms) { rooms.delete(r); r.runAtTurnEnd() }
 }
 

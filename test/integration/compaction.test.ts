@@ -197,6 +197,30 @@ describe('compaction in the server', () => {
     await s.close()
   })
 
+  it('the snapshot drops overwritten values: the room merges through a Y.Doc, not by concatenating updates', async () => {
+    const s = await startServer({ compactMaxEntries: 1000, unloadGraceMs: 50 })
+    const writer = new RawClient(`${s.wsUrl}/prefs`)
+    await waitFor(() => writer.synced)
+    const map = writer.doc.getMap<string>('m')
+    for (let i = 0; i < 300; i++) { map.set('theme', `${i}:`.padEnd(1000, 'x')); if (i % 20 === 19) await new Promise(resolve => setTimeout(resolve, 2)) }
+    await waitFor(async () => s.metrics.hot.messagesIn[0]! >= 301, 5000, 'server received every edit')
+    // A device syncing now gets the last value only (the merge replaced the 299 overwritten ones).
+    const reader = new RawClient(`${s.wsUrl}/prefs`)
+    await waitFor(() => reader.synced)
+    expect(reader.doc.getMap('m').get('theme')).toBe(map.get('theme'))
+    const step2 = reader.received.find(m => m[0] === 0 && m[1] === 1)!
+    expect(step2.length).toBeLessThan(5000) // ~300 KB of updates in the log
+    writer.ws.terminate(); reader.ws.terminate()
+    await waitFor(() => s.rooms.size === 0, 5000, 'unload')
+    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    let stored = 0
+    for (const key of ['s!prefs', 'w!prefs']) stored += (await docs.get(key))?.byteLength ?? 0
+    for await (const v of docs.values({ gt: 'u!prefs!', lt: 'u!prefs!~' })) stored += v.byteLength
+    expect(stored).toBeGreaterThan(1000)
+    expect(stored).toBeLessThan(5000)
+    await s.close()
+  })
+
   it('a big document compacts once its log holds half the snapshot, or at 10× the entry threshold', async () => {
     const s = await startServer({ compactMaxEntries: 20 })
     const compactions = async () => (await s.metrics.compactions.get()).values[0]?.value ?? 0

@@ -14,7 +14,7 @@ const updates = (n: number) => {
   return out
 }
 
-describe('updates of one event-loop turn are applied together', () => {
+describe('updates accepted in one event-loop turn', () => {
   it('a read in the same turn sees every accepted update; each is broadcast in order and persisted', async () => {
     const s = await start()
     const sender = raw(`${s.wsUrl}/batch`)
@@ -58,12 +58,12 @@ describe('updates of one event-loop turn are applied together', () => {
     expect(good.closeCode).toBeNull()
   })
 
-  it('an update that cannot be stored at the end of the turn closes its sender (4400), not the process', async () => {
+  it('an update the store refuses closes its sender (4400), not the process, and reaches nobody', async () => {
     const s = await start()
     const a = raw(`${s.wsUrl}/orphan`)
     await waitFor(() => a.synced)
     // Shutdown's unload while a socket is still attached: the document is released from storage, so
-    // appending to it throws, inside the end-of-turn callback.
+    // appending to it throws.
     await s.rooms.unloadAll()
     a.doc.getArray<number>('a').push([1])
     expect(await a.closed).toBe(4400)
