@@ -101,7 +101,8 @@ export class Room {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
     this.ctx.store.append(this.name, update)
-    this.recent.push(update)
+    // Kept until the next merge: a view into the socket's read buffer would keep all of that buffer alive.
+    this.recent.push(update.byteLength === update.buffer.byteLength ? update : update.slice())
     this.logEntries++
     this.logBytes += update.byteLength
     this.broadcast(frame, from)
