@@ -1,4 +1,4 @@
-import * as Y from 'yjs'
+import { mergeUpdates } from './merge-updates.js'
 import type { Level } from 'level'
 import type { DocStore, StoredDoc } from './doc-store.js'
 import type { Logger } from '../observe/logger.js'
@@ -95,7 +95,7 @@ export class LevelDocStore implements DocStore {
     const nextSeq = Math.max(lastSeq + 1, known?.nextSeq ?? 0)
     this.logs.set(name, { firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq, queued: [] })
     return {
-      update: updates.length === 0 ? null : updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
+      update: updates.length === 0 ? null : mergeUpdates(updates, err => this.opts.logger.error({ doc: name, err: err.message }, 'stored updates could not be applied; merged as bytes')),
       logEntries: updates.length - (snapshot ? 1 : 0),
       logBytes
     }

@@ -6,6 +6,7 @@ import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from './update-check.js'
+import { mergeUpdates } from '../storage/merge-updates.js'
 
 /** An update with nothing in it (no structs, empty delete set). */
 const EMPTY_UPDATE = new Uint8Array([0, 0])
@@ -14,7 +15,8 @@ const EMPTY_UPDATE = new Uint8Array([0, 0])
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
  * update plus the updates accepted since, not as a Y.Doc: an update is checked, appended to the store
  * and its *same* encoded frame queued for every other connection, and nothing else happens to it on
- * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them. Why: applying every update to a Y.Doc was
+ * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them
+ * (storage/merge-updates.ts). Why: applying every update to a live Y.Doc was
  * about a third of the event loop's JavaScript time at 10k edits/s, and the object graph of every
  * loaded document made each garbage collection longer; the loop's longest stalls set p99 (README,
  * Performance).
@@ -28,6 +30,8 @@ export class Room {
   private merged: Uint8Array | null
   /** Updates accepted since, in order; merged into `merged` when a device syncs or on compaction. */
   private recent: Uint8Array[] = []
+  /** The state vector of `merged`, computed when a device first asks for it. */
+  private stateVector: Uint8Array | null = null
   private logEntries: number
   private logBytes: number
   /** Size of the last snapshot (about: at load, the merged state less the log). */
@@ -59,37 +63,24 @@ export class Room {
   }
 
   syncStep1 (): Uint8Array {
-    return encodeSyncStep1(Y.encodeStateVectorFromUpdate(this.current()))
+    const state = this.current()
+    this.stateVector ??= Y.encodeStateVectorFromUpdate(state)
+    return encodeSyncStep1(this.stateVector)
   }
 
-  /** What a peer with `stateVector` lacks. */
+  /** What a peer with `stateVector` lacks: everything, as stored, for a fresh device. */
   diff (stateVector: Uint8Array): Uint8Array {
-    return Y.diffUpdate(this.current(), stateVector)
+    const state = this.current()
+    return stateVector.length === 1 && stateVector[0] === 0 ? state : Y.diffUpdate(state, stateVector)
   }
 
-  /**
-   * Everything accepted so far as one update. Merges what arrived since the last call through a Y.Doc,
-   * which also replaces deleted content by its length: `Y.mergeUpdates` of a few hundred small updates
-   * re-sorts its readers for every struct it writes (a third of the busy time at 10k edits/s when
-   * compaction used it), and it keeps every overwritten value.
-   */
+  /** Everything accepted so far as one update (merging what arrived since the last call). */
   private current (): Uint8Array {
     if (this.recent.length === 0) return this.merged ?? EMPTY_UPDATE
-    const doc = new Y.Doc({ gc: true })
-    try {
-      Y.transact(doc, () => {
-        if (this.merged) Y.applyUpdate(doc, this.merged)
-        for (const update of this.recent) Y.applyUpdate(doc, update)
-      })
-      this.merged = Y.encodeStateAsUpdate(doc)
-    } catch (err) {
-      // Unreachable for checked updates (fuzz-tested); merging the bytes keeps every accepted edit.
-      this.ctx.logger.error({ doc: this.name, err: (err as Error).message }, 'could not rebuild the document; merging its updates instead')
-      this.merged = Y.mergeUpdates(this.merged ? [this.merged, ...this.recent] : this.recent)
-    } finally {
-      doc.destroy()
-    }
+    this.merged = mergeUpdates(this.merged ? [this.merged, ...this.recent] : this.recent,
+      err => this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not rebuild the document; merged its updates as bytes'))
     this.recent = []
+    this.stateVector = null
     return this.merged
   }
 

@@ -1,0 +1,27 @@
+import * as Y from 'yjs'
+
+/**
+ * Merge Yjs updates (v1) into one, through a Y.Doc built for the moment: every update applied in one
+ * transaction, then the document re-encoded, which also replaces deleted content by its length.
+ *
+ * Why not `Y.mergeUpdates`: it re-sorts its readers for every struct it writes, so its cost grows with
+ * the square of the number of updates (5000 small map edits: 381 ms, against 24 ms here; 500: 11.9 ms
+ * against 7.5 ms), and it keeps every overwritten value. Pending structs (an update whose dependencies
+ * are missing) survive either way: `Y.encodeStateAsUpdate` includes them.
+ *
+ * Should Yjs throw on one of them (unreachable for updates that passed the server's check, which is
+ * fuzz-tested for it), the bytes are merged by `Y.mergeUpdates` instead and `onError` is told.
+ */
+export const mergeUpdates = (updates: Uint8Array[], onError?: (err: Error) => void): Uint8Array => {
+  if (updates.length === 1) return updates[0]!
+  const doc = new Y.Doc({ gc: true })
+  try {
+    Y.transact(doc, () => { for (const update of updates) Y.applyUpdate(doc, update) })
+    return Y.encodeStateAsUpdate(doc)
+  } catch (err) {
+    onError?.(err as Error)
+    return Y.mergeUpdates(updates)
+  } finally {
+    doc.destroy()
+  }
+}
