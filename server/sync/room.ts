@@ -16,10 +16,9 @@ const EMPTY_UPDATE = new Uint8Array([0, 0])
  * update plus the updates accepted since, not as a Y.Doc: an update is checked, appended to the store
  * and its *same* encoded frame queued for every other connection, and nothing else happens to it on
  * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them
- * (storage/merge-updates.ts). Why: applying every update to a live Y.Doc was
- * about a third of the event loop's JavaScript time at 10k edits/s, and the object graph of every
- * loaded document made each garbage collection longer; the loop's longest stalls set p99 (README,
- * Performance).
+ * (storage/merge-updates.ts). Why: applying every update to a live Y.Doc was about a third of the
+ * event loop's JavaScript time at 10k edits/s, and the object graph of every loaded document made
+ * each garbage collection longer; the loop's longest stalls set p99 (README, Performance).
  */
 export class Room {
   // Created when the first presence arrives: most session documents never carry any, and each
@@ -145,7 +144,7 @@ export class Room {
   }
 
   /**
-   * Compaction re-encodes the whole document, so past the thresholds it also waits until the log holds
+   * Compaction rebuilds and re-encodes the whole document, so past the thresholds it also waits until the log holds
    * half the snapshot's bytes: each compaction of a big document then follows as many new bytes as it
    * writes, and the cost per update stays constant instead of growing with the document (5000 map edits
    * into one document: 11 compactions re-encoding 1.13 MB in all without the rule, 6 and 0.42 MB with it). A log of
