@@ -6,6 +6,8 @@
 export interface StoredDoc {
   /** Snapshot and log merged into one Yjs update, or null for a document never written. */
   update: Uint8Array | null
+  /** Size of the stored snapshot (0 without one). */
+  snapshotBytes: number
   /** Updates in the log after the snapshot (what compaction would merge). */
   logEntries: number
   logBytes: number

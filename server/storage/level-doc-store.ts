@@ -96,6 +96,7 @@ export class LevelDocStore implements DocStore {
     this.logs.set(name, { firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq, queued: [] })
     return {
       update: updates.length === 0 ? null : mergeUpdates(updates, err => this.opts.logger.error({ doc: name, err: err.message }, 'stored updates could not be applied; merged as bytes')),
+      snapshotBytes: snapshot?.byteLength ?? 0,
       logEntries: updates.length - (snapshot ? 1 : 0),
       logBytes
     }

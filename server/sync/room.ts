@@ -33,7 +33,7 @@ export class Room {
   private stateVector: Uint8Array | null = null
   private logEntries: number
   private logBytes: number
-  /** Size of the last snapshot (about: at load, the merged state less the log). */
+  /** Size of the last snapshot written. */
   private snapshotBytes: number
   // Each room compacts somewhere in the last quarter before the thresholds, so documents under the same
   // load do not all compact in the same moment.
@@ -43,7 +43,7 @@ export class Room {
     this.merged = stored.update
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
-    this.snapshotBytes = (stored.update?.byteLength ?? 0) - stored.logBytes
+    this.snapshotBytes = stored.snapshotBytes
     this.compactIfDue()
   }
 

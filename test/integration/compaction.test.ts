@@ -127,6 +127,7 @@ describe('LevelDocStore', () => {
     expect(await docs.get('s!d')).toBeInstanceOf(Uint8Array)
     const { loaded, copy } = await reload(store, 'd')
     expect(loaded.logEntries).toBe(5)
+    expect(loaded.snapshotBytes).toBe((await docs.get('s!d'))!.byteLength) // the stored snapshot, not derived from the merge
     expect(copy.getText('t').toString()).toBe(doc.getText('t').toString())
   })
 
