@@ -124,6 +124,12 @@ export const encodePermissionDenied = (reason: string): Uint8Array => {
   return encoding.toUint8Array(e)
 }
 
+/** Yjs's v1 encoding of an update that changes nothing: no structs, an empty delete set. */
+export const EMPTY_UPDATE: Uint8Array = Uint8Array.of(0, 0)
+export const isEmptyUpdate = (u: Uint8Array): boolean => u.length === 2 && u[0] === 0 && u[1] === 0
+/** Yjs's encoding of the state vector of an empty document (a device that holds nothing yet). */
+export const isEmptyStateVector = (sv: Uint8Array): boolean => sv.length === 1 && sv[0] === 0
+
 /** One decoded incoming message. Payloads are views into the received buffer (no copy). */
 export type Message =
   | { type: typeof MessageType.sync; syncType: number; payload: Uint8Array }

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { WebSocket, RawData } from 'ws'
 import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
-  encodeAwareness, encodePermissionDenied, encodeAuthExpiry, type CloseCodeValue
+  encodeAwareness, encodePermissionDenied, encodeAuthExpiry, isEmptyUpdate, type CloseCodeValue
 } from '../../shared/protocol.js'
 import type { Principal } from './auth-hook.js'
 import type { Room } from './room.js'
@@ -11,8 +11,6 @@ import { cancelSocket, deferSocket } from './turn-end.js'
 import { encodeBinaryFrameHeader, encodeBinaryFrames } from './ws-frames.js'
 import type { Expiring } from './expiry-clock.js'
 
-/** Yjs's encoding of an update that changes nothing (no structs, empty delete set). */
-const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0
 
 /** Frames of one turn go out together (see turn-end.ts); big ones go at once. */
 const FLUSH_AT_BYTES = 16 * 1024

@@ -1,15 +1,12 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { encodeAwareness, encodeSyncStep1 } from '../../shared/protocol.js'
+import { EMPTY_UPDATE, encodeAwareness, encodeSyncStep1, isEmptyStateVector } from '../../shared/protocol.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from './update-check.js'
 import { mergeUpdates } from '../storage/merge-updates.js'
-
-/** An update with nothing in it (no structs, empty delete set). */
-const EMPTY_UPDATE = new Uint8Array([0, 0])
 
 /**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
@@ -70,7 +67,7 @@ export class Room {
   /** What a peer with `stateVector` lacks: everything, as stored, for a fresh device. */
   diff (stateVector: Uint8Array): Uint8Array {
     const state = this.current()
-    return stateVector.length === 1 && stateVector[0] === 0 ? state : Y.diffUpdate(state, stateVector)
+    return isEmptyStateVector(stateVector) ? state : Y.diffUpdate(state, stateVector)
   }
 
   /** Everything accepted so far as one update (merging what arrived since the last call). */
@@ -90,9 +87,11 @@ export class Room {
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
-    this.ctx.store.append(this.name, update)
-    // Kept until the next merge: a view into the socket's read buffer would keep all of that buffer alive.
-    this.recent.push(update.byteLength === update.buffer.byteLength ? update : update.slice())
+    // Kept until the next merge (and by the store until its batch is written): a view into the socket's
+    // read buffer would keep all of that buffer alive.
+    const owned = update.byteLength === update.buffer.byteLength ? update : update.slice()
+    this.ctx.store.append(this.name, owned)
+    this.recent.push(owned)
     this.logEntries++
     this.logBytes += update.byteLength
     this.broadcast(frame, from)
