@@ -35,11 +35,14 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
   const sweeper = new ExpirySweeper(identity, sockets)
+  sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
   const hooks = socketAuthHooks(identity, drafts, a => sweeper.watch(a.session))
   return {
     identity,
     drafts,
     hooks,
+    /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
+    sweeper,
     routes: (http: FastifyInstance) => {
       authRoutes(http, identity, () => keys.jwks(), config.publicUrl)
       docsRoutes(http, identity, drafts, config.publicUrl)

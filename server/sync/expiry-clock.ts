@@ -4,8 +4,8 @@ export interface Expiring {
   onExpiry (): void
 }
 
-/** Deadlines are kept per whole second: a socket closes within a second after its token expires. */
-const GRANULARITY_MS = 1000
+/** By default deadlines are kept per whole second: a socket closes within a second after its token expires. */
+const DEFAULT_GRANULARITY_MS = 1000
 /** setTimeout overflows past 2^31 ms; a later first bucket is reached in steps of this. */
 const MAX_DELAY_MS = 2 ** 31 - 1
 
@@ -18,19 +18,22 @@ const MAX_DELAY_MS = 2 ** 31 - 1
  * entry in the Set of the second its deadline falls in, and only the earliest second holds a timer.
  */
 export class ExpiryClock<T extends Expiring> {
-  /** Bucket (seconds since `origin`, a small integer) → members due in it. */
+  /** Bucket (granules since `origin`, a small integer) → members due in it. */
   private readonly buckets = new Map<number, Set<T>>()
   private readonly bucketOf = new Map<T, number>()
   private readonly origin = Date.now()
   private timer: NodeJS.Timeout | null = null
   private armedFor = Infinity
 
+  /** `granularityMs`: members are told at most this long after their deadline. */
+  constructor (private readonly granularityMs = DEFAULT_GRANULARITY_MS) {}
+
   get size (): number { return this.bucketOf.size }
 
   /** Call `member.onExpiry()` once `at` (ms since epoch) has passed; replaces an earlier schedule. */
   schedule (member: T, at: number): void {
     this.cancel(member)
-    const key = Math.max(0, Math.ceil((at - this.origin) / GRANULARITY_MS))
+    const key = Math.max(0, Math.ceil((at - this.origin) / this.granularityMs))
     let bucket = this.buckets.get(key)
     if (!bucket) this.buckets.set(key, (bucket = new Set()))
     bucket.add(member)
@@ -59,7 +62,7 @@ export class ExpiryClock<T extends Expiring> {
   private arm (key: number): void {
     if (this.timer) clearTimeout(this.timer)
     this.armedFor = key
-    const delay = Math.min(Math.max(0, this.origin + key * GRANULARITY_MS - Date.now()), MAX_DELAY_MS)
+    const delay = Math.min(Math.max(0, this.origin + key * this.granularityMs - Date.now()), MAX_DELAY_MS)
     this.timer = setTimeout(this.tick, delay)
     this.timer.unref()
   }
@@ -71,7 +74,7 @@ export class ExpiryClock<T extends Expiring> {
     let next = Infinity
     const due: T[] = []
     for (const [key, bucket] of this.buckets) {
-      if (this.origin + key * GRANULARITY_MS <= now) {
+      if (this.origin + key * this.granularityMs <= now) {
         for (const member of bucket) { due.push(member); this.bucketOf.delete(member) }
         this.buckets.delete(key)
       } else if (key < next) next = key

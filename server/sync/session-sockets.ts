@@ -7,6 +7,8 @@ import type { CloseCodeValue } from '../../shared/protocol.js'
  */
 export class SessionSockets {
   private bySession = new Map<string, Set<Connection>>()
+  /** Told when a session has no live socket left (its last one closed, or all were closed). */
+  onSessionOffline: (sessionId: string) => void = () => {}
 
   add (conn: Connection): void {
     const sid = conn.principal.sessionId
@@ -21,7 +23,10 @@ export class SessionSockets {
     const set = sid ? this.bySession.get(sid) : undefined
     if (!set) return
     set.delete(conn)
-    if (set.size === 0) this.bySession.delete(sid!)
+    if (set.size === 0) {
+      this.bySession.delete(sid!)
+      this.onSessionOffline(sid!)
+    }
   }
 
   count (sessionId: string): number {
@@ -35,6 +40,7 @@ export class SessionSockets {
     const n = set.size
     for (const conn of [...set]) conn.close(code, reason)
     this.bySession.delete(sessionId)
+    this.onSessionOffline(sessionId)
     return n
   }
 }

@@ -254,4 +254,31 @@ describe('expiry: device sessions end at their idle deadline, with live sockets 
     const again = await signedInDevice(app.url, d.email.replace('@', '+2@'))
     expect((await again.api('GET', '/sessions')).body.sessions).toHaveLength(1)
   })
+
+  it('a session used before its deadline lives on: the sweeper re-reads it when due and waits for the moved deadline', async () => {
+    const d = await signedInDevice(app.url)
+    const ws = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    await ws.opened
+    await new Promise(resolve => setTimeout(resolve, 900))
+    expect((await d.refresh()).status).toBe(200) // use moves the idle deadline 1500 ms past now
+    const refreshed = Date.now()
+    expect(await ws.closed).toBe(CloseCode.sessionEnded)
+    expect(Date.now() - refreshed).toBeGreaterThanOrEqual(1500 - 50)
+    expect(Date.now() - refreshed).toBeLessThan(1500 + 1000)
+  })
+
+  it('the sweeper holds nothing for a session once its last socket closes', async () => {
+    const d = await signedInDevice(app.url)
+    const before = app.identity!.sweeper.size
+    const a = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    const b = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
+    await Promise.all([a.opened, b.opened])
+    expect(app.identity!.sweeper.size).toBe(before + 1)
+    a.close()
+    await a.closed
+    await waitFor(() => app.sessions.count(d.tokens.sessionId) === 1)
+    expect(app.identity!.sweeper.size).toBe(before + 1)
+    b.close()
+    await waitFor(() => app.identity!.sweeper.size === before)
+  })
 })
