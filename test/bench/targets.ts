@@ -105,6 +105,11 @@ const builtArgs = (file: string, ...rest: string[]) => [path.join(root, 'build',
 /** Ours runs with the Node flags `npm start` gives it (package.json's start script), so the bench measures what operators run. */
 const startScript: string = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start
 export const OURS_NODE_FLAGS = startScript.split(/\s+/).filter(a => a.startsWith('--'))
+/** … and with the environment it sets (`NAME=value`, or `NAME=${NAME:-value}`: the caller's value wins). */
+export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startScript.split(/\s+/)
+  .map(a => /^([A-Z_][A-Z0-9_]*)=(?:\$\{\1:-(.*)\}|(.*))$/.exec(a))
+  .filter((m): m is RegExpExecArray => m !== null)
+  .map(m => [m[1]!, process.env[m[1]!] ?? m[2] ?? m[3]]))
 /**
  * The memory-lean profile README documents (`NODE_OPTIONS=--max-semi-space-size=4`): V8's young
  * generation capped at 4 MB per semi-space instead of 16, for less RSS; its tail-latency cost under
@@ -144,7 +149,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
               .filter(flag => config.includes(`'${flag}'`) && !opts.oursArgs.includes(`--${flag}`))
               .flatMap(flag => [`--${flag}`, '1000000000'])
             try {
-              const s = await spawnServer([...base, ...lift], {}, jsonListening)
+              const s = await spawnServer([...base, ...lift], OURS_ENV, jsonListening)
               if (name === 'ours-lean') return make(s, { label: 'ours lean (auth)', note: `as ours, with ${LEAN_NODE_FLAGS.join(' ')} (the memory-lean profile)`, warning: null, framing: 'y-websocket', auth: 'api' })
               const extra = opts.oursNodeFlags?.length ? ` [${opts.oursNodeFlags.join(' ')}]` : ''
               return make(s, { label: `ours (auth)${extra}`, note: 'LevelDB in a temp dir; authentication ON (register + DPoP login per user, ?token=)', warning: null, framing: 'y-websocket', auth: 'api' })
@@ -152,14 +157,14 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
               why = `server refused to start without --insecure-no-auth: ${(err as Error).message.split('\n').filter(Boolean).slice(0, 3).join(' | ').slice(0, 300)}`
             }
           }
-          const s = await spawnServer([...base, '--insecure-no-auth'], {}, jsonListening)
+          const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening)
           return make(s, {
             label: 'ours (NO AUTH!)', note: 'LevelDB in a temp dir; --insecure-no-auth (fallback)',
             warning: `!!! 'ours' RAN WITH --insecure-no-auth: authentication unavailable (${why}). Its rows are NOT the authenticated server. !!!`,
             framing: 'y-websocket', auth: 'none'
           })
         }
-        const s = await spawnServer([...base, '--insecure-no-auth'], {}, jsonListening)
+        const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening)
         return make(s, { label: 'ours (no auth)', note: 'LevelDB in a temp dir; --insecure-no-auth', warning: null, framing: 'y-websocket', auth: 'none' })
       }
       case 'yws':
