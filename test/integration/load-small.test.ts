@@ -62,7 +62,8 @@ describe('load tool against a real local server (small)', () => {
     expect(r.delivered).toBeGreaterThan(r.editsSent * 2 * 0.9)
     expect(r.server).not.toBeNull()
     // The server here is this process: its main thread ran while it served the run, and the report says so.
-    expect(r.server!.main!.runMs).toBeGreaterThan(100)
+    // (15 logins and ~600 deliveries take it ~100 ms here; the bar only has to tell "measured" from 0.)
+    expect(r.server!.main!.runMs).toBeGreaterThan(20)
     expect(r.server!.main!.waitMs).toBeGreaterThanOrEqual(0)
     expect(formatReport(r)).toMatch(/server main thread +ran \d+\.\d\d s, waited for a CPU \d+\.\d\d s/)
   }, 60_000)
