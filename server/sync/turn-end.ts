@@ -2,10 +2,17 @@
  * Work deferred to the end of the current event-loop turn, in a fixed order: first every socket writes
  * the frames it queued (one socket write each, ws-frames.ts; under load the server reads many frames
  * per turn, and a syscall per frame was a third of the busy time), then every room whose log came due
- * compacts (room.ts). Writing first means no delivery waits for a compaction.
+ * compacts (room.ts), within a time budget per turn. Writing first means no delivery waits for a compaction.
  */
 /** `runAtTurnEnd` must not throw: it runs from setImmediate, where a throw ends the process. */
 export interface Deferred { runAtTurnEnd (): void }
+
+/**
+ * Compaction time per turn. A compaction rebuilds its document (a few ms for a few thousand keys, more
+ * for big documents); past this budget the remaining rooms wait for the next turn, so that the sockets
+ * are read and written in between instead of waiting for every room that came due at once.
+ */
+const ROOM_BUDGET_MS = 4
 
 const rooms = new Set<Deferred>()
 const sockets = new Set<Deferred>()
@@ -15,7 +22,13 @@ const run = () => {
   scheduled = false
   for (const s of sockets) { sockets.delete(s); s.runAtTurnEnd() }
   // Rooms send nothing when they compact.
-  for (const r of rooms) { rooms.delete(r); r.runAtTurnEnd() }
+  const start = performance.now()
+  for (const r of rooms) {
+    rooms.delete(r)
+    r.runAtTurnEnd()
+    if (performance.now() - start >= ROOM_BUDGET_MS) break
+  }
+  if (rooms.size > 0) schedule()
 }
 
 const schedule = () => { if (!scheduled) { scheduled = true; setImmediate(run) } }
