@@ -2,7 +2,7 @@
  * The demo app in a real browser against the real server: two browser contexts are two devices of
  * one user (own IndexedDB, service worker and network switch), a third is another user.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as OTPAuth from 'otpauth'
 import { chromiumAvailable, launchBrowser, newDevice, screenshot, type ProblemLog } from '../helpers/browser.js'
@@ -56,6 +56,29 @@ const signIn = async (page: Page, base: string, email: string, deviceName: strin
 }
 
 /** Wait until the service worker controls the page (the app shell is cached). */
+/**
+ * Wait until every IndexedDB write the page has started has committed: y-indexeddb writes each update
+ * in a transaction of its own, and a reload aborts those still in flight. A readwrite transaction over
+ * the same stores, opened now, completes only after them.
+ */
+const localWritesSettled = (page: Page) => page.evaluate(async () => {
+  for (const { name } of await indexedDB.databases()) {
+    if (!name) continue
+    await new Promise<void>((resolve, reject) => {
+      const open = indexedDB.open(name)
+      open.onerror = () => reject(open.error)
+      open.onsuccess = () => {
+        const db = open.result
+        const stores = [...db.objectStoreNames]
+        if (stores.length === 0) { db.close(); resolve(); return }
+        const tx = db.transaction(stores, 'readwrite')
+        tx.oncomplete = () => { db.close(); resolve() }
+        tx.onerror = () => { db.close(); reject(tx.error) }
+      }
+    })
+  }
+})
+
 const swReady = (page: Page) => page.waitForFunction(() => navigator.serviceWorker?.controller !== null, null, { timeout: 15_000 })
 
 const status = (page: Page) => page.locator('.editor-head [data-testid="sync-status"]')
@@ -82,6 +105,12 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
   afterAll(async () => {
     await browser?.close()
     await server?.close()
+  })
+
+  // The tests share these devices in order: one that fails while offline must not take the rest down with it.
+  afterEach(async () => {
+    await d1?.context.setOffline(false)
+    await d2?.context.setOffline(false)
   })
 
   it('signs up, creates a draft, and edits it live on a second device', async () => {
@@ -140,9 +169,12 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await typeAtEnd(d1.page, '\nOffline on the laptop.')
     await typeAtEnd(d2.page, '\nOffline on the desktop.')
     await expect.poll(() => d1.page.locator('.editor-head [data-testid="unsynced"]').isVisible()).toBe(true)
+    await expect.poll(() => d2.page.locator('.editor-head [data-testid="unsynced"]').isVisible()).toBe(true)
     await screenshot(d1.page, 'editor-offline')
 
     // A reload with no network: the app shell comes from the service worker, the draft from IndexedDB.
+    // (Once the edit's IndexedDB write has committed: a reload aborts a write still in flight.)
+    await localWritesSettled(d2.page)
     await d2.page.reload()
     await d2.page.waitForSelector('.cm-content')
     await expect.poll(() => editorText(d2.page)).toContain('Offline on the desktop.')
