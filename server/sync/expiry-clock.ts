@@ -21,6 +21,13 @@ export class ExpiryClock<T extends Expiring> {
   /** Bucket (granules since `origin`, a small integer) → members due in it. */
   private readonly buckets = new Map<number, Set<T>>()
   private readonly bucketOf = new Map<T, number>()
+  /**
+   * The buckets' keys as a binary min-heap, so that a tick finds what is due and the next bucket
+   * without going over every bucket (with 250 ms granules and 15-minute deadlines there can be
+   * thousands, and a tick every granule). Keys of buckets that emptied stay until they come up and
+   * are skipped then; past twice the live buckets the heap is rebuilt, so they cannot pile up.
+   */
+  private keys: number[] = []
   private readonly origin = Date.now()
   private timer: NodeJS.Timeout | null = null
   private armedFor = Infinity
@@ -35,7 +42,10 @@ export class ExpiryClock<T extends Expiring> {
     this.cancel(member)
     const key = Math.max(0, Math.ceil((at - this.origin) / this.granularityMs))
     let bucket = this.buckets.get(key)
-    if (!bucket) this.buckets.set(key, (bucket = new Set()))
+    if (!bucket) {
+      this.buckets.set(key, (bucket = new Set()))
+      this.pushKey(key)
+    }
     bucket.add(member)
     this.bucketOf.set(member, key)
     if (key < this.armedFor) this.arm(key)
@@ -57,6 +67,7 @@ export class ExpiryClock<T extends Expiring> {
     this.armedFor = Infinity
     this.buckets.clear()
     this.bucketOf.clear()
+    this.keys = []
   }
 
   private arm (key: number): void {
@@ -71,16 +82,54 @@ export class ExpiryClock<T extends Expiring> {
     this.timer = null
     this.armedFor = Infinity
     const now = Date.now()
-    let next = Infinity
     const due: T[] = []
-    for (const [key, bucket] of this.buckets) {
-      if (this.origin + key * this.granularityMs <= now) {
-        for (const member of bucket) { due.push(member); this.bucketOf.delete(member) }
-        this.buckets.delete(key)
-      } else if (key < next) next = key
+    while (this.keys.length > 0 && this.origin + this.keys[0]! * this.granularityMs <= now) {
+      const key = this.popKey()
+      const bucket = this.buckets.get(key)
+      if (!bucket) continue // emptied by cancels, or a duplicate key already handled
+      for (const member of bucket) { due.push(member); this.bucketOf.delete(member) }
+      this.buckets.delete(key)
     }
-    if (next !== Infinity) this.arm(next)
+    while (this.keys.length > 0 && !this.buckets.has(this.keys[0]!)) this.popKey()
+    if (this.keys.length > 0) this.arm(this.keys[0]!)
     // After the bookkeeping, so that a member may reschedule itself from its callback.
     for (const member of due) member.onExpiry()
+  }
+
+  private pushKey (key: number): void {
+    if (this.keys.length >= 2 * this.buckets.size + 16) {
+      // Mostly keys of emptied buckets: start again from the live ones (a sorted array is a min-heap).
+      this.keys = [...this.buckets.keys()].sort((a, b) => a - b)
+      return // `key`'s bucket exists already, so it is among them
+    }
+    const h = this.keys
+    let i = h.length
+    h.push(key)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (h[parent]! <= key) break
+      h[i] = h[parent]!
+      i = parent
+    }
+    h[i] = key
+  }
+
+  private popKey (): number {
+    const h = this.keys
+    const top = h[0]!
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      for (;;) {
+        let child = 2 * i + 1
+        if (child >= h.length) break
+        if (child + 1 < h.length && h[child + 1]! < h[child]!) child++
+        if (h[child]! >= last) break
+        h[i] = h[child]!
+        i = child
+      }
+      h[i] = last
+    }
+    return top
   }
 }

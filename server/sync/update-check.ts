@@ -1,8 +1,8 @@
 /**
  * Checks that a Yjs update (v1, what y-websocket sends) reads completely, without building it.
  *
- * Why this exists: the room broadcasts an update as soon as it passes this check and applies it to
- * its document later in the turn, after the sockets' writes (room.ts), so the check has to refuse
+ * Why this exists: the room stores and broadcasts an update as soon as it passes this check and only
+ * applies it later, when a device syncs or the log compacts (room.ts), so the check has to refuse
  * everything Yjs would refuse while reading an update. It also keeps half-applied updates out:
  * Y.applyUpdate integrates every struct before it reads the delete set, so an update cut short there
  * would be half-applied. Y.decodeUpdate answered the question by building every struct (Items, IDs,

@@ -84,4 +84,29 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     expect(far.firedAt).toHaveLength(0)
     expect(c.size).toBe(1)
   })
+
+  it('many buckets, churned by cancels and reschedules: each live member told once, at or after its last deadline, cancelled ones never', async () => {
+    const c = new ExpiryClock<Member>(5) // 5 ms granules: hundreds of buckets
+    clocks.push(c)
+    let seed = 7
+    const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 }
+    const t0 = Date.now()
+    const members = Array.from({ length: 400 }, (_, i) => ({ m: new Member(`m${i}`), at: 0, live: true }))
+    for (const x of members) { x.at = t0 + 50 + Math.floor(rand() * 1500); c.schedule(x.m, x.at) }
+    // Rounds of churn: most keys in the clock's heap then belong to buckets that emptied (it gets rebuilt).
+    for (let round = 0; round < 10; round++) {
+      for (const x of members) {
+        const r = rand()
+        if (r < 0.3) { x.at = t0 + 50 + Math.floor(rand() * 1500); c.schedule(x.m, x.at); x.live = true } else if (r < 0.4) { c.cancel(x.m); x.live = false }
+      }
+    }
+    expect(c.size).toBe(members.filter(x => x.live).length)
+    await until(() => c.size === 0)
+    await sleep(50)
+    for (const x of members) {
+      if (!x.live) { expect(x.m.firedAt).toHaveLength(0); continue }
+      expect(x.m.firedAt).toHaveLength(1)
+      expect(x.m.firedAt[0]).toBeGreaterThanOrEqual(x.at)
+    }
+  })
 })
