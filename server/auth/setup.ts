@@ -36,7 +36,7 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
   const sweeper = new ExpirySweeper(identity, sockets)
   sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
-  const hooks = socketAuthHooks(identity, drafts, a => sweeper.watch(a.session))
+  const hooks = socketAuthHooks(identity, drafts, config.publicUrl !== '', a => sweeper.watch(a.session))
   return {
     identity,
     drafts,

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../shared/api.js'
 import { TOKEN_QUERY_PARAM, TOKEN_SUBPROTOCOL_PREFIX } from '../../shared/protocol.js'
 import { ApiFailure } from '../http/api-failure.js'
 import { AuthRejection, type AuthenticateHook, type Principal, type ReauthenticateHook } from '../sync/auth-hook.js'
+import { upgradeClientIp } from '../sync/client-ip.js'
 import type { Drafts } from './drafts.js'
 import type { Authed, Identity } from './identity.js'
 
@@ -38,17 +39,17 @@ const verify = async (identity: Identity, token: string): Promise<Authed> => {
 }
 
 const principalOf = (a: Authed, access: 'read' | 'write'): Principal => ({
-  userId: a.user.id, sessionId: a.session.id, deviceName: a.session.deviceName, access, expiresAt: a.claims.exp * 1000
+  userId: a.user.id, sessionId: a.session.id, access, expiresAt: a.claims.exp * 1000
 })
 
 /** The sync server's hooks, backed by identity: checked before the socket is accepted. */
-export const socketAuthHooks = (identity: Identity, drafts: Drafts, onAuthenticated: (a: Authed) => void): { authenticate: AuthenticateHook, reauthenticate: ReauthenticateHook } => ({
+export const socketAuthHooks = (identity: Identity, drafts: Drafts, behindProxy: boolean, onAuthenticated: (a: Authed) => void): { authenticate: AuthenticateHook, reauthenticate: ReauthenticateHook } => ({
   authenticate: async (req, docName) => {
     const token = tokenFromUpgrade(req)
     if (!token) throw new AuthRejection(401, ErrorCode.invalidToken, 'access token required (?token= or Sec-WebSocket-Protocol)')
     const a = await verify(identity, token)
     const access = await accessFor(drafts, docName, a.user.id)
-    await identity.touch(a.session, req.socket.remoteAddress)
+    await identity.touch(a.session, upgradeClientIp(req, behindProxy))
     onAuthenticated(a)
     return principalOf(a, access)
   },

@@ -5,8 +5,6 @@ export interface Principal {
   userId: string
   /** The device session this socket belongs to; sockets are closed by session on revocation. */
   sessionId?: string
-  /** Device name, for logs and presence. */
-  deviceName?: string
   access: 'read' | 'write'
   /** When the credential that opened the socket expires (ms since epoch); the socket closes 4401 then. */
   expiresAt?: number

@@ -27,7 +27,8 @@ export class Connection implements Expiring {
   awarenessIds: Set<number> | null = null
   private closed = false
   private deniedOnce = false
-  private out: Uint8Array[] = []
+  /** Frames queued this turn; null between turns, so an idle socket holds no array (32 bytes each). */
+  private out: Uint8Array[] | null = null
   private outBytes = 0
 
   constructor (
@@ -50,12 +51,14 @@ export class Connection implements Expiring {
       this.close(CloseCode.slowConsumer, 'send buffer limit exceeded')
       return
     }
-    this.out.push(frame)
+    const queued = this.out
+    if (queued === null) this.out = [frame]
+    else queued.push(frame)
     this.outBytes += frame.byteLength
     // Batching is for many small frames; big ones go to the socket now, so the limit above
     // measures what the peer has not read, not what this turn has not written yet.
     if (this.outBytes >= FLUSH_AT_BYTES) this.flushOut()
-    else if (this.out.length === 1) deferSocket(this)
+    else if (queued === null) deferSocket(this)
     const hot = this.ctx.metrics.hot
     hot.messagesOut++
     hot.bytesOut += frame.byteLength
@@ -67,8 +70,8 @@ export class Connection implements Expiring {
   flushOut (): void {
     const frames = this.out
     const bytes = this.outBytes
-    if (frames.length === 0) return
-    this.out = []
+    if (frames === null) return
+    this.out = null
     this.outBytes = 0
     if (this.ws.readyState !== this.ws.OPEN) return
     // ws has no public API for pre-framed data; `_socket` is the net.Socket it writes to.
@@ -192,7 +195,7 @@ export class Connection implements Expiring {
   /** Socket closed by the peer or the network. */
   onSocketClosed (): void {
     this.ctx.expiry.cancel(this)
-    this.out = []
+    this.out = null
     cancelSocket(this)
     this.closed = true
     this.room.detach(this)

@@ -14,6 +14,8 @@ export interface SyncConfig {
   pingIntervalMs: number
   /** How long a document stays in memory after its last connection closes. */
   unloadGraceMs: number
+  /** The server's public origin when it runs behind a proxy ('' if not): client IPs then come from X-Forwarded-For. */
+  publicUrl: string
   /** Compact a document's log into a snapshot past this many updates… */
   compactMaxEntries: number
   /** …or past this many bytes. */

@@ -5,6 +5,7 @@ import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isVali
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from './connection.js'
 import { startLiveness } from './liveness.js'
+import { upgradeClientIp } from './client-ip.js'
 import type { Rooms } from './rooms.js'
 import type { SyncContext } from './context.js'
 import type { SessionSockets } from './session-sockets.js'
@@ -109,7 +110,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
       principal = await authenticate(req, docName)
     } catch (err) {
       if (err instanceof AuthRejection) {
-        ctx.logger.info({ doc: docName, status: err.status, error: err.code, ip: req.socket.remoteAddress }, 'upgrade refused')
+        ctx.logger.info({ doc: docName, status: err.status, error: err.code, ip: upgradeClientIp(req, ctx.config.publicUrl !== '') }, 'upgrade refused')
         return refuse(socket, err.status, err.code, err.message)
       }
       ctx.logger.error({ doc: docName, err: (err as Error).message }, 'authenticate hook failed')

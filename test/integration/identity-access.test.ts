@@ -282,3 +282,32 @@ describe('expiry: device sessions end at their idle deadline, with live sockets 
     await waitFor(() => app.identity!.sweeper.size === before)
   })
 })
+
+describe('behind a proxy (--public-url)', () => {
+  const PUBLIC = 'https://sync.example.test'
+  let app: Server
+  beforeAll(async () => { app = await startServer({ insecureNoAuth: false, publicUrl: PUBLIC }) })
+  afterAll(() => app.close())
+
+  it('a socket records the client address from X-Forwarded-For, as the HTTP API does, not the proxy’s', async () => {
+    const email = `proxy-${Date.now()}@example.com`
+    const login = async (name: string, ip: string) => {
+      const d = await TestDevice.create(app.url, email, name)
+      const body = { email, password: PASSWORD, device: { name, platform: 'node' } }
+      const res = await d.call('POST', '/auth/login', body, { dpop: await d.proof('POST', '/auth/login', { htu: PUBLIC + '/auth/login' }), 'x-forwarded-for': ip })
+      expect(res.status).toBe(200)
+      d.tokens = res.body
+      return d
+    }
+    expect((await (await TestDevice.create(app.url, email)).register()).status).toBe(201)
+    const laptop = await login('laptop', '192.0.2.1')
+    const phone = await login('phone', '198.51.100.7')
+    // Read by the laptop: its own requests move only its own row.
+    const phoneIp = async () => (await laptop.api('GET', '/sessions')).body.sessions.find((s: { id: string }) => s.id === phone.tokens.sessionId).lastIp
+    expect(await phoneIp()).toBe('198.51.100.7')
+    const ws = new RawClient(`${app.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`, { headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } })
+    await ws.opened
+    await waitFor(async () => (await phoneIp()) === '203.0.113.9', 3000, 'the phone session’s lastIp from its socket upgrade')
+    ws.ws.close()
+  })
+})
