@@ -19,12 +19,39 @@
  */
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { yjsPatchPlugin } from './yjs-patch.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 export const SERVER_BUNDLE = path.join(root, 'build/server.js')
 const EXTERNAL = ['level', 'classic-level', '@node-rs/argon2']
+
+/**
+ * Two packages whose loading costs more than their use, each ~0.25 MB of JS heap at start (measured
+ * with heap snapshots: 12.0 → 11.5 MB for both):
+ * - `rate-limiter-flexible`'s index loads every limiter it has (Redis, Mongo, Postgres, DynamoDB, …);
+ *   the server uses the in-memory one. Named re-exports, so importing anything else fails the build.
+ * - prom-client loads `@opentelemetry/api` only to label exemplars with the active span, and the server
+ *   enables no exemplars. With no OpenTelemetry SDK registered, the real API answers exactly this:
+ *   no active span.
+ */
+const trimPlugin = (): Plugin => ({
+  name: 'trim-unused-modules',
+  setup (b) {
+    b.onResolve({ filter: /^rate-limiter-flexible$/ }, () => ({ path: 'rate-limiter-flexible', namespace: 'trimmed' }))
+    b.onResolve({ filter: /^@opentelemetry\/api$/ }, () => ({ path: '@opentelemetry/api', namespace: 'trimmed' }))
+    b.onLoad({ filter: /^rate-limiter-flexible$/, namespace: 'trimmed' }, () => ({
+      resolveDir: root,
+      loader: 'js',
+      contents: "export { default as RateLimiterMemory } from 'rate-limiter-flexible/lib/RateLimiterMemory.js'\n" +
+        "export { default as RateLimiterRes } from 'rate-limiter-flexible/lib/RateLimiterRes.js'\n"
+    }))
+    b.onLoad({ filter: /^@opentelemetry\/api$/, namespace: 'trimmed' }, () => ({
+      loader: 'js',
+      contents: 'export const trace = { getSpan: () => undefined }\nexport const context = { active: () => undefined }\n'
+    }))
+  }
+})
 
 export const buildServerBundle = async (): Promise<string> => {
   await build({
@@ -38,7 +65,7 @@ export const buildServerBundle = async (): Promise<string> => {
     minifySyntax: true,
     sourcemap: 'linked',
     external: EXTERNAL,
-    plugins: [yjsPatchPlugin()],
+    plugins: [yjsPatchPlugin(), trimPlugin()],
     // Some bundled CommonJS packages call require() for Node built-ins; ESM output has no require.
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
     logLevel: 'warning'

@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildServerBundle } from '../../server/build.js'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
 import { tempDir } from '../helpers/server.js'
+import { signedInDevice } from '../helpers/identity.js'
 
 // `npm start` bundles the server (server/build.ts → build/server.js) and runs it with plain node.
 const root = path.resolve(import.meta.dirname, '../..')
@@ -32,6 +33,18 @@ describe('the bundled server (what npm start runs)', () => {
     const page = await fetch(`${server.url}/`)
     expect(page.status).toBe(200)
     expect(await page.text()).toBe(fs.readFileSync(path.join(root, 'demo/dist/index.html'), 'utf8'))
+  })
+
+  it('signs a device in, rate-limits failed logins and serves metrics (modules the bundle trims, server/build.ts)', async () => {
+    const server = await startChildServer(['--data-dir', await tempDir(), '--login-attempts-per-account', '2'], {}, [bundle])
+    children.push(server)
+    const device = await signedInDevice(server.url)
+    expect(device.tokens.accessToken).toEqual(expect.any(String))
+    const statuses = []
+    for (let i = 0; i < 3; i++) statuses.push((await device.login('not the password at all')).status)
+    expect(statuses).toEqual([401, 401, 429])
+    const metrics = await (await fetch(`${server.url}/metrics`)).text()
+    expect(metrics).toMatch(/^process_cpu_user_seconds_total \d/m)
   })
 
   it('runs the key rotation command', async () => {
