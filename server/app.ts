@@ -18,6 +18,7 @@ import { healthRoutes } from './http/health.js'
 import { demoRoutes } from './http/demo.js'
 import { apiErrorHandler } from './http/api-failure.js'
 import { setupIdentity } from './auth/setup.js'
+import { LiveDocBudget } from './sync/live-doc-budget.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -64,7 +65,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const store = new LevelDocStore(db, {
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock() }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
   rooms = new Rooms(ctx)
   const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
 

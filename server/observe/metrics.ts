@@ -14,6 +14,7 @@ export const createMetrics = () => {
     registry,
     connections: new Gauge({ name: 'sync_connections', help: 'Open WebSocket connections', registers: [registry] }),
     documents: new Gauge({ name: 'sync_documents_loaded', help: 'Documents held in memory', registers: [registry] }),
+    liveDocBytes: new Gauge({ name: 'sync_live_doc_bytes', help: 'Encoded bytes of the big documents kept as live Y.Docs (--live-doc-budget-bytes)', registers: [registry] }),
     messagesIn: new Counter({
       name: 'sync_messages_in_total', help: 'Messages received, by type (sync, awareness, auth, query_awareness, other, denied = read-only updates dropped)', labelNames: ['type'], registers: [registry],
       collect () {

@@ -14,14 +14,23 @@ import * as Y from 'yjs'
  */
 export const mergeUpdates = (updates: Uint8Array[], onError?: (err: Error) => void): Uint8Array => {
   if (updates.length === 1) return updates[0]!
+  const built = buildDoc(updates, onError)
+  built.doc?.destroy()
+  return built.update
+}
+
+/**
+ * As `mergeUpdates`, and hands over the Y.Doc it built (null when Yjs threw and the bytes were merged
+ * instead); the caller destroys it. A room keeps it to answer later syncs without a rebuild (room.ts).
+ */
+export const buildDoc = (updates: Uint8Array[], onError?: (err: Error) => void): { update: Uint8Array, doc: Y.Doc | null } => {
   const doc = new Y.Doc({ gc: true })
   try {
     Y.transact(doc, () => { for (const update of updates) Y.applyUpdate(doc, update) })
-    return Y.encodeStateAsUpdate(doc)
+    return { update: Y.encodeStateAsUpdate(doc), doc }
   } catch (err) {
-    onError?.(err as Error)
-    return Y.mergeUpdates(updates)
-  } finally {
     doc.destroy()
+    onError?.(err as Error)
+    return { update: Y.mergeUpdates(updates), doc: null }
   }
 }

@@ -4,6 +4,7 @@ import type { Metrics } from '../observe/metrics.js'
 import type { ReauthenticateHook } from './auth-hook.js'
 import type { Connection } from './connection.js'
 import type { ExpiryClock } from './expiry-clock.js'
+import type { LiveDocBudget } from './live-doc-budget.js'
 
 export interface SyncConfig {
   /** Largest accepted message; larger ones close the socket with 4413. */
@@ -31,4 +32,6 @@ export interface SyncContext {
   reauthenticate?: ReauthenticateHook
   /** Closes each socket when its credential expires. */
   expiry: ExpiryClock<Connection>
+  /** Bytes of big documents that may be kept as live Y.Docs (room.ts). */
+  liveDocs: LiveDocBudget
 }

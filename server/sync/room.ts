@@ -6,7 +6,10 @@ import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from './update-check.js'
-import { mergeUpdates } from '../storage/merge-updates.js'
+import { buildDoc } from '../storage/merge-updates.js'
+
+/** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
+export const LIVE_DOC_MIN_BYTES = 256 * 1024
 
 /**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
@@ -35,6 +38,17 @@ export class Room {
   // Each room compacts somewhere in the last quarter before the thresholds, so documents under the same
   // load do not all compact in the same moment.
   private readonly compactAt = 0.75 + Math.random() * 0.25
+  /**
+   * A big document that devices sync while it is edited keeps the Y.Doc of its last rebuild, brought up
+   * to date only when asked (entries of `recent` from `liveApplied` on are not in it yet). Such a sync
+   * then costs well under a millisecond instead of a rebuild of the whole document (37 ms at 1.1 MB,
+   * 111 ms at 10 MB). Its heap is charged to the process's LiveDocBudget, and it is dropped when a
+   * compaction finds that no sync used it since the previous one.
+   */
+  private live: Y.Doc | null = null
+  private liveApplied = 0
+  private liveCharge = 0
+  private liveUsed = false
 
   constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly onEmpty: (room: Room) => void) {
     this.merged = stored.update
@@ -59,25 +73,88 @@ export class Room {
   }
 
   syncStep1 (): Uint8Array {
-    const state = this.current()
+    const live = this.liveDoc()
+    if (live) {
+      this.liveUsed = true
+      return encodeSyncStep1(Y.encodeStateVector(live))
+    }
+    const state = this.current(true)
     this.stateVector ??= Y.encodeStateVectorFromUpdate(state)
     return encodeSyncStep1(this.stateVector)
   }
 
   /** What a peer with `stateVector` lacks: everything, as stored, for a fresh device. */
   diff (stateVector: Uint8Array): Uint8Array {
-    const state = this.current()
-    return isEmptyStateVector(stateVector) ? state : Y.diffUpdate(state, stateVector)
+    const fresh = isEmptyStateVector(stateVector)
+    const live = fresh ? null : this.liveDoc()
+    if (live) {
+      this.liveUsed = true
+      return Y.encodeStateAsUpdate(live, stateVector)
+    }
+    const state = this.current(true)
+    return fresh ? state : Y.diffUpdate(state, stateVector)
   }
 
-  /** Everything accepted so far as one update (merging what arrived since the last call). */
-  private current (): Uint8Array {
+  /**
+   * Everything accepted so far as one update (merging what arrived since the last call). A rebuild
+   * for a sync (`forSync`) may leave the room a live Y.Doc; one for a compaction does not.
+   */
+  private current (forSync = false): Uint8Array {
     if (this.recent.length === 0) return this.merged ?? EMPTY_UPDATE
-    this.merged = mergeUpdates(this.merged ? [this.merged, ...this.recent] : this.recent,
-      err => this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not rebuild the document; merged its updates as bytes'))
+    const live = this.liveDoc()
+    if (live) {
+      this.merged = Y.encodeStateAsUpdate(live)
+      // Charged by its encoded size, which grows with the document.
+      this.ctx.liveDocs.give(this.liveCharge)
+      this.liveCharge = this.merged.byteLength
+      if (!this.ctx.liveDocs.take(this.liveCharge)) this.dropLive()
+    } else if (this.merged === null && this.recent.length === 1) {
+      this.merged = this.recent[0]!
+    } else {
+      const built = buildDoc(this.merged ? [this.merged, ...this.recent] : this.recent,
+        err => this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not rebuild the document; merged its updates as bytes'))
+      this.merged = built.update
+      if (built.doc && !(forSync && this.keepLive(built.doc))) built.doc.destroy()
+    }
     this.recent = []
+    this.liveApplied = 0
     this.stateVector = null
     return this.merged
+  }
+
+  /** The live Y.Doc with every accepted update applied, or null when the room has none. */
+  private liveDoc (): Y.Doc | null {
+    const doc = this.live
+    if (!doc || this.liveApplied === this.recent.length) return doc
+    try {
+      Y.transact(doc, () => { for (let i = this.liveApplied; i < this.recent.length; i++) Y.applyUpdate(doc, this.recent[i]!) })
+    } catch (err) {
+      // Unreachable for checked updates (update-check.ts). `merged` and `recent` still hold everything.
+      this.ctx.logger.error({ doc: this.name, err: (err as Error).message }, 'could not update the live document; dropped it')
+      this.dropLive()
+      return null
+    }
+    this.liveApplied = this.recent.length
+    return doc
+  }
+
+  private keepLive (doc: Y.Doc): boolean {
+    const bytes = this.merged!.byteLength
+    if (bytes < LIVE_DOC_MIN_BYTES || !this.ctx.liveDocs.take(bytes)) return false
+    this.live = doc
+    this.liveCharge = bytes
+    this.liveUsed = false
+    return true
+  }
+
+  private dropLive (): void {
+    const doc = this.live
+    if (!doc) return
+    this.live = null
+    this.liveApplied = 0
+    this.ctx.liveDocs.give(this.liveCharge)
+    this.liveCharge = 0
+    doc.destroy()
   }
 
   /**
@@ -129,11 +206,15 @@ export class Room {
     this.snapshotBytes = snapshot.byteLength
     this.logEntries = 0
     this.logBytes = 0
+    // Edited but not joined since the last compaction: the live Y.Doc is only memory now.
+    if (!this.liveUsed) this.dropLive()
+    this.liveUsed = false
   }
 
   /** Free the room. Callers compact first, except a purge. */
   destroy (): void {
     cancelRoom(this)
+    this.dropLive()
     this.recent = []
     this.merged = null
     const awareness = this.awareness
