@@ -3,14 +3,12 @@
  *
  * Why a budget: a live Y.Doc holds 4–6 times its encoded size in JS heap (6.4 MB for a 1.15 MB map of
  * 10,000 entries, 18.9 MB for 4.63 MB; measured after GC), where the room otherwise holds the encoded
- * bytes only. Charged by encoded size, granted
- * first come, first served, and given back when a room drops its Y.Doc (cold, unloaded, purged).
+ * bytes only. Charged by encoded size, granted first come, first served, and given back when a room
+ * drops its Y.Doc (cold, unloaded, purged, or grown past what is left).
  */
 export class LiveDocBudget {
   private used = 0
-  constructor (readonly limitBytes: number, private readonly onChange: (usedBytes: number) => void = () => {}) {}
-
-  get usedBytes (): number { return this.used }
+  constructor (private readonly limitBytes: number, private readonly onChange: (usedBytes: number) => void = () => {}) {}
 
   take (bytes: number): boolean {
     if (this.used + bytes > this.limitBytes) return false
@@ -21,7 +19,7 @@ export class LiveDocBudget {
 
   give (bytes: number): void {
     if (bytes === 0) return
-    this.used = Math.max(0, this.used - bytes)
+    this.used -= bytes
     this.onChange(this.used)
   }
 }

@@ -9,7 +9,7 @@ import { checkUpdateV1 } from './update-check.js'
 import { buildDoc } from '../storage/merge-updates.js'
 
 /** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
-export const LIVE_DOC_MIN_BYTES = 256 * 1024
+const LIVE_DOC_MIN_BYTES = 256 * 1024
 
 /**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
@@ -105,9 +105,7 @@ export class Room {
     if (live) {
       this.merged = Y.encodeStateAsUpdate(live)
       // Charged by its encoded size, which grows with the document.
-      this.ctx.liveDocs.give(this.liveCharge)
-      this.liveCharge = this.merged.byteLength
-      if (!this.ctx.liveDocs.take(this.liveCharge)) this.dropLive()
+      if (!this.recharge(this.merged.byteLength)) this.dropLive()
     } else if (this.merged === null && this.recent.length === 1) {
       this.merged = this.recent[0]!
     } else {
@@ -140,11 +138,17 @@ export class Room {
 
   private keepLive (doc: Y.Doc): boolean {
     const bytes = this.merged!.byteLength
-    if (bytes < LIVE_DOC_MIN_BYTES || !this.ctx.liveDocs.take(bytes)) return false
+    if (bytes < LIVE_DOC_MIN_BYTES || !this.recharge(bytes)) return false
     this.live = doc
-    this.liveCharge = bytes
     this.liveUsed = false
     return true
+  }
+
+  /** Charge the live Y.Doc `bytes` instead of its last charge; false (and nothing charged) when the budget refuses. */
+  private recharge (bytes: number): boolean {
+    this.ctx.liveDocs.give(this.liveCharge)
+    this.liveCharge = this.ctx.liveDocs.take(bytes) ? bytes : 0
+    return this.liveCharge > 0
   }
 
   private dropLive (): void {

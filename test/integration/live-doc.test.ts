@@ -21,7 +21,7 @@ const join = async (app: Server, doc: string, state?: Uint8Array) => {
   await waitFor(() => c.synced, 5000, 'sync step 2')
   return c
 }
-const liveDocBytes = async (app: Server) => Number(/^sync_live_doc_bytes (\d+)/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1])
+const liveDocBytes = async (app: Server) => Number(/^sync_live_doc_bytes (-?\d+)/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1])
 
 /** `count` 10 KB inserts into the text, by the writer. */
 const writeBig = (w: RawClient, from: number, count: number) => {
@@ -69,6 +69,29 @@ describe('a big document that devices join while it is edited', () => {
     const expected = writer.text()
     await waitFor(() => second.text() === expected && first.text() === expected, 5000, 'both converged')
     expect(await liveDocBytes(app)).toBe(0)
+  })
+
+  it('a live Y.Doc that outgrows what is left of the budget is dropped, and only its own charge is given back', async () => {
+    const app = await start({ liveDocBudgetBytes: 1024 * 1024 })
+    const fill = async (doc: string, count: number) => {
+      const writer = await join(app, doc)
+      const watcher = await join(app, doc)
+      writeBig(writer, 0, count)
+      await accepted(watcher, writer)
+      await join(app, doc)
+      return { writer, watcher }
+    }
+    const a = await fill('a', 40)
+    const withA = await liveDocBytes(app)
+    expect(withA).toBeGreaterThan(256 * 1024)
+    await fill('b', 30)
+    const bCharge = (await liveDocBytes(app)) - withA
+    expect(bCharge).toBeGreaterThan(256 * 1024)
+    // 'a' grows to ~900 KB: with 'b' holding ~300 KB it no longer fits the 1 MiB when a fresh device joins.
+    writeBig(a.writer, 40, 50)
+    await accepted(a.watcher, a.writer)
+    await join(app, 'a')
+    expect(await liveDocBytes(app)).toBe(bCharge)
   })
 
   it('drops the live Y.Doc once a compaction finds no device joined since the one before', async () => {
