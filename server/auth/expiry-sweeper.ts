@@ -1,4 +1,4 @@
-import { ExpiryClock, type Expiring } from '../sync/expiry-clock.js'
+import { ExpiryClock, NOT_SCHEDULED, type Expiring } from '../sync/expiry-clock.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
 import type { Identity } from './identity.js'
 import { sessionDeadline } from './expiry-policy.js'
@@ -11,6 +11,7 @@ const RETRY_MS = 1000
 
 /** One device session with live sockets, waiting for its deadline on the clock. */
 class Watched implements Expiring {
+  expiryBucket = NOT_SCHEDULED
   constructor (readonly id: string, private readonly sweeper: ExpirySweeper) {}
   onExpiry (): void { this.sweeper.due(this) }
 }

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { ExpiryClock, type Expiring } from '../../server/sync/expiry-clock.js'
+import { ExpiryClock, NOT_SCHEDULED, type Expiring } from '../../server/sync/expiry-clock.js'
 
 /** A member that records when it was told, and may reschedule itself once. */
 class Member implements Expiring {
   firedAt: number[] = []
+  expiryBucket = NOT_SCHEDULED
   constructor (readonly name: string, private readonly onFire?: (m: Member) => void) {}
   onExpiry () { this.firedAt.push(Date.now()); this.onFire?.(this) }
 }
@@ -74,6 +75,26 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     expect(renewing.firedAt[1]! - renewing.firedAt[0]!).toBeGreaterThanOrEqual(500)
     expect(late.firedAt).toHaveLength(0)
     expect(c.size).toBe(1)
+  })
+
+  it('keeps its count right when a member is cancelled after it fired, and stop() leaves members free for another clock', async () => {
+    const c = clock()
+    const fired = new Member('fired')
+    const waiting = new Member('waiting')
+    c.schedule(fired, Date.now())
+    c.schedule(waiting, Date.now() + 60_000)
+    await until(() => fired.firedAt.length > 0)
+    expect(fired.expiryBucket).toBe(NOT_SCHEDULED)
+    c.cancel(fired) // already told: nothing to cancel
+    expect(c.size).toBe(1)
+    c.stop()
+    expect(c.size).toBe(0)
+    expect(waiting.expiryBucket).toBe(NOT_SCHEDULED)
+    const next = clock()
+    next.schedule(waiting, Date.now())
+    await until(() => waiting.firedAt.length > 0)
+    expect(waiting.firedAt).toHaveLength(1)
+    expect(next.size).toBe(0)
   })
 
   it('a deadline past setTimeout\'s 2^31 ms range waits instead of firing at once', async () => {
