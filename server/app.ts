@@ -116,7 +116,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       await rooms.unloadAll()
       await store.close()
       await db.close()
-      for (const ws of upgrade.wss.clients) ws.terminate()
+      upgrade.terminateAll()
       await httpClosed
       logger.info('shut down cleanly')
     }

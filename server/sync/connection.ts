@@ -1,5 +1,3 @@
-import type { Socket } from 'node:net'
-import type { WebSocket, RawData } from 'ws'
 import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
   encodeAwareness, encodePermissionDenied, encodeAuthExpiry, isEmptyUpdate, type CloseCodeValue
@@ -9,7 +7,8 @@ import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
 import { cancelSocket, deferSocket } from './turn-end.js'
 import { encodeBinaryFrameHeader, encodeBinaryFrames } from './ws-frames.js'
-import type { Expiring } from './expiry-clock.js'
+import { NOT_SCHEDULED, type Expiring } from './expiry-clock.js'
+import type { WireSocket } from './wire-socket.js'
 
 
 /** Frames of one turn go out together (see turn-end.ts); big ones go at once. */
@@ -30,9 +29,11 @@ export class Connection implements Expiring {
   /** Frames queued this turn; null between turns, so an idle socket holds no array (32 bytes each). */
   private out: Uint8Array[] | null = null
   private outBytes = 0
+  /** The expiry clock's bookkeeping (expiry-clock.ts). */
+  expiryBucket = NOT_SCHEDULED
 
   constructor (
-    readonly ws: WebSocket,
+    readonly ws: WireSocket,
     readonly room: Room,
     public principal: Principal,
     private readonly ctx: SyncContext,
@@ -73,14 +74,13 @@ export class Connection implements Expiring {
     if (frames === null) return
     this.out = null
     this.outBytes = 0
-    if (this.ws.readyState !== this.ws.OPEN) return
-    // ws has no public API for pre-framed data; `_socket` is the net.Socket it writes to.
-    const socket = (this.ws as unknown as { _socket: Socket })._socket
-    if (bytes < FLUSH_AT_BYTES) { socket.write(encodeBinaryFrames(frames)); return }
+    const ws = this.ws
+    if (!ws.isOpen) return
+    if (bytes < FLUSH_AT_BYTES) { ws.write(encodeBinaryFrames(frames)); return }
     // Big payloads are not copied: header and payload go out as chunks of one corked write.
-    socket.cork()
-    for (const f of frames) { socket.write(encodeBinaryFrameHeader(f.byteLength)); socket.write(f) }
-    socket.uncork()
+    ws.socket.cork()
+    for (const f of frames) { ws.write(encodeBinaryFrameHeader(f.byteLength)); ws.write(f) }
+    ws.socket.uncork()
   }
 
   /** Start the y-websocket handshake: our state vector, then everyone's presence. */
@@ -91,9 +91,8 @@ export class Connection implements Expiring {
     if (this.extensions && this.principal.expiresAt) this.send(encodeAuthExpiry(this.principal.expiresAt))
   }
 
-  handle (raw: RawData): void {
+  handle (data: Buffer): void {
     if (this.closed) return
-    const data = raw as Buffer // binaryType 'nodebuffer' and no fragments array: ws hands one Buffer
     const { metrics: { hot }, config } = this.ctx
     hot.bytesIn += data.byteLength
     if (data.byteLength > config.maxMessageBytes) {
@@ -186,9 +185,8 @@ export class Connection implements Expiring {
     if (code !== CloseCode.goingAway) {
       this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, closeCode: code, reason }, 'closing connection')
     }
-    this.ws.close(code, reason.slice(0, 120))
-    // A peer that does not read never completes the close handshake; do not hold its buffer for long.
-    setTimeout(() => this.ws.terminate(), 2000).unref()
+    // A peer that does not read never completes the close handshake: the socket is destroyed after 2 s.
+    this.ws.close(code, reason)
     this.room.detach(this)
   }
 

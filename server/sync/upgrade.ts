@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
 import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from './connection.js'
@@ -9,69 +9,74 @@ import { upgradeClientIp } from './client-ip.js'
 import type { Rooms } from './rooms.js'
 import type { SyncContext } from './context.js'
 import type { SessionSockets } from './session-sockets.js'
+import { VERSION_HEADER, acceptResponse, checkHandshake, pickSubprotocol } from './ws-handshake.js'
+import { WireSocket, type WireHooks } from './wire-socket.js'
 
-/** What a socket carries: the frames that arrived while its document loaded, then its Connection. */
-const ATTACHED = Symbol('attached')
-type AttachedSocket = WebSocket & { [ATTACHED]?: Connection | Buffer[] }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }
 
 /** Shared by every socket (a closure each would stay on the socket for its whole life). */
 function destroyOnError (this: Duplex) { this.destroy() }
 
 /** Answer an upgrade request with a plain HTTP response and no socket. */
-const refuse = (socket: Duplex, status: number, error: string, message: string) => {
+const refuse = (socket: Duplex, status: number, error: string, message: string, extraHeader = '') => {
   const body = JSON.stringify({ error, message })
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    (extraHeader ? `${extraHeader}\r\n` : '') +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   )
 }
 
 /**
- * Handles HTTP `upgrade` events: route `/sync/<doc>`, authenticate before accepting, then attach the
- * socket to its room. The `ws` server runs in noServer mode so that nothing is accepted unchecked.
+ * Handles HTTP `upgrade` events: check the WebSocket handshake, route `/sync/<doc>`, authenticate
+ * before accepting, then attach the socket to its room. Nothing is accepted unchecked.
  */
 export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: SessionSockets, authenticate: AuthenticateHook) => {
-  const wss = new WebSocketServer({
-    noServer: true,
-    // Hard cap at the frame layer (ws closes with 1009); messages between the two limits are read
-    // and refused with our own 4413 so that clients get a clear code.
-    maxPayload: ctx.config.maxMessageBytes * 2,
-    perMessageDeflate: false,
-    // Tokens may arrive as a subprotocol entry; never echo them back, only a fixed protocol name.
-    handleProtocols: (protocols) => (protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false)
-  })
+  /** Every accepted socket until its TCP connection closes: for liveness rounds and shutdown. */
+  const open = new Set<WireSocket>()
   let accepting = true
-  const liveness = startLiveness(wss, ctx.config.pingIntervalMs, () => {
+  const liveness = startLiveness(open, ctx.config.pingIntervalMs, () => {
     ctx.metrics.deadConnections.inc()
     ctx.logger.info('socket did not answer a ping; dropped as dead')
   })
 
-  // The socket's listeners are shared functions (`this` is the socket) and its state rides on the
-  // socket, not in closures per socket: three closures and their context were ~0.3 KB per idle device.
-  function onMessage (this: AttachedSocket, data: Buffer) {
-    const target = this[ATTACHED]
-    if (target instanceof Connection) target.handle(data)
-    else target?.push(data)
-  }
-  function onError (this: AttachedSocket, err: Error) {
-    ctx.logger.debug({ doc: this[ATTACHED] instanceof Connection ? this[ATTACHED].room.name : undefined, err: err.message }, 'socket error')
-  }
-  function onClose (this: AttachedSocket) {
-    const c = this[ATTACHED]
-    if (!(c instanceof Connection)) return
-    ctx.metrics.connections.dec()
-    sessions.remove(c)
-    c.onSocketClosed()
+  // One hooks object for every socket; a socket's own state is `attached`: the frames that arrived
+  // while its document loaded, then its Connection.
+  const hooks: WireHooks = {
+    // Hard cap at the frame layer (1009, unread); messages between the two limits are read and
+    // refused with our own 4413 (Connection) so that clients get a clear code.
+    maxPayload: ctx.config.maxMessageBytes * 2,
+    message (ws, data) {
+      const target = ws.attached
+      if (target instanceof Connection) target.handle(data)
+      else if (Array.isArray(target)) target.push(data)
+    },
+    closed (ws) {
+      open.delete(ws)
+      const c = ws.attached
+      if (!(c instanceof Connection)) return
+      ctx.metrics.connections.dec()
+      sessions.remove(c)
+      c.onSocketClosed()
+    },
+    failed (ws, reason) {
+      ctx.logger.debug({ doc: ws.attached instanceof Connection ? ws.attached.room.name : undefined, err: reason }, 'socket error')
+    }
   }
 
-  const attach = async (ws: AttachedSocket, docName: string, principal: Principal, extensions: boolean) => {
+  /** Complete the handshake (already checked) and take the socket over. */
+  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer): WireSocket | null => {
+    if (socket.destroyed || !socket.writable) { socket.destroy(); return null }
+    socket.write(acceptResponse(req.headers['sec-websocket-key']!, pickSubprotocol(req, SYNC_SUBPROTOCOL)))
+    const ws = new WireSocket(socket as Socket, hooks, head)
+    open.add(ws)
+    return ws
+  }
+
+  const attach = async (ws: WireSocket, docName: string, principal: Principal, extensions: boolean) => {
     // Frames can arrive while the document loads: hold them and replay in order once it is ready.
     const early: Buffer[] = []
-    ws[ATTACHED] = early
-    ws.on('message', onMessage)
-    ws.on('error', onError)
+    ws.attached = early
     let room
     try {
       room = await rooms.acquire(docName)
@@ -80,14 +85,13 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
       ws.close(CloseCode.internalError, 'document could not be loaded')
       return
     }
-    if (ws.readyState !== ws.OPEN) { rooms.release(docName); return }
+    if (!ws.isOpen) { rooms.release(docName); return }
     const c = new Connection(ws, room, principal, ctx, extensions)
-    ws[ATTACHED] = c
+    ws.attached = c
     room.attach(c)
     sessions.add(c)
     rooms.release(docName)
     ctx.metrics.connections.inc()
-    ws.on('close', onClose)
     c.greet()
     for (const data of early) c.handle(data)
   }
@@ -95,13 +99,15 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError)
     if (!accepting) return refuse(socket, 503, 'shutting_down', 'server is shutting down')
+    const handshake = checkHandshake(req)
+    if (!handshake.ok) return refuse(socket, handshake.status, 'bad_handshake', handshake.message, handshake.status === 426 ? VERSION_HEADER : '')
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (!url.pathname.startsWith(SYNC_PATH_PREFIX)) return refuse(socket, 404, 'not_found', 'WebSocket endpoint is /sync/<docName>')
     let docName: string
     try { docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length)) } catch { docName = '' }
     if (!isValidDocName(docName)) {
       // Accepted only to be closed with a code a WebSocket client can read.
-      wss.handleUpgrade(req, socket, head, ws => ws.close(CloseCode.invalidDocName, 'invalid document name'))
+      accept(req, socket, head)?.close(CloseCode.invalidDocName, 'invalid document name')
       ctx.logger.info({ path: url.pathname.slice(0, 200) }, 'invalid document name')
       return
     }
@@ -118,10 +124,8 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     }
     if (socket.destroyed) return
     const extensions = url.searchParams.get(EXTENSIONS_PARAM) === '1'
-    wss.handleUpgrade(req, socket, head, ws => {
-      liveness.watch(ws)
-      void attach(ws, docName, principal, extensions)
-    })
+    const ws = accept(req, socket, head)
+    if (ws) void attach(ws, docName, principal, extensions)
   }
 
   return {
@@ -129,8 +133,11 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     stopAccepting: () => { accepting = false; liveness.stop() },
     /** Close every socket with 1001 (server going away). */
     closeAll: () => {
-      for (const ws of wss.clients) ws.close(CloseCode.goingAway, 'server shutting down')
+      for (const ws of open) ws.close(CloseCode.goingAway, 'server shutting down')
     },
-    wss
+    /** Drop every socket still open, without a closing handshake. */
+    terminateAll: () => {
+      for (const ws of open) ws.terminate()
+    }
   }
 }
