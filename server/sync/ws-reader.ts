@@ -31,22 +31,20 @@ export const isValidCloseCode = (code: number): boolean =>
   (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
 
 /** `frame()`'s answer once reading has ended (a close frame, or a frame that broke the protocol). */
-const STOP = -1
-/** `frame()`'s answer when the frame is not all there yet. */
-const INCOMPLETE = 0
+const STOP = 0
 /** 2^53 / 2^32: a 64-bit length at or above this does not fit a JS number (and is far past any limit). */
 const MAX_LENGTH_HIGH_WORD = 0x200000
 
+/** The start of a frame and the chunks after it, and the bytes it needs before parsing is worth trying again. */
+interface PartialFrame { chunks: Buffer[], bytes: number, need: number }
+interface FragmentedMessage { parts: Buffer[], bytes: number, binary: boolean }
+
+/** Per-socket state is two null fields and a flag; what only a split frame or a fragmented message needs is allocated for it. */
 export abstract class FrameReader {
-  /** The start of an incomplete frame and the chunks after it; null when the last chunk ended on a frame boundary. */
-  private pending: Buffer[] | null = null
-  private pendingBytes = 0
-  /** How many bytes the incomplete frame needs before parsing is worth trying again. */
-  private needBytes = 0
-  /** Payloads of a fragmented message so far; null outside one. */
-  private fragments: Buffer[] | null = null
-  private fragmentsBytes = 0
-  private fragmentsBinary = true
+  /** A frame split across chunks, until all of it is there; null nearly always. */
+  private partial: PartialFrame | null = null
+  /** A message sent in fragments, until its last one; null nearly always. */
+  private fragmented: FragmentedMessage | null = null
   /** Set by a close frame or a protocol error: nothing after it is read. */
   protected readingDone = false
 
@@ -64,31 +62,31 @@ export abstract class FrameReader {
   read (chunk: Buffer): void {
     if (this.readingDone) return
     let buf = chunk
-    if (this.pending !== null) {
-      this.pending.push(chunk)
-      this.pendingBytes += chunk.length
-      if (this.pendingBytes < this.needBytes) return
-      buf = Buffer.concat(this.pending, this.pendingBytes)
-      this.pending = null
+    const partial = this.partial
+    if (partial !== null) {
+      partial.chunks.push(chunk)
+      partial.bytes += chunk.length
+      if (partial.bytes < partial.need) return
+      buf = Buffer.concat(partial.chunks, partial.bytes)
+      this.partial = null
     }
     let at = 0
     while (at < buf.length) {
       const used = this.frame(buf, at)
       if (used === STOP || this.readingDone) return
-      if (used === INCOMPLETE) {
+      if (used < 0) {
         const rest = at === 0 ? buf : buf.subarray(at)
-        this.pending = [rest]
-        this.pendingBytes = rest.length
+        this.partial = { chunks: [rest], bytes: rest.length, need: -used }
         return
       }
       at += used
     }
   }
 
-  /** Parse the frame at `at`: its length, `INCOMPLETE` (with `needBytes` set) or `STOP`. */
+  /** Parse the frame at `at`: its length; minus the bytes it needs, when it is not all there; or `STOP`. */
   private frame (buf: Buffer, at: number): number {
     const avail = buf.length - at
-    if (avail < 2) { this.needBytes = 2; return INCOMPLETE }
+    if (avail < 2) return -2
     const b0 = buf[at]!
     const b1 = buf[at + 1]!
     const fin = (b0 & 0x80) !== 0
@@ -97,7 +95,7 @@ export abstract class FrameReader {
     if ((b1 & 0x80) === 0) return this.fail(FrameCloseCode.protocolError, 'client frames must be masked')
     let length = b1 & 0x7f
     const header = length === 127 ? 10 : length === 126 ? 4 : 2
-    if (avail < header + 4) { this.needBytes = header + 4; return INCOMPLETE }
+    if (avail < header + 4) return -(header + 4)
     if (length === 126) length = buf.readUInt16BE(at + 2)
     else if (length === 127) {
       const high = buf.readUInt32BE(at + 2)
@@ -110,12 +108,12 @@ export abstract class FrameReader {
       if (length > 125) return this.fail(FrameCloseCode.protocolError, 'control frame over 125 bytes')
     } else {
       if (opcode > Opcode.binary) return this.fail(FrameCloseCode.protocolError, `unknown opcode ${opcode}`)
-      if (opcode === Opcode.continuation && this.fragments === null) return this.fail(FrameCloseCode.protocolError, 'continuation frame outside a message')
-      if (opcode !== Opcode.continuation && this.fragments !== null) return this.fail(FrameCloseCode.protocolError, 'new message before the previous one ended')
-      if (this.fragmentsBytes + length > this.maxPayload) return this.fail(FrameCloseCode.tooBig, 'message too big')
+      if (opcode === Opcode.continuation && this.fragmented === null) return this.fail(FrameCloseCode.protocolError, 'continuation frame outside a message')
+      if (opcode !== Opcode.continuation && this.fragmented !== null) return this.fail(FrameCloseCode.protocolError, 'new message before the previous one ended')
+      if ((this.fragmented?.bytes ?? 0) + length > this.maxPayload) return this.fail(FrameCloseCode.tooBig, 'message too big')
     }
     const total = header + 4 + length
-    if (avail < total) { this.needBytes = total; return INCOMPLETE }
+    if (avail < total) return -total
     const payload = buf.subarray(at + header + 4, at + total)
     unmask(payload, buf, at + header)
     return this.dispatch(opcode, fin, payload) ? total : STOP
@@ -127,18 +125,15 @@ export abstract class FrameReader {
       case Opcode.text:
       case Opcode.binary:
         if (fin) return this.deliver(payload, opcode === Opcode.binary)
-        this.fragments = [payload]
-        this.fragmentsBytes = payload.length
-        this.fragmentsBinary = opcode === Opcode.binary
+        this.fragmented = { parts: [payload], bytes: payload.length, binary: opcode === Opcode.binary }
         return true
       case Opcode.continuation: {
-        this.fragments!.push(payload)
-        this.fragmentsBytes += payload.length
+        const message = this.fragmented!
+        message.parts.push(payload)
+        message.bytes += payload.length
         if (!fin) return true
-        const data = Buffer.concat(this.fragments!, this.fragmentsBytes)
-        this.fragments = null
-        this.fragmentsBytes = 0
-        return this.deliver(data, this.fragmentsBinary)
+        this.fragmented = null
+        return this.deliver(Buffer.concat(message.parts, message.bytes), message.binary)
       }
       case Opcode.close: {
         if (payload.length === 1) { this.fail(FrameCloseCode.protocolError, 'close frame of 1 byte'); return false }
@@ -172,8 +167,8 @@ export abstract class FrameReader {
 
   private stopReading (): void {
     this.readingDone = true
-    this.pending = null
-    this.fragments = null
+    this.partial = null
+    this.fragmented = null
   }
 }
 
