@@ -68,6 +68,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   const accept = (req: IncomingMessage, socket: Duplex, head: Buffer): WireSocket | null => {
     if (socket.destroyed || !socket.writable) { socket.destroy(); return null }
     socket.write(acceptResponse(req.headers['sec-websocket-key']!, pickSubprotocol(req, SYNC_SUBPROTOCOL)))
+    socket.removeListener('error', destroyOnError) // the WireSocket's own listener destroys it from now on
     const ws = new WireSocket(socket as Socket, hooks, head)
     open.add(ws)
     return ws
