@@ -30,6 +30,16 @@ const editOf = (key: string) => {
   return Y.encodeStateAsUpdate(d)
 }
 
+/** A server, a y-websocket peer synced on `victim`, and a hand-built client past its handshake on the same document. */
+const peerAndClient = async (overrides = {}) => {
+  const s = await start(overrides)
+  const peer = raw(`${s.wsUrl}/victim`)
+  await waitFor(() => peer.synced)
+  const c = await tcp(s.url)
+  await c.head()
+  return { s, peer, c }
+}
+
 describe('WebSocket endpoint: opening handshake', () => {
   it('answers 101 with the RFC 6455 accept key, echoes only the sync subprotocol (never a token), then greets', async () => {
     const s = await start()
@@ -73,11 +83,7 @@ describe('WebSocket endpoint: opening handshake', () => {
 
 describe('WebSocket endpoint: frames', () => {
   it('joins a fragmented message split across TCP writes at every awkward offset, with a ping in between', async () => {
-    const s = await start()
-    const peer = raw(`${s.wsUrl}/victim`)
-    await waitFor(() => peer.synced)
-    const c = await tcp(s.url)
-    await c.head()
+    const { peer, c } = await peerAndClient()
     const message = encodeUpdate(editOf('fragmented'))
     const third = Math.ceil(message.length / 3)
     const bytes = Buffer.concat([
@@ -99,11 +105,7 @@ describe('WebSocket endpoint: frames', () => {
   })
 
   it('a binary message above 64 KiB (16- and 64-bit lengths) arrives whole', async () => {
-    const s = await start()
-    const peer = raw(`${s.wsUrl}/victim`)
-    await waitFor(() => peer.synced)
-    const c = await tcp(s.url)
-    await c.head()
+    const { peer, c } = await peerAndClient()
     const d = new Y.Doc()
     d.getMap('m').set('big', 'x'.repeat(70_000))
     d.getMap('m').set('mid', 'y'.repeat(300))
@@ -129,12 +131,8 @@ describe('WebSocket endpoint: frames', () => {
   ]
   for (const [what, frames, code] of broken) {
     it(`${what} → ${code}, the TCP connection ends, nothing reaches the peer, the server keeps serving`, async () => {
-      const s = await start({ maxMessageBytes: 2048 })
-      const peer = raw(`${s.wsUrl}/victim`)
-      await waitFor(() => peer.synced)
+      const { s, peer, c } = await peerAndClient({ maxMessageBytes: 2048 })
       const seen = peer.received.length
-      const c = await tcp(s.url)
-      await c.head()
       for (const f of frames(2 * 2048)) c.send(f)
       expect((await c.closeFrame()).code).toBe(code)
       await c.closed
