@@ -8,7 +8,7 @@ export const createMetrics = () => {
   collectDefaultMetrics({ register: registry })
   // Hot-path counters are plain numbers, read by prom-client only at scrape time: a labelled
   // prom-client inc() per message and per recipient would cost more than the relay itself.
-  const hot = { messagesIn: [0, 0, 0, 0] as number[], messagesInOther: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, denied: 0 }
+  const hot = { messagesIn: [0, 0, 0, 0] as number[], messagesInOther: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, denied: 0, httpRequests: 0 }
   const m = {
     hot,
     registry,
@@ -38,6 +38,7 @@ export const createMetrics = () => {
       buckets: [1, 5, 10, 50, 100, 500, 1000, 5000]
     }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
+    idleTrims: new Counter({ name: 'process_idle_trims_total', help: 'Low-memory collections asked of V8 once the server went quiet after a burst (--idle-trim-ms)', registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],
