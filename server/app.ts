@@ -99,7 +99,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
   const hot = metrics.hot
   const idleTrim = config.idleTrimMs > 0
-    ? startIdleTrim({ idleMs: config.idleTrimMs, activity: () => hot.bytesIn + hot.messagesOut + hot.httpRequests, onTrim: () => metrics.idleTrims.inc(), logger })
+    ? startIdleTrim({ idleMs: config.idleTrimMs, activity: () => hot.bytesIn + hot.messagesOut + hot.httpRequests, onTrim: ms => { metrics.idleTrims.inc(); metrics.idleTrimSeconds.set(ms / 1000) }, logger })
     : null
 
   const app: App = {

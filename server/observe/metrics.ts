@@ -39,6 +39,7 @@ export const createMetrics = () => {
     }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
     idleTrims: new Counter({ name: 'process_idle_trims_total', help: 'Low-memory collections asked of V8 once the server went quiet after a burst (--idle-trim-ms)', registers: [registry] }),
+    idleTrimSeconds: new Gauge({ name: 'process_idle_trim_last_seconds', help: 'How long the last idle trim (a low-memory collection) held the event loop', registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],

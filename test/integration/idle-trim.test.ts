@@ -21,6 +21,9 @@ describe('idle trim', () => {
     a.doc.getMap('m').set('k', 1)
     await waitFor(() => b.doc.getMap('m').get('k') === 1)
     await waitFor(async () => (await trims()) === 1, 3000, 'a trim after the burst')
+    const pause = (await s.metrics.idleTrimSeconds.get()).values[0]?.value ?? 0
+    expect(pause, 'the last trim\'s pause is reported').toBeGreaterThan(0)
+    expect(pause).toBeLessThan(5)
 
     // Quiet, apart from monitoring: no further trims.
     for (let i = 0; i < 4; i++) {
