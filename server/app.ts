@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import cors from '@fastify/cors'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Level } from 'level'
-import type { ServerConfig } from './config.js'
+import { behindProxy, type ServerConfig } from './config.js'
 import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level-doc-store.js'
@@ -79,7 +79,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     loggerInstance: logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }) as never,
     bodyLimit: 64 * 1024,
-    trustProxy: config.publicUrl !== '',
+    trustProxy: behindProxy(config),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   })
   http.setErrorHandler(apiErrorHandler)

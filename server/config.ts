@@ -75,6 +75,13 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
 }
 
 /** Flags win over environment variables, which win over defaults. */
+/**
+ * Whether the server runs behind a proxy: `--public-url` set. Client IPs (rate limits, a session's
+ * last IP, logs) then come from the left-most X-Forwarded-For entry, for HTTP requests and socket
+ * upgrades alike.
+ */
+export const behindProxy = (config: Pick<ServerConfig, 'publicUrl'>): boolean => config.publicUrl !== ''
+
 export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
   let values: Record<string, string | boolean | undefined>

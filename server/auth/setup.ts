@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Level } from 'level'
 import { CloseCode } from '../../shared/protocol.js'
-import type { ServerConfig } from '../config.js'
+import { behindProxy, type ServerConfig } from '../config.js'
 import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
@@ -36,7 +36,7 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
   const sweeper = new ExpirySweeper(identity, sockets)
   sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
-  const hooks = socketAuthHooks(identity, drafts, config.publicUrl !== '', a => sweeper.watch(a.session))
+  const hooks = socketAuthHooks(identity, drafts, behindProxy(config), a => sweeper.watch(a.session))
   return {
     identity,
     drafts,

@@ -6,6 +6,7 @@ import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hoo
 import { Connection } from './connection.js'
 import { startLiveness } from './liveness.js'
 import { upgradeClientIp } from './client-ip.js'
+import { behindProxy } from '../config.js'
 import type { Rooms } from './rooms.js'
 import type { SyncContext } from './context.js'
 import type { SessionSockets } from './session-sockets.js'
@@ -117,15 +118,14 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
       principal = await authenticate(req, docName)
     } catch (err) {
       if (err instanceof AuthRejection) {
-        ctx.logger.info({ doc: docName, status: err.status, error: err.code, ip: upgradeClientIp(req, ctx.config.publicUrl !== '') }, 'upgrade refused')
+        ctx.logger.info({ doc: docName, status: err.status, error: err.code, ip: upgradeClientIp(req, behindProxy(ctx.config)) }, 'upgrade refused')
         return refuse(socket, err.status, err.code, err.message)
       }
       ctx.logger.error({ doc: docName, err: (err as Error).message }, 'authenticate hook failed')
       return refuse(socket, 500, 'internal', 'authentication failed')
     }
-    if (socket.destroyed) return
     const extensions = url.searchParams.get(EXTENSIONS_PARAM) === '1'
-    const ws = accept(req, socket, head)
+    const ws = accept(req, socket, head) // null if the client went away during authentication
     if (ws) void attach(ws, docName, principal, extensions)
   }
 
