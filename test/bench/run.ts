@@ -47,6 +47,7 @@ const HELP = `Usage: npm run bench -- [options]
   --ours-args="ARGS"      extra server flags (npm start -- --help) for ours / ours-noauth, space separated
   --ours-node-flags="F"   extra Node/V8 flags for every ours target (e.g. --max-semi-space-size=32)
                           (write it with '=' since the value starts with '--')
+  --gen-node-flags="F"    extra Node flags for the generator processes (e.g. --cpu-prof)
   --max-seconds S         hard deadline for the whole benchmark (default 3600)
   --json                  print one JSON document on stdout (progress still on stderr)`
 
@@ -58,8 +59,8 @@ const log = (line: string) => process.stderr.write(line + '\n')
 
 interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
 
-const spawnGenerators = (n: number): Gen[] => Array.from({ length: n }, () => {
-  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+const spawnGenerators = (n: number, execArgv: string[]): Gen[] => Array.from({ length: n }, () => {
+  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   registerChild(proc)
   const g: Gen = { proc, inbox: [], waiters: [], exited: false }
   proc.on('message', (m: FromGen) => { g.inbox.push(m); for (const w of g.waiters.splice(0)) w() })
@@ -101,7 +102,7 @@ const { values: v } = parseArgs({
     'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
     'all-rates': { type: 'boolean', default: false }, interleave: { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
     'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
-    'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
+    'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'gen-node-flags': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
     json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }
   }
 })
@@ -117,7 +118,7 @@ const opts = {
   generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'), settleSeconds: num(v['settle-seconds'], 'settle-seconds'),
   p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], interleave: v.interleave, repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
   loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
-  oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean)
+  oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean), genNodeFlags: v['gen-node-flags'].split(' ').filter(Boolean)
 }
 const deadline = Date.now() + num(v['max-seconds'], 'max-seconds') * 1000
 
@@ -139,7 +140,7 @@ const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => 
   log(`\n[${name}] starting`)
   const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags })
   if (target.warning) log(target.warning)
-  const gens = spawnGenerators(Math.min(opts.generators, docs))
+  const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags)
   const close = async () => { await stopGenerators(gens); await target.stop() }
   try {
     const runId = randomBytes(4).toString('hex')
@@ -501,7 +502,7 @@ const runIdleMode = async () => {
     let target: Target
     try { target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
     if (target.warning) { warnings.push(target.warning); log(target.warning) }
-    const gens = spawnGenerators(Math.min(opts.generators, docs))
+    const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags)
     try {
       const runId = randomBytes(4).toString('hex')
       gens.forEach((g, i) => tell(g, {
