@@ -447,11 +447,19 @@ const runSteady = async () => {
     // Server CPU per 1000 edits at the highest rate both passed: efficiency independent of where saturation fell.
     const common = rows.filter(r => r.target === ours.target && r.ok).map(r => r.offered).filter(rate => rows.some(r => r.target === s.target && r.offered === rate && r.ok))
     const at = common.length ? Math.max(...common) : null
-    const cpuPerK = (t: TargetName) => { const r = rows.find(x => x.target === t && x.offered === at)!; return r.serverCpuSeconds / r.editsSent * 1000 }
+    // A peer that failed every step still did the work of the lowest one: compare CPU per edit there.
+    const bothRan = rows.filter(r => r.target === ours.target).map(r => r.offered).filter(rate => rows.some(r => r.target === s.target && r.offered === rate))
+    const cpuAt = at ?? (bothRan.length ? Math.min(...bothRan) : null)
+    const cpuPerK = (t: TargetName) => { const r = rows.find(x => x.target === t && x.offered === cpuAt)!; return r.serverCpuSeconds / r.editsSent * 1000 }
+    // Bounds: a peer that failed the lowest rate saturates below it; ours not saturated at the top rate, at or above it.
+    const oursOpen = ours.saturationRate === ours.highestTested
+    const peerOpen = s.saturationRate === s.highestTested
+    const saturationRatio = ours.saturationRate && s.saturationRate ? ours.saturationRate / s.saturationRate
+      : ours.saturationRate && s.saturationRate === null ? ours.saturationRate / rates[0]! : null
+    const saturationBound: '=' | '>' | '>=' | '<=' | '~' = s.saturationRate === null ? '>' : oursOpen && peerOpen ? '~' : oursOpen ? '>=' : peerOpen ? '<=' : '='
     return {
-      ours: ours.label, peer: s.label,
-      saturationRatio: ours.saturationRate && s.saturationRate ? ours.saturationRate / s.saturationRate : null,
-      commonRate: at, cpuPerKiloEditRatio: at ? cpuPerK(ours.target) / cpuPerK(s.target) : null,
+      ours: ours.label, peer: s.label, saturationRatio, saturationBound,
+      commonRate: at, cpuRate: cpuAt, cpuPerKiloEditRatio: cpuAt ? cpuPerK(ours.target) / cpuPerK(s.target) : null,
       p99Ratio: at ? rows.find(r => r.target === ours.target && r.offered === at)!.p99 / Math.max(0.001, rows.find(r => r.target === s.target && r.offered === at)!.p99) : null
     }
   }) : []
@@ -474,9 +482,11 @@ const runSteady = async () => {
     out.push(`\n=== saturation: highest offered rate whose step had p99 < ${opts.p99Ms} ms, delivered >= ${opts.minDelivered * 100}% of expected in the window, 0 lost ===`)
     out.push(table(['target', 'saturation edits/s', 'note', 'server state after the sweep'], saturation.map(s => [s.label, s.saturationRate === null ? `< ${rates[0]}` : String(s.saturationRate), s.note, s.serverCheck])))
     if (ratios.length) {
-      out.push('\nratios (ours / peer): saturation rate; server CPU per 1000 edits and p99 at the highest rate both passed')
+      out.push('\nratios (ours / peer): saturation rate (> : the peer failed the lowest rate; >= / <= : one side, ~ : both not saturated at the top rate);')
+      out.push('server CPU per 1000 edits and p99 at the highest rate both passed (CPU/edit at the lowest rate both ran when the peer passed none)')
       out.push(table(['ours / peer', 'saturation', 'at rate', 'CPU/edit', 'p99'], ratios.map(r => [`${r.ours} / ${r.peer}`,
-        r.saturationRatio === null ? 'n/a' : `${r.saturationRatio.toFixed(2)}x`, r.commonRate === null ? 'n/a' : String(r.commonRate),
+        r.saturationRatio === null ? 'n/a' : `${r.saturationBound === '=' ? '' : r.saturationBound + ' '}${r.saturationRatio.toFixed(2)}x`,
+        r.commonRate === null ? (r.cpuRate === null ? 'n/a' : `${r.cpuRate} (peer failed)`) : String(r.commonRate),
         r.cpuPerKiloEditRatio === null ? 'n/a' : `${r.cpuPerKiloEditRatio.toFixed(2)}x`, r.p99Ratio === null ? 'n/a' : `${r.p99Ratio.toFixed(2)}x`])))
     }
     if (failures.length) out.push(`\nfailures:\n  ${failures.join('\n  ')}`)
