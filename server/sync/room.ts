@@ -6,7 +6,7 @@ import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from './update-check.js'
-import { buildDoc } from '../storage/merge-updates.js'
+import { BUILT_DOC_GUID, buildDoc } from '../storage/merge-updates.js'
 
 /** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
 const LIVE_DOC_MIN_BYTES = 256 * 1024
@@ -184,7 +184,7 @@ export class Room {
 
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
     if (!this.awareness) {
-      this.awareness = new awarenessProtocol.Awareness(new Y.Doc())
+      this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
       this.awareness.on('update', this.trackAwareness)
     }
