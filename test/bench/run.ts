@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { sampleProcess, serverUsageSince, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
+import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, type StepResult } from './saturation.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
 import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
 import { TARGETS, compileTargets, killAllChildren, registerChild, startTarget, type Target, type TargetName } from './targets.js'
@@ -171,7 +172,7 @@ const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => 
 // ---------------------------------------------------------------------------------------------
 // Steady sweep
 
-interface Row {
+interface Row extends StepResult {
   target: TargetName
   label: string
   offered: number
@@ -276,20 +277,6 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
 }
 
 /** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
-const failedMost = (runs: Row[]) => runs.filter(r => !r.ok).length > opts.repeat / 2
-
-/**
- * p99 on a shared machine moves a lot between identical runs: with `--repeat N` a step runs N times and
- * reports the run with the median p99, so one lucky or unlucky run does not decide a saturation.
- */
-const medianRow = (runs: Row[]): Row => {
-  const median = [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor(runs.length / 2)]!
-  const row: Row = { ...median, flags: [...median.flags], p99Runs: runs.map(r => r.p99) }
-  if (runs.some(r => r.lost > 0) && median.lost === 0) { row.ok = false; row.flags.push('lost in another run') }
-  if (row.ok && failedMost(runs)) { row.ok = false; row.flags.push('failed in most runs') }
-  return row
-}
-
 const f0 = (n: number) => Number.isFinite(n) ? n.toFixed(0) : 'n/a'
 const f1 = (n: number) => Number.isFinite(n) ? n.toFixed(1) : 'n/a'
 
@@ -309,8 +296,6 @@ const formatRows = (rows: Row[]) => table(
     `${f0(r.serverRssMb)}/${f0(r.serverPeakRssMb)}`, `${r.generators}x${f0(r.generatorCpuPercentMax)}`,
     [r.ok ? 'ok' : 'FAIL', ...r.flags, r.reconnects ? `reconnects ${r.reconnects}` : '', Object.keys(r.errors).length ? `errors ${JSON.stringify(r.errors)}` : ''].filter(Boolean).join(' ')])
 )
-
-interface Saturation { target: TargetName, label: string, saturationRate: number | null, highestTested: number, note: string, serverCheck: string }
 
 /** After the sweep: read every document back from a stateful server (not the relay) and count edits it lacks. */
 const verifyServer = async (f: Fleet): Promise<string> => {
@@ -386,7 +371,7 @@ const runSteady = async () => {
           const f = active[(k + i) % active.length]!
           if (!runs.has(f)) continue // an earlier run of this step failed outright (server gone): no retries
           // Decided: further runs of a failed step only load the machine the other targets share.
-          if (failedMost(runs.get(f)!)) continue
+          if (failedMost(runs.get(f)!, opts.repeat)) continue
           try {
             const r = await runStep(f, rate, opts.seconds, bystandersOf(f))
             runs.get(f)!.push(r)
@@ -400,7 +385,7 @@ const runSteady = async () => {
       for (const f of [...active]) {
         const mine = runs.get(f)
         if (!mine?.length) { await retire(f); continue }
-        const row = medianRow(mine)
+        const row = medianRun(mine, opts.repeat)
         rows.push(row)
         log(formatRows([row]).split('\n')[2]!)
         failedInARow.set(f, row.ok ? 0 : (failedInARow.get(f) ?? 0) + 1)
@@ -429,40 +414,9 @@ const runSteady = async () => {
       try { await sweep([f]) } finally { await f.close() }
     }
   }
-  // Saturation: the highest offered rate whose step passed. A failure below it is reported as noise.
-  const saturation: Saturation[] = targets.filter(t => rows.some(r => r.target === t)).map(t => {
-    const mine = rows.filter(r => r.target === t)
-    const passed = mine.filter(r => r.ok)
-    const sat = passed.length ? Math.max(...passed.map(r => r.offered)) : null
-    const last = mine[mine.length - 1]!
-    const genLimited = mine.some(r => r.flags.some(fl => fl.startsWith('GEN-LIMITED') || fl.startsWith('gen CPU')))
-    const below = mine.filter(r => !r.ok && sat !== null && r.offered < sat)
-    const above = mine.find(r => !r.ok && (sat === null || r.offered > sat))
-    let note = sat === last.offered ? `not saturated up to ${last.offered}/s (lower bound)` : `fails from ${above?.offered ?? '?'}/s: ${above?.flags.join(', ') ?? ''}`
-    if (below.length) note += `; NOISE? also failed below it at ${below.map(r => `${r.offered}/s (${r.flags.join(', ')})`).join(', ')}`
-    return { target: t, label: mine[0]!.label, saturationRate: sat, highestTested: last.offered, note: note + (genLimited ? ' [generator-limited steps: see gen CPU%]' : ''), serverCheck: serverChecks.get(t) ?? 'not run' }
-  })
+  const saturation = saturationOf(rows, targets, serverChecks)
   const ours = saturation.find(s => s.target === 'ours') ?? saturation.find(s => s.target === 'ours-noauth')
-  const ratios = ours ? saturation.filter(s => s !== ours).map(s => {
-    // Server CPU per 1000 edits at the highest rate both passed: efficiency independent of where saturation fell.
-    const common = rows.filter(r => r.target === ours.target && r.ok).map(r => r.offered).filter(rate => rows.some(r => r.target === s.target && r.offered === rate && r.ok))
-    const at = common.length ? Math.max(...common) : null
-    // A peer that failed every step still did the work of the lowest one: compare CPU per edit there.
-    const bothRan = rows.filter(r => r.target === ours.target).map(r => r.offered).filter(rate => rows.some(r => r.target === s.target && r.offered === rate))
-    const cpuAt = at ?? (bothRan.length ? Math.min(...bothRan) : null)
-    const cpuPerK = (t: TargetName) => { const r = rows.find(x => x.target === t && x.offered === cpuAt)!; return r.serverCpuSeconds / r.editsSent * 1000 }
-    // Bounds: a peer that failed the lowest rate saturates below it; ours not saturated at the top rate, at or above it.
-    const oursOpen = ours.saturationRate === ours.highestTested
-    const peerOpen = s.saturationRate === s.highestTested
-    const saturationRatio = ours.saturationRate && s.saturationRate ? ours.saturationRate / s.saturationRate
-      : ours.saturationRate && s.saturationRate === null ? ours.saturationRate / rates[0]! : null
-    const saturationBound: '=' | '>' | '>=' | '<=' | '~' = s.saturationRate === null ? '>' : oursOpen && peerOpen ? '~' : oursOpen ? '>=' : peerOpen ? '<=' : '='
-    return {
-      ours: ours.label, peer: s.label, saturationRatio, saturationBound,
-      commonRate: at, cpuRate: cpuAt, cpuPerKiloEditRatio: cpuAt ? cpuPerK(ours.target) / cpuPerK(s.target) : null,
-      p99Ratio: at ? rows.find(r => r.target === ours.target && r.offered === at)!.p99 / Math.max(0.001, rows.find(r => r.target === s.target && r.offered === at)!.p99) : null
-    }
-  }) : []
+  const ratios = ours ? saturation.filter(s => s !== ours).map(s => ratioOf(ours, s, rows)) : []
   const config = { ...opts, rates, targets, totalDevices: opts.docs * opts.devicesPerDoc, cores: (await import('node:os')).cpus().length }
   if (v.json) {
     console.log(JSON.stringify({ mode: 'steady', config, warnings, notes, rows, saturation, ratios, failures }, null, 2))
@@ -480,12 +434,12 @@ const runSteady = async () => {
     out.push('\ntargets:')
     for (const n of notes) out.push(`  ${n}`)
     out.push(`\n=== saturation: highest offered rate whose step had p99 < ${opts.p99Ms} ms, delivered >= ${opts.minDelivered * 100}% of expected in the window, 0 lost ===`)
-    out.push(table(['target', 'saturation edits/s', 'note', 'server state after the sweep'], saturation.map(s => [s.label, s.saturationRate === null ? `< ${rates[0]}` : String(s.saturationRate), s.note, s.serverCheck])))
+    out.push(table(['target', 'saturation edits/s', 'note', 'server state after the sweep'], saturation.map(s => [s.label, s.saturationRate === null ? `< ${s.lowestTested}` : String(s.saturationRate), s.note, s.serverCheck])))
     if (ratios.length) {
       out.push('\nratios (ours / peer): saturation rate (> : the peer failed the lowest rate; >= / <= : one side, ~ : both not saturated at the top rate);')
       out.push('server CPU per 1000 edits and p99 at the highest rate both passed (CPU/edit at the lowest rate both ran when the peer passed none)')
       out.push(table(['ours / peer', 'saturation', 'at rate', 'CPU/edit', 'p99'], ratios.map(r => [`${r.ours} / ${r.peer}`,
-        r.saturationRatio === null ? 'n/a' : `${r.saturationBound === '=' ? '' : r.saturationBound + ' '}${r.saturationRatio.toFixed(2)}x`,
+        formatSaturationRatio(r),
         r.commonRate === null ? (r.cpuRate === null ? 'n/a' : `${r.cpuRate} (peer failed)`) : String(r.commonRate),
         r.cpuPerKiloEditRatio === null ? 'n/a' : `${r.cpuPerKiloEditRatio.toFixed(2)}x`, r.p99Ratio === null ? 'n/a' : `${r.p99Ratio.toFixed(2)}x`])))
     }
