@@ -22,7 +22,10 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     const c = clock()
     const t0 = Date.now()
     const order: string[] = []
-    const members = [2200, 300, 1200, 310, 0].map((d, i) => {
+    // Buckets are whole granules since the clock's creation, a few ms before t0: m4 (already past) is
+    // in bucket 0, m1 and m3 in bucket 1, m2 in 2, m0 in 3, whatever those few ms are. (A deadline of
+    // t0 + 0 shared bucket 1 with m1 as soon as one ms had passed, and then came after it.)
+    const members = [2200, 300, 1200, 310, -800].map((d, i) => {
       const m = new Member(`m${i}`, x => order.push(x.name))
       c.schedule(m, t0 + d)
       return { m, at: t0 + d }
