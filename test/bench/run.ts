@@ -3,16 +3,16 @@
  * @hocuspocus/server and a raw ws relay, each in its own child process, at several ingress rates;
  * plus an `idle` mode comparing the memory of many connected idle devices. `npm run bench -- --help`.
  */
-import { fork, type ChildProcess } from 'node:child_process'
-import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { sampleProcess, serverUsageSince, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
+import { next, spawnGenerators, stopGenerators, tell, type Gen } from './generators.js'
+import { f0, f1, table } from './table.js'
 import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, type StepResult } from './saturation.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
-import type { FromGen, GenReady, GenSetup, GenStepResult, ToGen } from './ipc.js'
-import { TARGETS, compileTargets, killAllChildren, registerChild, startTarget, type Target, type TargetName } from './targets.js'
+import type { GenReady, GenSetup, GenStepResult } from './ipc.js'
+import { TARGETS, compileTargets, killAllChildren, startTarget, type Target, type TargetName } from './targets.js'
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -54,43 +54,6 @@ const HELP = `Usage: npm run bench -- [options]
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 const log = (line: string) => process.stderr.write(line + '\n')
-
-// ---------------------------------------------------------------------------------------------
-// Generators
-
-interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
-
-const spawnGenerators = (n: number, execArgv: string[]): Gen[] => Array.from({ length: n }, () => {
-  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  registerChild(proc)
-  const g: Gen = { proc, inbox: [], waiters: [], exited: false }
-  proc.on('message', (m: FromGen) => { g.inbox.push(m); for (const w of g.waiters.splice(0)) w() })
-  proc.on('exit', () => { g.exited = true; for (const w of g.waiters.splice(0)) w() })
-  return g
-})
-
-const next = async <E extends FromGen['evt']>(g: Gen, evt: E, deadline: number): Promise<Extract<FromGen, { evt: E }>> => {
-  while (true) {
-    const i = g.inbox.findIndex(m => m.evt === evt || m.evt === 'error')
-    if (i >= 0) {
-      const m = g.inbox.splice(i, 1)[0]!
-      if (m.evt === 'error') throw new Error(`generator: ${m.message}`)
-      return m as Extract<FromGen, { evt: E }>
-    }
-    if (g.exited) throw new Error('generator exited')
-    if (Date.now() > deadline) throw new Error(`generator did not answer '${evt}' in time`)
-    await new Promise<void>(resolve => { g.waiters.push(resolve); setTimeout(resolve, 500).unref() })
-  }
-}
-
-const tell = (g: Gen, msg: ToGen) => { if (!g.exited && g.proc.connected) g.proc.send(msg) }
-
-const stopGenerators = async (gens: Gen[]) => {
-  for (const g of gens) tell(g, { cmd: 'exit' })
-  const until = Date.now() + 3000
-  while (gens.some(g => !g.exited) && Date.now() < until) await sleep(50)
-  for (const g of gens) if (!g.exited) g.proc.kill('SIGKILL')
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -277,17 +240,6 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
 }
 
 /** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
-const f0 = (n: number) => Number.isFinite(n) ? n.toFixed(0) : 'n/a'
-const f1 = (n: number) => Number.isFinite(n) ? n.toFixed(1) : 'n/a'
-
-const table = (header: string[], rows: string[][]) => {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map(r => r[i]!.length)))
-  // Text columns (first, and any whose header starts with 'note'/'server') left, numbers right.
-  const left = (i: number) => i === 0 || /^(note|server)/.test(header[i]!)
-  const line = (cells: string[]) => cells.map((c, i) => left(i) ? c.padEnd(w[i]!) : c.padStart(w[i]!)).join('  ').trimEnd()
-  return [line(header), w.map(n => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n')
-}
-
 const formatRows = (rows: Row[]) => table(
   ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'main run/wait s', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
   rows.map(r => [r.label, f0(r.offered), f0(r.sentPerSecond), f0(r.deliveredPerSecond), f0(r.deliveredRatio * 100), f1(r.p50), r.p99Runs.length > 1 ? `${f1(r.p99)} (${f1(Math.min(...r.p99Runs))}-${f1(Math.max(...r.p99Runs))})` : f1(r.p99), f1(r.max), String(r.lost),
