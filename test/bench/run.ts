@@ -19,8 +19,9 @@ const HELP = `Usage: npm run bench -- [options]
   --mode steady|idle      steady: rate sweep (default); idle: memory of idle connected devices
   --targets LIST          comma list of ${TARGETS.join(', ')}
                           (default: all but ours-lean for steady; ours,ours-lean,relay for idle)
-  --rates LIST            offered edits/s per step (default 2000,5000,10000,15000,20000,25000,30000:
-                          up to where the raw relay saturates on a 2-core machine)
+  --rates LIST            offered edits/s per step (default 2500,5000,7500,10000,12500,15000,20000,25000,30000:
+                          steps of 2.5k/s where the servers saturate on a 2-core machine, so a 2x
+                          ratio is told from 1.5x; up to where the raw relay saturates)
   --docs N                documents (users) (default 250)
   --devices D             devices per document (default 4); each edit is expected on D-1 devices
   --seconds S             edit phase per rate step (default 8)
@@ -60,7 +61,7 @@ const log = (line: string) => process.stderr.write(line + '\n')
 
 const { values: v } = parseArgs({
   options: {
-    mode: { type: 'string', default: 'steady' }, targets: { type: 'string' }, rates: { type: 'string', default: '2000,5000,10000,15000,20000,25000,30000' },
+    mode: { type: 'string', default: 'steady' }, targets: { type: 'string' }, rates: { type: 'string', default: '2500,5000,7500,10000,12500,15000,20000,25000,30000' },
     docs: { type: 'string', default: '250' }, devices: { type: 'string', default: '4' }, seconds: { type: 'string', default: '8' },
     drain: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, generators: { type: 'string', default: '2' }, 'idle-devices': { type: 'string', default: '5000' },
     'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
