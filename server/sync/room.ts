@@ -184,6 +184,7 @@ export class Room {
 
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
     if (!this.awareness) {
+      // The doc only carries the awareness' clientID; like a built doc it is never a subdocument.
       this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
       this.awareness.on('update', this.trackAwareness)
