@@ -9,7 +9,6 @@ import { registerChild } from './targets.js'
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
-
 export interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
 
 export const spawnGenerators = (n: number, execArgv: string[]): Gen[] => Array.from({ length: n }, () => {

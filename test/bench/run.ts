@@ -136,21 +136,16 @@ const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => 
 // ---------------------------------------------------------------------------------------------
 // Steady sweep
 
+/** One rate step of one target; `StepResult` (saturation.ts) has the fields the saturation rules read. */
 interface Row extends StepResult {
   target: TargetName
-  label: string
-  offered: number
   sentPerSecond: number
   deliveredPerSecond: number
   expectedPerSecond: number
   deliveredRatio: number
   p50: number
-  p99: number
   max: number
   latencySamples: number
-  editsSent: number
-  lost: number
-  serverCpuSeconds: number
   serverCpuPercent: number
   serverPeakRssMb: number
   /** RSS at the end of the step (peak RSS of ours with auth includes password hashing at login). */
@@ -160,11 +155,6 @@ interface Row extends StepResult {
   reconnects: number
   errors: Record<string, number>
   closes: Record<string, number>
-  ok: boolean
-  /** p99 of every run of this step (`--repeat`); this row is the median one. */
-  p99Runs: number[]
-  /** Why a step failed, or that the generator (not the server) limited it. */
-  flags: string[]
   /** Our server's own event-loop stalls and GC pauses during the step (server-loop.ts); null for other targets. */
   serverLoop: LoopStats | null
   /** The server's main thread during the step: ms it ran, and ms it was ready to run but waited for a CPU. */
@@ -240,7 +230,6 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   }
 }
 
-/** More than half of `--repeat` runs failed: the step has failed whatever the others do. */
 const formatRows = (rows: Row[]) => table(
   ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'main run/wait s', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
   rows.map(r => [r.label, f0(r.offered), f0(r.sentPerSecond), f0(r.deliveredPerSecond), f0(r.deliveredRatio * 100), f1(r.p50), r.p99Runs.length > 1 ? `${f1(r.p99)} (${f1(Math.min(...r.p99Runs))}-${f1(Math.max(...r.p99Runs))})` : f1(r.p99), f1(r.max), String(r.lost),

@@ -76,14 +76,13 @@ export const saturationOf = (rows: StepResult[], targets: string[], serverChecks
 
 /** Ours against one peer: saturation (with its bound), and server CPU per edit and p99 where both ran. */
 export const ratioOf = (ours: Saturation, peer: Saturation, rows: StepResult[]): Ratio => {
-  const row = (t: string, rate: number | null) => rows.find(r => r.target === t && r.offered === rate)!
-  const oursRates = rows.filter(r => r.target === ours.target)
-  const common = oursRates.filter(r => r.ok).map(r => r.offered).filter(rate => rows.some(r => r.target === peer.target && r.offered === rate && r.ok))
-  const at = common.length ? Math.max(...common) : null
+  const row = (t: string, rate: number | null) => rows.find(r => r.target === t && r.offered === rate)
+  const bothRan = rows.filter(r => r.target === ours.target && row(peer.target, r.offered) !== undefined)
+  const bothPassed = bothRan.filter(r => r.ok && row(peer.target, r.offered)!.ok).map(r => r.offered)
+  const at = bothPassed.length ? Math.max(...bothPassed) : null
   // A peer that failed every step still did the work of the lowest one: compare CPU per edit there.
-  const bothRan = oursRates.map(r => r.offered).filter(rate => rows.some(r => r.target === peer.target && r.offered === rate))
-  const cpuAt = at ?? (bothRan.length ? Math.min(...bothRan) : null)
-  const cpuPerK = (t: string) => { const r = row(t, cpuAt); return r.serverCpuSeconds / r.editsSent * 1000 }
+  const cpuAt = at ?? (bothRan.length ? Math.min(...bothRan.map(r => r.offered)) : null)
+  const cpuPerK = (t: string) => { const r = row(t, cpuAt)!; return r.serverCpuSeconds / r.editsSent * 1000 }
   const oursOpen = ours.saturationRate === ours.highestTested
   const peerOpen = peer.saturationRate === peer.highestTested
   const saturationRatio = ours.saturationRate === null ? null
@@ -93,7 +92,7 @@ export const ratioOf = (ours: Saturation, peer: Saturation, rows: StepResult[]):
   return {
     ours: ours.label, peer: peer.label, saturationRatio, saturationBound, commonRate: at, cpuRate: cpuAt,
     cpuPerKiloEditRatio: cpuAt === null ? null : cpuPerK(ours.target) / cpuPerK(peer.target),
-    p99Ratio: at === null ? null : row(ours.target, at).p99 / Math.max(0.001, row(peer.target, at).p99)
+    p99Ratio: at === null ? null : row(ours.target, at)!.p99 / Math.max(0.001, row(peer.target, at)!.p99)
   }
 }
 
