@@ -48,6 +48,17 @@ describe('load tool against a real local server (small)', () => {
     expect(r.signedOut).toBe(0)
   })
 
+  it('steady outlives the access token: devices renew in-band before expiry, as the SDK does, and never reconnect', async () => {
+    // The same 2.5-s tokens as churn, twice their lifetime: every device refreshes at least twice
+    // and sends each new token on its open socket; the server must not close a single one with 4401.
+    const r = await run('steady', { users: 4, devicesPerUser: 2, mode: 'light' }, { seconds: 6, rate: 5 })
+    expect(r.refreshes).toBeGreaterThanOrEqual(8 * 2)
+    expect(r.closes).toEqual({})
+    expect(r.reconnects).toBe(0)
+    expect(r.convergence).toMatchObject({ lostEdits: 0, unreadableUsers: 0, divergedDevices: 0 })
+    expect(r.signedOut).toBe(0)
+  })
+
   it('steady over 2 generator processes (--processes): each drives its own users, the report counts both', async () => {
     const runId = Math.random().toString(36).slice(2, 8)
     const r = await runInProcesses(2, {

@@ -9,8 +9,12 @@ import { isMfaRequired } from '../../shared/api.js'
  */
 export class DeviceCredentials {
   private tokens: TokenResponse | null = null
+  /** When `tokens` arrived: the access token's lifetime is `accessTokenExpiresAt` minus this. */
+  private receivedAt = 0
   private key!: { privateKey: CryptoKey, jwk: JWK }
   private refreshing: Promise<string> | null = null
+  private readonly listeners = new Set<(token: string) => void>()
+  private renewTimer: ReturnType<typeof setTimeout> | null = null
   refreshes = 0
 
   constructor (private readonly baseUrl: string, readonly email: string, private readonly password: string, private readonly deviceName: string) {}
@@ -25,6 +29,35 @@ export class DeviceCredentials {
     const res = await this.post<LoginResponse>('/auth/login', body, true)
     if (isMfaRequired(res)) throw new Error('load-test users must not have MFA enabled')
     this.tokens = res
+    this.receivedAt = Date.now()
+  }
+
+  /** Called with every new access token (after each refresh). Returns the unsubscribe function. */
+  onToken (cb: (token: string) => void): () => void {
+    this.listeners.add(cb)
+    return () => this.listeners.delete(cb)
+  }
+
+  /**
+   * Refresh before the access token expires, as the SDK's token manager does (client/auth.ts: a
+   * margin of min(60 s, a quarter of the lifetime)), so that devices renew their open sockets
+   * in-band (`onToken` → a reauth message) instead of being closed with 4401 and reconnecting.
+   */
+  keepFresh (): void {
+    if (!this.tokens || this.renewTimer) return
+    const lifetime = this.tokens.accessTokenExpiresAt - this.receivedAt
+    const margin = Math.min(60_000, lifetime / 4)
+    const due = Math.max(0, this.tokens.accessTokenExpiresAt - margin - Date.now())
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = null
+      this.accessToken(true).then(() => this.keepFresh(), () => {})
+    }, due)
+    this.renewTimer.unref()
+  }
+
+  stopRenewing (): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer)
+    this.renewTimer = null
   }
 
   /** A valid access token; refreshes when it expires within `marginMs` or when `force`d. */
@@ -39,7 +72,9 @@ export class DeviceCredentials {
   private async refresh (): Promise<string> {
     const body: RefreshRequest = { refreshToken: this.tokens!.refreshToken }
     this.tokens = await this.post<TokenResponse>('/auth/refresh', body, true)
+    this.receivedAt = Date.now()
     this.refreshes++
+    for (const cb of this.listeners) cb(this.tokens.accessToken)
     return this.tokens.accessToken
   }
 

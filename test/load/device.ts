@@ -1,6 +1,6 @@
 import WebSocket from 'ws'
 import * as Y from 'yjs'
-import { CloseCode, MessageType, SyncType, decodeMessage, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
+import { CloseCode, MessageType, SyncType, decodeMessage, encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
 import { makeMarker, now, scanMarkers } from './markers.js'
 import { encodeMapSet } from './edit-codec.js'
 import * as encoding from 'lib0/encoding'
@@ -15,6 +15,13 @@ export interface DeviceOptions {
   deviceId: string
   /** Fresh access token for the socket; omitted against servers without authentication. */
   getToken?: (reason: 'connect' | 'expired') => Promise<string>
+  /**
+   * Subscribe to the device's new access tokens (DeviceCredentials#onToken). When given, each one is
+   * sent on the open socket as an in-band reauth, as the SDK's provider does, so the socket outlives
+   * the token it opened with. Without it (the churn scenario) the server closes the socket with 4401
+   * at expiry and the device refreshes and reconnects.
+   */
+  onToken?: (cb: (token: string) => void) => () => void
   /**
    * `light`: the device's Y.Doc holds only its own edits and received frames are only scanned for
    * edit markers (thousands of devices per process). `full`: received updates are applied too, so
@@ -56,6 +63,9 @@ export class SimDevice {
   signedOut = false
 
   constructor (readonly opts: DeviceOptions) {
+    opts.onToken?.(token => {
+      if (this.ws?.readyState === WebSocket.OPEN && !this.hocuspocus) this.ws.send(encodeReauth(token))
+    })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === this) return
       if (this.ws?.readyState === WebSocket.OPEN && this.synced) this.ws.send(this.frame(encodeUpdate(update)))

@@ -13,6 +13,11 @@ export interface FleetOptions {
   runId: string
   /** Parallel logins (password hashing is the server's costliest request). */
   loginConcurrency: number
+  /**
+   * Refresh access tokens before they expire and renew open sockets in-band, as the SDK does
+   * (default). `false` (the churn scenario): sockets are closed at expiry and devices reconnect.
+   */
+  renewInBand?: boolean
 }
 
 export interface SimUser { userId: string, docName: string, devices: SimDevice[], credentials: DeviceCredentials[] }
@@ -38,6 +43,8 @@ export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<
       const c = new DeviceCredentials(opts.target, `${opts.runId}-${u.userId}@load.test`, PASSWORD, `sim ${u.userId}.d${j}`)
       await c.login()
       stats.logins++
+      c.onToken(() => { stats.refreshes++ })
+      if (opts.renewInBand ?? true) c.keepFresh()
       u.credentials[j] = c
       u.docName = c.sessionDoc
     })
@@ -47,12 +54,8 @@ export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<
       const creds = u.credentials[j]
       u.devices.push(new SimDevice({
         syncUrl, docName: u.docName, userId: u.userId, deviceId: `${u.userId}.d${j}`, mode: opts.mode, stats,
-        getToken: creds ? async (reason) => {
-          const before = creds.refreshes
-          const token = await creds.accessToken(reason === 'expired')
-          stats.refreshes += creds.refreshes - before
-          return token
-        } : undefined
+        getToken: creds ? async reason => creds.accessToken(reason === 'expired') : undefined,
+        onToken: creds && (opts.renewInBand ?? true) ? cb => creds.onToken(cb) : undefined
       }))
     }
   }
@@ -60,6 +63,14 @@ export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<
 }
 
 export const allDevices = (users: SimUser[]) => users.flatMap(u => u.devices)
+
+/** Disconnect every device and stop its token renewals. */
+export const closeFleet = (users: SimUser[]) => {
+  for (const u of users) {
+    for (const d of u.devices) d.disconnect()
+    for (const c of u.credentials) c?.stopRenewing()
+  }
+}
 
 /** Connect every device, `batch` at a time, bounded by `deadline`. */
 export const connectAll = async (devices: SimDevice[], batch: number, deadline: number): Promise<void> => {

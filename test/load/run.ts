@@ -1,5 +1,5 @@
 import { RunStats } from './run-stats.js'
-import { createFleet, allDevices, type FleetOptions } from './fleet.js'
+import { createFleet, allDevices, closeFleet, type FleetOptions } from './fleet.js'
 import { runScenario, type ScenarioName, type ScenarioOptions } from './scenarios.js'
 import { sampleProcess, serverUsageSince } from './proc.js'
 import type { LoadReport } from './report.js'
@@ -21,7 +21,7 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
   const cpuBefore = pid ? sampleProcess(pid) : null
   const genBefore = process.cpuUsage()
   const loginStart = Date.now()
-  const users = await createFleet(fleetOpts, stats)
+  const users = await createFleet({ ...fleetOpts, renewInBand: fleetOpts.renewInBand ?? scenario !== 'churn' }, stats)
   const loginSeconds = (Date.now() - loginStart) / 1000
   const result = await runScenario(scenario, users, scenarioOptions, stats)
   const server = serverUsageSince(pid, cpuBefore)
@@ -37,6 +37,6 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
     server,
     generatorCpuSeconds: (gen.user + gen.system) / 1e6
   }
-  for (const d of devices) d.disconnect()
+  closeFleet(users)
   return { report, stats }
 }
