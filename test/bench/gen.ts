@@ -42,9 +42,6 @@ const doSetup = async (s: GenSetup) => {
       if (Date.now() > s.deadline) throw new Error('login phase passed its deadline')
       const c = new DeviceCredentials(s.httpUrl, email(d), PASSWORD, `bench u${d.index}.d${j}`)
       await c.login()
-      // Renew in-band before expiry, as the SDK does: a sweep outlives the 10-min access token, and
-      // 1000 devices closed with 4401 in one second would be a reconnect storm inside a steady step.
-      c.keepFresh()
       const list = creds.get(d.index) ?? []
       list[j] = c
       creds.set(d.index, list)
@@ -58,7 +55,9 @@ const doSetup = async (s: GenSetup) => {
       const c = list ? list[s.loginPerDevice ? j : 0]! : null
       const device = new SimDevice({
         syncUrl, docName: d.docName, userId: `u${d.index}`, deviceId: `u${d.index}.d${j}`, mode: 'light', stats, framing: s.framing,
-        getToken: c ? async reason => c.accessToken(reason === 'expired') : undefined,
+        // Renew in-band before expiry, as the SDK does: a sweep outlives the 10-min access token, and
+        // 1000 devices closed with 4401 in one second would be a reconnect storm inside a steady step.
+        getToken: c ? async reason => { const token = await c.accessToken(reason === 'expired'); c.keepFresh(); return token } : undefined,
         onToken: c ? cb => c.onToken(cb) : undefined
       })
       d.devices.push(device)

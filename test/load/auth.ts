@@ -86,7 +86,10 @@ export class DeviceCredentials {
     const url = this.baseUrl + path
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (dpop) headers.dpop = await this.proof('POST', url)
-    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) })
+    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) }).catch((err: Error & { cause?: { code?: string } }) => {
+      // undici says only "fetch failed"; the request and the socket error tell what went wrong.
+      throw new Error(`${path}: ${err.message}${err.cause?.code ? ` (${err.cause.code})` : ''}`)
+    })
     const json = await res.json() as T | ApiError
     if (!res.ok) throw new Error(`${path} ${res.status} ${(json as ApiError).error}`)
     return json as T
