@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer } from '../helpers/server.js'
+import { startServer, waitFor } from '../helpers/server.js'
+import { SimDevice } from '../load/device.js'
+import { RunStats } from '../load/run-stats.js'
 import path from 'node:path'
 import { runLoad } from '../load/run.js'
 import { runInProcesses } from '../load/processes.js'
@@ -85,5 +87,35 @@ describe('load tool against a real local server (small)', () => {
     const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })
     expect(r.extra.coldLoadChars).toBe(3000)
     expect(r.convergence).toMatchObject({ lostEdits: 0, unreadableUsers: 0 })
+  })
+})
+
+describe('a reconnecting light device', () => {
+  it('asks only for what it lacks, as a real device does, not for the whole document', async () => {
+    const s = await startServer()
+    const stats = new RunStats()
+    const docName = `held-${Math.random().toString(36).slice(2, 8)}`
+    const [a, b] = ['u.a', 'u.b'].map(deviceId => new SimDevice({ syncUrl: s.wsUrl, docName, userId: 'u', deviceId, mode: 'light', stats }))
+    try {
+      await a!.connect()
+      await b!.connect()
+      for (let i = 0; i < 200; i++) b!.edit()
+      await waitFor(() => a!.seen.size === 200, 5000, 'live edits')
+      a!.disconnect()
+      for (let i = 0; i < 3; i++) b!.edit()
+      // A third device (its own counters) tells when the server holds all 203.
+      const c = new SimDevice({ syncUrl: s.wsUrl, docName, userId: 'u', deviceId: 'u.c', mode: 'light', stats: new RunStats() })
+      await waitFor(async () => { await c.connect(); const n = c.seen.size; c.disconnect(); return n === 203 }, 5000, 'the server to hold every edit')
+      const before = { count: stats.syncStep2, bytes: stats.syncStep2Bytes }
+      await a!.connect()
+      expect(stats.syncStep2 - before.count).toBe(1)
+      expect(a!.seen.size).toBe(203)
+      // The 3 edits it missed (about 50 bytes each), not the whole document (203 edits, 9 KB).
+      expect(stats.syncStep2Bytes - before.bytes).toBeLessThan(600)
+    } finally {
+      a!.disconnect()
+      b!.disconnect()
+      await s.close()
+    }
   })
 })

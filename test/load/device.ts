@@ -3,6 +3,7 @@ import * as Y from 'yjs'
 import { CloseCode, MessageType, SyncType, decodeMessage, encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate, TOKEN_QUERY_PARAM } from '../../shared/protocol.js'
 import { makeMarker, now, scanMarkers } from './markers.js'
 import { encodeMapSet } from './edit-codec.js'
+import { HeldVector } from './held-vector.js'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type { RunStats } from './run-stats.js'
@@ -56,6 +57,8 @@ export class SimDevice {
   /** Light mode: the device's own edits as hand-encoded updates under its own client id (index = clock). */
   private readonly lightClient = Math.floor(Math.random() * 0xffffffff)
   private readonly lightUpdates: Uint8Array[] = []
+  /** Light mode: what the device has received of the other clients (its reconnects ask for the rest only). */
+  private readonly held = new HeldVector()
   private wantOnline = false
   private syncedWaiters: (() => void)[] = []
   private step2Waiters: (() => void)[] = []
@@ -167,12 +170,12 @@ export class SimDevice {
     return null // awareness, sync status acks, stateless
   }
 
-  /** What this device holds: its Y.Doc plus, in light mode, its own hand-encoded edits. */
+  /** What this device holds: its Y.Doc plus, in light mode, its own hand-encoded edits and what it received (HeldVector). */
   private stateVector (): Uint8Array {
-    if (this.opts.mode === 'full' || this.lightUpdates.length === 0) return Y.encodeStateVector(this.doc)
-    const sv = Y.decodeStateVector(Y.encodeStateVector(this.doc))
-    sv.set(this.lightClient, this.lightUpdates.length)
-    return Y.encodeStateVector(sv)
+    if (this.opts.mode === 'full') return Y.encodeStateVector(this.doc)
+    const own = Y.decodeStateVector(Y.encodeStateVector(this.doc)) // a coldload writer's keystrokes
+    if (this.lightUpdates.length > 0) own.set(this.lightClient, this.lightUpdates.length)
+    return this.held.encode(own)
   }
 
   /** What a peer with `stateVector` lacks from this device. */
@@ -215,7 +218,10 @@ export class SimDevice {
       if (live) { this.opts.stats.latency.add(at - m.sentAt); this.opts.stats.delivered++ }
     })
     if (this.opts.mode === 'full') Y.applyUpdate(this.doc, msg.payload, this)
+    else this.held.note(msg.payload)
     if (msg.syncType === SyncType.step2) {
+      this.opts.stats.syncStep2++
+      this.opts.stats.syncStep2Bytes += msg.payload.byteLength
       for (const w of this.step2Waiters.splice(0)) w()
       if (!this.synced) {
         this.synced = true

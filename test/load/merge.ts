@@ -35,6 +35,7 @@ export const mergeReports = (parts: WorkerResult[], server: LoadReport['server']
     deliveredPerSecond: sum(r => r.deliveredPerSecond),
     latencyMs: latency.summary(),
     logins: sum(r => r.logins), reconnects: sum(r => r.reconnects), refreshes: sum(r => r.refreshes),
+    syncStep2: { count: sum(r => r.syncStep2.count), bytes: sum(r => r.syncStep2.bytes) },
     errors: sumTallies(reports.map(r => r.errors)), closes: sumTallies(reports.map(r => r.closes)),
     signedOut: sum(r => r.signedOut), extra,
     convergence: {

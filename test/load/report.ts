@@ -16,6 +16,8 @@ export interface LoadReport {
   logins: number
   reconnects: number
   refreshes: number
+  /** Sync step 2 messages the devices received (connects and resyncs) and their payload bytes. */
+  syncStep2: { count: number, bytes: number }
   errors: Record<string, number>
   closes: Record<string, number>
   signedOut: number
@@ -37,6 +39,7 @@ export const formatReport = (r: LoadReport): string => {
     ['delivered updates', `${r.delivered} (${f(r.deliveredPerSecond, 0)}/s)`],
     ['edit→other device latency', `p50 ${f(r.latencyMs.p50)} ms · p95 ${f(r.latencyMs.p95)} ms · p99 ${f(r.latencyMs.p99)} ms · max ${f(r.latencyMs.max)} ms (${r.latencyMs.count} samples)`],
     ['reconnects / refreshes', `${r.reconnects} / ${r.refreshes}`],
+    ['sync step 2 received', `${r.syncStep2.count} (${f(r.syncStep2.bytes / 1024)} KB, ${f(r.syncStep2.bytes / Math.max(1, r.syncStep2.count), 0)} B each)`],
     ['close codes', JSON.stringify(r.closes)],
     ['errors', JSON.stringify(r.errors)],
     ['devices signed out', String(r.signedOut)],

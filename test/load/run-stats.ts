@@ -9,5 +9,8 @@ export class RunStats {
   delivered = 0
   reconnects = 0
   refreshes = 0
+  /** Sync step 2 messages received (one per connect or resync) and their payload bytes: what catching up cost. */
+  syncStep2 = 0
+  syncStep2Bytes = 0
   logins = 0
 }

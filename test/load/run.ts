@@ -32,6 +32,7 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
     measuredSeconds: result.measuredSeconds, editsSent: stats.editsSent, delivered: stats.delivered,
     deliveredPerSecond: result.measuredSeconds > 0 ? stats.delivered / result.measuredSeconds : 0,
     latencyMs: stats.latency.summary(), logins: stats.logins, reconnects: stats.reconnects, refreshes: stats.refreshes,
+    syncStep2: { count: stats.syncStep2, bytes: stats.syncStep2Bytes },
     errors: stats.errors.toJSON(), closes: stats.closes.toJSON(), signedOut: devices.filter(d => d.signedOut).length,
     extra: result.extra, convergence: result.convergence,
     server,

@@ -108,11 +108,72 @@ describe('hand-encoded edits', () => {
   })
 })
 
+describe('what a light device holds (HeldVector)', () => {
+  const edits = async (client: number, n: number, from = 0) => {
+    const { encodeMapSet } = await import('../load/edit-codec.js')
+    return Array.from({ length: n }, (_, i) => encodeMapSet(client, from + i, 'edits', `c${client}.${from + i}`, makeMarker(`c${client}.${from + i}`, 1)))
+  }
+  const svOf = (bytes: Uint8Array) => Object.fromEntries(Y.decodeStateVector(bytes))
+
+  it('counts live edits as a Y.Doc does, so the server diff for it is empty', async () => {
+    const { HeldVector } = await import('../load/held-vector.js')
+    const held = new HeldVector()
+    const server = new Y.Doc()
+    for (const u of [...await edits(7, 3), ...await edits(9, 2)]) { held.note(u); Y.applyUpdate(server, u) }
+    expect(svOf(held.encode())).toEqual(svOf(Y.encodeStateVector(server)))
+    // the sync step 2 the server would answer with holds no struct
+    expect(Y.decodeUpdate(Y.encodeStateAsUpdate(server, held.encode())).structs).toHaveLength(0)
+  })
+
+  it('counts a merged sync step 2 (any content), and Y.Map/Y.Text updates that take the slow path', async () => {
+    const { HeldVector } = await import('../load/held-vector.js')
+    const server = new Y.Doc()
+    server.clientID = 5
+    server.getText('draft').insert(0, 'hello')
+    server.getMap('edits').set('k', 'v')
+    for (const u of await edits(11, 4)) Y.applyUpdate(server, u)
+    const held = new HeldVector()
+    held.note(Y.encodeStateAsUpdate(server))
+    expect(svOf(held.encode())).toEqual(svOf(Y.encodeStateVector(server)))
+    const text = new Y.Doc()
+    text.clientID = 6
+    const live: Uint8Array[] = []
+    text.on('update', (u: Uint8Array) => live.push(u))
+    text.getText('t').insert(0, 'abc')
+    text.getArray('a').insert(0, [1, 2])
+    for (const u of live) held.note(u)
+    expect(svOf(held.encode())[6]).toBe(5)
+  })
+
+  it('never claims past a gap: an edit that arrives before its predecessor is asked for again', async () => {
+    const { HeldVector } = await import('../load/held-vector.js')
+    const [e0, e1, e2] = await edits(7, 3)
+    const held = new HeldVector()
+    held.note(e0!)
+    held.note(e2!) // clock 2 while 1 is missing
+    expect(svOf(held.encode())).toEqual({ 7: 1 })
+    held.note(e1!)
+    held.note(e2!) // a duplicate after the gap closed
+    expect(svOf(held.encode())).toEqual({ 7: 3 })
+    // a merged update with a hole (Yjs writes a Skip for it) counts only up to the hole
+    const fresh = new HeldVector()
+    fresh.note(Y.mergeUpdates([e0!, e2!]))
+    expect(svOf(fresh.encode())).toEqual({ 7: 1 })
+  })
+
+  it('merges the device\'s own clocks in, never lowering what it received of itself', async () => {
+    const { HeldVector } = await import('../load/held-vector.js')
+    const held = new HeldVector()
+    for (const u of await edits(7, 4)) held.note(u)
+    expect(svOf(held.encode(new Map([[7, 2], [8, 3]])))).toEqual({ 7: 4, 8: 3 })
+  })
+})
+
 describe('--processes: splitting users and merging the reports', () => {
   const report = (o: Partial<Omit<LoadReport, 'convergence'>> & { convergence?: Partial<ConvergenceReport> }): LoadReport => ({
     scenario: 'steady', target: 'http://127.0.0.1:1', users: 1, devices: 4, mode: 'light', loginSeconds: 1, measuredSeconds: 10,
     editsSent: 100, delivered: 300, deliveredPerSecond: 30, latencyMs: { count: 0, p50: 0, p95: 0, p99: 0, max: 0 },
-    logins: 4, reconnects: 0, refreshes: 0, errors: {}, closes: {}, signedOut: 0, extra: {}, server: null, generatorCpuSeconds: 1,
+    logins: 4, reconnects: 0, refreshes: 0, syncStep2: { count: 4, bytes: 100 }, errors: {}, closes: {}, signedOut: 0, extra: {}, server: null, generatorCpuSeconds: 1,
     ...o,
     convergence: { users: 1, devices: 4, editsMade: 100, lostEdits: 0, unreadableUsers: 0, divergedDevices: 0, examples: [], ...o.convergence }
   })
@@ -129,7 +190,7 @@ describe('--processes: splitting users and merging the reports', () => {
     // 1..100 ms in one process, 101..200 in the other: p50 of the whole is 100, of either half it is not.
     const m = mergeReports([{ report: a, samples: Array.from({ length: 100 }, (_, i) => i + 1) }, { report: b, samples: Array.from({ length: 100 }, (_, i) => i + 101) }], { cpuSeconds: 7, peakRssMb: 200, rssMb: 150, main: { runMs: 5000, waitMs: 700 } }, 0.5)
     expect(m.latencyMs).toMatchObject({ count: 200, p50: 100, p99: 198, max: 200 })
-    expect(m).toMatchObject({ users: 5, devices: 8, editsSent: 200, delivered: 600, deliveredPerSecond: 60, loginSeconds: 3, measuredSeconds: 10.4, reconnects: 5, generatorCpuSeconds: 2.5 })
+    expect(m).toMatchObject({ users: 5, devices: 8, editsSent: 200, delivered: 600, deliveredPerSecond: 60, loginSeconds: 3, measuredSeconds: 10.4, reconnects: 5, generatorCpuSeconds: 2.5, syncStep2: { count: 8, bytes: 200 } })
     expect(m.errors).toEqual({ 'socket:x': 3, 'token:y': 1 })
     expect(m.closes).toEqual({ 4401: 2 })
     expect(m.extra).toEqual({ convergeSeconds: 2.5 })
