@@ -7,6 +7,12 @@ const HAS_ORIGIN = 0b1000_0000
 const HAS_RIGHT_ORIGIN = 0b0100_0000
 const HAS_PARENT_SUB = 0b0010_0000
 
+/** Step over a lib0 varString (byte length, UTF-8 bytes) without decoding it. */
+const skipString = (d: decoding.Decoder) => {
+  const length = decoding.readVarUint(d) // first: `d.pos += readVarUint(d)` would add to the old pos
+  d.pos += length
+}
+
 /**
  * What a light device holds of other clients, as a state vector, without a Y.Doc: per client, the
  * clock up to which it has received every struct. A real device (a Y.Doc, the SDK's offline cache)
@@ -50,9 +56,9 @@ export class HeldVector {
       const clock = decoding.readVarUint(d)
       const info = decoding.readUint8(d)
       if ((info & 0b1_1111) !== CONTENT_ANY || (info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN)) !== 0) return false
-      if (decoding.readVarUint(d) === 1) decoding.readVarString(d)
+      if (decoding.readVarUint(d) === 1) skipString(d)
       else { decoding.readVarUint(d); decoding.readVarUint(d) }
-      if (info & HAS_PARENT_SUB) decoding.readVarString(d)
+      if (info & HAS_PARENT_SUB) skipString(d)
       const values = decoding.readVarUint(d)
       this.advance(client, clock, values)
       return true
