@@ -7,7 +7,8 @@ import { runLoad } from '../load/run.js'
 import { runInProcesses } from '../load/processes.js'
 import type { ScenarioName } from '../load/scenarios.js'
 import type { FleetOptions } from '../load/fleet.js'
-import { formatReport } from '../load/report.js'
+import { formatReport, type LoadReport } from '../load/report.js'
+import { execFile } from 'node:child_process'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 let server: Server
@@ -82,6 +83,25 @@ describe('load tool against a real local server (small)', () => {
     expect(r.server!.main!.waitMs).toBeGreaterThanOrEqual(0)
     expect(formatReport(r)).toMatch(/server main thread +ran \d+\.\d\d s, waited for a CPU \d+\.\d\d s/)
   }, 60_000)
+
+  it('the CLI exits 0 on a clean run, and 1 with the lost edit named when a device drops one on purpose (--drop-edits)', async () => {
+    const cli = path.resolve(import.meta.dirname, '../load/cli.ts')
+    const runCli = (extra: string[]) => new Promise<{ code: number | null, report: LoadReport }>((resolve, reject) => {
+      const args = ['--import', 'tsx', cli, '--target', server.url, '--scenario', 'steady', '--users', '3', '--devices', '2', '--rate', '5', '--seconds', '1', '--json', ...extra]
+      execFile(process.execPath, args, { cwd: path.resolve(import.meta.dirname, '../..'), timeout: 60_000 }, (err, stdout) => {
+        if (err && typeof err.code !== 'number') return reject(err)
+        resolve({ code: err ? err.code as number : 0, report: JSON.parse(stdout) as LoadReport })
+      })
+    })
+    const clean = await runCli([])
+    expect(clean.code).toBe(0)
+    expect(clean.report.convergence).toMatchObject({ lostEdits: 0, divergedDevices: 0 })
+    const dropped = await runCli(['--drop-edits', '1'])
+    expect(dropped.code).toBe(1)
+    // The one dropped edit is lost: neither the server nor the other device of its user holds it.
+    expect(dropped.report.convergence).toMatchObject({ lostEdits: 1, divergedDevices: 1 })
+    expect(dropped.report.convergence.examples.join()).toMatch(/lost u0\.d0\.\d+/)
+  }, 90_000)
 
   it('coldload: a fresh device gets the whole history from storage', async () => {
     const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })

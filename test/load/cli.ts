@@ -29,6 +29,8 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
                         process saturates near 15,000 edits/s on a 2-core machine
   --max-seconds S       hard deadline for the whole run (default 300)
   --json                print the report as JSON
+  --drop-edits N        self-check: N devices (per generator process) each record one edit they never
+                        send; the run must report N lost edits and exit 1 (default 0)
 Exits 1 when any edit is lost, any device diverges, the server state of any user cannot be read back,
 or (churn) any device ends signed out.`
 
@@ -48,6 +50,7 @@ const main = async () => {
       auth: { type: 'string', default: 'api' }, 'server-pid': { type: 'string' }, 'login-concurrency': { type: 'string', default: '8' },
       'connect-batch': { type: 'string', default: '200' }, 'max-seconds': { type: 'string', default: '300' }, json: { type: 'boolean', default: false },
       processes: { type: 'string', default: '1' },
+      'drop-edits': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -70,7 +73,7 @@ const main = async () => {
     scenario, fleet: fleetOpts, serverPid,
     scenarioOptions: {
       seconds: num(v.seconds), rate: num(v.rate), offlineEdits: num(v['offline-edits']), history: num(v.history), unloadWaitSeconds: num(v['unload-wait']),
-      connectBatch: num(v['connect-batch']), deadline, onProgress: progress
+      connectBatch: num(v['connect-batch']), deadline, onProgress: progress, dropEdits: num(v['drop-edits'])
     }
   }
   const report = processes > 1 ? await runInProcesses(processes, loadOptions, process.argv[1]!) : await runLoad(loadOptions)

@@ -191,6 +191,17 @@ export class SimDevice {
     return this.opts.mode === 'full' ? new Set(this.doc.getMap<string>('edits').keys()) : this.seen
   }
 
+  /**
+   * Record an edit as made that is never encoded or sent (`--drop-edits`): a lost edit on purpose, for
+   * the convergence check to catch against a real deployment.
+   */
+  dropEdit (): void {
+    const editId = `${this.opts.deviceId}.${this.seq++}`
+    this.made.add(editId)
+    this.seen.add(editId)
+    this.opts.stats.editsSent++
+  }
+
   /** One keystroke: a single character appended to the device's draft text (coldload history). */
   type (): void {
     const text = this.doc.getText('draft')

@@ -24,6 +24,8 @@ export interface ScenarioOptions {
    * `--processes` it is the barrier that starts every process's measured phase together.
    */
   beforeMeasure?: () => Promise<void>
+  /** Self-check: this many devices each drop one edit before the convergence check (it must report them lost). */
+  dropEdits?: number
 }
 
 export interface ScenarioResult {
@@ -161,6 +163,7 @@ export const runScenario = async (name: ScenarioName, users: SimUser[], opts: Sc
       break
     }
   }
+  for (const d of devices.slice(0, opts.dropEdits ?? 0)) d.dropEdit()
   const convergence = await converge(users, opts, stats)
   return { measuredSeconds, extra, convergence }
 }
