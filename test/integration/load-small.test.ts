@@ -52,15 +52,21 @@ describe('load tool against a real local server (small)', () => {
   })
 
   it('steady outlives the access token: devices renew in-band before expiry, as the SDK does, and never reconnect', async () => {
-    // The same 2.5-s tokens as churn, twice their lifetime: every device refreshes at least twice
-    // and sends each new token on its open socket; the server must not close a single one with 4401.
-    const r = await run('steady', { users: 4, devicesPerUser: 2, mode: 'light' }, { seconds: 6, rate: 5 })
+    // 4-s tokens (renewed 1 s before expiry: slack for a loaded CI machine), run for over twice their
+    // lifetime: every device refreshes at least twice and sends each new token on its open socket;
+    // the server must not close a single socket with 4401.
+    const own = await startServer({ insecureNoAuth: false, accessTokenTtlMs: 4000 })
+    const r = await runLoad({
+      scenario: 'steady', serverPid: null,
+      fleet: { target: own.url, users: 4, devicesPerUser: 2, mode: 'light', auth: 'api', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4 },
+      scenarioOptions: { seconds: 9, rate: 5, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {} }
+    }).finally(() => own.close())
     expect(r.refreshes).toBeGreaterThanOrEqual(8 * 2)
     expect(r.closes).toEqual({})
     expect(r.reconnects).toBe(0)
     expect(r.convergence).toMatchObject({ lostEdits: 0, unreadableUsers: 0, divergedDevices: 0 })
     expect(r.signedOut).toBe(0)
-  })
+  }, 60_000)
 
   it('steady over 2 generator processes (--processes): each drives its own users, the report counts both', async () => {
     const runId = Math.random().toString(36).slice(2, 8)
