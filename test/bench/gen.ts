@@ -57,8 +57,7 @@ const doSetup = async (s: GenSetup) => {
         syncUrl, docName: d.docName, userId: `u${d.index}`, deviceId: `u${d.index}.d${j}`, mode: 'light', stats, framing: s.framing,
         // Renew in-band before expiry, as the SDK does: a sweep outlives the 10-min access token, and
         // 1000 devices closed with 4401 in one second would be a reconnect storm inside a steady step.
-        getToken: c ? async reason => { const token = await c.accessToken(reason === 'expired'); c.keepFresh(); return token } : undefined,
-        onToken: c ? cb => c.onToken(cb) : undefined
+        ...c?.forDevice(true)
       })
       d.devices.push(device)
     }

@@ -2,6 +2,7 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose'
 import { createDpopProof } from '../../shared/dpop.js'
 import type { LoginResponse, RegisterRequest, TokenResponse, LoginRequest, RefreshRequest, ApiError } from '../../shared/api.js'
 import { isMfaRequired } from '../../shared/api.js'
+import type { DeviceOptions } from './device.js'
 
 /**
  * A simulated device's identity: its own ES256 key, DPoP proofs on login and refresh, rotating
@@ -15,7 +16,6 @@ export class DeviceCredentials {
   private refreshing: Promise<string> | null = null
   private readonly listeners = new Set<(token: string) => void>()
   private renewTimer: ReturnType<typeof setTimeout> | null = null
-  refreshes = 0
 
   constructor (private readonly baseUrl: string, readonly email: string, private readonly password: string, private readonly deviceName: string) {}
 
@@ -55,6 +55,22 @@ export class DeviceCredentials {
     this.renewTimer.unref()
   }
 
+  /**
+   * A device's token options. With `renewInBand` (every scenario but churn) renewals start at its
+   * first connect (a fleet still logging in has no socket to renew) and each new token reaches its
+   * open socket as a reauth; without it the device refreshes only when closed with 4401.
+   */
+  forDevice (renewInBand: boolean): Pick<DeviceOptions, 'getToken' | 'onToken'> {
+    return {
+      getToken: async reason => {
+        const token = await this.accessToken(reason === 'expired')
+        if (renewInBand) this.keepFresh()
+        return token
+      },
+      onToken: renewInBand ? cb => this.onToken(cb) : undefined
+    }
+  }
+
   stopRenewing (): void {
     if (this.renewTimer) clearTimeout(this.renewTimer)
     this.renewTimer = null
@@ -73,7 +89,6 @@ export class DeviceCredentials {
     const body: RefreshRequest = { refreshToken: this.tokens!.refreshToken }
     this.tokens = await this.post<TokenResponse>('/auth/refresh', body, true)
     this.receivedAt = Date.now()
-    this.refreshes++
     for (const cb of this.listeners) cb(this.tokens.accessToken)
     return this.tokens.accessToken
   }

@@ -121,11 +121,17 @@ export class SimDevice {
     this.ws = null
   }
 
-  edit (): void {
+  /** A new edit id, counted as made and sent by this device. */
+  private record (): string {
     const editId = `${this.opts.deviceId}.${this.seq++}`
     this.made.add(editId)
     this.seen.add(editId)
     this.opts.stats.editsSent++
+    return editId
+  }
+
+  edit (): void {
+    const editId = this.record()
     const marker = makeMarker(editId, now())
     if (this.opts.mode === 'full') { this.doc.getMap('edits').set(editId, marker); return }
     const update = encodeMapSet(this.lightClient, this.lightUpdates.length, 'edits', editId, marker)
@@ -196,10 +202,7 @@ export class SimDevice {
    * the convergence check to catch against a real deployment.
    */
   dropEdit (): void {
-    const editId = `${this.opts.deviceId}.${this.seq++}`
-    this.made.add(editId)
-    this.seen.add(editId)
-    this.opts.stats.editsSent++
+    this.record()
   }
 
   /** One keystroke: a single character appended to the device's draft text (coldload history). */

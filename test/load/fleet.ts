@@ -53,13 +53,7 @@ export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<
       const creds = u.credentials[j]
       u.devices.push(new SimDevice({
         syncUrl, docName: u.docName, userId: u.userId, deviceId: `${u.userId}.d${j}`, mode: opts.mode, stats,
-        getToken: creds ? async reason => {
-          const token = await creds.accessToken(reason === 'expired')
-          // Renewals start with the first connect: a fleet still logging in has no socket to renew.
-          if (opts.renewInBand ?? true) creds.keepFresh()
-          return token
-        } : undefined,
-        onToken: creds && (opts.renewInBand ?? true) ? cb => creds.onToken(cb) : undefined
+        ...creds?.forDevice(opts.renewInBand ?? true)
       }))
     }
   }
