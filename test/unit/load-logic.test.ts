@@ -214,3 +214,17 @@ describe('process sampling (/proc)', () => {
     expect(sampleMainThread(2 ** 22 + 1)).toBeNull() // no such process
   })
 })
+
+describe('a failed request of the load tool', () => {
+  it('names the request and the socket error, not just "fetch failed"', async () => {
+    const net = await import('node:net')
+    const { DeviceCredentials } = await import('../load/auth.js')
+    // A port that was just free: nobody listens there.
+    const s = net.createServer()
+    await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
+    const port = (s.address() as { port: number }).port
+    await new Promise(resolve => s.close(resolve))
+    const c = new DeviceCredentials(`http://127.0.0.1:${port}`, 'x@load.test', 'pw-irrelevant-123', 'sim')
+    await expect(c.login()).rejects.toThrow(/^\/auth\/login: fetch failed \(ECONNREFUSED\)$/)
+  })
+})
