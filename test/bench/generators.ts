@@ -5,14 +5,19 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import type { FromGen, ToGen } from './ipc.js'
+import { pinned } from './pin.js'
 import { registerChild } from './targets.js'
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 export interface Gen { proc: ChildProcess, inbox: FromGen[], waiters: (() => void)[], exited: boolean }
 
-export const spawnGenerators = (n: number, execArgv: string[]): Gen[] => Array.from({ length: n }, () => {
-  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+/** `cpus`: a taskset -c list the generators run on (pin.ts); every core when absent. */
+export const spawnGenerators = (n: number, execArgv: string[], cpus?: string): Gen[] => Array.from({ length: n }, () => {
+  // fork() runs `execPath ...execArgv module`: under taskset that is `taskset -c LIST node ...flags gen.js`,
+  // and the IPC channel's descriptor survives taskset's exec.
+  const run = pinned(cpus, execArgv)
+  const proc = fork(path.resolve(import.meta.dirname, '../../build/test/bench/gen.js'), [], { execPath: run.command, execArgv: run.args, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   registerChild(proc)
   const g: Gen = { proc, inbox: [], waiters: [], exited: false }
   proc.on('message', (m: FromGen) => { g.inbox.push(m); for (const w of g.waiters.splice(0)) w() })

@@ -5,11 +5,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { sampleProcess, serverUsageSince, type ProcSample } from '../load/proc.js'
+import { sampleMainThread, sampleProcess, serverUsageSince, type ProcSample } from '../load/proc.js'
 import { histPercentile, mergeHists } from './hist.js'
+import { busyShare, expandCpuList, readCpuTimes } from './cpu-stat.js'
+import { affinityOf, checkCpuList } from './pin.js'
 import { next, spawnGenerators, stopGenerators, tell, type Gen } from './generators.js'
 import { f0, f1, table } from './table.js'
-import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, type StepResult } from './saturation.js'
+import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, stepFailures, type StepResult } from './saturation.js'
 import { loopStatsBetween, scrapeLoop, type LoopStats } from './server-loop.js'
 import type { GenReady, GenSetup, GenStepResult } from './ipc.js'
 import { TARGETS, compileTargets, killAllChildren, startTarget, type Target, type TargetName } from './targets.js'
@@ -35,6 +37,9 @@ const HELP = `Usage: npm run bench -- [options]
                           last burst of allocation, so this is the footprint an idle server settles at
   --p99-ms MS             saturation: a step passes when p99 < MS (default 250) ...
   --min-delivered F       ... and delivered-in-window >= F x expected (default 0.95) and no lost edits
+  --loop-full F           ... and the server's event loop was busy (its main thread running or ready to
+                          run, /proc schedstat) for < F of the edit window (default 0.95; 2 = off):
+                          a loop that never idles is saturated even while batching keeps its p99 low
   --repeat N              run each rate step N times (default 1); the run with the median p99 is the
                           step's row (the upper one for even N), the p99 column shows min-max too, and
                           an edit lost in any run fails the step
@@ -50,6 +55,10 @@ const HELP = `Usage: npm run bench -- [options]
   --ours-node-flags="F"   extra Node/V8 flags for every ours target (e.g. --max-semi-space-size=32)
                           (write it with '=' since the value starts with '--')
   --gen-node-flags="F"    extra Node flags for the generator processes (e.g. --cpu-prof)
+  --server-cpus LIST      run every server on these CPUs only (taskset -c LIST, e.g. 0) ...
+  --gen-cpus LIST         ... and the generators on these (e.g. 1): on 2 cores each server gets one
+                          core of its own, helper threads included, as the issue's reference figures
+                          ("saturates one core") are stated; the header shows the masks (default: all)
   --max-seconds S         hard deadline for the whole benchmark (default 3600)
   --json                  print one JSON document on stdout (progress still on stderr)`
 
@@ -64,10 +73,10 @@ const { values: v } = parseArgs({
     mode: { type: 'string', default: 'steady' }, targets: { type: 'string' }, rates: { type: 'string', default: '2500,5000,7500,10000,12500,15000,20000,25000,30000' },
     docs: { type: 'string', default: '250' }, devices: { type: 'string', default: '4' }, seconds: { type: 'string', default: '8' },
     drain: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, generators: { type: 'string', default: '2' }, 'idle-devices': { type: 'string', default: '5000' },
-    'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
+    'idle-seconds': { type: 'string', default: '10' }, 'settle-seconds': { type: 'string', default: '60' }, 'p99-ms': { type: 'string', default: '250' }, 'min-delivered': { type: 'string', default: '0.95' }, 'loop-full': { type: 'string', default: '0.95' }, repeat: { type: 'string', default: '1' },
     'all-rates': { type: 'boolean', default: false }, interleave: { type: 'boolean', default: false }, 'login-per-device': { type: 'boolean', default: false },
     'login-concurrency': { type: 'string', default: '8' }, 'connect-batch': { type: 'string', default: '200' },
-    'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'gen-node-flags': { type: 'string', default: '' }, 'max-seconds': { type: 'string', default: '3600' },
+    'ours-args': { type: 'string', default: '' }, 'ours-node-flags': { type: 'string', default: '' }, 'gen-node-flags': { type: 'string', default: '' }, 'server-cpus': { type: 'string' }, 'gen-cpus': { type: 'string' }, 'max-seconds': { type: 'string', default: '3600' },
     json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false }
   }
 })
@@ -76,14 +85,19 @@ const num = (s: string | undefined, name: string) => { const n = Number(s); if (
 const mode = v.mode === 'idle' ? 'idle' : v.mode === 'steady' ? 'steady' : (() => { console.error(`bad --mode ${v.mode}`); process.exit(2) })()
 const targets = (v.targets ?? (mode === 'idle' ? 'ours,ours-lean,relay' : TARGETS.filter(t => t !== 'ours-lean').join(','))).split(',').map(s => s.trim()).filter(Boolean) as TargetName[]
 for (const t of targets) if (!TARGETS.includes(t)) { console.error(`unknown target ${t}; known: ${TARGETS.join(', ')}`); process.exit(2) }
+const cpuList = (list: string | undefined, flag: string) => {
+  if (list === undefined) return undefined
+  try { return checkCpuList(list, flag) } catch (err) { console.error((err as Error).message); process.exit(2) }
+}
 const rates = v.rates.split(',').map(s => num(s, 'rates')).filter(r => r > 0)
 const devicesPerDoc = Math.max(2, num(v.devices, 'devices'))
 const opts = {
   docs: Math.max(1, num(v.docs, 'docs')), devicesPerDoc, seconds: num(v.seconds, 'seconds'), drain: num(v.drain, 'drain'), warmup: num(v.warmup, 'warmup'),
   generators: Math.max(1, num(v.generators, 'generators')), idleDevices: num(v['idle-devices'], 'idle-devices'), idleSeconds: num(v['idle-seconds'], 'idle-seconds'), settleSeconds: num(v['settle-seconds'], 'settle-seconds'),
-  p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), allRates: v['all-rates'], interleave: v.interleave, repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
+  p99Ms: num(v['p99-ms'], 'p99-ms'), minDelivered: num(v['min-delivered'], 'min-delivered'), loopFull: num(v['loop-full'], 'loop-full'), allRates: v['all-rates'], interleave: v.interleave, repeat: Math.max(1, Math.floor(num(v.repeat, 'repeat'))), loginPerDevice: v['login-per-device'],
   loginConcurrency: Math.max(1, num(v['login-concurrency'], 'login-concurrency')), connectBatch: Math.max(1, num(v['connect-batch'], 'connect-batch')),
-  oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean), genNodeFlags: v['gen-node-flags'].split(' ').filter(Boolean)
+  oursArgs: v['ours-args'].split(' ').filter(Boolean), oursNodeFlags: v['ours-node-flags'].split(' ').filter(Boolean), genNodeFlags: v['gen-node-flags'].split(' ').filter(Boolean),
+  serverCpus: cpuList(v['server-cpus'], '--server-cpus'), genCpus: cpuList(v['gen-cpus'], '--gen-cpus')
 }
 const deadline = Date.now() + num(v['max-seconds'], 'max-seconds') * 1000
 
@@ -103,9 +117,11 @@ interface OpenFleet extends Fleet { close (): Promise<void> }
 /** Start a target and its generators, log the fleet in and connect it; `close` stops them all. */
 const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => {
   log(`\n[${name}] starting`)
-  const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags })
+  const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags, cpus: opts.serverCpus })
   if (target.warning) log(target.warning)
-  const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags)
+  const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags, opts.genCpus)
+  // The masks as the kernel holds them, not as asked: a pinned run says so from the processes themselves.
+  if (opts.serverCpus || opts.genCpus) log(`[${name}] server on CPUs ${affinityOf(target.pid)}; generators on CPUs ${gens.map(g => affinityOf(g.proc.pid!)).join(' / ')}`)
   const close = async () => { await stopGenerators(gens); await target.stop() }
   try {
     const runId = randomBytes(4).toString('hex')
@@ -160,7 +176,40 @@ interface Row extends StepResult {
   /** The server's main thread during the step: ms it ran, and ms it was ready to run but waited for a CPU. */
   serverMainRunMs: number
   serverMainWaitMs: number
+  /** Share of the edit window the server's main thread ran or was ready to run (1 = its loop never idled). */
+  loopBusy: number
+  /** Busy share of the server's CPUs and of the generators' over the edit window (/proc/stat: softirq included). */
+  serverCores: number
+  genCores: number
 }
+
+/**
+ * The edit window alone (the step's run/wait and CPU columns include the start and the drain, when a
+ * server that kept up idles), sampled when it opens and when it closes: the share of it the server's
+ * main thread ran or was ready to run, and how busy the server's and the generators' CPUs were
+ * (cpu-stat.ts; without pinning both are the whole machine).
+ */
+interface WindowLoad { loopBusy: number, serverCores: number, genCores: number }
+const serverCpuList = expandCpuList(opts.serverCpus)
+const genCpuList = expandCpuList(opts.genCpus)
+/** Generators on CPUs of their own: only then does a full generator core say the generators were the limit. */
+const gensApart = opts.genCpus !== undefined && !genCpuList.some(c => serverCpuList.includes(c))
+const sampleWindow = (pid: number, startAt: number, seconds: number): Promise<WindowLoad> => new Promise(resolve => {
+  setTimeout(() => {
+    const a = sampleMainThread(pid)
+    const cpuA = readCpuTimes()
+    const t0 = performance.now()
+    setTimeout(() => {
+      const b = sampleMainThread(pid)
+      const cpuB = readCpuTimes()
+      const ms = performance.now() - t0
+      resolve({
+        loopBusy: a && b ? (b.runMs - a.runMs + b.waitMs - a.waitMs) / ms : NaN,
+        serverCores: busyShare(cpuA, cpuB, serverCpuList), genCores: busyShare(cpuA, cpuB, genCpuList)
+      })
+    }, seconds * 1000)
+  }, Math.max(0, startAt - Date.now()))
+})
 
 const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (sampleProcess(pid)?.cpuSeconds ?? 0), 0)
 
@@ -191,6 +240,7 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const wall0 = Date.now()
   const startAt = Date.now() + 300
   for (const g of f.gens) tell(g, { cmd: 'step', perDevice, seconds, drainSeconds: opts.drain, startAt })
+  const windowLoad = sampleWindow(f.target.pid, startAt, seconds)
   const results: GenStepResult[] = await Promise.all(f.gens.map(g => next(g, 'step', Date.now() + (seconds + opts.drain) * 1000 + 60_000)))
   const used = serverUsageSince(f.target.pid, before)
   const wall = (Date.now() - wall0) / 1000
@@ -211,14 +261,12 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
   const serverCpu = used?.cpuSeconds ?? NaN
   const p99 = histPercentile(h, 99)
   const sentPerSecond = sum('editsSent') / Math.max(0.001, window)
-  const flags: string[] = []
-  if (p99 >= opts.p99Ms) flags.push(`p99>=${opts.p99Ms}`)
-  if (deliveredRatio < opts.minDelivered) flags.push(`delivered ${(deliveredRatio * 100).toFixed(0)}%`)
-  if (sum('lost') > 0) flags.push('lost')
-  if (!used) flags.push('server gone')
+  const load = await windowLoad
+  const flags = stepFailures({ p99, deliveredRatio, lost: sum('lost'), loopBusy: load.loopBusy, serverGone: !used }, opts)
   const ok = flags.length === 0
   if (sentPerSecond < offered * 0.95) flags.push(`GEN-LIMITED (sent ${(sentPerSecond / offered * 100).toFixed(0)}%)`)
   else if (genWindowMax > 0.9) flags.push('gen CPU>90%')
+  else if (gensApart && load.genCores >= 0.95) flags.push(`gen CPUs ${(load.genCores * 100).toFixed(0)}% busy`)
   if (othersCpuPercent > 5) flags.push(`other targets used ${othersCpuPercent.toFixed(0)}% CPU`)
   return {
     target: f.target.name, label: f.target.label, offered, sentPerSecond, deliveredPerSecond: sum('deliveredInWindow') / Math.max(0.001, window),
@@ -226,14 +274,14 @@ const runStep = async (f: Fleet, offered: number, seconds = opts.seconds, bystan
     editsSent: sum('editsSent'), lost: sum('lost'), serverCpuSeconds: serverCpu, serverCpuPercent: serverCpu / wall * 100,
     serverPeakRssMb: used?.peakRssMb ?? before?.peakRssMb ?? NaN, serverRssMb: used?.rssMb ?? NaN, generatorCpuPercentMax: genMax * 100, generators: results.length,
     reconnects: sum('reconnects'), errors: merge('errors'), closes: merge('closes'), ok, flags, p99Runs: [p99], serverLoop,
-    serverMainRunMs: used?.main?.runMs ?? NaN, serverMainWaitMs: used?.main?.waitMs ?? NaN
+    serverMainRunMs: used?.main?.runMs ?? NaN, serverMainWaitMs: used?.main?.waitMs ?? NaN, ...load
   }
 }
 
 const formatRows = (rows: Row[]) => table(
-  ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'main run/wait s', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
+  ['target', 'offered/s', 'sent/s', 'delivered/s', 'deliv%', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'srv CPU s', 'srv CPU%', 'main run/wait s', 'loop busy%', 'CPUs busy% srv/gen', 'srv stall p99/max', 'srv GC ms (>=10)', 'RSS/peak MB', 'gen CPU%', 'notes'],
   rows.map(r => [r.label, f0(r.offered), f0(r.sentPerSecond), f0(r.deliveredPerSecond), f0(r.deliveredRatio * 100), f1(r.p50), r.p99Runs.length > 1 ? `${f1(r.p99)} (${f1(Math.min(...r.p99Runs))}-${f1(Math.max(...r.p99Runs))})` : f1(r.p99), f1(r.max), String(r.lost),
-    f1(r.serverCpuSeconds), f0(r.serverCpuPercent), `${f1(r.serverMainRunMs / 1000)}/${f1(r.serverMainWaitMs / 1000)}`,
+    f1(r.serverCpuSeconds), f0(r.serverCpuPercent), `${f1(r.serverMainRunMs / 1000)}/${f1(r.serverMainWaitMs / 1000)}`, f0(r.loopBusy * 100), `${f0(r.serverCores * 100)}/${f0(r.genCores * 100)}`,
     r.serverLoop ? `${f0(r.serverLoop.p99StallMs)}/${f0(r.serverLoop.maxStallMs)}` : '-', r.serverLoop ? `${f0(r.serverLoop.gcMs)} (${r.serverLoop.gcSlow})` : '-',
     `${f0(r.serverRssMb)}/${f0(r.serverPeakRssMb)}`, `${r.generators}x${f0(r.generatorCpuPercentMax)}`,
     [r.ok ? 'ok' : 'FAIL', ...r.flags, r.reconnects ? `reconnects ${r.reconnects}` : '', Object.keys(r.errors).length ? `errors ${JSON.stringify(r.errors)}` : ''].filter(Boolean).join(' ')])
@@ -364,18 +412,18 @@ const runSteady = async () => {
     console.log(JSON.stringify({ mode: 'steady', config, warnings, notes, rows, saturation, ratios, failures }, null, 2))
   } else {
     const out: string[] = []
-    out.push(`\n=== steady: ${opts.docs} docs x ${opts.devicesPerDoc} devices = ${opts.docs * opts.devicesPerDoc} devices, ${opts.seconds} s per step (after a ${opts.warmup} s warm-up), drain <= ${opts.drain} s, ${opts.generators} generator process(es) per target, ${config.cores} cores${opts.interleave ? ', targets interleaved per step' : ''} ===`)
+    out.push(`\n=== steady: ${opts.docs} docs x ${opts.devicesPerDoc} devices = ${opts.docs * opts.devicesPerDoc} devices, ${opts.seconds} s per step (after a ${opts.warmup} s warm-up), drain <= ${opts.drain} s, ${opts.generators} generator process(es) per target, ${config.cores} cores${opts.interleave ? ', targets interleaved per step' : ''}${opts.serverCpus || opts.genCpus ? `, servers on CPUs ${opts.serverCpus ?? 'all'} and generators on CPUs ${opts.genCpus ?? 'all'} (taskset)` : ''} ===`)
     for (const w of warnings) out.push(w)
     out.push(formatRows(rows))
     out.push('\ndelivered/s: edit markers received by the other devices of the doc inside the edit window; deliv% = of editsSent x (D-1).')
     out.push('latency: edit sent -> marker received on another device (all deliveries, incl. the drain). lost: edits some other device still lacked after the drain.')
-    out.push('main run/wait s: the server\'s main thread (its event loop) during the step: seconds it ran, and seconds it was ready to run but waited for a CPU (/proc schedstat), i.e. latency the machine added.')
+    out.push('main run/wait s: the server\'s main thread (its event loop) during the step: seconds it ran, and seconds it was ready to run but waited for a CPU (/proc schedstat), i.e. latency the machine added. loop busy%: the same thread over the edit window alone, ran + waited (100 = its event loop never idled: saturated). CPUs busy%: the server\'s CPUs and the generators\' over the edit window, kernel softirq included (/proc/stat; both the whole machine unless --server-cpus/--gen-cpus).')
     out.push('srv stall p99/max: ours only, how long its own event loop stood still (p99 and longest, ms, from its /metrics; a p99 latency far above the longest stall was not made by the server\'s loop). srv GC ms: its GC pauses in all, and how many took >= 10 ms.')
     out.push('srv CPU%: of one core over the step (edit window + drain). RSS/peak: server RSS at the end of the step / peak RSS since start (VmHWM; with auth it includes password hashing at login).')
     out.push('gen CPU%: generators x busiest one, % of one core over the step; GEN-LIMITED = the generators could not offer the rate (the row measures them, not the server).')
     out.push('\ntargets:')
     for (const n of notes) out.push(`  ${n}`)
-    out.push(`\n=== saturation: highest offered rate whose step had p99 < ${opts.p99Ms} ms, delivered >= ${opts.minDelivered * 100}% of expected in the window, 0 lost ===`)
+    out.push(`\n=== saturation: highest offered rate whose step had p99 < ${opts.p99Ms} ms, delivered >= ${opts.minDelivered * 100}% of expected in the window, 0 lost${opts.loopFull <= 1 ? `, server loop busy < ${opts.loopFull * 100}% of the window` : ''} ===`)
     out.push(table(['target', 'saturation edits/s', 'note', 'server state after the sweep'], saturation.map(s => [s.label, s.saturationRate === null ? `< ${s.lowestTested}` : String(s.saturationRate), s.note, s.serverCheck])))
     if (ratios.length) {
       out.push('\nratios (ours / peer): saturation rate (> : the peer failed the lowest rate; >= / <= : one side, ~ : both not saturated at the top rate);')
@@ -406,9 +454,9 @@ const runIdleMode = async () => {
     if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
     log(`\n[${name}] starting (idle)`)
     let target: Target
-    try { target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
+    try { target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags, cpus: opts.serverCpus }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
     if (target.warning) { warnings.push(target.warning); log(target.warning) }
-    const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags)
+    const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags, opts.genCpus)
     try {
       const runId = randomBytes(4).toString('hex')
       gens.forEach((g, i) => tell(g, {

@@ -21,6 +21,28 @@ export interface StepResult {
 
 export interface Saturation { target: string, label: string, saturationRate: number | null, lowestTested: number, highestTested: number, note: string, serverCheck: string }
 
+/** What a step is judged on, and the limits it must stay within (run.ts's `--p99-ms`, `--min-delivered`, `--loop-full`). */
+export interface StepMeasure { p99: number, deliveredRatio: number, lost: number, loopBusy: number, serverGone: boolean }
+export interface StepLimits { p99Ms: number, minDelivered: number, loopFull: number }
+
+/**
+ * Why a step failed (empty: it passed). Latency and delivery alone let a server pass whose event loop
+ * never idles: overloaded, it reads more frames per turn and batches its way to a low p99 for the 8 s
+ * of a step, while its queues and RSS grow (`@y/websocket-server` pinned to one core: 100 % busy from
+ * 12.5k/s, RSS 206 → 1281 MB, yet p99 < 250 ms at 20k/s). A loop busy for the whole window is
+ * saturated, as the issue calls a server that "saturates one core". A busy share that could not be
+ * sampled (NaN) fails nothing.
+ */
+export const stepFailures = (m: StepMeasure, limits: StepLimits): string[] => {
+  const flags: string[] = []
+  if (m.p99 >= limits.p99Ms) flags.push(`p99>=${limits.p99Ms}`)
+  if (m.deliveredRatio < limits.minDelivered) flags.push(`delivered ${(m.deliveredRatio * 100).toFixed(0)}%`)
+  if (m.loopBusy >= limits.loopFull) flags.push(`loop full ${(m.loopBusy * 100).toFixed(0)}%`)
+  if (m.lost > 0) flags.push('lost')
+  if (m.serverGone) flags.push('server gone')
+  return flags
+}
+
 /**
  * How a saturation ratio is bounded: `>` the peer failed the lowest rate it ran (its saturation is
  * below that); `>=` ours, `<=` the peer, `~` both passed the highest rate they ran (a lower bound only).

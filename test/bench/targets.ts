@@ -10,6 +10,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { createRequire } from 'node:module'
 import { SERVER_BUNDLE, buildServerBundle } from '../../server/build.js'
+import { pinned } from './pin.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 const require = createRequire(import.meta.url)
@@ -61,10 +62,11 @@ interface Spawned { proc: ChildProcess, url: string, logTail: () => string, stop
  * Spawn `node <args>` and wait until `listening(line)` returns the server's http URL. The child's
  * output is drained continuously (a full pipe would stall it); the last lines are kept for errors.
  */
-const spawnServer = async (args: string[], env: NodeJS.ProcessEnv, listening: (line: string) => string | null, timeoutMs = 30_000): Promise<Spawned> => {
+const spawnServer = async (args: string[], env: NodeJS.ProcessEnv, listening: (line: string) => string | null, cpus: string | undefined, timeoutMs = 30_000): Promise<Spawned> => {
   const merged: NodeJS.ProcessEnv = { ...process.env, ...env }
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k]
-  const proc = spawn(process.execPath, args, { cwd: root, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = pinned(cpus, args)
+  const proc = spawn(run.command, run.args, { cwd: root, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
   registerChild(proc)
   const tail: string[] = []
   const keep = (line: string) => { tail.push(line); if (tail.length > 40) tail.shift() }
@@ -122,7 +124,8 @@ export const compileTargets = async () => {
   await buildServerBundle()
 }
 
-export interface TargetOptions { oursArgs: string[], oursNodeFlags?: string[] }
+/** `cpus`: a taskset -c list the server runs on (pin.ts); every core when absent. */
+export interface TargetOptions { oursArgs: string[], oursNodeFlags?: string[], cpus?: string }
 
 export const startTarget = async (name: TargetName, opts: TargetOptions): Promise<Target> => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`))
@@ -149,7 +152,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
               .filter(flag => config.includes(`'${flag}'`) && !opts.oursArgs.includes(`--${flag}`))
               .flatMap(flag => [`--${flag}`, '1000000000'])
             try {
-              const s = await spawnServer([...base, ...lift], OURS_ENV, jsonListening)
+              const s = await spawnServer([...base, ...lift], OURS_ENV, jsonListening, opts.cpus)
               if (name === 'ours-lean') return make(s, { label: 'ours lean (auth)', note: `as ours, with ${LEAN_NODE_FLAGS.join(' ')} (the memory-lean profile)`, warning: null, framing: 'y-websocket', auth: 'api' })
               const extra = opts.oursNodeFlags?.length ? ` [${opts.oursNodeFlags.join(' ')}]` : ''
               return make(s, { label: `ours (auth)${extra}`, note: 'LevelDB in a temp dir; authentication ON (register + DPoP login per user, ?token=)', warning: null, framing: 'y-websocket', auth: 'api' })
@@ -157,14 +160,14 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
               why = `server refused to start without --insecure-no-auth: ${(err as Error).message.split('\n').filter(Boolean).slice(0, 3).join(' | ').slice(0, 300)}`
             }
           }
-          const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening)
+          const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening, opts.cpus)
           return make(s, {
             label: 'ours (NO AUTH!)', note: 'LevelDB in a temp dir; --insecure-no-auth (fallback)',
             warning: `!!! 'ours' RAN WITH --insecure-no-auth: authentication unavailable (${why}). Its rows are NOT the authenticated server. !!!`,
             framing: 'y-websocket', auth: 'none'
           })
         }
-        const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening)
+        const s = await spawnServer([...base, '--insecure-no-auth'], OURS_ENV, jsonListening, opts.cpus)
         return make(s, { label: 'ours (no auth)', note: 'LevelDB in a temp dir; --insecure-no-auth', warning: null, framing: 'y-websocket', auth: 'none' })
       }
       case 'yws':
@@ -176,17 +179,17 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
         const port = await freePort()
         const env: NodeJS.ProcessEnv = { HOST: '127.0.0.1', PORT: String(port), YPERSISTENCE: undefined }
         if (name === 'yws') env.YPERSISTENCE = tmp
-        const s = await spawnServer([bin], env, line => line.startsWith('running at') ? `http://127.0.0.1:${port}` : null)
+        const s = await spawnServer([bin], env, line => line.startsWith('running at') ? `http://127.0.0.1:${port}` : null, opts.cpus)
         return make(s, name === 'yws'
           ? { label: '@y/websocket-server', note: '@y/websocket-server 0.1.1 bin, y-leveldb persistence (YPERSISTENCE=temp dir)', warning: null, framing: 'y-websocket', auth: 'none' }
           : { label: '@y/ws-server (mem)', note: '@y/websocket-server 0.1.1 bin, in memory', warning: null, framing: 'y-websocket', auth: 'none' })
       }
       case 'hocuspocus': {
-        const s = await spawnServer(builtArgs('test/bench/hocuspocus-server.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
+        const s = await spawnServer(builtArgs('test/bench/hocuspocus-server.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening, opts.cpus)
         return make(s, { label: 'hocuspocus (mem)', note: '@hocuspocus/server 3.4.4 defaults, IN MEMORY (no persistence extension), no auth hook', warning: null, framing: 'hocuspocus', auth: 'none' }, '')
       }
       case 'relay': {
-        const s = await spawnServer(builtArgs('test/bench/raw-relay.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening)
+        const s = await spawnServer(builtArgs('test/bench/raw-relay.ts', '--port', '0', '--host', '127.0.0.1'), {}, jsonListening, opts.cpus)
         return make(s, { label: 'raw ws relay', note: 'bare ws forwarder, no Yjs/storage/auth (physical ceiling)', warning: null, framing: 'y-websocket', auth: 'none' }, '')
       }
     }

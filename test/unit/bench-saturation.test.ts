@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, type StepResult } from '../bench/saturation.js'
+import { failedMost, formatSaturationRatio, medianRun, ratioOf, saturationOf, stepFailures, type StepResult } from '../bench/saturation.js'
 
 const step = (target: string, offered: number, ok: boolean, extra: Partial<StepResult> = {}): StepResult => ({
   target, label: target, offered, ok, flags: ok ? [] : ['p99>=250'], p99: ok ? 20 : 400, lost: 0,
@@ -12,6 +12,22 @@ const sweep = (rows: StepResult[]) => {
 }
 
 describe('bench saturation', () => {
+  const limits = { p99Ms: 250, minDelivered: 0.95, loopFull: 0.95 }
+  const fine = { p99: 20, deliveredRatio: 1, lost: 0, loopBusy: 0.5, serverGone: false }
+
+  it('passes a step within every limit, and names each limit a step broke', () => {
+    expect(stepFailures(fine, limits)).toEqual([])
+    expect(stepFailures({ p99: 250, deliveredRatio: 0.9, lost: 3, loopBusy: 0.99, serverGone: true }, limits))
+      .toEqual(['p99>=250', 'delivered 90%', 'loop full 99%', 'lost', 'server gone'])
+  })
+
+  it('fails a step whose server loop never idled, even with a low p99 and everything delivered', () => {
+    expect(stepFailures({ ...fine, loopBusy: 0.97 }, limits)).toEqual(['loop full 97%'])
+    expect(stepFailures({ ...fine, loopBusy: 0.94 }, limits)).toEqual([])
+    expect(stepFailures({ ...fine, loopBusy: 0.97 }, { ...limits, loopFull: 2 })).toEqual([])
+    expect(stepFailures({ ...fine, loopBusy: NaN }, limits)).toEqual([])
+  })
+
   it('is the highest rate that passed, and flags a failure below it as possible noise', () => {
     const [s] = saturationOf([step('ours', 5000, true), step('ours', 10000, false), step('ours', 15000, true), step('ours', 20000, false)], ['ours'], new Map())
     expect(s!.saturationRate).toBe(15000)
