@@ -167,6 +167,7 @@ const struct = (client: number, clock: number): number => {
   const ref = info & BITS5
   // GC and Skip carry only a length. Y.applyUpdate reads any info whose low bits are 10 as a Skip,
   // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule, as before this check.
+  if (info === Ref.skip) skipSeen = true
   const length = ref === Ref.gc || info === Ref.skip ? varUint() : item(info, ref, client, clock)
   // Yjs never writes an empty struct; its struct store cannot hold one (two structs at one clock).
   if (length === 0) fail('empty struct')
@@ -185,18 +186,31 @@ const item = (info: number, ref: number, client: number, clock: number): number 
   return content(ref)
 }
 
-/** Throws (lib0's messages where lib0 would throw) unless `update` reads as a v1 update that applies. */
-export const checkUpdateV1 = (update: Uint8Array): void => {
+// What the last walk found, for `layoutOfUpdateV1` (module state: the hot-path check allocates nothing).
+let skipSeen = false
+let deleteSetFrom = 0
+let deleteSetTo = 0
+let deleteSetEmpty = true
+
+/** Walks an update as Yjs reads it, throwing where Yjs would; records each client's run into `runs` when given. */
+const walkV1 = (update: Uint8Array, runs: ClientRun[] | null): void => {
   buf = update
   pos = 0
+  skipSeen = false
   try {
     for (let clients = varUint(); clients > 0; clients--) {
-      let structs = varUint()
+      const structs = varUint()
       const client = varUint()
-      let clock = varUint()
-      for (; structs > 0; structs--) clock += struct(client, clock)
+      const clock = varUint()
+      const from = pos
+      let end = clock
+      for (let n = structs; n > 0; n--) end += struct(client, end)
+      runs?.push({ client, clock, end, structs, from, to: pos })
     }
-    for (let clients = varUint(); clients > 0; clients--) { // delete set
+    deleteSetFrom = pos
+    deleteSetEmpty = true
+    for (let clients = varUint(); clients > 0; clients--) {
+      deleteSetEmpty = false
       varUint() // client
       for (let ranges = varUint(); ranges > 0; ranges--) {
         varUint() // clock
@@ -205,7 +219,24 @@ export const checkUpdateV1 = (update: Uint8Array): void => {
         if (varUint() === 0) fail('empty delete range')
       }
     }
+    deleteSetTo = pos
   } finally {
     buf = NOTHING // do not keep the last update alive
   }
+}
+
+/** Throws (lib0's messages where lib0 would throw) unless `update` reads as a v1 update that applies. */
+export const checkUpdateV1 = (update: Uint8Array): void => walkV1(update, null)
+
+/** One client's structs in an update: clocks [clock, end), `structs` of them, in bytes [from, to). */
+export interface ClientRun { client: number, clock: number, end: number, structs: number, from: number, to: number }
+
+/** Where the parts of an update lie (append-merge.ts): its client runs, and its delete set in bytes [deleteSetFrom, deleteSetTo). */
+export interface UpdateLayout { runs: ClientRun[], hasSkip: boolean, deleteSetFrom: number, deleteSetTo: number, deleteSetEmpty: boolean }
+
+/** The layout of an update that reads (throws as `checkUpdateV1` otherwise). */
+export const layoutOfUpdateV1 = (update: Uint8Array): UpdateLayout => {
+  const runs: ClientRun[] = []
+  walkV1(update, runs)
+  return { runs, hasSkip: skipSeen, deleteSetFrom, deleteSetTo, deleteSetEmpty }
 }

@@ -198,6 +198,33 @@ describe('compaction in the server', () => {
     await s.close()
   })
 
+  it('a log that only appends compacts by copying bytes, rebuilds every ninth time, and cold-loads with everything', async () => {
+    const s = await startServer({ compactMaxEntries: 20, unloadGraceMs: 50 })
+    const count = async (c: { get (): Promise<{ values: { value: number }[] }> }) => (await c.get()).values[0]?.value ?? 0
+    // Four devices set new keys, as the load tool's edits do: every update appends to its own client.
+    const writers = await Promise.all([0, 1, 2, 3].map(async () => { const w = new RawClient(`${s.wsUrl}/log`); await waitFor(() => w.synced); return w }))
+    const N = 1200
+    for (let i = 0; i < N; i++) {
+      writers[i % 4]!.doc.getMap<string>('m').set(`k${i}`, `@@edit-${i}|`)
+      if (i % 10 === 9) await new Promise(resolve => setTimeout(resolve, 1))
+    }
+    await waitFor(async () => s.metrics.hot.messagesIn[0]! >= N + 4, 10_000, 'server received every edit')
+    const appended = await count(s.metrics.appendMerges)
+    const rebuilt = await count(s.metrics.rebuilds)
+    expect(await count(s.metrics.compactions)).toBeGreaterThanOrEqual(10)
+    expect(appended).toBeGreaterThanOrEqual(8)
+    expect(rebuilt).toBeGreaterThanOrEqual(1) // every ninth compaction (a sync's rebuild counts too)
+    expect(appended).toBeGreaterThan(rebuilt * 4)
+    for (const w of writers) w.ws.terminate()
+    await waitFor(() => s.rooms.size === 0, 5000, 'unload')
+    const reader = new RawClient(`${s.wsUrl}/log`)
+    await waitFor(() => reader.synced)
+    const expected = Object.fromEntries(Array.from({ length: N }, (_, i) => [`k${i}`, `@@edit-${i}|`]))
+    expect(reader.doc.getMap('m').toJSON()).toEqual(expected)
+    reader.ws.terminate()
+    await s.close()
+  })
+
   it('the snapshot drops overwritten values: the room merges through a Y.Doc, not by concatenating updates', async () => {
     const s = await startServer({ compactMaxEntries: 1000, unloadGraceMs: 50 })
     const writer = new RawClient(`${s.wsUrl}/prefs`)
@@ -209,6 +236,7 @@ describe('compaction in the server', () => {
     const reader = new RawClient(`${s.wsUrl}/prefs`)
     await waitFor(() => reader.synced)
     expect(reader.doc.getMap('m').get('theme')).toBe(map.get('theme'))
+    expect((await s.metrics.appendMerges.get()).values[0]?.value ?? 0).toBe(0) // every overwrite deletes: no copying
     const step2 = reader.received.find(m => m[0] === 0 && m[1] === 1)!
     expect(step2.length).toBeLessThan(5000) // ~300 KB of updates in the log
     writer.ws.terminate(); reader.ws.terminate()
