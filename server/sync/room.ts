@@ -7,6 +7,7 @@ import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { appendMerge } from './append-merge.js'
 import { checkUpdateV1 } from './update-check.js'
+import { UpdateLog } from './update-log.js'
 import { BUILT_DOC_GUID, buildDoc } from '../storage/merge-updates.js'
 
 /**
@@ -36,7 +37,7 @@ export class Room {
   /** Everything accepted up to the last merge, as one update (null: nothing yet). */
   private merged: Uint8Array | null
   /** Updates accepted since, in order; merged into `merged` when a device syncs or on compaction. */
-  private recent: Uint8Array[] = []
+  private readonly recent = new UpdateLog()
   /** The state vector of `merged`, computed when a device first asks for it. */
   private stateVector: Uint8Array | null = null
   private logEntries: number
@@ -117,9 +118,9 @@ export class Room {
       // Charged by its encoded size, which grows with the document.
       if (!this.recharge(this.merged.byteLength)) this.dropLive()
     } else if (this.merged === null && this.recent.length === 1) {
-      this.merged = this.recent[0]!
+      this.merged = this.recent.at(0).slice() // its own bytes, not the log's buffer
     } else {
-      const parts = this.merged ? [this.merged, ...this.recent] : this.recent
+      const parts = this.merged ? [this.merged, ...this.recent.all()] : this.recent.all()
       // A compaction copies bytes when the log only appends (append-merge.ts); a sync, which may keep
       // the Y.Doc, and every REBUILD_EVERY-th compaction rebuild, which merges neighbouring structs.
       const appended = !forSync && this.appendMerges < REBUILD_EVERY ? appendMerge(parts) : null
@@ -135,7 +136,7 @@ export class Room {
         if (built.doc && !(forSync && this.keepLive(built.doc))) built.doc.destroy()
       }
     }
-    this.recent = []
+    this.recent.clear()
     this.liveApplied = 0
     this.stateVector = null
     return this.merged
@@ -146,7 +147,7 @@ export class Room {
     const doc = this.live
     if (!doc || this.liveApplied === this.recent.length) return doc
     try {
-      Y.transact(doc, () => { for (let i = this.liveApplied; i < this.recent.length; i++) Y.applyUpdate(doc, this.recent[i]!) })
+      Y.transact(doc, () => { for (let i = this.liveApplied; i < this.recent.length; i++) Y.applyUpdate(doc, this.recent.at(i)) })
     } catch (err) {
       // Unreachable for checked updates (update-check.ts). `merged` and `recent` still hold everything.
       this.ctx.logger.error({ doc: this.name, err: (err as Error).message }, 'could not update the live document; dropped it')
@@ -189,11 +190,9 @@ export class Room {
   applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
-    // Kept until the next merge (and by the store until its batch is written): a view into the socket's
-    // read buffer would keep all of that buffer alive.
-    const owned = update.byteLength === update.buffer.byteLength ? update : update.slice()
-    this.ctx.store.append(this.name, owned)
-    this.recent.push(owned)
+    // Copied into the room's log until the next merge (and kept by the store until its batch is
+    // written): a view into the socket's read buffer would keep all of that buffer alive.
+    this.ctx.store.append(this.name, this.recent.push(update))
     this.logEntries++
     this.logBytes += update.byteLength
     this.broadcast(frame, from)
@@ -241,7 +240,7 @@ export class Room {
   destroy (): void {
     cancelRoom(this)
     this.dropLive()
-    this.recent = []
+    this.recent.clear()
     this.merged = null
     const awareness = this.awareness
     awareness?.off('update', this.trackAwareness)
