@@ -25,7 +25,8 @@ const LIVE_DOC_MIN_BYTES = 256 * 1024
  * update plus the updates accepted since, not as a Y.Doc: an update is checked, appended to the store
  * and its *same* encoded frame queued for every other connection, and nothing else happens to it on
  * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them
- * (storage/merge-updates.ts). Why: applying every update to a live Y.Doc was about a third of the
+ * (storage/merge-updates.ts); a compaction whose log only appends copies their bytes instead
+ * (append-merge.ts). Why: applying every update to a live Y.Doc was about a third of the
  * event loop's JavaScript time at 10k edits/s, and the object graph of every loaded document made
  * each garbage collection longer; the loop's longest stalls set p99 (README, Performance).
  */
