@@ -23,8 +23,11 @@
  */
 import { layoutOfUpdateV1, type UpdateLayout } from './update-check.js'
 
-interface MergedRun { client: number, clock: number, end: number, structs: number, lastUpdate: number, pieces: { update: Uint8Array, from: number, to: number }[] }
+/** A client's merged run. It starts at clock 0: a client whose first run starts later refuses the fast path. */
+interface MergedRun { client: number, end: number, structs: number, lastUpdate: number, pieces: { update: Uint8Array, from: number, to: number }[] }
 
+// lib0's varUint, written into one buffer sized up front: lib0's Encoder grows in chunks and copies
+// them all again in toUint8Array, a second pass over a document of a megabyte.
 const varUintLength = (n: number): number => {
   let len = 1
   while (n >= 0x80) { n = Math.floor(n / 128); len++ }
@@ -52,7 +55,7 @@ export const appendMerge = (updates: Uint8Array[]): Uint8Array | null => {
       const merged = runs.get(run.client)
       if (!merged) {
         if (run.clock !== 0) return null
-        runs.set(run.client, { client: run.client, clock: run.clock, end: run.end, structs: run.structs, lastUpdate: i, pieces: [{ update, from: run.from, to: run.to }] })
+        runs.set(run.client, { client: run.client, end: run.end, structs: run.structs, lastUpdate: i, pieces: [{ update, from: run.from, to: run.to }] })
       } else {
         // Yjs keeps only the last run of a client that appears twice in one update (a Map per client):
         // only a crafted update does that, and the rebuild does as Yjs does.
@@ -67,7 +70,7 @@ export const appendMerge = (updates: Uint8Array[]): Uint8Array | null => {
   // Measure, then write once.
   let size = varUintLength(runs.size)
   for (const run of runs.values()) {
-    size += varUintLength(run.structs) + varUintLength(run.client) + varUintLength(run.clock)
+    size += varUintLength(run.structs) + varUintLength(run.client) + 1 // first clock: 0
     for (const p of run.pieces) size += p.to - p.from
   }
   const deleteSet = base!.deleteSetEmpty ? null : updates[0]!.subarray(base!.deleteSetFrom, base!.deleteSetTo)
@@ -77,7 +80,7 @@ export const appendMerge = (updates: Uint8Array[]): Uint8Array | null => {
   for (const run of runs.values()) {
     at = writeVarUint(out, at, run.structs)
     at = writeVarUint(out, at, run.client)
-    at = writeVarUint(out, at, run.clock)
+    out[at++] = 0 // first clock
     for (const p of run.pieces) { out.set(p.update.subarray(p.from, p.to), at); at += p.to - p.from }
   }
   if (deleteSet) out.set(deleteSet, at)

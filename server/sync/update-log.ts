@@ -14,7 +14,6 @@ const FIRST_CAPACITY = 256
 
 export class UpdateLog {
   private bytes: Uint8Array = NONE
-  private size = 0
   /** Where each update ends in `bytes`. */
   private ends: number[] = []
 
@@ -22,7 +21,7 @@ export class UpdateLog {
 
   /** Appends a copy of `update`; returns that copy. */
   push (update: Uint8Array): Uint8Array {
-    const start = this.size
+    const start = this.ends.length === 0 ? 0 : this.ends[this.ends.length - 1]!
     const end = start + update.byteLength
     if (end > this.bytes.byteLength) {
       const grown = new Uint8Array(Math.max(end, this.bytes.byteLength * 2, FIRST_CAPACITY))
@@ -30,7 +29,6 @@ export class UpdateLog {
       this.bytes = grown
     }
     this.bytes.set(update, start)
-    this.size = end
     this.ends.push(end)
     return this.bytes.subarray(start, end)
   }
@@ -43,7 +41,6 @@ export class UpdateLog {
 
   clear (): void {
     this.bytes = NONE
-    this.size = 0
     this.ends = []
   }
 }

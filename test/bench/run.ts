@@ -100,6 +100,8 @@ const opts = {
   serverCpus: cpuList(v['server-cpus'], '--server-cpus'), genCpus: cpuList(v['gen-cpus'], '--gen-cpus')
 }
 const deadline = Date.now() + num(v['max-seconds'], 'max-seconds') * 1000
+/** How every target starts, in steady and idle mode alike. */
+const targetOptions = { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags, cpus: opts.serverCpus }
 
 // Children die with us, whatever the way out.
 process.on('exit', killAllChildren)
@@ -117,7 +119,7 @@ interface OpenFleet extends Fleet { close (): Promise<void> }
 /** Start a target and its generators, log the fleet in and connect it; `close` stops them all. */
 const openFleet = async (name: TargetName, docs: number): Promise<OpenFleet> => {
   log(`\n[${name}] starting`)
-  const target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags, cpus: opts.serverCpus })
+  const target = await startTarget(name, targetOptions)
   if (target.warning) log(target.warning)
   const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags, opts.genCpus)
   // The masks as the kernel holds them, not as asked: a pinned run says so from the processes themselves.
@@ -454,7 +456,7 @@ const runIdleMode = async () => {
     if (Date.now() > deadline) { failures.push(`${name}: skipped, deadline passed`); continue }
     log(`\n[${name}] starting (idle)`)
     let target: Target
-    try { target = await startTarget(name, { oursArgs: opts.oursArgs, oursNodeFlags: opts.oursNodeFlags, cpus: opts.serverCpus }) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
+    try { target = await startTarget(name, targetOptions) } catch (err) { failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`); continue }
     if (target.warning) { warnings.push(target.warning); log(target.warning) }
     const gens = spawnGenerators(Math.min(opts.generators, docs), opts.genNodeFlags, opts.genCpus)
     try {
