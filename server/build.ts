@@ -20,7 +20,7 @@
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
-import { yjsPatchPlugin } from './yjs-patch.js'
+import { yjsPatchPlugin } from './yjs/yjs-patch.js'
 
 const root = path.resolve(import.meta.dirname, '..')
 export const SERVER_BUNDLE = path.join(root, 'build/server.js')

@@ -1,6 +1,6 @@
 import { loadConfig, usage, ConfigError } from './config.js'
 import { createApp } from './app.js'
-import { rotateKeys } from './auth/keys.js'
+import { rotateKeys } from './identity/keys.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
 const main = async () => {

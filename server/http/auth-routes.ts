@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { DeviceInfo, LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse } from '../../shared/api.js'
-import type { Identity } from '../auth/identity.js'
+import type { Identity } from '../identity/identity.js'
 import { requestContext } from './request-context.js'
 import { Schemas } from './schemas.js'
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { DocListResponse } from '../../shared/api.js'
-import type { Drafts } from '../auth/drafts.js'
-import type { Identity } from '../auth/identity.js'
+import type { Drafts } from '../access/drafts.js'
+import type { Identity } from '../identity/identity.js'
 import { requestContext } from './request-context.js'
 import { Schemas } from './schemas.js'
 

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { RequestContext } from '../auth/identity.js'
+import type { RequestContext } from '../identity/identity.js'
 
 /**
  * The request as identity sees it. The URL a DPoP proof must name is the public origin (when the

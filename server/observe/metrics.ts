@@ -41,7 +41,7 @@ export const createMetrics = () => {
     idleTrims: new Counter({ name: 'process_idle_trims_total', help: 'Low-memory collections asked of V8 once the server went quiet after a burst (--idle-trim-ms)', registers: [registry] }),
     idleTrimSeconds: new Gauge({ name: 'process_idle_trim_last_seconds', help: 'How long the last idle trim (a low-memory collection) held the event loop', registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
-    appendMerges: new Counter({ name: 'sync_append_merges_total', help: 'Logs merged by copying bytes, as they only appended (server/sync/append-merge.ts)', registers: [registry] }),
+    appendMerges: new Counter({ name: 'sync_append_merges_total', help: 'Logs merged by copying bytes, as they only appended (server/yjs/append-merge.ts)', registers: [registry] }),
     rebuilds: new Counter({ name: 'sync_document_rebuilds_total', help: 'Documents rebuilt as a Y.Doc to merge their log: for a sync, or a compaction whose log does more than append (or every 9th)', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],

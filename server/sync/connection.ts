@@ -2,13 +2,13 @@ import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
   encodeAwareness, encodePermissionDenied, encodeAuthExpiry, isEmptyUpdate, type CloseCodeValue
 } from '../../shared/protocol.js'
-import type { Principal } from './auth-hook.js'
+import type { Principal } from '../transport/auth-hook.js'
 import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
 import { cancelSocket, deferSocket } from './turn-end.js'
-import { encodeBinaryFrameHeader, encodeBinaryFrames } from './ws-frames.js'
+import { encodeBinaryFrameHeader, encodeBinaryFrames } from '../transport/ws-frames.js'
 import { NOT_SCHEDULED, type Expiring } from './expiry-clock.js'
-import type { WireSocket } from './wire-socket.js'
+import type { WireSocket } from '../transport/wire-socket.js'
 
 
 /** Frames of one turn go out together (see turn-end.ts); big ones go at once. */

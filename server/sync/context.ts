@@ -1,7 +1,7 @@
 import type { DocStore } from '../storage/doc-store.js'
 import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
-import type { ReauthenticateHook } from './auth-hook.js'
+import type { ReauthenticateHook } from '../transport/auth-hook.js'
 import type { Connection } from './connection.js'
 import type { ExpiryClock } from './expiry-clock.js'
 import type { LiveDocBudget } from './live-doc-budget.js'

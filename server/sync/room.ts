@@ -5,10 +5,10 @@ import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
-import { appendMerge } from './append-merge.js'
-import { checkUpdateV1 } from './update-check.js'
+import { appendMerge } from '../yjs/append-merge.js'
+import { checkUpdateV1 } from '../yjs/update-check.js'
 import { UpdateLog } from './update-log.js'
-import { BUILT_DOC_GUID, buildDoc } from '../storage/merge-updates.js'
+import { BUILT_DOC_GUID, buildDoc } from '../yjs/merge-updates.js'
 
 /**
  * After this many compactions in a row that copied bytes (append-merge.ts: the log only appended), the

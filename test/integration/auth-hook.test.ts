@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Writable } from 'node:stream'
 import { startServer, waitFor } from '../helpers/server.js'
 import { RawClient } from '../helpers/raw-client.js'
-import { AuthRejection, type Principal } from '../../server/sync/auth-hook.js'
+import { AuthRejection, type Principal } from '../../server/transport/auth-hook.js'
 import { createLogger } from '../../server/observe/logger.js'
 import { CloseCode } from '../../shared/protocol.js'
 

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { decodeProtectedHeader } from 'jose'
-import { rotateKeys } from '../../server/auth/keys.js'
+import { rotateKeys } from '../../server/identity/keys.js'
 import { startIdentityServer, signedInDevice } from '../helpers/identity.js'
 import { tempDir } from '../helpers/server.js'
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { totpCode } from '../../server/auth/mfa.js'
+import { totpCode } from '../../server/identity/mfa.js'
 import { startIdentityServer, signedInDevice, secondDevice, closeCode, TestDevice, PASSWORD } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>

@@ -6,7 +6,7 @@ import { SignJWT, generateKeyPair, importJWK, base64url, type JWK, type CryptoKe
 import { createHmac } from 'node:crypto'
 import * as Y from 'yjs'
 import { encodeUpdate } from '../../shared/protocol.js'
-import { AUDIENCE, ISSUER } from '../../server/auth/access-token.js'
+import { AUDIENCE, ISSUER } from '../../server/identity/access-token.js'
 import { startIdentityServer, signedInDevice, UpgradeRefused, closeCode, type TestDevice } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>

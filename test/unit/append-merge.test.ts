@@ -1,7 +1,7 @@
 import * as Y from 'yjs'
 import { describe, expect, it } from 'vitest'
-import { appendMerge } from '../../server/sync/append-merge.js'
-import { buildDoc } from '../../server/storage/merge-updates.js'
+import { appendMerge } from '../../server/yjs/append-merge.js'
+import { buildDoc } from '../../server/yjs/merge-updates.js'
 
 /** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
 const rng = (seed: number) => () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { mergeUpdates } from '../../server/storage/merge-updates.js'
+import { mergeUpdates } from '../../server/yjs/merge-updates.js'
 
 const updatesOf = (edit: (doc: Y.Doc) => void, doc = new Y.Doc()) => {
   const out: Uint8Array[] = []

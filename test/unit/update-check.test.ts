@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { checkUpdateV1 } from '../../server/sync/update-check.js'
+import { checkUpdateV1 } from '../../server/yjs/update-check.js'
 
 /** Every kind of struct, content, value and delete-set entry Yjs writes in a v1 update. */
 const corpus = (): Uint8Array[] => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { Writable } from 'node:stream'
 import * as wsModule from 'ws'
-import { FrameReader } from '../../server/sync/ws-reader.js'
+import { FrameReader } from '../../server/transport/ws-reader.js'
 import { clientFrame } from '../helpers/tcp-ws.js'
 
 /**

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import { FrameReader } from '../../server/sync/ws-reader.js'
-import { encodeBinaryFrames, encodeCloseFrame } from '../../server/sync/ws-frames.js'
+import { FrameReader } from '../../server/transport/ws-reader.js'
+import { encodeBinaryFrames, encodeCloseFrame } from '../../server/transport/ws-frames.js'
 import { clientFrame } from '../helpers/tcp-ws.js'
 
 /** A reader that records what it is told. */

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import * as Y from 'yjs'
-import { CONTENT_ANY_PATCH, EMIT_PATCH, applyPatch, yjsPatchPlugin } from '../../server/yjs-patch.js'
+import { CONTENT_ANY_PATCH, EMIT_PATCH, applyPatch, yjsPatchPlugin } from '../../server/yjs/yjs-patch.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
 const require = createRequire(import.meta.url)

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto'
+import type { DocInfo, DocRole } from '../../shared/api.js'
+import { ErrorCode, draftDocName } from '../../shared/api.js'
+import { ApiFailure } from '../http/api-failure.js'
+import type { DocRecord, SessionStore } from '../storage/session-store.js'
+import { normalizeEmail } from '../identity/identity.js'
+
+export const roleOf = (d: DocRecord, userId: string): DocRole | undefined =>
+  d.ownerId === userId ? 'owner' : d.members[userId]
+
+/**
+ * Shared drafts: metadata and membership. The content lives in the Yjs document `draft:<id>`; who
+ * may open it (and whether for writing) is decided here, by `accessTo`.
+ */
+export class Drafts {
+  constructor (
+    private readonly store: SessionStore,
+    private readonly onAccessRemoved: (docName: string, userId: string) => void,
+    private readonly onDeleted: (docName: string) => Promise<void>
+  ) {}
+
+  async create (userId: string, title: string): Promise<DocInfo> {
+    const now = Date.now()
+    const d: DocRecord = { id: randomUUID(), title, ownerId: userId, createdAt: now, updatedAt: now, members: {} }
+    await this.store.putDoc(d)
+    return this.info(d, userId, true)
+  }
+
+  async list (userId: string): Promise<DocInfo[]> {
+    const docs = await this.store.docsOfUser(userId)
+    const out = await Promise.all(docs.map(d => this.info(d, userId, roleOf(d, userId) === 'owner')))
+    return out.sort((a, b) => b.updatedAt - a.updatedAt)
+  }
+
+  async get (userId: string, id: string): Promise<DocInfo> {
+    const d = await this.visible(userId, id)
+    return this.info(d, userId, true)
+  }
+
+  async rename (userId: string, id: string, title: string): Promise<DocInfo> {
+    const d = await this.visible(userId, id)
+    if (roleOf(d, userId) === 'viewer') throw new ApiFailure(403, ErrorCode.forbidden, 'viewers cannot rename')
+    d.title = title
+    d.updatedAt = Date.now()
+    await this.store.putDoc(d)
+    return this.info(d, userId, true)
+  }
+
+  async remove (userId: string, id: string): Promise<void> {
+    const d = await this.owned(userId, id)
+    await this.store.deleteDoc(d)
+    // Access is gone first, so nobody reopens it while its content is deleted.
+    await this.onDeleted(draftDocName(d.id))
+  }
+
+  async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer'): Promise<DocInfo> {
+    const d = await this.owned(userId, id)
+    const member = await this.store.userByEmail(normalizeEmail(email))
+    if (!member) throw new ApiFailure(404, ErrorCode.notFound, 'no account with this email')
+    if (member.id === d.ownerId) throw new ApiFailure(409, ErrorCode.conflict, 'the owner is already a member')
+    const downgraded = d.members[member.id] === 'editor' && role === 'viewer'
+    d.members[member.id] = role
+    d.updatedAt = Date.now()
+    await this.store.putDoc(d)
+    // Open sockets carry the role they were opened with: reconnecting picks up the new one.
+    if (downgraded) this.onAccessRemoved(draftDocName(d.id), member.id)
+    return this.info(d, userId, true)
+  }
+
+  /** The owner removes anyone; a member may remove themselves (leave). */
+  async removeMember (userId: string, id: string, memberId: string): Promise<void> {
+    const d = await this.visible(userId, id)
+    if (roleOf(d, userId) !== 'owner' && memberId !== userId) throw new ApiFailure(403, ErrorCode.forbidden, 'only the owner can remove members')
+    if (!d.members[memberId]) throw new ApiFailure(404, ErrorCode.notFound, 'not a member')
+    delete d.members[memberId]
+    d.updatedAt = Date.now()
+    await this.store.putDoc(d)
+    this.onAccessRemoved(draftDocName(d.id), memberId)
+  }
+
+  /** Socket access to `draft:<id>` for a user, or undefined when they have none. */
+  async accessTo (id: string, userId: string): Promise<'read' | 'write' | undefined> {
+    const d = await this.store.docById(id)
+    const role = d && roleOf(d, userId)
+    return role === undefined ? undefined : role === 'viewer' ? 'read' : 'write'
+  }
+
+  private async visible (userId: string, id: string): Promise<DocRecord> {
+    const d = await this.store.docById(id)
+    // Someone else's draft is "not found", not "forbidden": ids are not confirmed to outsiders.
+    if (!d || roleOf(d, userId) === undefined) throw new ApiFailure(404, ErrorCode.notFound, 'no such draft')
+    return d
+  }
+
+  private async owned (userId: string, id: string): Promise<DocRecord> {
+    const d = await this.visible(userId, id)
+    if (d.ownerId !== userId) throw new ApiFailure(403, ErrorCode.forbidden, 'only the owner can do this')
+    return d
+  }
+
+  private async info (d: DocRecord, userId: string, withMembers: boolean): Promise<DocInfo> {
+    const info: DocInfo = { id: d.id, docName: draftDocName(d.id), title: d.title, ownerId: d.ownerId, role: roleOf(d, userId)!, createdAt: d.createdAt, updatedAt: d.updatedAt }
+    if (withMembers) {
+      const ids = [d.ownerId, ...Object.keys(d.members)]
+      const users = await Promise.all(ids.map(id => this.store.userById(id)))
+      info.members = ids.map((id, i) => ({ userId: id, email: users[i]?.email ?? '', role: roleOf(d, id)! }))
+    }
+    return info
+  }
+}

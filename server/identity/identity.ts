@@ -1,0 +1,408 @@
+import { randomUUID } from 'node:crypto'
+import type { DeviceInfo, LoginResponse, TokenResponse, SessionInfo, StepUpResponse, MfaEnrollResponse } from '../../shared/api.js'
+import { ErrorCode, sessionDocName } from '../../shared/api.js'
+import type { ServerConfig } from '../config.js'
+import type { Logger } from '../observe/logger.js'
+import { ApiFailure } from '../http/api-failure.js'
+import { AccessTokens, STEP_UP_WINDOW_S, TokenError, type AccessClaims } from './access-token.js'
+import { DpopError, JtiCache, verifyDpopProof } from './dpop.js'
+import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
+import { hashRecoveryCode, newRecoveryCodes, newTotpSecret, sameHash, totpStep } from './mfa.js'
+import { AuthRateLimits, RateLimited } from './rate-limits.js'
+import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } from './refresh-token.js'
+import { securityEvent } from './security-events.js'
+import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
+import { expiryPolicy, sessionDeadline } from './expiry-policy.js'
+
+/** What the HTTP layer knows about a request, for proofs, rate limits and the session dashboard. */
+export interface RequestContext { ip: string, userAgent: string, dpop?: string, method: string, url: string }
+
+/** A verified Bearer token with its live session. */
+export interface Authed { claims: AccessClaims, session: SessionRecord, user: UserRecord }
+
+export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'expired'
+
+const MFA_CHALLENGE_MS = 5 * 60_000
+// lastSeenAt is written at most this often per session: it is a hint, not a ledger.
+const TOUCH_EVERY_MS = 60_000
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+
+/**
+ * Accounts and device sessions: passwords, MFA, DPoP-bound rotating refresh tokens, access tokens,
+ * expiry and revocation. Transport-free; `onSessionEnded` lets the sync layer close sockets.
+ */
+export class Identity {
+  private readonly proofJtis = new JtiCache()
+  private readonly usedChallenges = new JtiCache(MFA_CHALLENGE_MS / 1000 + 60)
+  private readonly limits: AuthRateLimits
+  private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
+
+  constructor (
+    private readonly store: SessionStore,
+    readonly tokens: AccessTokens,
+    private readonly config: ServerConfig,
+    private readonly logger: Logger,
+    private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason) => void,
+    private readonly onlineCount: (sessionId: string) => number,
+    private readonly securityCounter?: { inc (labels: { kind: string }): void }
+  ) {
+    this.limits = new AuthRateLimits(config.loginAttemptsPerAccount, config.loginAttemptsPerIp)
+    this.policy = expiryPolicy(config)
+  }
+
+  async register (email: string, password: string, ctx: RequestContext): Promise<string> {
+    const problem = passwordProblem(password)
+    if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
+    const user: UserRecord = { id: randomUUID(), email: normalizeEmail(email), passwordHash: await hashPassword(password), createdAt: Date.now() }
+    if (!await this.store.createUser(user)) throw new ApiFailure(409, ErrorCode.emailTaken, 'an account with this email exists')
+    this.event('register', { userId: user.id, ip: ctx.ip })
+    return user.id
+  }
+
+  async login (email: string, password: string, device: DeviceInfo, ctx: RequestContext): Promise<LoginResponse> {
+    const normalized = normalizeEmail(email)
+    // Budgets first: a limited client costs no signature check and leaves no proof id in memory.
+    await this.guard({ account: normalized, ip: ctx.ip }, ctx)
+    const jkt = await this.proof(ctx)
+    const user = await this.store.userByEmail(normalized)
+    // Same work and same answer for an unknown email and a wrong password.
+    const ok = await verifyPassword(user?.passwordHash, password)
+    if (!user || !ok) {
+      await this.limits.fail({ account: normalized, ip: ctx.ip })
+      this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
+      throw new ApiFailure(401, ErrorCode.invalidCredentials, 'wrong email or password')
+    }
+    if (user.mfaSecret) {
+      const mfaToken = await this.tokens.issuePurpose('mfa', { sub: user.id, jkt, device }, MFA_CHALLENGE_MS)
+      return { mfaRequired: true, mfaToken }
+    }
+    await this.limits.reset(normalized)
+    return this.startSession(user, device, jkt, ['pwd'], undefined, ctx)
+  }
+
+  async verifyMfa (mfaToken: string, code: string, ctx: RequestContext): Promise<TokenResponse> {
+    await this.guard({ ip: ctx.ip }, ctx)
+    const jkt = await this.proof(ctx)
+    let claims: Record<string, unknown>
+    try { claims = await this.tokens.verifyPurpose(mfaToken, 'mfa') } catch {
+      throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge invalid or expired: sign in again')
+    }
+    if (claims.jkt !== jkt) throw new ApiFailure(401, ErrorCode.invalidDpop, 'MFA must be completed by the device that signed in')
+    const user = await this.store.userById(String(claims.sub))
+    if (!user?.mfaSecret) throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge no longer applies')
+    await this.guard({ account: user.email, ip: ctx.ip }, ctx)
+    if (!await this.checkSecondFactor(user, code, ctx)) {
+      await this.limits.fail({ account: user.email, ip: ctx.ip })
+      this.event('mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+    }
+    if (!this.usedChallenges.claim(String(claims.jti), Math.floor(Date.now() / 1000))) {
+      throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge already used')
+    }
+    await this.limits.reset(user.email)
+    return this.startSession(user, claims.device as DeviceInfo, jkt, ['pwd', 'otp'], Date.now(), ctx)
+  }
+
+  /**
+   * Rotates the refresh token. The current token gets a fresh pair; the token rotated last, retried
+   * within the grace window by the same device key, gets the same successor again (a lost response);
+   * any other earlier token means it was copied: the whole device session ends.
+   */
+  async refresh (refreshToken: string, ctx: RequestContext): Promise<TokenResponse> {
+    await this.guard({ ip: ctx.ip }, ctx)
+    const jkt = await this.proof(ctx)
+    const hash = hashRefreshToken(refreshToken)
+    const sid = await this.store.sessionIdByRefreshHash(hash)
+    if (!sid) {
+      await this.limits.fail({ ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    }
+    // Read-rotate-write must not interleave for one session (two tabs refreshing at once).
+    return this.serialized(sid, () => this.rotate(sid, refreshToken, hash, jkt, ctx))
+  }
+
+  private async rotate (sid: string, refreshToken: string, hash: string, jkt: string, ctx: RequestContext): Promise<TokenResponse> {
+    const session = await this.store.sessionById(sid)
+    if (!session) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    // Proof of possession comes first: a stolen token without the device key changes nothing.
+    if (session.jkt !== jkt) {
+      this.event('dpop_key_mismatch', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidDpop, 'refresh token is bound to another device key')
+    }
+    if (await this.endIfExpired(session)) throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session expired: sign in again')
+    if (session.endedAt) throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session ended: sign in again')
+    const user = await this.store.userById(session.userId)
+    if (!user) throw new ApiFailure(401, ErrorCode.sessionEnded, 'account no longer exists')
+
+    const now = Date.now()
+    let next: string
+    if (sameHash(session.refreshHash, hash)) {
+      next = newRefreshToken()
+      session.prevRefreshHash = hash
+      session.prevRotatedAt = now
+      session.prevSealedSuccessor = sealSuccessor(refreshToken, next)
+      session.refreshHash = hashRefreshToken(next)
+      await this.store.indexRefreshHash(session.refreshHash, session.id)
+    } else {
+      const successor = session.prevRefreshHash === hash && session.prevSealedSuccessor && now - (session.prevRotatedAt ?? 0) <= this.config.refreshGraceMs
+        ? unsealSuccessor(refreshToken, session.prevSealedSuccessor)
+        : null
+      if (successor === null || hashRefreshToken(successor) !== session.refreshHash) {
+        this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
+        await this.endSession(session, 'refresh_reuse')
+        throw new ApiFailure(401, ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
+      }
+      next = successor
+    }
+    session.lastSeenAt = now
+    session.lastIp = ctx.ip
+    await this.store.putSession(session)
+    return this.tokenResponse(user, session, next)
+  }
+
+  /** Verifies `Authorization: Bearer …` and that its device session is still live. */
+  async authenticate (authorization: string | undefined, ctx?: Pick<RequestContext, 'ip'>): Promise<Authed> {
+    const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization ?? '')
+    if (!m) throw new ApiFailure(401, ErrorCode.invalidToken, 'Authorization: Bearer <access token> required')
+    const authed = await this.verifyAccessToken(m[1]!)
+    await this.touch(authed.session, ctx?.ip)
+    return authed
+  }
+
+  /** Token → live session and user; used by HTTP and WebSocket authentication alike. */
+  async verifyAccessToken (token: string): Promise<Authed> {
+    let claims: AccessClaims
+    try { claims = await this.tokens.verify(token) } catch (err) {
+      const expired = err instanceof TokenError && err.code === 'token_expired'
+      throw new ApiFailure(401, expired ? ErrorCode.tokenExpired : ErrorCode.invalidToken, expired ? 'access token expired' : 'access token invalid')
+    }
+    const session = await this.store.sessionById(claims.sid)
+    if (!session || session.userId !== claims.sub || session.endedAt || await this.endIfExpired(session)) {
+      throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session ended: sign in again')
+    }
+    const user = await this.store.userById(claims.sub)
+    if (!user) throw new ApiFailure(401, ErrorCode.sessionEnded, 'account no longer exists')
+    return { claims, session, user }
+  }
+
+  async logout (a: Authed, ctx: RequestContext): Promise<void> {
+    this.event('logout', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    await this.endSession(a.session, 'logout')
+  }
+
+  async listSessions (a: Authed): Promise<SessionInfo[]> {
+    const all = await this.store.sessionsOfUser(a.user.id)
+    const live: SessionInfo[] = []
+    for (const s of all) {
+      if (s.endedAt || await this.endIfExpired(s)) continue
+      live.push({
+        id: s.id, deviceName: s.deviceName, platform: s.platform, userAgent: s.userAgent, createdAt: s.createdAt,
+        lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, current: s.id === a.session.id, online: this.onlineCount(s.id)
+      })
+    }
+    return live.sort((x, y) => Number(y.current) - Number(x.current) || y.lastSeenAt - x.lastSeenAt)
+  }
+
+  async revokeSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
+    const s = await this.store.sessionById(sessionId)
+    if (!s || s.userId !== a.user.id || s.endedAt) throw new ApiFailure(404, ErrorCode.notFound, 'no such device session')
+    this.event('session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: s.id === a.session.id ? 'self' : 'remote' })
+    await this.endSession(s, 'revoked')
+  }
+
+  async revokeOthers (a: Authed, ctx: RequestContext): Promise<number> {
+    this.requireStepUp(a)
+    return this.endOthers(a, 'revoked', ctx)
+  }
+
+  async changePassword (a: Authed, current: string, next: string, ctx: RequestContext): Promise<void> {
+    this.requireStepUp(a)
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
+    if (!await verifyPassword(a.user.passwordHash, current)) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidCredentials, 'current password is wrong')
+    }
+    const problem = passwordProblem(next)
+    if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
+    a.user.passwordHash = await hashPassword(next)
+    await this.store.putUser(a.user)
+    this.event('password_changed', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    await this.endOthers(a, 'password_changed', ctx)
+  }
+
+  async mfaEnroll (a: Authed): Promise<MfaEnrollResponse> {
+    if (a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
+    const { secret, otpauthUri } = newTotpSecret(a.user.email)
+    a.user.mfaPendingSecret = secret
+    await this.store.putUser(a.user)
+    return { secret, otpauthUri }
+  }
+
+  async mfaConfirm (a: Authed, code: string, ctx: RequestContext): Promise<string[]> {
+    if (a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
+    if (!a.user.mfaPendingSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'call /auth/mfa/enroll first')
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
+    const step = totpStep(a.user.mfaPendingSecret, code)
+    if (step === null) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong code: check the authenticator app clock')
+    }
+    const codes = newRecoveryCodes()
+    Object.assign(a.user, { mfaSecret: a.user.mfaPendingSecret, mfaPendingSecret: undefined, lastTotpStep: step, recoveryHashes: codes.map(hashRecoveryCode) })
+    await this.store.putUser(a.user)
+    // The session that just proved the code counts as stepped up.
+    await this.markSecondFactor(a.session)
+    this.event('mfa_enabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+    return codes
+  }
+
+  async mfaDisable (a: Authed, ctx: RequestContext): Promise<void> {
+    if (!a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'MFA is not on')
+    this.requireStepUp(a)
+    Object.assign(a.user, { mfaSecret: undefined, mfaPendingSecret: undefined, recoveryHashes: undefined, lastTotpStep: undefined })
+    await this.store.putUser(a.user)
+    this.event('mfa_disabled', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+  }
+
+  /** Proves the second factor again; the returned access token satisfies step-up for 10 minutes. */
+  async stepUp (a: Authed, code: string, ctx: RequestContext): Promise<StepUpResponse> {
+    if (!a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'MFA is not on: nothing to step up to')
+    await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
+    if (!await this.checkSecondFactor(a.user, code, ctx)) {
+      await this.limits.fail({ account: a.user.email, ip: ctx.ip })
+      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+    }
+    await this.markSecondFactor(a.session)
+    const t = await this.issueAccess(a.session)
+    return { accessToken: t.token, accessTokenExpiresAt: t.expiresAt }
+  }
+
+  /** Ends a session if its idle or absolute deadline passed; true when it is (now) ended. */
+  async endIfExpired (s: SessionRecord): Promise<boolean> {
+    if (s.endedAt) return true
+    if (Date.now() < sessionDeadline(s)) return false
+    this.event('session_expired', { userId: s.userId, sessionId: s.id })
+    await this.endSession(s, 'expired')
+    return true
+  }
+
+  /** Re-reads a session (e.g. for the expiry sweeper); undefined when it is gone or ended. */
+  async liveSession (sessionId: string): Promise<SessionRecord | undefined> {
+    const s = await this.store.sessionById(sessionId)
+    return !s || s.endedAt || await this.endIfExpired(s) ? undefined : s
+  }
+
+  async touch (s: SessionRecord, ip?: string): Promise<void> {
+    const now = Date.now()
+    if (now - s.lastSeenAt < TOUCH_EVERY_MS && (!ip || ip === s.lastIp)) return
+    s.lastSeenAt = now
+    if (ip) s.lastIp = ip
+    await this.store.putSession(s)
+  }
+
+  private async endSession (s: SessionRecord, reason: SessionEndReason): Promise<void> {
+    if (!s.endedAt) {
+      s.endedAt = Date.now()
+      s.endReason = reason
+      await this.store.putSession(s)
+    }
+    this.onSessionEnded(s.id, reason)
+  }
+
+  private async endOthers (a: Authed, reason: SessionEndReason, ctx: RequestContext): Promise<number> {
+    let n = 0
+    for (const s of await this.store.sessionsOfUser(a.user.id)) {
+      if (s.id === a.session.id || s.endedAt) continue
+      this.event('session_revoked', { userId: a.user.id, sessionId: s.id, ip: ctx.ip, reason })
+      await this.endSession(s, reason)
+      n++
+    }
+    return n
+  }
+
+  private requireStepUp (a: Authed): void {
+    if (!a.user.mfaSecret) return
+    const fresh = a.claims.amr.includes('otp') && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
+    if (!fresh) throw new ApiFailure(403, ErrorCode.stepUpRequired, 'confirm with your authenticator code first (POST /auth/step-up)')
+  }
+
+  /** The session proved the second factor now: its tokens carry `otp` and a fresh `mfa_time`. */
+  private async markSecondFactor (s: SessionRecord): Promise<void> {
+    Object.assign(s, { mfaAt: Date.now(), amr: [...new Set([...s.amr, 'otp'])] })
+    await this.store.putSession(s)
+  }
+
+  /** A TOTP code (each time step once) or an unused recovery code (consumed). */
+  private async checkSecondFactor (user: UserRecord, code: string, ctx: RequestContext): Promise<boolean> {
+    const trimmed = String(code).trim()
+    const step = user.mfaSecret ? totpStep(user.mfaSecret, trimmed) : null
+    if (step !== null && step > (user.lastTotpStep ?? -1)) {
+      user.lastTotpStep = step
+      await this.store.putUser(user)
+      return true
+    }
+    const h = hashRecoveryCode(trimmed)
+    const idx = (user.recoveryHashes ?? []).findIndex(x => sameHash(x, h))
+    if (idx < 0) return false
+    user.recoveryHashes!.splice(idx, 1)
+    await this.store.putUser(user)
+    this.event('recovery_code_used', { userId: user.id, ip: ctx.ip, reason: `${user.recoveryHashes!.length} left` })
+    return true
+  }
+
+  private async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
+    const now = Date.now()
+    const refresh = newRefreshToken()
+    const session: SessionRecord = {
+      id: randomUUID(), userId: user.id, deviceName: device.name, platform: device.platform, userAgent: ctx.userAgent.slice(0, 256),
+      createdAt: now, lastSeenAt: now, lastIp: ctx.ip, jkt, amr, mfaAt, refreshHash: hashRefreshToken(refresh),
+      idleTimeoutMs: this.policy.idleTimeoutMs, absoluteExpiresAt: now + this.policy.absoluteLifetimeMs
+    }
+    await this.store.indexRefreshHash(session.refreshHash, session.id)
+    await this.store.putSession(session)
+    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
+    this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
+    return this.tokenResponse(user, session, refresh)
+  }
+
+  private async tokenResponse (user: UserRecord, session: SessionRecord, refreshToken: string): Promise<TokenResponse> {
+    const t = await this.issueAccess(session)
+    return { accessToken: t.token, refreshToken, sessionId: session.id, userId: user.id, accessTokenExpiresAt: t.expiresAt, sessionDoc: sessionDocName(user.id) }
+  }
+
+  private issueAccess (s: SessionRecord) {
+    return this.tokens.issue({ sub: s.userId, sid: s.id, amr: s.amr, mfaTime: s.mfaAt ? Math.floor(s.mfaAt / 1000) : undefined })
+  }
+
+  private async proof (ctx: RequestContext): Promise<string> {
+    try {
+      return await verifyDpopProof(ctx.dpop, ctx.method, ctx.url, this.proofJtis)
+    } catch (err) {
+      if (err instanceof DpopError) throw new ApiFailure(401, ErrorCode.invalidDpop, err.message)
+      throw err
+    }
+  }
+
+  private event (kind: Parameters<typeof securityEvent>[1], fields: Parameters<typeof securityEvent>[2]): void {
+    securityEvent(this.logger, kind, fields, this.securityCounter)
+  }
+
+  private serialized<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn)
+    const tail = run.catch(() => {})
+    this.locks.set(key, tail)
+    void tail.then(() => { if (this.locks.get(key) === tail) this.locks.delete(key) })
+    return run
+  }
+
+  private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
+    try { await this.limits.check(keys) } catch (err) {
+      if (!(err instanceof RateLimited)) throw err
+      this.event('rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
+      throw new ApiFailure(429, ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)
+    }
+  }
+}
+

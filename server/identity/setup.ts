@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify'
+import type { Level } from 'level'
+import { CloseCode } from '../../shared/protocol.js'
+import { behindProxy, type ServerConfig } from '../config.js'
+import type { Logger } from '../observe/logger.js'
+import type { Metrics } from '../observe/metrics.js'
+import type { Rooms } from '../sync/rooms.js'
+import type { SessionSockets } from '../sync/session-sockets.js'
+import { authRoutes } from '../http/auth-routes.js'
+import { docsRoutes } from '../http/docs-routes.js'
+import { AccessTokens } from './access-token.js'
+import { Drafts } from '../access/drafts.js'
+import { ExpirySweeper } from './expiry-sweeper.js'
+import { Identity } from './identity.js'
+import { KeyRing } from './keys.js'
+import { LevelSessionStore } from '../storage/level/session-store.js'
+import { socketAuthHooks } from './socket-auth.js'
+
+/**
+ * Builds identity on the server's database and connects it to the sync layer: ended sessions close
+ * their sockets (4403) at once, changed draft access closes the affected sockets (4409).
+ */
+export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
+  const keys = await KeyRing.open(config.dataDir)
+  const store = new LevelSessionStore(db)
+  const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
+  const identity = new Identity(store, tokens, config, logger,
+    (sessionId, reason) => {
+      const closed = sockets.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    },
+    sessionId => sockets.count(sessionId),
+    metrics.securityEvents)
+  const drafts = new Drafts(store,
+    (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
+    docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
+  const sweeper = new ExpirySweeper(identity, sockets)
+  sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
+  const hooks = socketAuthHooks(identity, drafts, behindProxy(config), a => sweeper.watch(a.session))
+  return {
+    identity,
+    drafts,
+    hooks,
+    /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
+    sweeper,
+    routes: (http: FastifyInstance) => {
+      authRoutes(http, identity, () => keys.jwks(), config.publicUrl)
+      docsRoutes(http, identity, drafts, config.publicUrl)
+    },
+    /** Pick up keys added by `npm run keys:rotate` without a restart. */
+    reloadKeys: () => keys.reload(),
+    stop: () => sweeper.stop()
+  }
+}
