@@ -176,7 +176,7 @@ const registerServiceWorker = async () => {
 const boot = async () => {
   // VITE_MOCK=1 (UI work without a server) is replaced at build time; real builds drop this branch.
   backend = import.meta.env.VITE_MOCK ? (await import('./mock-backend.js')).createMockBackend() : createBackend()
-  let account: Account | null = null
+  let account: Account | null
   try {
     account = await backend.restore()
   } catch {

@@ -14,7 +14,7 @@ const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/
 export const checkCpuList = (list: string, flag: string): string => {
   if (!CPU_LIST.test(list)) throw new Error(`bad ${flag} '${list}': a taskset -c list such as 0 or 0,1 or 0-3`)
   try { execFileSync('taskset', ['-c', list, 'true'], { stdio: 'pipe' }) } catch (err) {
-    throw new Error(`${flag} ${list}: taskset failed (${(err as Error).message.split('\n')[0]})`)
+    throw new Error(`${flag} ${list}: taskset failed (${(err as Error).message.split('\n')[0]})`, { cause: err })
   }
   return list
 }

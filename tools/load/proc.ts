@@ -54,7 +54,7 @@ export const serverUsageSince = (pid: number | null, before: ProcSample | null):
 export const findListeningPid = (port: number): number | null => {
   const inodes = new Set<string>()
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = ''
+    let text: string
     try { text = fs.readFileSync(table, 'utf8') } catch { continue }
     for (const line of text.split('\n').slice(1)) {
       // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -64,13 +64,13 @@ export const findListeningPid = (port: number): number | null => {
     }
   }
   if (inodes.size === 0) return null
-  let pids: string[] = []
+  let pids: string[]
   try { pids = fs.readdirSync('/proc').filter(d => /^\d+$/.test(d)) } catch { return null }
   for (const pid of pids) {
-    let fds: string[] = []
+    let fds: string[]
     try { fds = fs.readdirSync(`/proc/${pid}/fd`) } catch { continue }
     for (const fd of fds) {
-      let link = ''
+      let link: string
       try { link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { continue }
       const m = /^socket:\[(\d+)\]$/.exec(link)
       if (m && inodes.has(m[1]!)) return Number(pid)
