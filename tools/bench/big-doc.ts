@@ -5,7 +5,7 @@
  * For each size, one writer fills a document, then in each round makes 5 small edits and a returning
  * device (it holds the state of its previous visit) joins: the time from its socket opening to sync
  * step 2 is almost all the server's answer (a rebuild of the whole document without the live Y.Doc).
- * The server is the `npm start` bundle in its own process, with --insecure-no-auth: a login does not
+ * The server runs as `npm start` runs it, in its own process, with --insecure-no-auth: a login does not
  * change what the room does.
  */
 import * as Y from 'yjs'

@@ -1,8 +1,8 @@
 /**
  * `--server-cpus` / `--gen-cpus`: run a process under `taskset -c LIST`, so the server and the load
  * generators each get their own cores instead of taking turns on every core. On a 2-core machine this
- * gives every server exactly one core of its own, the way the issue states its reference figures
- * ("saturates one core at about 10,000 edits/s"), and keeps the generators off the server's core.
+ * gives every server exactly one core of its own, so "saturates one core" is measured as stated, and
+ * keeps the generators off the server's core.
  * Every thread the process starts later (GC helpers, libuv's pool, LevelDB's compaction) inherits the
  * mask, so a server's helper threads share its core too, for ours and the peers alike.
  */

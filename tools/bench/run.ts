@@ -57,8 +57,8 @@ const HELP = `Usage: npm run bench -- [options]
   --gen-node-flags="F"    extra Node flags for the generator processes (e.g. --cpu-prof)
   --server-cpus LIST      run every server on these CPUs only (taskset -c LIST, e.g. 0) ...
   --gen-cpus LIST         ... and the generators on these (e.g. 1): on 2 cores each server gets one
-                          core of its own, helper threads included, as the issue's reference figures
-                          ("saturates one core") are stated; the header shows the masks (default: all)
+                          core of its own, helper threads included, so "saturates one core" is
+                          measured as stated; the header shows the masks (default: all)
   --max-seconds S         hard deadline for the whole benchmark (default 3600)
   --json                  print one JSON document on stdout (progress still on stderr)`
 
@@ -217,9 +217,9 @@ const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (sampleProcess(pid
 
 /**
  * Interleaved runs keep the other targets alive. A server that just went idle keeps working for a while
- * (V8's memory reducer runs full GCs of a heap of hundreds of MB, LevelDB compacts), which would take CPU
- * from the step being measured: wait until they use < 3 % of a core (at most 90 s: a server that fell
- * behind works off its backlog first, which took Hocuspocus and `@y/websocket-server` over 30 s).
+ * (V8's memory reducer runs full GCs of a big heap, LevelDB compacts), which would take CPU from the
+ * step being measured: wait until they use < 3 % of a core (at most 90 s: a server that fell behind
+ * works off its backlog first, which can take tens of seconds).
  */
 const quiesce = async (pids: number[]): Promise<number> => {
   const t0 = Date.now()
@@ -340,8 +340,8 @@ const runSteady = async () => {
     }
     /**
      * A target leaving the sweep is checked and stopped at once when others go on: a server that failed
-     * a step keeps working off its backlog and collecting a big heap for minutes (seen: Hocuspocus at 80 %
-     * of a core through the next steps), which would measure the remaining targets on a busy machine.
+     * a step keeps working off its backlog and collecting a big heap for minutes, which would measure
+     * the remaining targets on a busy machine.
      */
     const retire = async (f: OpenFleet) => {
       active.splice(active.indexOf(f), 1)

@@ -1,6 +1,6 @@
 /**
  * What a sweep's rows add up to: each target's saturation rate, and ours against every peer. Pure
- * functions over the step results, so the rules are unit-tested (test/unit/bench-saturation.test.ts).
+ * functions over the step results, so the rules are unit-tested (tools/bench/test/saturation.test.ts).
  */
 
 /** The part of a step's result these rules read (run.ts's Row has it all). */
@@ -27,11 +27,9 @@ export interface StepLimits { p99Ms: number, minDelivered: number, loopFull: num
 
 /**
  * Why a step failed (empty: it passed). Latency and delivery alone let a server pass whose event loop
- * never idles: overloaded, it reads more frames per turn and batches its way to a low p99 for the 8 s
- * of a step, while its queues and RSS grow (`@y/websocket-server` pinned to one core: 100 % busy from
- * 12.5k/s, RSS 206 → 1281 MB, yet p99 < 250 ms at 20k/s). A loop busy for the whole window is
- * saturated, as the issue calls a server that "saturates one core". A busy share that could not be
- * sampled (NaN) fails nothing.
+ * never idles: overloaded, it reads more frames per turn and batches its way to a low p99 for the few
+ * seconds of a step, while its queues and RSS grow. A loop busy for the whole window has no headroom
+ * left, so it counts as saturated. A busy share that could not be sampled (NaN) fails nothing.
  */
 export const stepFailures = (m: StepMeasure, limits: StepLimits): string[] => {
   const flags: string[] = []

@@ -113,9 +113,8 @@ export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startScript.split(
   .filter((m): m is RegExpExecArray => m !== null)
   .map(m => [m[1]!, process.env[m[1]!] ?? m[2] ?? m[3]]))
 /**
- * The memory-lean profile README documents (`NODE_OPTIONS=--max-semi-space-size=4`): V8's young
- * generation capped at 4 MB per semi-space instead of 16, for less RSS; its tail-latency cost under
- * load measured within noise here (README → Performance).
+ * The memory-lean option docs/performance.md lists (`NODE_OPTIONS=--max-semi-space-size=4`): V8's
+ * young generation capped at 4 MB per semi-space instead of 16, for less RSS.
  */
 export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
 /** Ours as `npm start` runs it (the bundle, server/build.ts); the peers' TypeScript, the load tool and the generators with tsc (tsconfig.build.json, which leaves the server to the bundle). */

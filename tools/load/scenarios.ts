@@ -69,8 +69,7 @@ const editLoop = async (devices: SimDevice[], perDevice: number, seconds: number
 const converge = async (users: SimUser[], opts: ScenarioOptions, stats: RunStats): Promise<ConvergenceReport> => {
   const devices = allDevices(users)
   // In-flight deliveries first: the resyncs below make the server encode whole documents, and a
-  // delivery queued behind that work would count the wait as edit latency (it did: p99 at 8k/s was
-  // set by the last edits of the window, delayed by this check).
+  // delivery queued behind that work would count the wait as edit latency.
   const quietBy = Math.min(Date.now() + 10_000, opts.deadline)
   for (let last = -1; stats.delivered !== last && Date.now() < quietBy;) { last = stats.delivered; await sleep(300) }
   // Devices that dropped mid-run reconnect on their own; give them until the deadline.

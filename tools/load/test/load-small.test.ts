@@ -43,7 +43,7 @@ describe('load tool against a real local server (small)', () => {
 
   it('churn: short-lived tokens keep devices refreshing and reconnecting mid-edit; nothing is lost', async () => {
     // A 2.5-s token expires by 3.5 s (JWT times are whole seconds), and the socket is told within the
-    // expiry clock's second after that: 6 s always sees the first wave of 4401s (4 s once missed it on CI).
+    // expiry clock's second after that: 6 s leaves room for a loaded machine to see the first wave of 4401s.
     const r = await run('churn', { users: 4, devicesPerUser: 2, mode: 'light' }, { seconds: 6, rate: 5 })
     expect(r.refreshes).toBeGreaterThan(8)
     expect(r.reconnects).toBeGreaterThan(0)
