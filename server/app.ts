@@ -17,7 +17,8 @@ import type { SyncContext } from './sync/context.js'
 import { healthRoutes } from './http/health.js'
 import { demoRoutes } from './http/demo.js'
 import { apiErrorHandler } from './http/api-failure.js'
-import { setupIdentity } from './identity/setup.js'
+import { setupIdentity, type IdentitySetup } from './identity/setup.js'
+import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import { startIdleTrim } from './observe/idle-trim.js'
 
@@ -34,7 +35,7 @@ export interface App {
   metrics: Metrics
   rooms: Rooms
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
-  identity?: Awaited<ReturnType<typeof setupIdentity>>
+  identity?: IdentitySetup
   sessions: SessionSockets
   db: Level<string, Uint8Array>
   /** `http://host:port` once listening. */
@@ -88,7 +89,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
-  identity?.routes(http)
+  if (identity) identityRoutes(http, identity, config.publicUrl)
   http.addHook('onResponse', async (req, reply) => {
     if (!MONITORING_PATHS.has(req.routeOptions.url ?? '')) metrics.hot.httpRequests++
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

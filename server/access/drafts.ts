@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { DocInfo, DocRole } from '../../shared/api.js'
 import { ErrorCode, draftDocName } from '../../shared/api.js'
-import { ApiFailure } from '../http/api-failure.js'
+import { Failure } from '../errors.js'
 import type { DocRecord, SessionStore } from '../storage/session-store.js'
 import { normalizeEmail } from '../identity/identity.js'
 
@@ -39,7 +39,7 @@ export class Drafts {
 
   async rename (userId: string, id: string, title: string): Promise<DocInfo> {
     const d = await this.visible(userId, id)
-    if (roleOf(d, userId) === 'viewer') throw new ApiFailure(403, ErrorCode.forbidden, 'viewers cannot rename')
+    if (roleOf(d, userId) === 'viewer') throw new Failure(ErrorCode.forbidden, 'viewers cannot rename')
     d.title = title
     d.updatedAt = Date.now()
     await this.store.putDoc(d)
@@ -56,8 +56,8 @@ export class Drafts {
   async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer'): Promise<DocInfo> {
     const d = await this.owned(userId, id)
     const member = await this.store.userByEmail(normalizeEmail(email))
-    if (!member) throw new ApiFailure(404, ErrorCode.notFound, 'no account with this email')
-    if (member.id === d.ownerId) throw new ApiFailure(409, ErrorCode.conflict, 'the owner is already a member')
+    if (!member) throw new Failure(ErrorCode.notFound, 'no account with this email')
+    if (member.id === d.ownerId) throw new Failure(ErrorCode.conflict, 'the owner is already a member')
     const downgraded = d.members[member.id] === 'editor' && role === 'viewer'
     d.members[member.id] = role
     d.updatedAt = Date.now()
@@ -70,8 +70,8 @@ export class Drafts {
   /** The owner removes anyone; a member may remove themselves (leave). */
   async removeMember (userId: string, id: string, memberId: string): Promise<void> {
     const d = await this.visible(userId, id)
-    if (roleOf(d, userId) !== 'owner' && memberId !== userId) throw new ApiFailure(403, ErrorCode.forbidden, 'only the owner can remove members')
-    if (!d.members[memberId]) throw new ApiFailure(404, ErrorCode.notFound, 'not a member')
+    if (roleOf(d, userId) !== 'owner' && memberId !== userId) throw new Failure(ErrorCode.forbidden, 'only the owner can remove members')
+    if (!d.members[memberId]) throw new Failure(ErrorCode.notFound, 'not a member')
     delete d.members[memberId]
     d.updatedAt = Date.now()
     await this.store.putDoc(d)
@@ -88,13 +88,13 @@ export class Drafts {
   private async visible (userId: string, id: string): Promise<DocRecord> {
     const d = await this.store.docById(id)
     // Someone else's draft is "not found", not "forbidden": ids are not confirmed to outsiders.
-    if (!d || roleOf(d, userId) === undefined) throw new ApiFailure(404, ErrorCode.notFound, 'no such draft')
+    if (!d || roleOf(d, userId) === undefined) throw new Failure(ErrorCode.notFound, 'no such draft')
     return d
   }
 
   private async owned (userId: string, id: string): Promise<DocRecord> {
     const d = await this.visible(userId, id)
-    if (d.ownerId !== userId) throw new ApiFailure(403, ErrorCode.forbidden, 'only the owner can do this')
+    if (d.ownerId !== userId) throw new Failure(ErrorCode.forbidden, 'only the owner can do this')
     return d
   }
 

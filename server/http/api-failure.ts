@@ -1,27 +1,44 @@
-import type { ErrorCodeValue } from '../../shared/api.js'
+import { ErrorCode, type ErrorCodeValue } from '../../shared/api.js'
+import { Failure } from '../errors.js'
 
-/** An expected failure with its HTTP status and stable `error` code; rendered as `{error, message}`. */
-export class ApiFailure extends Error {
-  constructor (readonly status: 400 | 401 | 403 | 404 | 409 | 429, readonly code: ErrorCodeValue, message: string, readonly retryAfterS?: number) {
-    super(message)
-  }
+/** The HTTP status of every error code. */
+export const HTTP_STATUS: Record<ErrorCodeValue, 400 | 401 | 403 | 404 | 409 | 429 | 500> = {
+  [ErrorCode.invalidRequest]: 400,
+  [ErrorCode.weakPassword]: 400,
+  [ErrorCode.emailTaken]: 409,
+  [ErrorCode.invalidCredentials]: 401,
+  [ErrorCode.invalidMfaCode]: 401,
+  [ErrorCode.mfaNotEnabled]: 409,
+  [ErrorCode.mfaAlreadyEnabled]: 409,
+  [ErrorCode.invalidToken]: 401,
+  [ErrorCode.tokenExpired]: 401,
+  [ErrorCode.sessionEnded]: 401,
+  [ErrorCode.refreshReuse]: 401,
+  [ErrorCode.invalidDpop]: 401,
+  [ErrorCode.stepUpRequired]: 403,
+  [ErrorCode.forbidden]: 403,
+  [ErrorCode.notFound]: 404,
+  [ErrorCode.conflict]: 409,
+  [ErrorCode.rateLimited]: 429,
+  [ErrorCode.internal]: 500
 }
 
 /**
- * Renders every error as `{error, message}`: ApiFailure with its status (and `Retry-After` on 429),
- * schema violations and unparsable bodies as 400 `invalid_request`, anything else as a logged 500.
+ * Renders every error as `{error, message}`: a domain Failure with its code's status (and
+ * `Retry-After` on 429), schema violations and unparsable bodies as 400 `invalid_request`, anything
+ * else as a logged 500.
  */
 export const apiErrorHandler = (err: Error & { validation?: unknown, statusCode?: number, code?: string }, req: { log: { error: (o: object, m: string) => void } }, reply: { code: (n: number) => unknown, header: (k: string, v: string) => unknown, send: (b: unknown) => unknown }) => {
-  if (err instanceof ApiFailure) {
+  if (err instanceof Failure) {
     if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS))
-    reply.code(err.status)
+    reply.code(HTTP_STATUS[err.code])
     return reply.send({ error: err.code, message: err.message })
   }
   if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
     reply.code(err.statusCode === 413 ? 413 : 400)
-    return reply.send({ error: 'invalid_request', message: err.message })
+    return reply.send({ error: ErrorCode.invalidRequest, message: err.message })
   }
   req.log.error({ err: err.message, stack: err.stack }, 'request failed')
   reply.code(500)
-  return reply.send({ error: 'internal', message: 'internal error' })
+  return reply.send({ error: ErrorCode.internal, message: 'internal error' })
 }

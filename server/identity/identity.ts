@@ -3,7 +3,7 @@ import type { DeviceInfo, LoginResponse, TokenResponse, SessionInfo, StepUpRespo
 import { ErrorCode, sessionDocName } from '../../shared/api.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../observe/logger.js'
-import { ApiFailure } from '../http/api-failure.js'
+import { Failure } from '../errors.js'
 import { AccessTokens, STEP_UP_WINDOW_S, TokenError, type AccessClaims } from './access-token.js'
 import { DpopError, JtiCache, verifyDpopProof } from './dpop.js'
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
@@ -54,9 +54,9 @@ export class Identity {
 
   async register (email: string, password: string, ctx: RequestContext): Promise<string> {
     const problem = passwordProblem(password)
-    if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
+    if (problem) throw new Failure(ErrorCode.weakPassword, problem)
     const user: UserRecord = { id: randomUUID(), email: normalizeEmail(email), passwordHash: await hashPassword(password), createdAt: Date.now() }
-    if (!await this.store.createUser(user)) throw new ApiFailure(409, ErrorCode.emailTaken, 'an account with this email exists')
+    if (!await this.store.createUser(user)) throw new Failure(ErrorCode.emailTaken, 'an account with this email exists')
     this.event('register', { userId: user.id, ip: ctx.ip })
     return user.id
   }
@@ -72,7 +72,7 @@ export class Identity {
     if (!user || !ok) {
       await this.limits.fail({ account: normalized, ip: ctx.ip })
       this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
-      throw new ApiFailure(401, ErrorCode.invalidCredentials, 'wrong email or password')
+      throw new Failure(ErrorCode.invalidCredentials, 'wrong email or password')
     }
     if (user.mfaSecret) {
       const mfaToken = await this.tokens.issuePurpose('mfa', { sub: user.id, jkt, device }, MFA_CHALLENGE_MS)
@@ -87,19 +87,19 @@ export class Identity {
     const jkt = await this.proof(ctx)
     let claims: Record<string, unknown>
     try { claims = await this.tokens.verifyPurpose(mfaToken, 'mfa') } catch {
-      throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge invalid or expired: sign in again')
+      throw new Failure(ErrorCode.invalidToken, 'MFA challenge invalid or expired: sign in again')
     }
-    if (claims.jkt !== jkt) throw new ApiFailure(401, ErrorCode.invalidDpop, 'MFA must be completed by the device that signed in')
+    if (claims.jkt !== jkt) throw new Failure(ErrorCode.invalidDpop, 'MFA must be completed by the device that signed in')
     const user = await this.store.userById(String(claims.sub))
-    if (!user?.mfaSecret) throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge no longer applies')
+    if (!user?.mfaSecret) throw new Failure(ErrorCode.invalidToken, 'MFA challenge no longer applies')
     await this.guard({ account: user.email, ip: ctx.ip }, ctx)
     if (!await this.checkSecondFactor(user, code, ctx)) {
       await this.limits.fail({ account: user.email, ip: ctx.ip })
       this.event('mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+      throw new Failure(ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
     if (!this.usedChallenges.claim(String(claims.jti), Math.floor(Date.now() / 1000))) {
-      throw new ApiFailure(401, ErrorCode.invalidToken, 'MFA challenge already used')
+      throw new Failure(ErrorCode.invalidToken, 'MFA challenge already used')
     }
     await this.limits.reset(user.email)
     return this.startSession(user, claims.device as DeviceInfo, jkt, ['pwd', 'otp'], Date.now(), ctx)
@@ -117,7 +117,7 @@ export class Identity {
     const sid = await this.store.sessionIdByRefreshHash(hash)
     if (!sid) {
       await this.limits.fail({ ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+      throw new Failure(ErrorCode.invalidToken, 'unknown refresh token')
     }
     // Read-rotate-write must not interleave for one session (two tabs refreshing at once).
     return this.serialized(sid, () => this.rotate(sid, refreshToken, hash, jkt, ctx))
@@ -125,16 +125,16 @@ export class Identity {
 
   private async rotate (sid: string, refreshToken: string, hash: string, jkt: string, ctx: RequestContext): Promise<TokenResponse> {
     const session = await this.store.sessionById(sid)
-    if (!session) throw new ApiFailure(401, ErrorCode.invalidToken, 'unknown refresh token')
+    if (!session) throw new Failure(ErrorCode.invalidToken, 'unknown refresh token')
     // Proof of possession comes first: a stolen token without the device key changes nothing.
     if (session.jkt !== jkt) {
       this.event('dpop_key_mismatch', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidDpop, 'refresh token is bound to another device key')
+      throw new Failure(ErrorCode.invalidDpop, 'refresh token is bound to another device key')
     }
-    if (await this.endIfExpired(session)) throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session expired: sign in again')
-    if (session.endedAt) throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session ended: sign in again')
+    if (await this.endIfExpired(session)) throw new Failure(ErrorCode.sessionEnded, 'device session expired: sign in again')
+    if (session.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
     const user = await this.store.userById(session.userId)
-    if (!user) throw new ApiFailure(401, ErrorCode.sessionEnded, 'account no longer exists')
+    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
 
     const now = Date.now()
     let next: string
@@ -152,7 +152,7 @@ export class Identity {
       if (successor === null || hashRefreshToken(successor) !== session.refreshHash) {
         this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
         await this.endSession(session, 'refresh_reuse')
-        throw new ApiFailure(401, ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
+        throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
       }
       next = successor
     }
@@ -165,7 +165,7 @@ export class Identity {
   /** Verifies `Authorization: Bearer …` and that its device session is still live. */
   async authenticate (authorization: string | undefined, ctx?: Pick<RequestContext, 'ip'>): Promise<Authed> {
     const m = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization ?? '')
-    if (!m) throw new ApiFailure(401, ErrorCode.invalidToken, 'Authorization: Bearer <access token> required')
+    if (!m) throw new Failure(ErrorCode.invalidToken, 'Authorization: Bearer <access token> required')
     const authed = await this.verifyAccessToken(m[1]!)
     await this.touch(authed.session, ctx?.ip)
     return authed
@@ -176,14 +176,14 @@ export class Identity {
     let claims: AccessClaims
     try { claims = await this.tokens.verify(token) } catch (err) {
       const expired = err instanceof TokenError && err.code === 'token_expired'
-      throw new ApiFailure(401, expired ? ErrorCode.tokenExpired : ErrorCode.invalidToken, expired ? 'access token expired' : 'access token invalid')
+      throw new Failure(expired ? ErrorCode.tokenExpired : ErrorCode.invalidToken, expired ? 'access token expired' : 'access token invalid')
     }
     const session = await this.store.sessionById(claims.sid)
     if (!session || session.userId !== claims.sub || session.endedAt || await this.endIfExpired(session)) {
-      throw new ApiFailure(401, ErrorCode.sessionEnded, 'device session ended: sign in again')
+      throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
     }
     const user = await this.store.userById(claims.sub)
-    if (!user) throw new ApiFailure(401, ErrorCode.sessionEnded, 'account no longer exists')
+    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
     return { claims, session, user }
   }
 
@@ -207,7 +207,7 @@ export class Identity {
 
   async revokeSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
     const s = await this.store.sessionById(sessionId)
-    if (!s || s.userId !== a.user.id || s.endedAt) throw new ApiFailure(404, ErrorCode.notFound, 'no such device session')
+    if (!s || s.userId !== a.user.id || s.endedAt) throw new Failure(ErrorCode.notFound, 'no such device session')
     this.event('session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: s.id === a.session.id ? 'self' : 'remote' })
     await this.endSession(s, 'revoked')
   }
@@ -222,10 +222,10 @@ export class Identity {
     await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
     if (!await verifyPassword(a.user.passwordHash, current)) {
       await this.limits.fail({ account: a.user.email, ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidCredentials, 'current password is wrong')
+      throw new Failure(ErrorCode.invalidCredentials, 'current password is wrong')
     }
     const problem = passwordProblem(next)
-    if (problem) throw new ApiFailure(400, ErrorCode.weakPassword, problem)
+    if (problem) throw new Failure(ErrorCode.weakPassword, problem)
     a.user.passwordHash = await hashPassword(next)
     await this.store.putUser(a.user)
     this.event('password_changed', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
@@ -233,7 +233,7 @@ export class Identity {
   }
 
   async mfaEnroll (a: Authed): Promise<MfaEnrollResponse> {
-    if (a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
+    if (a.user.mfaSecret) throw new Failure(ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
     const { secret, otpauthUri } = newTotpSecret(a.user.email)
     a.user.mfaPendingSecret = secret
     await this.store.putUser(a.user)
@@ -241,13 +241,13 @@ export class Identity {
   }
 
   async mfaConfirm (a: Authed, code: string, ctx: RequestContext): Promise<string[]> {
-    if (a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
-    if (!a.user.mfaPendingSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'call /auth/mfa/enroll first')
+    if (a.user.mfaSecret) throw new Failure(ErrorCode.mfaAlreadyEnabled, 'MFA is already on')
+    if (!a.user.mfaPendingSecret) throw new Failure(ErrorCode.mfaNotEnabled, 'call /auth/mfa/enroll first')
     await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
     const step = totpStep(a.user.mfaPendingSecret, code)
     if (step === null) {
       await this.limits.fail({ account: a.user.email, ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong code: check the authenticator app clock')
+      throw new Failure(ErrorCode.invalidMfaCode, 'wrong code: check the authenticator app clock')
     }
     const codes = newRecoveryCodes()
     Object.assign(a.user, { mfaSecret: a.user.mfaPendingSecret, mfaPendingSecret: undefined, lastTotpStep: step, recoveryHashes: codes.map(hashRecoveryCode) })
@@ -259,7 +259,7 @@ export class Identity {
   }
 
   async mfaDisable (a: Authed, ctx: RequestContext): Promise<void> {
-    if (!a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'MFA is not on')
+    if (!a.user.mfaSecret) throw new Failure(ErrorCode.mfaNotEnabled, 'MFA is not on')
     this.requireStepUp(a)
     Object.assign(a.user, { mfaSecret: undefined, mfaPendingSecret: undefined, recoveryHashes: undefined, lastTotpStep: undefined })
     await this.store.putUser(a.user)
@@ -268,11 +268,11 @@ export class Identity {
 
   /** Proves the second factor again; the returned access token satisfies step-up for 10 minutes. */
   async stepUp (a: Authed, code: string, ctx: RequestContext): Promise<StepUpResponse> {
-    if (!a.user.mfaSecret) throw new ApiFailure(409, ErrorCode.mfaNotEnabled, 'MFA is not on: nothing to step up to')
+    if (!a.user.mfaSecret) throw new Failure(ErrorCode.mfaNotEnabled, 'MFA is not on: nothing to step up to')
     await this.guard({ account: a.user.email, ip: ctx.ip }, ctx)
     if (!await this.checkSecondFactor(a.user, code, ctx)) {
       await this.limits.fail({ account: a.user.email, ip: ctx.ip })
-      throw new ApiFailure(401, ErrorCode.invalidMfaCode, 'wrong or already used code')
+      throw new Failure(ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
     await this.markSecondFactor(a.session)
     const t = await this.issueAccess(a.session)
@@ -325,7 +325,7 @@ export class Identity {
   private requireStepUp (a: Authed): void {
     if (!a.user.mfaSecret) return
     const fresh = a.claims.amr.includes('otp') && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
-    if (!fresh) throw new ApiFailure(403, ErrorCode.stepUpRequired, 'confirm with your authenticator code first (POST /auth/step-up)')
+    if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code first (POST /auth/step-up)')
   }
 
   /** The session proved the second factor now: its tokens carry `otp` and a fresh `mfa_time`. */
@@ -380,7 +380,7 @@ export class Identity {
     try {
       return await verifyDpopProof(ctx.dpop, ctx.method, ctx.url, this.proofJtis)
     } catch (err) {
-      if (err instanceof DpopError) throw new ApiFailure(401, ErrorCode.invalidDpop, err.message)
+      if (err instanceof DpopError) throw new Failure(ErrorCode.invalidDpop, err.message)
       throw err
     }
   }
@@ -401,7 +401,7 @@ export class Identity {
     try { await this.limits.check(keys) } catch (err) {
       if (!(err instanceof RateLimited)) throw err
       this.event('rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
-      throw new ApiFailure(429, ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)
+      throw new Failure(ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)
     }
   }
 }

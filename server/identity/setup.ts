@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify'
 import type { Level } from 'level'
 import { CloseCode } from '../../shared/protocol.js'
 import { behindProxy, type ServerConfig } from '../config.js'
@@ -6,8 +5,6 @@ import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
-import { authRoutes } from '../http/auth-routes.js'
-import { docsRoutes } from '../http/docs-routes.js'
 import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
@@ -16,9 +13,12 @@ import { KeyRing } from './keys.js'
 import { LevelSessionStore } from '../storage/level/session-store.js'
 import { socketAuthHooks } from './socket-auth.js'
 
+export type IdentitySetup = Awaited<ReturnType<typeof setupIdentity>>
+
 /**
  * Builds identity on the server's database and connects it to the sync layer: ended sessions close
- * their sockets (4403) at once, changed draft access closes the affected sockets (4409).
+ * their sockets (4403) at once, changed draft access closes the affected sockets (4409). The HTTP
+ * routes are registered by server/http/identity-routes.ts.
  */
 export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
   const keys = await KeyRing.open(config.dataDir)
@@ -43,10 +43,8 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     hooks,
     /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
     sweeper,
-    routes: (http: FastifyInstance) => {
-      authRoutes(http, identity, () => keys.jwks(), config.publicUrl)
-      docsRoutes(http, identity, drafts, config.publicUrl)
-    },
+    /** The public verification keys (JWKS). */
+    jwks: () => keys.jwks(),
     /** Pick up keys added by `npm run keys:rotate` without a restart. */
     reloadKeys: () => keys.reload(),
     stop: () => sweeper.stop()

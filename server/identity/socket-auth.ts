@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { ErrorCode } from '../../shared/api.js'
 import { TOKEN_QUERY_PARAM, TOKEN_SUBPROTOCOL_PREFIX } from '../../shared/protocol.js'
-import { ApiFailure } from '../http/api-failure.js'
+import { Failure } from '../errors.js'
 import { AuthRejection, type AuthenticateHook, type Principal, type ReauthenticateHook } from '../transport/auth-hook.js'
 import { upgradeClientIp } from '../transport/client-ip.js'
 import type { Drafts } from '../access/drafts.js'
@@ -29,11 +29,12 @@ const accessFor = async (drafts: Drafts, docName: string, userId: string): Promi
   throw new AuthRejection(403, ErrorCode.forbidden, 'no access to this document')
 }
 
+// Every failure of a token check is a 401 code (invalid_token, token_expired, session_ended).
 const verify = async (identity: Identity, token: string): Promise<Authed> => {
   try {
     return await identity.verifyAccessToken(token)
   } catch (err) {
-    if (err instanceof ApiFailure) throw new AuthRejection(401, err.code, err.message)
+    if (err instanceof Failure) throw new AuthRejection(401, err.code, err.message)
     throw err
   }
 }
