@@ -77,6 +77,8 @@ export interface DocListResponse { docs: DocInfo[] }
 
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
+  /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */
+  invalidEmail: 'invalid_email',
   weakPassword: 'weak_password',
   emailTaken: 'email_taken',
   invalidCredentials: 'invalid_credentials',

@@ -3,7 +3,7 @@ import type { DocInfo, DocRole } from '../../shared/api.js'
 import { ErrorCode, draftDocName } from '../../shared/api.js'
 import { Failure } from '../errors.js'
 import type { DocRecord, SessionStore } from '../storage/session-store.js'
-import { normalizeEmail } from '../identity/identity.js'
+import { validEmail } from '../identity/email.js'
 
 export const roleOf = (d: DocRecord, userId: string): DocRole | undefined =>
   d.ownerId === userId ? 'owner' : d.members[userId]
@@ -55,7 +55,7 @@ export class Drafts {
 
   async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer'): Promise<DocInfo> {
     const d = await this.owned(userId, id)
-    const member = await this.store.userByEmail(normalizeEmail(email))
+    const member = await this.store.userByEmail(validEmail(email))
     if (!member) throw new Failure(ErrorCode.notFound, 'no account with this email')
     if (member.id === d.ownerId) throw new Failure(ErrorCode.conflict, 'the owner is already a member')
     const downgraded = d.members[member.id] === 'editor' && role === 'viewer'

@@ -4,6 +4,7 @@ import { Failure } from '../errors.js'
 /** The HTTP status of every error code. */
 export const HTTP_STATUS: Record<ErrorCodeValue, 400 | 401 | 403 | 404 | 409 | 429 | 500> = {
   [ErrorCode.invalidRequest]: 400,
+  [ErrorCode.invalidEmail]: 400,
   [ErrorCode.weakPassword]: 400,
   [ErrorCode.emailTaken]: 409,
   [ErrorCode.invalidCredentials]: 401,

@@ -13,6 +13,7 @@ import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } fro
 import { securityEvent } from './security-events.js'
 import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 import { expiryPolicy, sessionDeadline } from './expiry-policy.js'
+import { canonicalEmail, validEmail } from './email.js'
 
 /** What the HTTP layer knows about a request, for proofs, rate limits and the session dashboard. */
 export interface RequestContext { ip: string, userAgent: string, dpop?: string, method: string, url: string }
@@ -25,8 +26,6 @@ export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'passwor
 const MFA_CHALLENGE_MS = 5 * 60_000
 // lastSeenAt is written at most this often per session: it is a hint, not a ledger.
 const TOUCH_EVERY_MS = 60_000
-
-export const normalizeEmail = (email: string) => email.trim().toLowerCase()
 
 /**
  * Accounts and device sessions: passwords, MFA, DPoP-bound rotating refresh tokens, access tokens,
@@ -53,16 +52,17 @@ export class Identity {
   }
 
   async register (email: string, password: string, ctx: RequestContext): Promise<string> {
+    const canonical = validEmail(email)
     const problem = passwordProblem(password)
     if (problem) throw new Failure(ErrorCode.weakPassword, problem)
-    const user: UserRecord = { id: randomUUID(), email: normalizeEmail(email), passwordHash: await hashPassword(password), createdAt: Date.now() }
+    const user: UserRecord = { id: randomUUID(), email: canonical, passwordHash: await hashPassword(password), createdAt: Date.now() }
     if (!await this.store.createUser(user)) throw new Failure(ErrorCode.emailTaken, 'an account with this email exists')
     this.event('register', { userId: user.id, ip: ctx.ip })
     return user.id
   }
 
   async login (email: string, password: string, device: DeviceInfo, ctx: RequestContext): Promise<LoginResponse> {
-    const normalized = normalizeEmail(email)
+    const normalized = canonicalEmail(email)
     // Budgets first: a limited client costs no signature check and leaves no proof id in memory.
     await this.guard({ account: normalized, ip: ctx.ip }, ctx)
     const jkt = await this.proof(ctx)

@@ -4,6 +4,7 @@
  */
 export interface UserRecord {
   id: string
+  /** Canonical form (server/identity/email.ts): the key accounts are found by. */
   email: string
   passwordHash: string
   createdAt: number
@@ -56,6 +57,7 @@ export interface DocRecord {
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
+  /** `email` in canonical form. */
   userByEmail (email: string): Promise<UserRecord | undefined>
   putUser (user: UserRecord): Promise<void>
 

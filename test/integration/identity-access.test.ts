@@ -24,7 +24,7 @@ describe('accounts, drafts and live revocation', () => {
     expect((await d.register('short')).body.error).toBe('weak_password')
     expect((await d.register('1234567890')).body.error).toBe('weak_password')
     expect((await d.register('aaaaaaaaaaaa')).body.error).toBe('weak_password')
-    expect((await d.call('POST', '/auth/register', { email: 'not-an-email', password: PASSWORD })).body.error).toBe('invalid_request')
+    expect((await d.call('POST', '/auth/register', { email: 'not-an-email', password: PASSWORD })).body.error).toBe('invalid_email')
     expect((await d.call('POST', '/auth/register', { email: d.email, password: PASSWORD, admin: true })).status).toBe(400)
     expect((await d.call('POST', '/auth/register', { email: d.email, password: 12345678901 })).status).toBe(400)
     expect((await d.call('POST', '/auth/register', 'nonsense')).status).toBe(400)
