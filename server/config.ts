@@ -28,6 +28,8 @@ export interface ServerConfig {
   publicUrl: string
   loginAttemptsPerAccount: number
   loginAttemptsPerIp: number
+  registrationsPerIp: number
+  memberAddsPerHour: number
   corsOrigins: string
 }
 
@@ -59,7 +61,9 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs are checked against; default: http://<Host header>' },
   loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'failed login/MFA/password attempts per account per 15 min before 429' },
   corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API; empty = same origin only' },
-  loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' }
+  loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' },
+  registrationsPerIp: { flag: 'registrations-per-ip', env: 'SYNC_REGISTRATIONS_PER_IP', kind: 'int', def: 10, help: 'registration attempts per IP per hour before 429; each one counts, a taken email included, so accounts cannot be enumerated fast' },
+  memberAddsPerHour: { flag: 'member-adds-per-hour', env: 'SYNC_MEMBER_ADDS_PER_HOUR', kind: 'int', def: 30, help: 'draft shares by email (POST /docs/:id/members) per user and per IP per hour before 429; each answers whether an email has an account' }
 }
 
 export class ConfigError extends Error {}

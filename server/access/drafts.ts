@@ -4,6 +4,7 @@ import { ErrorCode, draftDocName } from '../../shared/api.js'
 import { Failure } from '../errors.js'
 import type { DocRecord, SessionStore } from '../storage/session-store.js'
 import { validEmail } from '../identity/email.js'
+import { RateLimited, type HourlyBudget } from '../identity/rate-limits.js'
 
 export const roleOf = (d: DocRecord, userId: string): DocRole | undefined =>
   d.ownerId === userId ? 'owner' : d.members[userId]
@@ -16,7 +17,8 @@ export class Drafts {
   constructor (
     private readonly store: SessionStore,
     private readonly onAccessRemoved: (docName: string, userId: string) => void,
-    private readonly onDeleted: (docName: string) => Promise<void>
+    private readonly onDeleted: (docName: string) => Promise<void>,
+    private readonly memberAdds: HourlyBudget
   ) {}
 
   async create (userId: string, title: string): Promise<DocInfo> {
@@ -53,9 +55,19 @@ export class Drafts {
     await this.onDeleted(draftDocName(d.id))
   }
 
-  async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer'): Promise<DocInfo> {
+  /**
+   * Shares a draft with the account of `email`. The answer tells whether the email has an account
+   * (the owner must learn that a share reached nobody: there is no email delivery to invite with), so
+   * every addition spends one of the owner's and one of the IP's hourly additions, found or not.
+   */
+  async addMember (userId: string, id: string, email: string, role: 'editor' | 'viewer', ip: string): Promise<DocInfo> {
     const d = await this.owned(userId, id)
-    const member = await this.store.userByEmail(validEmail(email))
+    const canonical = validEmail(email)
+    try { await this.memberAdds.spend(`user:${userId}`, `ip:${ip}`) } catch (err) {
+      if (err instanceof RateLimited) throw new Failure(ErrorCode.rateLimited, 'too many shares: try again later', err.retryAfterS)
+      throw err
+    }
+    const member = await this.store.userByEmail(canonical)
     if (!member) throw new Failure(ErrorCode.notFound, 'no account with this email')
     if (member.id === d.ownerId) throw new Failure(ErrorCode.conflict, 'the owner is already a member')
     const downgraded = d.members[member.id] === 'editor' && role === 'viewer'

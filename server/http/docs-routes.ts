@@ -7,7 +7,8 @@ import { Schemas } from './schemas.js'
 
 /** Shared drafts: `/docs*`. The caller's role decides what each route allows (see Drafts). */
 export const docsRoutes = (http: FastifyInstance, identity: Identity, drafts: Drafts, publicUrl: string) => {
-  const user = async (req: FastifyRequest) => (await identity.authenticate(req.headers.authorization, requestContext(req, publicUrl))).user.id
+  const ctx = (req: FastifyRequest) => requestContext(req, publicUrl)
+  const user = async (req: FastifyRequest) => (await identity.authenticate(req.headers.authorization, ctx(req))).user.id
   type Id = { Params: { id: string } }
 
   http.post<{ Body: { title: string } }>('/docs', { schema: { body: Schemas.title } }, async (req, reply) =>
@@ -26,7 +27,7 @@ export const docsRoutes = (http: FastifyInstance, identity: Identity, drafts: Dr
   })
 
   http.post<Id & { Body: { email: string, role: 'editor' | 'viewer' } }>('/docs/:id/members', { schema: { params: Schemas.idParam, body: Schemas.member } }, async (req) =>
-    drafts.addMember(await user(req), req.params.id, req.body.email, req.body.role))
+    drafts.addMember(await user(req), req.params.id, req.body.email, req.body.role, ctx(req).ip))
 
   http.delete<{ Params: { id: string, userId: string } }>('/docs/:id/members/:userId', { schema: { params: Schemas.memberParams } }, async (req, reply) => {
     await drafts.removeMember(await user(req), req.params.id, req.params.userId)

@@ -8,7 +8,7 @@ import { AccessTokens, STEP_UP_WINDOW_S, TokenError, type AccessClaims } from '.
 import { DpopError, JtiCache, verifyDpopProof } from './dpop.js'
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
 import { hashRecoveryCode, newRecoveryCodes, newTotpSecret, sameHash, totpStep } from './mfa.js'
-import { AuthRateLimits, RateLimited } from './rate-limits.js'
+import { AuthRateLimits, HourlyBudget, RateLimited } from './rate-limits.js'
 import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } from './refresh-token.js'
 import { securityEvent } from './security-events.js'
 import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
@@ -35,6 +35,7 @@ export class Identity {
   private readonly proofJtis = new JtiCache()
   private readonly usedChallenges = new JtiCache(MFA_CHALLENGE_MS / 1000 + 60)
   private readonly limits: AuthRateLimits
+  private readonly registrations: HourlyBudget
   private readonly locks = new Map<string, Promise<unknown>>()
   private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
 
@@ -48,13 +49,22 @@ export class Identity {
     private readonly securityCounter?: { inc (labels: { kind: string }): void }
   ) {
     this.limits = new AuthRateLimits(config.loginAttemptsPerAccount, config.loginAttemptsPerIp)
+    this.registrations = new HourlyBudget('register', config.registrationsPerIp)
     this.policy = expiryPolicy(config)
   }
 
+  /**
+   * Creates an account. Every attempt that could succeed spends one of the IP's hourly registrations,
+   * a taken email included: `email_taken` tells whether an account exists, so it must come slowly.
+   * Refused input (email, password policy) spends nothing and tells nothing.
+   */
   async register (email: string, password: string, ctx: RequestContext): Promise<string> {
     const canonical = validEmail(email)
     const problem = passwordProblem(password)
     if (problem) throw new Failure(ErrorCode.weakPassword, problem)
+    try { await this.registrations.spend(`ip:${ctx.ip}`) } catch (err) {
+      throw this.limited(err, ctx, 'registration', 'too many registrations from this address: try again later')
+    }
     const user: UserRecord = { id: randomUUID(), email: canonical, passwordHash: await hashPassword(password), createdAt: Date.now() }
     if (!await this.store.createUser(user)) throw new Failure(ErrorCode.emailTaken, 'an account with this email exists')
     this.event('register', { userId: user.id, ip: ctx.ip })
@@ -399,10 +409,15 @@ export class Identity {
 
   private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
     try { await this.limits.check(keys) } catch (err) {
-      if (!(err instanceof RateLimited)) throw err
-      this.event('rate_limited', { ip: ctx.ip, reason: keys.account ? 'account' : 'ip' })
-      throw new Failure(ErrorCode.rateLimited, 'too many attempts: try again later', err.retryAfterS)
+      throw this.limited(err, ctx, keys.account ? 'account' : 'ip', 'too many attempts: try again later')
     }
+  }
+
+  /** A used-up budget becomes a logged `rate_limited` failure with Retry-After; other errors pass. */
+  private limited (err: unknown, ctx: Pick<RequestContext, 'ip'>, reason: string, message: string): unknown {
+    if (!(err instanceof RateLimited)) return err
+    this.event('rate_limited', { ip: ctx.ip, reason })
+    return new Failure(ErrorCode.rateLimited, message, err.retryAfterS)
   }
 }
 

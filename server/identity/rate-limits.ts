@@ -5,6 +5,7 @@ export class RateLimited extends Error {
 }
 
 const WINDOW_S = 15 * 60
+const retryAfterS = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000))
 
 /**
  * Failed-attempt budgets for the credential endpoints (login, MFA, step-up, refresh), per account and
@@ -26,7 +27,7 @@ export class AuthRateLimits {
     for (const [limiter, key, points] of [[this.ip, keys.ip, this.perIp], [this.account, keys.account, this.perAccount]] as const) {
       if (!key) continue
       const res = await limiter.get(key)
-      if (res && res.consumedPoints >= points) throw new RateLimited(Math.max(1, Math.ceil(res.msBeforeNext / 1000)))
+      if (res && res.consumedPoints >= points) throw new RateLimited(retryAfterS(res))
     }
   }
 
@@ -42,4 +43,28 @@ export class AuthRateLimits {
 
   /** A successful sign-in clears the account's failures (the IP budget keeps counting). */
   async reset (account: string): Promise<void> { await this.account.delete(account) }
+}
+
+/**
+ * `points` actions per key per hour, whatever their outcome: for answers that must not come fast
+ * (whether an email has an account). Each key is its own budget; callers namespace them (`ip:…`).
+ */
+export class HourlyBudget {
+  private readonly limiter: RateLimiterMemory
+
+  constructor (name: string, points: number) {
+    this.limiter = new RateLimiterMemory({ keyPrefix: name, points: Math.max(1, points), duration: 60 * 60 })
+  }
+
+  /** Spends one action from every key's budget; throws RateLimited when any of them was used up. */
+  async spend (...keys: string[]): Promise<void> {
+    let limited: RateLimiterRes | undefined
+    for (const key of keys) {
+      try { await this.limiter.consume(key) } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res
+        if (!limited || res.msBeforeNext > limited.msBeforeNext) limited = res
+      }
+    }
+    if (limited) throw new RateLimited(retryAfterS(limited))
+  }
 }

@@ -10,6 +10,7 @@ import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
+import { HourlyBudget } from './rate-limits.js'
 import { LevelSessionStore } from '../storage/level/session-store.js'
 import { socketAuthHooks } from './socket-auth.js'
 
@@ -33,7 +34,8 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     metrics.securityEvents)
   const drafts = new Drafts(store,
     (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
-    docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'))
+    docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
+    new HourlyBudget('member-add', config.memberAddsPerHour))
   const sweeper = new ExpirySweeper(identity, sockets)
   sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
   const hooks = socketAuthHooks(identity, drafts, behindProxy(config), a => sweeper.watch(a.session))

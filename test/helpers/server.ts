@@ -10,9 +10,12 @@ import { RawClient } from './raw-client.js'
 /** Below the run's temp root (test/helpers/global-setup.ts), removed when the run ends. */
 export const tempDir = (prefix = 'sync-test-') => fs.mkdtemp(path.join(process.env.SYNC_TEST_TMP ?? os.tmpdir(), prefix))
 
-/** A real server on 127.0.0.1 with a real LevelDB in a temp dir. */
+/**
+ * A real server on 127.0.0.1 with a real LevelDB in a temp dir. Every user a test registers comes
+ * from 127.0.0.1, so the per-IP registration budget is lifted (identity-limits.test.ts sets it).
+ */
 export const startServer = async (overrides: Partial<ServerConfig> = {}, opts: AppOptions = {}): Promise<App & { wsUrl: string, config: ServerConfig }> => {
-  const config = { ...loadConfig([], {}), port: 0, insecureNoAuth: true, logLevel: 'silent', dataDir: await tempDir(), unloadGraceMs: 200, ...overrides }
+  const config = { ...loadConfig([], {}), port: 0, insecureNoAuth: true, logLevel: 'silent', dataDir: await tempDir(), unloadGraceMs: 200, registrationsPerIp: 1_000_000, ...overrides }
   const app = await createApp(config, { logger: createLogger(config.logLevel), ...opts })
   await app.listen()
   return Object.assign(app, { wsUrl: app.url.replace('http', 'ws') + '/sync', config })

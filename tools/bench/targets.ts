@@ -144,10 +144,10 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
           const hasAuth = fs.existsSync(path.join(root, 'server/identity'))
           let why = 'server/identity/ does not exist yet'
           if (hasAuth) {
-            // Every simulated login comes from 127.0.0.1: lift the per-IP/per-account login budgets
-            // (when this server version has them) unless --ours-args sets them.
+            // Every simulated user registers and logs in from 127.0.0.1: lift the per-IP/per-account
+            // budgets (when this server version has them) unless --ours-args sets them.
             const config = fs.readFileSync(path.join(root, 'server/config.ts'), 'utf8')
-            const lift = ['login-attempts-per-ip', 'login-attempts-per-account']
+            const lift = ['login-attempts-per-ip', 'login-attempts-per-account', 'registrations-per-ip']
               .filter(flag => config.includes(`'${flag}'`) && !opts.oursArgs.includes(`--${flag}`))
               .flatMap(flag => [`--${flag}`, '1000000000'])
             try {

@@ -115,5 +115,6 @@ export class DeviceCredentials {
 export const registerUser = async (baseUrl: string, email: string, password: string): Promise<void> => {
   const body: RegisterRequest = { email, password }
   const res = await fetch(`${baseUrl}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (res.status === 429) throw new Error(`register 429: the server allows few registrations per IP; start it with --registrations-per-ip set above the number of users`)
   if (res.status !== 201 && res.status !== 409) throw new Error(`register ${res.status} ${await res.text()}`)
 }

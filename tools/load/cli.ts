@@ -20,7 +20,9 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
   --unload-wait S       coldload: seconds to wait before the fresh device connects (default 0;
                         pass more than the server's --unload-grace-ms to measure a load from storage)
   --mode light|full     light devices scan frames; full devices apply every update (default light)
-  --auth api|none       log devices in through the HTTP API (default api), or none for --insecure-no-auth servers
+  --auth api|none       log devices in through the HTTP API (default api), or none for --insecure-no-auth servers;
+                        api registers every user from this machine: start the server with
+                        --registrations-per-ip above --users (and --login-attempts-per-ip lifted)
   --server-pid PID      local server process: report its CPU time and peak RSS (default: found by
                         the target's port when the target is on this machine's loopback)
   --login-concurrency N parallel logins (default 8)
