@@ -9,7 +9,7 @@ export type SecurityEventKind =
  * One JSON log line per security-relevant event (`event: "security"`), greppable and shippable to a
  * SIEM. Only identifiers go in: user id, session id, IP, reason. Never tokens, codes or passwords.
  */
-export const securityEvent = (logger: Logger, kind: SecurityEventKind, fields: { userId?: string, sessionId?: string, ip?: string, reason?: string, email?: string }, counter?: { inc (labels: { kind: string }): void }) => {
+export const securityEvent = (logger: Logger, kind: SecurityEventKind, fields: { userId?: string, sessionId?: string, ip?: string, reason?: string }, counter?: { inc (labels: { kind: string }): void }) => {
   logger.info({ event: 'security', kind, ...fields }, `security: ${kind}`)
   counter?.inc({ kind })
 }
