@@ -6,6 +6,11 @@ export const ISSUER = 'session-sync'
 export const AUDIENCE = 'session-sync-api'
 /** The second factor counts for sensitive actions this long after it was proven. */
 export const STEP_UP_WINDOW_S = 10 * 60
+/**
+ * Seconds a token's `exp`, `nbf` and `iat` may be off: the signing and the checking clock are
+ * servers' (NTP keeps them within a second or two), so a small margin covers them.
+ */
+export const CLOCK_TOLERANCE_S = 5
 
 export interface AccessClaims {
   sub: string
@@ -62,8 +67,8 @@ export class AccessTokens {
     if (!key) throw new TokenError('invalid_token', 'unknown signing key')
     try {
       // `algorithms` pins EdDSA: `none` and HS256-with-the-public-key are refused before any crypto.
-      const { payload } = await jwtVerify(token, key.publicKey, { algorithms: ['EdDSA'], issuer: ISSUER, audience, typ, clockTolerance: 5 })
-      if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + 5) throw new TokenError('invalid_token', 'token issued in the future')
+      const { payload } = await jwtVerify(token, key.publicKey, { algorithms: ['EdDSA'], issuer: ISSUER, audience, typ, clockTolerance: CLOCK_TOLERANCE_S })
+      if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) throw new TokenError('invalid_token', 'token issued in the future')
       return payload as Record<string, unknown>
     } catch (err) {
       if (err instanceof TokenError) throw err

@@ -1,6 +1,9 @@
 import { jwtVerify, EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose'
 
-/** Proofs are accepted this far from the server clock (RFC 9449 leaves the window to the server). */
+/**
+ * A proof's `iat` may be this many seconds from the server clock, either way. Proofs carry the
+ * device's clock, which drifts more than a server's; RFC 9449 leaves the window to the server.
+ */
 export const DPOP_MAX_SKEW_S = 60
 
 export class DpopError extends Error {}
@@ -31,7 +34,7 @@ export class JtiCache {
 /**
  * Verifies a DPoP proof (RFC 9449 §4.3) for `method url` and returns the JWK thumbprint of the key
  * that signed it. Checks: `typ: dpop+jwt`, an asymmetric `alg`, the embedded public `jwk`, the
- * signature, `htm`, `htu` (scheme, host and path; no query), `iat` within ±60 s, a never-seen `jti`.
+ * signature, `htm`, `htu` (scheme, host and path; no query), `iat` within ±DPOP_MAX_SKEW_S, a never-seen `jti`.
  */
 export const verifyDpopProof = async (proof: string | undefined, method: string, url: string, jtis: JtiCache): Promise<string> => {
   if (!proof || typeof proof !== 'string') throw new DpopError('DPoP proof header missing')

@@ -6,7 +6,7 @@ import { SignJWT, generateKeyPair, importJWK, base64url, type JWK, type CryptoKe
 import { createHmac } from 'node:crypto'
 import * as Y from 'yjs'
 import { encodeUpdate } from '../../shared/protocol.js'
-import { AUDIENCE, ISSUER } from '../../server/identity/access-token.js'
+import { AUDIENCE, CLOCK_TOLERANCE_S, ISSUER } from '../../server/identity/access-token.js'
 import { startIdentityServer, signedInDevice, UpgradeRefused, closeCode, type TestDevice } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>
@@ -76,6 +76,14 @@ describe('access tokens: every forged or stale token is refused before a socket 
     expect(await refusedWith(await forge({ iat: now - 1200, exp: now - 600 }))).toBe(401)
     expect(await refusedWith(await forge({ nbf: now + 600, exp: now + 1200 }))).toBe(401)
     expect(await refusedWith(await forge({ iat: now + 600, nbf: now, exp: now + 1200 }))).toBe(401)
+  })
+
+  it('the clock tolerance is a few seconds: a token just past its exp is accepted, one further past is not', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    expect(CLOCK_TOLERANCE_S).toBeLessThanOrEqual(5)
+    expect(await refusedWith(await forge({ iat: now - 600, exp: now - 1 }))).toBe(101)
+    expect(await refusedWith(await forge({ iat: now - 600, exp: now - CLOCK_TOLERANCE_S - 5 }))).toBe(401)
+    expect(await refusedWith(await forge({ iat: now + CLOCK_TOLERANCE_S + 5, nbf: now, exp: now + 600 }))).toBe(401)
   })
 
   it('wrong iss, wrong aud', async () => {
