@@ -10,9 +10,8 @@ export class DpopError extends Error {}
 
 /**
  * Remembers proof `jti`s for as long as a proof could still be fresh, so each proof is usable once.
- * In memory: proofs are only accepted by the process that sees them, and a restart forgets nothing
- * that is still fresh for longer than the skew window allows (a restarted process has no replay
- * history for ≤ 2 min — acceptable for a single node; a multi-node deployment would share it).
+ * In memory, per process: a restarted process has no replay history for the first 2 × the skew
+ * window, which a single node accepts; several nodes behind one API would have to share it.
  */
 export class JtiCache {
   constructor (private readonly ttlS = 2 * DPOP_MAX_SKEW_S) {}

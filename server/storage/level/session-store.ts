@@ -6,7 +6,7 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
 
 /**
  * SessionStore on LevelDB sublevels of the server's database (JSON values):
- * `users` id→user, `emails` email→id, `sessions` id→session, `user-sessions` `<user>!<session>`,
+ * `users` id→user, `emails` canonical email→id, `sessions` id→session, `user-sessions` `<user>!<session>`,
  * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`.
  * Index and record are always written in one batch.
  */
