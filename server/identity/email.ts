@@ -9,7 +9,7 @@ export const MAX_EMAIL_LENGTH = 254
 // default-ignorable ones (variation selectors, Hangul fillers): invisible, or never part of an address.
 const INVISIBLE = /[\p{C}\p{Default_Ignorable_Code_Point}]/u
 const SPACE = /[\p{Z}\s]/u
-const NON_ASCII = /[^\x00-\x7f]/
+const NON_ASCII = /[^\p{ASCII}]/u
 
 const fold = (raw: string): string => raw.normalize('NFKC').trim().toLowerCase().normalize('NFKC')
 

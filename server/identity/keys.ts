@@ -15,7 +15,7 @@ const keysDir = (dataDir: string) => path.join(dataDir, 'keys')
 
 const readKeyFiles = async (dataDir: string): Promise<KeyFile[]> => {
   const dir = keysDir(dataDir)
-  let names: string[] = []
+  let names: string[]
   try { names = await fs.readdir(dir) } catch { return [] }
   const files: KeyFile[] = []
   for (const name of names.filter(n => n.endsWith('.json'))) {

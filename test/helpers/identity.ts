@@ -10,7 +10,11 @@ export const PASSWORD = 'correct horse battery staple'
 /** A real server with identity on (the production default), LevelDB in a temp dir. */
 export const startIdentityServer = (overrides: Partial<ServerConfig> = {}) => startServer({ insecureNoAuth: false, ...overrides })
 
-export interface Res<T = any> { status: number, body: T, headers: Headers }
+/** A parsed JSON body: tests read the fields they check. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any
+
+export interface Res<T = Json> { status: number, body: T, headers: Headers }
 
 /** One device: its own ES256 key, DPoP proofs, raw HTTP calls. Tests bend each part to forge requests. */
 export class TestDevice {
@@ -34,7 +38,7 @@ export class TestDevice {
       .sign(key.privateKey)
   }
 
-  async call<T = any> (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
+  async call<T = Json> (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res<T>> {
     const h: Record<string, string> = { ...headers }
     if (body !== undefined) h['content-type'] = 'application/json'
     const res = await fetch(this.baseUrl + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) })
@@ -43,11 +47,11 @@ export class TestDevice {
   }
 
   /** An authenticated call with this device's current access token. */
-  api<T = any> (method: string, path: string, body?: unknown, token = this.tokens.accessToken): Promise<Res<T>> {
+  api<T = Json> (method: string, path: string, body?: unknown, token = this.tokens.accessToken): Promise<Res<T>> {
     return this.call<T>(method, path, body, { authorization: `Bearer ${token}` })
   }
 
-  async withProof<T = any> (path: string, body: unknown, proof?: string): Promise<Res<T>> {
+  async withProof<T = Json> (path: string, body: unknown, proof?: string): Promise<Res<T>> {
     return this.call<T>('POST', path, body, { dpop: proof ?? await this.proof('POST', path) })
   }
 

@@ -126,7 +126,6 @@ describe('no secret reaches the logs or an error message, with the logger at tra
     secrets.add(passwordHash.split('$').pop()!)
 
     const log = lines.join('')
-    require('node:fs').writeFileSync('/tmp/idwork/log.txt', log)
     // The capture works: trace and debug lines and the failures are all in it.
     for (const msg of ['"msg":"request"', 'security: login_failed', 'security: refresh_reuse', 'upgrade refused', 'in-band reauth refused', 'client error']) expect(log).toContain(msg)
     const answers = errorBodies.join('\n')
