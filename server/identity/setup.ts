@@ -19,7 +19,7 @@ export type IdentitySetup = Awaited<ReturnType<typeof setupIdentity>>
 /**
  * Builds identity on the server's database and connects it to the sync layer: ended sessions close
  * their sockets (4403) at once, changed draft access closes the affected sockets (4409). The HTTP
- * routes are registered by server/http/identity-routes.ts.
+ * layer registers its routes (identity-routes.ts).
  */
 export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
   const keys = await KeyRing.open(config.dataDir)
