@@ -22,7 +22,7 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
   --mode light|full     light devices scan frames; full devices apply every update (default light)
   --auth api|none       log devices in through the HTTP API (default api), or none for --insecure-no-auth servers;
                         api registers every user from this machine: start the server with
-                        --registrations-per-ip above --users (and --login-attempts-per-ip lifted)
+                        --registrations-per-ip above --users
   --server-pid PID      local server process: report its CPU time and peak RSS (default: found by
                         the target's port when the target is on this machine's loopback)
   --login-concurrency N parallel logins (default 8)
