@@ -31,6 +31,12 @@ export interface ServerConfig {
   registrationsPerIp: number
   memberAddsPerHour: number
   corsOrigins: string
+  deviceCodeTtlMs: number
+  deviceCodesPerIp: number
+  userCodeAttempts: number
+  verificationUri: string
+  rpId: string
+  rpName: string
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -63,7 +69,13 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API; empty = same origin only' },
   loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' },
   registrationsPerIp: { flag: 'registrations-per-ip', env: 'SYNC_REGISTRATIONS_PER_IP', kind: 'int', def: 10, help: 'registration attempts per IP per hour before 429; each one counts, a taken email included, so accounts cannot be enumerated fast' },
-  memberAddsPerHour: { flag: 'member-adds-per-hour', env: 'SYNC_MEMBER_ADDS_PER_HOUR', kind: 'int', def: 30, help: 'draft shares by email (POST /docs/:id/members) per user and per IP per hour before 429; each answers whether an email has an account' }
+  memberAddsPerHour: { flag: 'member-adds-per-hour', env: 'SYNC_MEMBER_ADDS_PER_HOUR', kind: 'int', def: 30, help: 'draft shares by email (POST /docs/:id/members) per user and per IP per hour before 429; each answers whether an email has an account' },
+  deviceCodeTtlMs: { flag: 'device-code-ttl-ms', env: 'SYNC_DEVICE_CODE_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'a pairing code (device and user code) expires this long after the new device asked for it' },
+  deviceCodesPerIp: { flag: 'device-codes-per-ip', env: 'SYNC_DEVICE_CODES_PER_IP', kind: 'int', def: 30, help: 'pairing codes new devices may ask for per IP per hour before 429' },
+  userCodeAttempts: { flag: 'user-code-attempts', env: 'SYNC_USER_CODE_ATTEMPTS', kind: 'int', def: 10, help: 'wrong pairing codes entered per account and per IP per 15 min before 429 (unknown device codes count for the IP too)' },
+  verificationUri: { flag: 'verification-uri', env: 'SYNC_VERIFICATION_URI', kind: 'string', def: '', help: 'the page where a signed-in device enters a pairing code; default: <public origin>/device' },
+  rpId: { flag: 'rp-id', env: 'SYNC_RP_ID', kind: 'string', def: '', help: 'WebAuthn relying party ID passkeys are bound to (a domain, e.g. example.com); default: the host of --public-url, else of the request' },
+  rpName: { flag: 'rp-name', env: 'SYNC_RP_NAME', kind: 'string', def: 'Session Sync', help: 'the name passkey prompts show for this service' }
 }
 
 export class ConfigError extends Error {}
@@ -78,7 +90,6 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
   return String(raw)
 }
 
-/** Flags win over environment variables, which win over defaults. */
 /**
  * Whether the server runs behind a proxy: `--public-url` set. Client IPs (rate limits, a session's
  * last IP, logs) then come from the left-most X-Forwarded-For entry, for HTTP requests and socket
@@ -86,6 +97,7 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
  */
 export const behindProxy = (config: Pick<ServerConfig, 'publicUrl'>): boolean => config.publicUrl !== ''
 
+/** Flags win over environment variables, which win over defaults. */
 export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
   let values: Record<string, string | boolean | undefined>
@@ -103,6 +115,8 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.maxMessageBytes < 1024) throw new ConfigError('--max-message-bytes must be at least 1024')
   if (c.sessionPolicy !== 'standard' && c.sessionPolicy !== 'strict') throw new ConfigError('--session-policy must be standard or strict')
   if (c.accessTokenTtlMs < 1000) throw new ConfigError('--access-token-ttl-ms must be at least 1000')
+  if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
+  if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   c.dataDir = path.resolve(c.dataDir)
   return c

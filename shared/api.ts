@@ -75,6 +75,65 @@ export interface UpdateDocRequest { title: string }
 export interface AddMemberRequest { email: string, role: 'editor' | 'viewer' }
 export interface DocListResponse { docs: DocInfo[] }
 
+/**
+ * Pairing a device by code (RFC 8628 device authorization grant). The new device asks for a code
+ * (`POST /auth/device/code` with its DPoP proof), shows `user_code` and a QR code of
+ * `verification_uri_complete`, and polls `POST /auth/device/token` with proofs by the same key; a
+ * signed-in device looks the code up and approves or denies it. Field names are the RFC's.
+ */
+export interface DeviceCodeRequest { device: DeviceInfo }
+export interface DeviceCodeResponse {
+  /** Secret to the new device: it polls with it. */
+  device_code: string
+  /** What the person types on the signed-in device, `XXXX-XXXX`. */
+  user_code: string
+  verification_uri: string
+  /** `verification_uri` with the code in it, for a QR code. */
+  verification_uri_complete: string
+  /** Seconds until both codes expire. */
+  expires_in: number
+  /** Seconds to wait between polls. */
+  interval: number
+}
+/** `grant_type` is `urn:ietf:params:oauth:grant-type:device_code` (shared/device-code.ts). Success answers TokenResponse. */
+export interface DeviceTokenRequest { grant_type: string, device_code: string }
+/** Lookup, approval and denial name the request by the code the person typed. */
+export interface UserCodeRequest { user_code: string }
+/** What asks to be added, for the approval screen. */
+export interface PairingRequestInfo {
+  userCode: string
+  device: DeviceInfo
+  /** Where the request came from, and its user agent. */
+  ip: string
+  userAgent: string
+  requestedAt: number
+  expiresAt: number
+  /** The request came from the approving device's own address: a code on a screen in the same room usually does. */
+  sameNetwork: boolean
+}
+
+/**
+ * Passkeys (WebAuthn). Options and responses are the WebAuthn JSON forms that
+ * `@simplewebauthn/browser` takes and returns; the server checks them with `@simplewebauthn/server`.
+ */
+export type WebAuthnJson = Record<string, unknown>
+export interface PasskeyInfo {
+  id: string
+  name: string
+  createdAt: number
+  lastUsedAt?: number
+  /** Synced by a passkey provider (multi-device) or bound to one authenticator. */
+  deviceType: 'singleDevice' | 'multiDevice'
+  backedUp: boolean
+}
+export interface PasskeyListResponse { passkeys: PasskeyInfo[] }
+export interface PasskeyRegisterRequest { response: WebAuthnJson, name?: string }
+export interface PasskeyRenameRequest { name: string }
+/** Sign-in options carry the attempt their challenge is bound to. */
+export interface PasskeyLoginOptionsResponse { attemptId: string, options: WebAuthnJson }
+export interface PasskeyLoginRequest { attemptId: string, response: WebAuthnJson, device: DeviceInfo }
+export interface PasskeyStepUpRequest { response: WebAuthnJson }
+
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
   /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */
@@ -97,7 +156,33 @@ export const ErrorCode = {
   notFound: 'not_found',
   conflict: 'conflict',
   rateLimited: 'rate_limited',
-  internal: 'internal'
+  internal: 'internal',
+  /** Device pairing, polling (RFC 8628 §3.5): not approved yet, keep polling at `interval`. */
+  authorizationPending: 'authorization_pending',
+  /** Device pairing, polling: too fast; add 5 s to the interval. */
+  slowDown: 'slow_down',
+  /** Device pairing, polling: the request was denied; stop. */
+  accessDenied: 'access_denied',
+  /** Device pairing, polling: the codes expired; ask for new ones. */
+  expiredToken: 'expired_token',
+  /** Device pairing, polling: unknown or already used device code. */
+  invalidGrant: 'invalid_grant',
+  /** Device pairing, approval: no pending request has this code (mistyped, expired or already decided). */
+  invalidUserCode: 'invalid_user_code',
+  /** Passkeys: the challenge is unknown, expired, already used, or was issued to another session or attempt. */
+  passkeyChallenge: 'passkey_challenge_invalid',
+  /** Passkeys: the response was made for another origin (a look-alike site). */
+  passkeyOrigin: 'passkey_origin_mismatch',
+  /** Passkeys: the response was made for another relying party ID. */
+  passkeyRpId: 'passkey_rp_id_mismatch',
+  /** Passkeys: no such passkey (never registered here, or removed). */
+  passkeyUnknown: 'passkey_unknown',
+  /** Passkeys: the passkey belongs to another account than the session or the user handle names. */
+  passkeyWrongUser: 'passkey_wrong_user',
+  /** Passkeys: signature, user verification or signature counter check failed. */
+  passkeyInvalid: 'passkey_invalid',
+  /** Passkeys: this credential is already registered. */
+  passkeyExists: 'passkey_exists'
 } as const
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
 export interface ApiError { error: ErrorCodeValue, message: string }

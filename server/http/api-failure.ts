@@ -21,7 +21,21 @@ export const HTTP_STATUS: Record<ErrorCodeValue, 400 | 401 | 403 | 404 | 409 | 4
   [ErrorCode.notFound]: 404,
   [ErrorCode.conflict]: 409,
   [ErrorCode.rateLimited]: 429,
-  [ErrorCode.internal]: 500
+  [ErrorCode.internal]: 500,
+  // RFC 8628 §3.5 / RFC 6749 §5.2: token endpoint errors are 400.
+  [ErrorCode.authorizationPending]: 400,
+  [ErrorCode.slowDown]: 400,
+  [ErrorCode.accessDenied]: 400,
+  [ErrorCode.expiredToken]: 400,
+  [ErrorCode.invalidGrant]: 400,
+  [ErrorCode.invalidUserCode]: 400,
+  [ErrorCode.passkeyChallenge]: 401,
+  [ErrorCode.passkeyOrigin]: 401,
+  [ErrorCode.passkeyRpId]: 401,
+  [ErrorCode.passkeyUnknown]: 401,
+  [ErrorCode.passkeyWrongUser]: 401,
+  [ErrorCode.passkeyInvalid]: 401,
+  [ErrorCode.passkeyExists]: 409
 }
 
 /**

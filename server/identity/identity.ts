@@ -24,6 +24,8 @@ export interface Authed { claims: AccessClaims, session: SessionRecord, user: Us
 export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'expired'
 
 const MFA_CHALLENGE_MS = 5 * 60_000
+/** `amr` values that prove a second factor: a TOTP or recovery code, a passkey with user verification. */
+const STEP_UP_METHODS = new Set(['otp', 'hwk'])
 // lastSeenAt is written at most this often per session: it is a hint, not a ledger.
 const TOUCH_EVERY_MS = 60_000
 
@@ -285,8 +287,28 @@ export class Identity {
       throw new Failure(ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
     await this.markSecondFactor(a.session)
-    const t = await this.issueAccess(a.session)
+    return this.steppedUp(a.session)
+  }
+
+  /** A fresh access token for a session that just proved a second factor. */
+  async steppedUp (s: SessionRecord): Promise<StepUpResponse> {
+    const t = await this.issueAccess(s)
     return { accessToken: t.token, accessTokenExpiresAt: t.expiresAt }
+  }
+
+  /**
+   * A Bearer token plus a DPoP proof of this request by the key its session is bound to: for actions
+   * that hand out lasting access (approving a new device, adding a passkey), which a copied access
+   * token alone must not do.
+   */
+  async authenticateBound (authorization: string | undefined, ctx: RequestContext): Promise<Authed> {
+    const a = await this.authenticate(authorization, ctx)
+    const jkt = await this.proof(ctx)
+    if (jkt !== a.session.jkt) {
+      this.event('dpop_key_mismatch', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip })
+      throw new Failure(ErrorCode.invalidDpop, 'this action needs a DPoP proof by the device key of the signed-in session')
+    }
+    return a
   }
 
   /** Ends a session if its idle or absolute deadline passed; true when it is (now) ended. */
@@ -332,15 +354,20 @@ export class Identity {
     return n
   }
 
-  private requireStepUp (a: Authed): void {
+  /**
+   * With MFA on, a sensitive action needs the second factor proven within STEP_UP_WINDOW_S: a TOTP or
+   * recovery code (`otp`) or a passkey with user verification (`hwk`), as `amr` and `mfa_time` say.
+   */
+  requireStepUp (a: Authed): void {
     if (!a.user.mfaSecret) return
-    const fresh = a.claims.amr.includes('otp') && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
-    if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code first (POST /auth/step-up)')
+    const proven = a.claims.amr.some(m => STEP_UP_METHODS.has(m))
+    const fresh = proven && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
+    if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code or a passkey first (POST /auth/step-up)')
   }
 
-  /** The session proved the second factor now: its tokens carry `otp` and a fresh `mfa_time`. */
-  private async markSecondFactor (s: SessionRecord): Promise<void> {
-    Object.assign(s, { mfaAt: Date.now(), amr: [...new Set([...s.amr, 'otp'])] })
+  /** The session proved a second factor (`otp` or `hwk`) now: its tokens carry it and a fresh `mfa_time`. */
+  async markSecondFactor (s: SessionRecord, method: 'otp' | 'hwk' = 'otp'): Promise<void> {
+    Object.assign(s, { mfaAt: Date.now(), amr: [...new Set([...s.amr, method])] })
     await this.store.putSession(s)
   }
 
@@ -362,7 +389,11 @@ export class Identity {
     return true
   }
 
-  private async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
+  /**
+   * A new device session bound to the DPoP key `jkt`: password and MFA sign-in, a passkey, or a paired
+   * device. `amr` says how it was authenticated; `mfaAt` when a second factor was proven, if now.
+   */
+  async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
     const now = Date.now()
     const refresh = newRefreshToken()
     const session: SessionRecord = {
@@ -386,7 +417,8 @@ export class Identity {
     return this.tokens.issue({ sub: s.userId, sid: s.id, amr: s.amr, mfaTime: s.mfaAt ? Math.floor(s.mfaAt / 1000) : undefined })
   }
 
-  private async proof (ctx: RequestContext): Promise<string> {
+  /** Verifies the request's DPoP proof; the JWK thumbprint of its key. */
+  async proof (ctx: RequestContext): Promise<string> {
     try {
       return await verifyDpopProof(ctx.dpop, ctx.method, ctx.url, this.proofJtis)
     } catch (err) {
@@ -395,11 +427,12 @@ export class Identity {
     }
   }
 
-  private event (kind: Parameters<typeof securityEvent>[1], fields: Parameters<typeof securityEvent>[2]): void {
+  event (kind: Parameters<typeof securityEvent>[1], fields: Parameters<typeof securityEvent>[2]): void {
     securityEvent(this.logger, kind, fields, this.securityCounter)
   }
 
-  private serialized<T> (key: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` after every earlier call with the same key has settled (in this process). */
+  serialized<T> (key: string, fn: () => Promise<T>): Promise<T> {
     const run = (this.locks.get(key) ?? Promise.resolve()).then(fn, fn)
     const tail = run.catch(() => {})
     this.locks.set(key, tail)
@@ -407,14 +440,18 @@ export class Identity {
     return run
   }
 
-  private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
+  /** Counts a failed credential attempt (a passkey that did not verify) against the account's and IP's budgets. */
+  async failedAttempt (keys: { account?: string, ip?: string }): Promise<void> { await this.limits.fail(keys) }
+
+  /** Refuses with `rate_limited` when the failed-attempt budget of the account or IP is spent. */
+  async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
     try { await this.limits.check(keys) } catch (err) {
       throw this.limited(err, ctx, keys.account ? 'account' : 'ip', 'too many attempts: try again later')
     }
   }
 
   /** A used-up budget becomes a logged `rate_limited` failure with Retry-After; other errors pass. */
-  private limited (err: unknown, ctx: Pick<RequestContext, 'ip'>, reason: string, message: string): unknown {
+  limited (err: unknown, ctx: Pick<RequestContext, 'ip'>, reason: string, message: string): unknown {
     if (!(err instanceof RateLimited)) return err
     this.event('rate_limited', { ip: ctx.ip, reason })
     return new Failure(ErrorCode.rateLimited, message, err.retryAfterS)

@@ -10,6 +10,8 @@ import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
+import { Pairing } from './pairing.js'
+import { Passkeys } from './passkeys.js'
 import { HourlyBudget } from './rate-limits.js'
 import { LevelSessionStore } from '../storage/level/session-store.js'
 import { socketAuthHooks } from './socket-auth.js'
@@ -41,6 +43,9 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
   const hooks = socketAuthHooks(identity, drafts, behindProxy(config), a => sweeper.watch(a.session))
   return {
     identity,
+    /** Pairing a device by code (RFC 8628). */
+    pairing: new Pairing(store, identity, config),
+    passkeys: new Passkeys(store, identity, config),
     drafts,
     hooks,
     /** Sessions with live sockets, each waiting for its idle or absolute deadline. */

@@ -9,7 +9,7 @@ export type { Logger }
  * (fastify logs such errors at trace).
  */
 export const REDACT_PATHS = [
-  'token', 'accessToken', 'refreshToken', 'password', 'current', 'next', 'code', 'mfaToken', 'secret',
+  'token', 'accessToken', 'refreshToken', 'password', 'current', 'next', 'code', 'mfaToken', 'secret', 'device_code', 'user_code',
   'authorization', 'dpop', 'req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie',
   'req.headers["sec-websocket-protocol"]', 'err.rawPacket', '*.token', '*.password', '*.refreshToken', '*.accessToken'
 ]

@@ -54,6 +54,51 @@ export interface DocRecord {
   members: Record<string, 'editor' | 'viewer'>
 }
 
+/**
+ * A pending request of a new device to be paired by code (RFC 8628). Lives until a few minutes past
+ * its expiry (`deviceGrantsExpiredBefore` finds it for removal) or until its device code is redeemed.
+ */
+export interface DeviceGrantRecord {
+  /** SHA-256 (base64url) of the device code: the code itself is never stored. */
+  id: string
+  /** Canonical user code: 8 letters, no hyphen. Unique among stored grants. */
+  userCode: string
+  deviceName: string
+  platform: string
+  /** The requesting device's address and user agent, shown on the approval screen. */
+  ip: string
+  userAgent: string
+  /** JWK thumbprint of the requesting device's DPoP key: the only key the new session may bind to. */
+  jkt: string
+  createdAt: number
+  expiresAt: number
+  status: 'pending' | 'approved' | 'denied'
+  /** How often the user code was entered (looked up, approved, denied). */
+  entries: number
+  /** Set by the decision: the account, and the session that approved or denied. */
+  userId?: string
+  decidedBy?: string
+  decidedAt?: number
+}
+
+/** A registered passkey (WebAuthn credential). */
+export interface PasskeyRecord {
+  /** Credential ID, base64url. Unique across all accounts. */
+  id: string
+  userId: string
+  /** COSE public key, base64url. */
+  publicKey: string
+  /** The authenticator's signature counter as last seen (0 for authenticators that keep none). */
+  counter: number
+  transports?: string[]
+  name: string
+  deviceType: 'singleDevice' | 'multiDevice'
+  backedUp: boolean
+  aaguid: string
+  createdAt: number
+  lastUsedAt?: number
+}
+
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
@@ -72,4 +117,22 @@ export interface SessionStore {
   docById (id: string): Promise<DocRecord | undefined>
   deleteDoc (d: DocRecord): Promise<void>
   docsOfUser (userId: string): Promise<DocRecord[]>
+
+  /** Inserts or replaces a grant with its user-code index. */
+  putDeviceGrant (g: DeviceGrantRecord): Promise<void>
+  /** By the device code's hash. */
+  deviceGrantById (id: string): Promise<DeviceGrantRecord | undefined>
+  /** `userCode` in canonical form. */
+  deviceGrantByUserCode (userCode: string): Promise<DeviceGrantRecord | undefined>
+  deleteDeviceGrant (g: DeviceGrantRecord): Promise<void>
+  /** Up to `limit` grants whose `expiresAt` is before `time`, oldest first. */
+  deviceGrantsExpiredBefore (time: number, limit: number): Promise<DeviceGrantRecord[]>
+
+  /** Inserts a passkey; false (and nothing written) when its credential ID is already registered. */
+  createPasskey (p: PasskeyRecord): Promise<boolean>
+  /** Replaces an existing passkey (counter, name, last use). */
+  putPasskey (p: PasskeyRecord): Promise<void>
+  passkeyById (id: string): Promise<PasskeyRecord | undefined>
+  passkeysOfUser (userId: string): Promise<PasskeyRecord[]>
+  deletePasskey (p: PasskeyRecord): Promise<void>
 }

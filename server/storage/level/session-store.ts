@@ -1,14 +1,15 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import type { DocRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
+import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
 /**
  * SessionStore on LevelDB sublevels of the server's database (JSON values):
  * `users` id→user, `emails` canonical email→id, `sessions` id→session, `user-sessions` `<user>!<session>`,
- * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`.
- * Index and record are always written in one batch.
+ * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`, `device-grants` id→grant,
+ * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
+ * `user-passkeys` `<user>!<passkey>`. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -18,7 +19,12 @@ export class LevelSessionStore implements SessionStore {
   private readonly refresh: Sub<string>
   private readonly docs: Sub<DocRecord>
   private readonly userDocs: Sub<string>
-  // Registration must not race on one email: creations run one at a time (cheap, rare).
+  private readonly grants: Sub<DeviceGrantRecord>
+  private readonly userCodes: Sub<string>
+  private readonly grantExpiry: Sub<string>
+  private readonly passkeys: Sub<PasskeyRecord>
+  private readonly userPasskeys: Sub<string>
+  // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
 
   constructor (private readonly db: Level<string, Uint8Array>) {
@@ -30,10 +36,21 @@ export class LevelSessionStore implements SessionStore {
     this.refresh = sub('refresh')
     this.docs = sub('docs')
     this.userDocs = sub('user-docs')
+    this.grants = sub('device-grants')
+    this.userCodes = sub('user-codes')
+    this.grantExpiry = sub('grant-expiry')
+    this.passkeys = sub('passkeys')
+    this.userPasskeys = sub('user-passkeys')
+  }
+
+  private oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.creating.then(fn)
+    this.creating = run.catch(() => {})
+    return run
   }
 
   createUser (user: UserRecord): Promise<boolean> {
-    const run = this.creating.then(async () => {
+    return this.oneAtATime(async () => {
       if (await this.emails.get(user.email) !== undefined) return false
       await this.db.batch([
         { type: 'put', sublevel: this.users, key: user.id, value: user },
@@ -41,8 +58,6 @@ export class LevelSessionStore implements SessionStore {
       ] as never)
       return true
     })
-    this.creating = run.catch(() => {})
-    return run
   }
 
   userById (id: string) { return this.users.get(id) }
@@ -95,4 +110,68 @@ export class LevelSessionStore implements SessionStore {
     const rows = await this.docs.getMany(keys.map(k => k.slice(userId.length + 1)))
     return rows.filter((d): d is DocRecord => d !== undefined)
   }
+
+  putDeviceGrant (g: DeviceGrantRecord) {
+    return this.db.batch([
+      { type: 'put', sublevel: this.grants, key: g.id, value: g },
+      { type: 'put', sublevel: this.userCodes, key: g.userCode, value: g.id },
+      { type: 'put', sublevel: this.grantExpiry, key: expiryKey(g), value: '' }
+    ] as never)
+  }
+
+  deviceGrantById (id: string) { return this.grants.get(id) }
+
+  async deviceGrantByUserCode (userCode: string) {
+    const id = await this.userCodes.get(userCode)
+    return id === undefined ? undefined : this.grants.get(id)
+  }
+
+  async deleteDeviceGrant (g: DeviceGrantRecord) {
+    const ops: unknown[] = [
+      { type: 'del', sublevel: this.grants, key: g.id },
+      { type: 'del', sublevel: this.grantExpiry, key: expiryKey(g) }
+    ]
+    // The code may name a newer grant by now; only this grant's own entry goes.
+    if (await this.userCodes.get(g.userCode) === g.id) ops.push({ type: 'del', sublevel: this.userCodes, key: g.userCode })
+    await this.db.batch(ops as never)
+  }
+
+  async deviceGrantsExpiredBefore (time: number, limit: number) {
+    const keys = await this.grantExpiry.keys({ lt: String(Math.max(0, time)).padStart(15, '0'), limit }).all()
+    const rows = await this.grants.getMany(keys.map(k => k.slice(16)))
+    return rows.filter((g): g is DeviceGrantRecord => g !== undefined)
+  }
+
+  createPasskey (p: PasskeyRecord): Promise<boolean> {
+    return this.oneAtATime(async () => {
+      if (await this.passkeys.get(p.id) !== undefined) return false
+      await this.putPasskey(p)
+      return true
+    })
+  }
+
+  putPasskey (p: PasskeyRecord) {
+    return this.db.batch([
+      { type: 'put', sublevel: this.passkeys, key: p.id, value: p },
+      { type: 'put', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}`, value: '' }
+    ] as never)
+  }
+
+  passkeyById (id: string) { return this.passkeys.get(id) }
+
+  async passkeysOfUser (userId: string) {
+    const keys = await this.userPasskeys.keys({ gt: `${userId}!`, lt: `${userId}!\xff` }).all()
+    const rows = await this.passkeys.getMany(keys.map(k => k.slice(userId.length + 1)))
+    return rows.filter((p): p is PasskeyRecord => p !== undefined)
+  }
+
+  deletePasskey (p: PasskeyRecord) {
+    return this.db.batch([
+      { type: 'del', sublevel: this.passkeys, key: p.id },
+      { type: 'del', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}` }
+    ] as never)
+  }
 }
+
+/** Sorts by expiry: a fixed-width decimal time, then the grant. */
+const expiryKey = (g: DeviceGrantRecord) => `${String(g.expiresAt).padStart(15, '0')}!${g.id}`
