@@ -13,7 +13,7 @@ import { DocHandle } from './doc-handle.js'
 import { Emitter } from './emitter.js'
 import type { ProfileStore } from './profile-store.js'
 import { SyncProvider, type TokenSource, type WebSocketCtor } from './provider.js'
-import { SessionState } from './state.js'
+import { SessionState, type PreferenceGuards } from './state.js'
 import { getOrCreateDeviceKey } from './device-key.js'
 import { withProfileLock } from './lock.js'
 import { calculateJwkThumbprint } from 'jose'
@@ -154,11 +154,19 @@ export class SyncClient extends Emitter<ClientEvents> {
     return calculateJwkThumbprint(key.publicJwk, 'sha256')
   }
 
-  /** Open the private session document (or `name`, for anonymous use) with the session-state helpers. */
-  async openSessionState (name = this.sessionDoc): Promise<{ handle: DocHandle, state: SessionState }> {
+  /**
+   * Open the private session document with the typed session-state API (`name`: another document,
+   * e.g. for anonymous use). `Prefs` types the preferences; `preferenceGuards` check values read back.
+   */
+  async openSessionState<Prefs extends object = Record<string, unknown>> (
+    options: { name?: string, preferenceGuards?: PreferenceGuards<Prefs> } = {}
+  ): Promise<{ handle: DocHandle, state: SessionState<Prefs> }> {
+    const name = options.name ?? this.sessionDoc
     if (!name) throw new Error('not signed in: no session document')
     const handle = await this.openDoc(name)
-    const state = new SessionState(handle.doc, { deviceId: await this.deviceId(), deviceName: this.opts.device.name })
+    const state = new SessionState<Prefs>(handle.doc, {
+      deviceId: await this.deviceId(), deviceName: this.opts.device.name, preferenceGuards: options.preferenceGuards
+    })
     return { handle, state }
   }
 

@@ -11,4 +11,6 @@ export { ApiRequestError, NetworkError, SessionEndedError } from './errors.js'
 export type { ProfileStore, DeviceKey } from './profile-store.js'
 export type { DocCache, CachedDoc } from './doc-cache.js'
 export { createDpopProof } from '../shared/dpop.js'
-export { SessionState, type Task, type DraftEntry, type Playback, type LastActive, type SessionStateOptions } from './state.js'
+export {
+  SessionState, SESSION_STATE_KEYS, type Task, type DraftEntry, type Playback, type LastActive, type SessionStateOptions, type PreferenceGuards
+} from './state.js'
