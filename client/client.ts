@@ -5,6 +5,7 @@
  */
 import * as Y from 'yjs'
 import type { DeviceInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
+import { SYNC_PATH_PREFIX, isValidDocName } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
 import { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
 import { unrefTimer, type BackoffOptions } from './backoff.js'
@@ -96,10 +97,12 @@ export class SyncClient extends Emitter<ClientEvents> {
 
   /**
    * Open a document: resolves once the local cache is loaded (works offline), then syncs live.
-   * Opening the same name twice returns the same handle.
+   * Opening the same name twice returns the same handle. Names: a letter or digit, then up to 127
+   * of letters, digits and `._:-` (the server's rule, shared/protocol.ts).
    */
   openDoc (name: string): Promise<DocHandle> {
     if (this.closed) return Promise.reject(new Error('client closed'))
+    if (!isValidDocName(name)) return Promise.reject(new Error(`invalid document name ${JSON.stringify(name.slice(0, 140))}`))
     let h = this.handles.get(name)
     if (!h) {
       h = this.createHandle(name)
@@ -114,7 +117,7 @@ export class SyncClient extends Emitter<ClientEvents> {
     const o = this.opts
     // The provider exists before the cache loads so it counts cached state as possibly unsynced.
     const provider = new SyncProvider(doc, name, {
-      url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + '/sync', WebSocket: o.WebSocket, tokens: this.tokens,
+      url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + SYNC_PATH_PREFIX, WebSocket: o.WebSocket, tokens: this.tokens,
       device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs
     })
     let cached

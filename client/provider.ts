@@ -45,7 +45,7 @@ export interface WebSocketLike {
 export type WebSocketCtor = new (url: string, protocols?: string[]) => WebSocketLike
 
 export interface ProviderOptions {
-  /** `ws(s)://host/sync`: the document name is appended. */
+  /** `ws(s)://host/sync/`: the document name is appended. */
   url: string
   WebSocket: WebSocketCtor
   tokens: TokenSource

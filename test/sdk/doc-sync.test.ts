@@ -33,6 +33,9 @@ describe('sdk documents', () => {
     // awareness carries the device
     da.awareness.setLocalState({ cursor: 3 })
     await waitFor(() => [...db.awareness.getStates().values()].some(st => (st as { device?: { name: string }, cursor?: number }).device?.name === 'laptop' && st.cursor === 3))
+    // a name the server would refuse is refused before any socket opens
+    await expect(a.openDoc('no spaces/or slashes')).rejects.toThrow('invalid document name "no spaces/or slashes"')
+    await expect(a.openDoc('x'.repeat(129))).rejects.toThrow('invalid document name')
   })
 
   it('keeps offline edits in the cache across a server restart and a client restart, then merges', async () => {
