@@ -3,7 +3,7 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse,
+  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse, MeResponse,
   MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PasswordChangeRequest, RefreshRequest,
   RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest
 } from '../shared/api.js'
@@ -96,6 +96,9 @@ export class Api {
   refresh (req: RefreshRequest, dpop: string) { return this.request<TokenResponse>('POST', '/auth/refresh', { body: req, dpop }) }
   /** Logout takes the token directly: it must not trigger a refresh of a session being ended. */
   logout (accessToken: string) { return this.request<void>('POST', '/auth/logout', { token: accessToken }) }
+
+  /** The signed-in account. */
+  me () { return this.authed<MeResponse>('GET', '/me') }
 
   // Device sessions
   listSessions () { return this.authed<SessionListResponse>('GET', '/sessions') }
