@@ -94,7 +94,7 @@ export class FileProfileStore implements ProfileStore {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         const st = await fs.stat(lock).catch(() => null)
         if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) { await fs.rm(lock, { force: true }); continue }
-        if (Date.now() > deadline) throw new Error(`profile lock ${lock} busy for ${LOCK_WAIT_MS} ms`)
+        if (Date.now() > deadline) throw new Error(`profile lock ${lock} busy for ${LOCK_WAIT_MS} ms`, { cause: err })
         await new Promise(r => setTimeout(r, 20 + Math.random() * 30))
       }
     }

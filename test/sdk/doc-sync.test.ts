@@ -39,7 +39,7 @@ describe('sdk documents', () => {
   })
 
   it('keeps offline edits in the cache across a server restart and a client restart, then merges', async () => {
-    let s = await f.server()
+    const s = await f.server()
     const port = Number(new URL(s.url).port)
     const dataDir = s.config.dataDir
     const profA = await f.profileDir()
@@ -65,7 +65,7 @@ describe('sdk documents', () => {
     expect(da2.doc.getText('t').toString()).toBe('base from-a') // opened from cache, server still down
     expect(da2.hasUnsyncedChanges).toBe(true)
 
-    s = await f.server({ port, dataDir })
+    await f.server({ port, dataDir })
     await waitFor(() => da2.doc.getText('t').toString() === db.doc.getText('t').toString() &&
       da2.doc.getText('t').toString().includes('from-a') && da2.doc.getText('t').toString().includes('b-says'), 10_000, 'merge after restart')
     await waitFor(() => !da2.hasUnsyncedChanges && !db.hasUnsyncedChanges, 5000, 'confirmed after restart')
