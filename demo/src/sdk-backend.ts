@@ -229,10 +229,7 @@ export class SdkBackend implements Backend {
 
   async listDrafts () { return (await call(() => this.api.listDocs())).docs }
 
-  getDraft (id: string): Promise<DocInfo> {
-    const api = this.api
-    return call(() => api.authorize(token => api.request<DocInfo>('GET', `/docs/${encodeURIComponent(id)}`, { token })))
-  }
+  getDraft (id: string): Promise<DocInfo> { return call(() => this.api.getDoc(id)) }
 
   createDraft (title: string) { return call(() => this.api.createDoc({ title })) }
   renameDraft (id: string, title: string) { return call(() => this.api.renameDoc(id, { title })) }
