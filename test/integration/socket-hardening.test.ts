@@ -56,15 +56,15 @@ describe('a peer that does not read its socket', () => {
   })
 
   it('is dropped as dead although it sends pongs nobody asked for', async () => {
-    const s = await start({ pingIntervalMs: 100 })
+    const s = await start({ pingIntervalMs: 200 })
     const serverSide = upgradeSockets(s.http.server)
     const c = await tcp(s, '/sync/ponger')
     await waitFor(async () => await metric(s, 'sync_connections') === 1)
     const server = closedPromise(serverSide.get('/sync/ponger')!)
     c.socket.pause() // never sees the server's pings
-    // A pong of its own every 20 ms: liveness must not count these as answers.
+    // A pong of its own every 10 ms: liveness must not count these as answers.
     const pong = clientFrame(PONG, Buffer.from('still here'))
-    const timer = setInterval(() => c.send(pong), 20)
+    const timer = setInterval(() => c.send(pong), 10)
     onCleanup(() => clearInterval(timer))
     await waitFor(() => server.closed, 5000, 'the server drops the silent socket')
     expect(await metric(s, 'sync_dead_connections_total')).toBe(1)
