@@ -61,6 +61,21 @@ export const CloseCode = {
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 
+/** A close frame's payload is at most 125 bytes: the 2-byte code and a reason of up to 123. */
+const MAX_CLOSE_REASON_BYTES = 123
+
+/**
+ * `reason` cut to fit a close frame, on a character boundary (a reason cut inside a character would
+ * not be UTF-8, and the peer would fail the connection with 1007 instead of reading the code).
+ */
+export const fitCloseReason = (reason: string): string => {
+  const bytes = new TextEncoder().encode(reason)
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason
+  let end = MAX_CLOSE_REASON_BYTES
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end-- // back off continuation bytes to a character start
+  return new TextDecoder().decode(bytes.subarray(0, end))
+}
+
 /**
  * Document names: 1–128 characters of `A–Z a–z 0–9 . _ : -`, starting with a letter or digit.
  * `:` lets namespaces such as `session:<userId>` and `draft:<id>` share one flat key space; `!` is

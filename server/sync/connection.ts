@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import WebSocket from 'ws'
 import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
-  encodePermissionDenied, encodeAuthExpiry, isEmptyUpdate, type CloseCodeValue
+  encodePermissionDenied, encodeAuthExpiry, fitCloseReason, isEmptyUpdate, type CloseCodeValue
 } from '../../shared/protocol.js'
 import type { Principal } from '../transport/auth-hook.js'
 import type { Room } from './room.js'
@@ -182,7 +182,7 @@ export class Connection implements Expiring, SessionMember {
     }
     // A peer that does not read never completes the close handshake: the socket is destroyed after
     // ws's close timeout (transport/upgrade.ts).
-    this.ws.close(code, reason)
+    this.ws.close(code, fitCloseReason(reason))
     this.room.detach(this)
   }
 

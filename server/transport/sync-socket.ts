@@ -1,4 +1,5 @@
 import WebSocket from 'ws'
+import { fitCloseReason } from '../../shared/protocol.js'
 import type { Connection } from '../sync/connection.js'
 import type { SessionMember } from '../sync/session-sockets.js'
 import type { Principal } from './auth-hook.js'
@@ -23,7 +24,7 @@ export class PendingSocket implements SessionMember {
   constructor (readonly ws: SyncSocket, readonly principal: Principal) {}
 
   close (code: number, reason: string): void {
-    this.ws.close(code, reason)
+    this.ws.close(code, fitCloseReason(reason))
     this.ws.resume() // reading is paused during the load; the peer's close frame must be read
   }
 }
