@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import WebSocket, { WebSocketServer, type ServerOptions } from 'ws'
-import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, UpgradeRefusal, isValidDocName } from '../../shared/protocol.js'
+import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, UpgradeRefusal, isValidDocName, type CloseCodeValue } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from '../sync/connection.js'
 import { startLiveness } from './liveness.js'
@@ -114,7 +114,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   const docOf = (ws: SyncSocket) => ws.attached instanceof Connection ? ws.attached.room.name : undefined
 
   /** Close `ws` with `code`, through its Connection once it has one. */
-  const closeSocket = (ws: SyncSocket, code: typeof CloseCode[keyof typeof CloseCode], reason: string) => {
+  const closeSocket = (ws: SyncSocket, code: CloseCodeValue, reason: string) => {
     const target = ws.attached
     if (target) target.close(code, reason)
     else ws.close(code, reason)
