@@ -21,9 +21,16 @@ export class SyncSocket extends WebSocket {
  * moment it is accepted, so that ending the session while the document loads closes it.
  */
 export class PendingSocket implements SessionMember {
-  constructor (readonly ws: SyncSocket, readonly principal: Principal) {}
+  constructor (
+    readonly ws: SyncSocket,
+    readonly principal: Principal,
+    /** Logs and counts a close, as a Connection does its own (one function for every pending socket). */
+    private readonly report: (pending: PendingSocket, code: number, reason: string) => void
+  ) {}
 
   close (code: number, reason: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return
+    this.report(this, code, reason)
     this.ws.close(code, fitCloseReason(reason))
     this.ws.resume() // reading is paused during the load; the peer's close frame must be read
   }

@@ -139,8 +139,12 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   }
   function onError (this: WebSocket, err: Error & { code?: string }) {
     // ws closes the socket itself (1002, 1007, 1009); the error is for logs and metrics only.
+    const target = (this as SyncSocket).attached
     if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || err.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
       metrics.rejected.inc({ code: CloseCode.messageTooLarge })
+      const principal = target?.principal
+      logger.info({ doc: docOf(this as SyncSocket), user: principal?.userId, session: principal?.sessionId, closeCode: CloseCode.messageTooLarge, reason: err.message }, 'closing connection')
+      return
     }
     logger.debug({ doc: docOf(this as SyncSocket), err: err.message }, 'socket error')
   }
@@ -171,6 +175,11 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     })
   }
 
+  const reportPendingClose = (pending: PendingSocket, code: number, reason: string) => {
+    metrics.rejected.inc({ code })
+    logger.info({ user: pending.principal.userId, session: pending.principal.sessionId, closeCode: code, reason }, 'closing connection')
+  }
+
   const recheckSession = async (pending: PendingSocket, sessionId: string) => {
     let live: boolean
     try {
@@ -186,7 +195,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
   const attach = async (ws: SyncSocket, tcp: Socket, docName: string, principal: Principal, extensions: boolean) => {
     // Frames wait in the TCP buffers until the document is ready, then are read in order.
     ws.pause()
-    const pending = new PendingSocket(ws, principal)
+    const pending = new PendingSocket(ws, principal, reportPendingClose)
     ws.attached = pending
     sessions.add(pending)
     // Registered first, then checked: a session that ends from here on closes the pending socket

@@ -95,6 +95,7 @@ describe('a device session revoked while its socket is being accepted', () => {
     expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(204)
     await waitFor(() => code !== null, 5000, 'the socket closed while its document loads')
     expect(code).toBe(CloseCode.sessionEnded)
+    expect((await app.metrics.rejected.get()).values.find(v => v.labels.code === CloseCode.sessionEnded)?.value).toBe(1)
 
     gate.resolve()
     const room = await rooms.acquire(phone.tokens.sessionDoc)
