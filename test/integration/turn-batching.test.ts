@@ -19,13 +19,15 @@ const updates = (n: number) => {
 /** Every write `socket` hands to the kernel from now on (one per `_write`/`_writev` call), in bytes. */
 const kernelWrites = (socket: Socket): number[] => {
   const writes: number[] = []
-  const s = socket as Socket & { _write: Function, _writev: Function }
+  type Write = (this: Socket, chunk: Buffer, ...rest: unknown[]) => void
+  type Writev = (this: Socket, chunks: Array<{ chunk: Buffer }>, ...rest: unknown[]) => void
+  const s = socket as unknown as { _write: Write, _writev: Writev }
   const write = s._write
   const writev = s._writev
-  s._write = function (this: Socket, chunk: Buffer, ...rest: unknown[]) { writes.push(chunk.length); return write.call(this, chunk, ...rest) }
-  s._writev = function (this: Socket, chunks: Array<{ chunk: Buffer }>, ...rest: unknown[]) {
+  s._write = function (chunk, ...rest) { writes.push(chunk.length); write.call(this, chunk, ...rest) }
+  s._writev = function (chunks, ...rest) {
     writes.push(chunks.reduce((n, c) => n + c.chunk.length, 0))
-    return writev.call(this, chunks, ...rest)
+    writev.call(this, chunks, ...rest)
   }
   return writes
 }
