@@ -3,7 +3,7 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse,
+  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse, MeResponse,
   MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PasswordChangeRequest, RefreshRequest,
   RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest
 } from '../shared/api.js'
@@ -24,6 +24,21 @@ const parseRetryAfter = (v: string | null): number | null => {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now())
 }
 
+/** Request fields that hold credentials: an error text must never quote them. */
+const SECRET_FIELDS = ['password', 'current', 'next', 'refreshToken', 'mfaToken', 'code']
+
+const secretsOf = (body: unknown, token?: string, dpop?: string): string[] => {
+  const out = [token, dpop]
+  if (body && typeof body === 'object') for (const k of SECRET_FIELDS) out.push((body as Record<string, unknown>)[k] as string)
+  // Longest first, so that a secret containing another is replaced whole.
+  return out.filter((v): v is string => typeof v === 'string' && v.length >= 6).sort((a, b) => b.length - a.length)
+}
+
+const redact = (text: string, secrets: string[]): string =>
+  secrets.reduce((t, secret) => t.split(secret).join('[redacted]'), text)
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : err === undefined ? '' : String(err))
+
 export class Api {
   authorize: Authorize = () => Promise.reject(new Error('not signed in'))
   /**
@@ -43,11 +58,17 @@ export class Api {
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (token) headers.authorization = `Bearer ${token}`
     if (dpop) headers.dpop = dpop
+    const secrets = secretsOf(body, token, dpop)
     let res: Response
     try {
       res = await this.fetchImpl(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     } catch (err) {
-      throw new NetworkError(`${method} ${path}: ${(err as Error).message}`, err)
+      const message = messageOf(err)
+      const clean = redact(message, secrets)
+      const cause = (err as { cause?: unknown })?.cause
+      // The cause says why (refused, DNS, reset); dropped when it or the message quotes a secret.
+      const safe = clean === message && redact(messageOf(cause), secrets) === messageOf(cause)
+      throw new NetworkError(`${method} ${path}: ${clean}`, safe ? err : undefined)
     }
     const date = Date.parse(res.headers.get('date') ?? '')
     if (!Number.isNaN(date)) { const skew = date - Date.now(); this.skewMs = Math.abs(skew) < 2000 ? 0 : skew }
@@ -58,7 +79,8 @@ export class Api {
       const e = (json ?? {}) as Partial<ApiError>
       // 502–504 come from proxies in front of a down server: that is "offline", not an answer.
       if (res.status >= 502 && res.status <= 504) throw new NetworkError(`${method} ${path}: HTTP ${res.status}`)
-      throw new ApiRequestError(res.status, e.error ?? 'internal', e.message ?? `HTTP ${res.status}`, parseRetryAfter(res.headers.get('retry-after')))
+      const message = typeof e.message === 'string' ? redact(e.message, secrets) : `HTTP ${res.status}`
+      throw new ApiRequestError(res.status, typeof e.error === 'string' ? e.error : 'internal', message, parseRetryAfter(res.headers.get('retry-after')))
     }
     return json as T
   }
@@ -74,6 +96,9 @@ export class Api {
   refresh (req: RefreshRequest, dpop: string) { return this.request<TokenResponse>('POST', '/auth/refresh', { body: req, dpop }) }
   /** Logout takes the token directly: it must not trigger a refresh of a session being ended. */
   logout (accessToken: string) { return this.request<void>('POST', '/auth/logout', { token: accessToken }) }
+
+  /** The signed-in account. */
+  me () { return this.authed<MeResponse>('GET', '/me') }
 
   // Device sessions
   listSessions () { return this.authed<SessionListResponse>('GET', '/sessions') }

@@ -1,4 +1,7 @@
-/** Ready-made browser setup: IndexedDB profile and y-indexeddb cache, the platform WebSocket. */
+/**
+ * Browser entry (`@session-sync/client/browser`): IndexedDB profile and y-indexeddb cache, the
+ * platform WebSocket, plus the whole platform-neutral API.
+ */
 import { IdbDocCache } from './cache-idb.js'
 import { SyncClient, type SyncClientOptions } from './client.js'
 import { IdbProfileStore } from './profile-idb.js'
@@ -21,3 +24,4 @@ export const createBrowserClient = (opts: BrowserClientOptions): Promise<SyncCli
 }
 
 export { IdbProfileStore, IdbDocCache }
+export * from './index.js'

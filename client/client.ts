@@ -5,6 +5,7 @@
  */
 import * as Y from 'yjs'
 import type { DeviceInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
+import { SYNC_PATH_PREFIX, isValidDocName } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
 import { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
 import { unrefTimer, type BackoffOptions } from './backoff.js'
@@ -13,7 +14,7 @@ import { DocHandle } from './doc-handle.js'
 import { Emitter } from './emitter.js'
 import type { ProfileStore } from './profile-store.js'
 import { SyncProvider, type TokenSource, type WebSocketCtor } from './provider.js'
-import { SessionState } from './state.js'
+import { SessionState, type PreferenceGuards } from './state.js'
 import { getOrCreateDeviceKey } from './device-key.js'
 import { withProfileLock } from './lock.js'
 import { calculateJwkThumbprint } from 'jose'
@@ -96,10 +97,12 @@ export class SyncClient extends Emitter<ClientEvents> {
 
   /**
    * Open a document: resolves once the local cache is loaded (works offline), then syncs live.
-   * Opening the same name twice returns the same handle.
+   * Opening the same name twice returns the same handle. Names: a letter or digit, then up to 127
+   * of letters, digits and `._:-` (the server's rule, shared/protocol.ts).
    */
   openDoc (name: string): Promise<DocHandle> {
     if (this.closed) return Promise.reject(new Error('client closed'))
+    if (!isValidDocName(name)) return Promise.reject(new Error(`invalid document name ${JSON.stringify(name.slice(0, 140))}`))
     let h = this.handles.get(name)
     if (!h) {
       h = this.createHandle(name)
@@ -114,7 +117,7 @@ export class SyncClient extends Emitter<ClientEvents> {
     const o = this.opts
     // The provider exists before the cache loads so it counts cached state as possibly unsynced.
     const provider = new SyncProvider(doc, name, {
-      url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + '/sync', WebSocket: o.WebSocket, tokens: this.tokens,
+      url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + SYNC_PATH_PREFIX, WebSocket: o.WebSocket, tokens: this.tokens,
       device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs
     })
     let cached
@@ -154,11 +157,19 @@ export class SyncClient extends Emitter<ClientEvents> {
     return calculateJwkThumbprint(key.publicJwk, 'sha256')
   }
 
-  /** Open the private session document (or `name`, for anonymous use) with the session-state helpers. */
-  async openSessionState (name = this.sessionDoc): Promise<{ handle: DocHandle, state: SessionState }> {
+  /**
+   * Open the private session document with the typed session-state API (`name`: another document,
+   * e.g. for anonymous use). `Prefs` types the preferences; `preferenceGuards` check values read back.
+   */
+  async openSessionState<Prefs extends object = Record<string, unknown>> (
+    options: { name?: string, preferenceGuards?: PreferenceGuards<Prefs> } = {}
+  ): Promise<{ handle: DocHandle, state: SessionState<Prefs> }> {
+    const name = options.name ?? this.sessionDoc
     if (!name) throw new Error('not signed in: no session document')
     const handle = await this.openDoc(name)
-    const state = new SessionState(handle.doc, { deviceId: await this.deviceId(), deviceName: this.opts.device.name })
+    const state = new SessionState<Prefs>(handle.doc, {
+      deviceId: await this.deviceId(), deviceName: this.opts.device.name, preferenceGuards: options.preferenceGuards
+    })
     return { handle, state }
   }
 

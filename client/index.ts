@@ -7,8 +7,10 @@ export { DocHandle } from './doc-handle.js'
 export { SyncProvider, type SyncStatus, type ProviderEvents, type TokenSource, type WebSocketCtor, type WebSocketLike } from './provider.js'
 export { Api, type FetchLike } from './api.js'
 export { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
-export { ApiRequestError, NetworkError, SessionEndedError } from './errors.js'
+export { ApiRequestError, NetworkError, SessionEndedError, isSessionOver } from './errors.js'
 export type { ProfileStore, DeviceKey } from './profile-store.js'
 export type { DocCache, CachedDoc } from './doc-cache.js'
 export { createDpopProof } from '../shared/dpop.js'
-export { SessionState, type Task, type DraftEntry, type Playback, type LastActive, type SessionStateOptions } from './state.js'
+export {
+  SessionState, SESSION_STATE_KEYS, type Task, type DraftEntry, type Playback, type LastActive, type SessionStateOptions, type PreferenceGuards
+} from './state.js'

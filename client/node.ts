@@ -1,4 +1,7 @@
-/** Ready-made Node setup: a profile directory (0600 files + LevelDB cache) and the `ws` WebSocket. */
+/**
+ * Node entry (`@session-sync/client/node`): a profile directory (0600 files + LevelDB cache) and the
+ * `ws` WebSocket, plus the whole platform-neutral API. Needs the `ws` and `level` packages.
+ */
 import WebSocket from 'ws'
 import { LevelDocCache } from './cache-level.js'
 import { SyncClient, type SyncClientOptions } from './client.js'
@@ -22,3 +25,4 @@ export const createNodeClient = (opts: NodeClientOptions): Promise<SyncClient> =
 }
 
 export { FileProfileStore, LevelDocCache }
+export * from './index.js'

@@ -20,12 +20,19 @@ const writePrivate = async (file: string, data: string): Promise<void> => {
   await fs.rename(tmp, file)
 }
 
+/** A corrupt file is reported by name only: parse errors quote the text around the fault, a token here. */
 const readJson = async <T>(file: string): Promise<T | null> => {
+  let text: string
   try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T
+    text = await fs.readFile(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
+  }
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw new Error(`profile file ${file} is not valid JSON: delete it (tokens.json: sign in again; key.json: this device gets a new key)`)
   }
 }
 
@@ -87,7 +94,7 @@ export class FileProfileStore implements ProfileStore {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         const st = await fs.stat(lock).catch(() => null)
         if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) { await fs.rm(lock, { force: true }); continue }
-        if (Date.now() > deadline) throw new Error(`profile lock ${lock} busy for ${LOCK_WAIT_MS} ms`)
+        if (Date.now() > deadline) throw new Error(`profile lock ${lock} busy for ${LOCK_WAIT_MS} ms`, { cause: err })
         await new Promise(r => setTimeout(r, 20 + Math.random() * 30))
       }
     }

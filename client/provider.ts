@@ -7,8 +7,8 @@ import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import type { DeviceInfo } from '../shared/api.js'
 import {
-  AuthType, CloseCode, MessageType, SyncType, decodeMessage, encodeAwareness, encodeReauth, encodeSyncStep1,
-  encodeSyncStep2, encodeUpdate
+  AuthType, CloseCode, MessageType, SYNC_SUBPROTOCOL, SyncType, TOKEN_SUBPROTOCOL_PREFIX, decodeMessage, encodeAwareness,
+  encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate
 } from '../shared/protocol.js'
 import { backoffDelay, unrefTimer, type BackoffOptions } from './backoff.js'
 import { Emitter } from './emitter.js'
@@ -38,10 +38,14 @@ export interface WebSocketLike {
   send (data: Uint8Array): void
   close (code?: number, reason?: string): void
 }
-export type WebSocketCtor = new (url: string) => WebSocketLike
+/**
+ * `protocols` carries the access token (`access_token.<jwt>` next to `y-websocket`): URLs end up in
+ * proxy access logs and browser consoles, so the token never goes into the URL.
+ */
+export type WebSocketCtor = new (url: string, protocols?: string[]) => WebSocketLike
 
 export interface ProviderOptions {
-  /** `ws(s)://host/sync`: the document name is appended. */
+  /** `ws(s)://host/sync/`: the document name is appended. */
   url: string
   WebSocket: WebSocketCtor
   tokens: TokenSource
@@ -187,12 +191,13 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     this.connecting = false
     if (token === null) return this.halt()
     if (!this.shouldConnect || this.destroyed || this.conn) return
-    const q = token ? `?token=${encodeURIComponent(token)}` : ''
+    const url = `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}`
     let ws: WebSocketLike
     try {
-      ws = new this.opts.WebSocket(`${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}${q}`)
+      ws = new this.opts.WebSocket(url, token ? [SYNC_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SYNC_SUBPROTOCOL])
     } catch (err) {
-      this.emit('error', err as Error)
+      // Some runtimes quote the offered subprotocols in this error: report it without them.
+      this.emit('error', new Error(`could not open a WebSocket to ${url}: ${(err as Error).name}`))
       return this.scheduleReconnect()
     }
     ws.binaryType = 'arraybuffer'

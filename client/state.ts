@@ -1,58 +1,142 @@
 /**
- * Session-state helpers over the user's private session document (`session:<userId>`): what
- * follows the user from device to device. Structures are chosen so concurrent edits from two devices
- * merge without losing either: entries a device owns are keyed by device id (no concurrent writes
- * to one key), list items are Y.Maps (fields update independently).
+ * Typed session state over the user's private session document (`session:<userId>`): what follows
+ * the user from device to device. Structures are chosen so that concurrent edits from two devices
+ * merge without losing either: entries a device owns are keyed by device id (no concurrent writes to
+ * one key), list items are Y.Maps (their fields update independently), everything else is
+ * last-writer-wins per key, the same winner on every device.
+ *
+ * Anything in the document may have been written by another device running another version of the
+ * app: reads check shapes, and `preferenceGuards` let the app reject values it does not understand.
  */
 import * as Y from 'yjs'
 
 export interface Task { id: string, title: string, done: boolean }
+/** One entry of the "recent documents" index: which documents the user works on. */
 export interface DraftEntry { id: string, docName: string, title: string, updatedAt: number }
 export interface Playback { seconds: number, at: number, deviceId: string }
 export interface LastActive { deviceId: string, deviceName: string, docName: string, cursor: unknown, at: number }
 
-export interface SessionStateOptions {
-  /** Stable per device profile (survives re-login), e.g. the device key's thumbprint. */
+/** Per preference, a check of values read back; a value that fails it reads as missing. */
+export type PreferenceGuards<Prefs extends object> = { [K in keyof Prefs]?: (value: unknown) => boolean }
+
+export interface SessionStateOptions<Prefs extends object = Record<string, unknown>> {
+  /** Stable per device profile (survives re-login), e.g. `SyncClient.deviceId()`. */
   deviceId: string
   deviceName: string
   /** Injectable clock for tests. */
   now?: () => number
+  preferenceGuards?: PreferenceGuards<Prefs>
 }
+
+/** The top-level shared types of the session document, by name (apps may add their own beside them). */
+export const SESSION_STATE_KEYS = { preferences: 'preferences', drafts: 'drafts', tasks: 'tasks', playback: 'playback', lastActive: 'lastActive' } as const
 
 const SEP = '\u0000'
 
-export class SessionState {
+type Key<Prefs> = keyof Prefs & string
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+const asDraft = (v: unknown): DraftEntry | null =>
+  isRecord(v) && isString(v.id) && isString(v.docName) && isString(v.title) && isNumber(v.updatedAt) ? v as unknown as DraftEntry : null
+const asPlayback = (v: unknown): Playback | null =>
+  isRecord(v) && isNumber(v.seconds) && isNumber(v.at) && isString(v.deviceId) ? v as unknown as Playback : null
+const asLastActive = (v: unknown): LastActive | null =>
+  isRecord(v) && isString(v.deviceId) && isString(v.deviceName) && isString(v.docName) && isNumber(v.at) ? v as unknown as LastActive : null
+
+/**
+ * `Prefs` types the preferences: `SessionState<{ theme: 'light' | 'dark', fontSize: number }>`.
+ * Values must be JSON-like (what a Y.Map stores: JSON values and Uint8Array).
+ */
+export class SessionState<Prefs extends object = Record<string, unknown>> {
   readonly preferences: Y.Map<unknown>
-  readonly drafts: Y.Map<DraftEntry>
+  /** Document id → DraftEntry. */
+  readonly drafts: Y.Map<unknown>
+  /** Y.Maps with `id`, `title`, `done`. */
   readonly tasks: Y.Array<Y.Map<unknown>>
   /** `<mediaId>\0<deviceId>` → Playback: one slot per device, so no two devices write one key. */
-  readonly playback: Y.Map<Playback>
-  readonly lastActive: Y.Map<LastActive>
+  readonly playback: Y.Map<unknown>
+  /** Device id → LastActive, written only by that device. */
+  readonly lastActive: Y.Map<unknown>
   private readonly now: () => number
+  private readonly guards: PreferenceGuards<Prefs>
 
-  constructor (readonly doc: Y.Doc, private readonly opts: SessionStateOptions) {
-    this.preferences = doc.getMap('preferences')
-    this.drafts = doc.getMap('drafts')
-    this.tasks = doc.getArray('tasks')
-    this.playback = doc.getMap('playback')
-    this.lastActive = doc.getMap('lastActive')
+  constructor (readonly doc: Y.Doc, private readonly opts: SessionStateOptions<Prefs>) {
+    this.preferences = doc.getMap(SESSION_STATE_KEYS.preferences)
+    this.drafts = doc.getMap(SESSION_STATE_KEYS.drafts)
+    this.tasks = doc.getArray(SESSION_STATE_KEYS.tasks)
+    this.playback = doc.getMap(SESSION_STATE_KEYS.playback)
+    this.lastActive = doc.getMap(SESSION_STATE_KEYS.lastActive)
     this.now = opts.now ?? Date.now
+    this.guards = opts.preferenceGuards ?? {}
   }
 
-  // Preferences: plain last-writer-wins key/value.
-  getPreference<T = unknown> (key: string): T | undefined { return this.preferences.get(key) as T | undefined }
-  setPreference (key: string, value: unknown): void { this.preferences.set(key, value) }
-  deletePreference (key: string): void { this.preferences.delete(key) }
+  get deviceId (): string { return this.opts.deviceId }
 
-  // Drafts index: which shared drafts the user works on, for a "recent drafts" list.
+  /**
+   * Calls `fn` once per transaction that changed any of the session state (this device's edits:
+   * `local` true; another device's, arriving over sync or from the cache: false). Returns an unsubscribe.
+   */
+  onChange (fn: (change: { local: boolean }) => void): () => void {
+    const types = new Set<unknown>([this.preferences, this.drafts, this.tasks, this.playback, this.lastActive])
+    const handler = (tr: Y.Transaction) => {
+      // Holds every top-level type with a change anywhere below it.
+      for (const t of tr.changedParentTypes.keys()) if (types.has(t)) { fn({ local: tr.local }); return }
+    }
+    this.doc.on('afterTransaction', handler)
+    return () => this.doc.off('afterTransaction', handler)
+  }
+
+  // Preferences: last writer wins per key.
+
+  /** The stored value, or undefined when missing or rejected by its guard. */
+  getPreference<K extends Key<Prefs>> (key: K): Prefs[K] | undefined {
+    if (!this.preferences.has(key)) return undefined
+    const v = this.preferences.get(key)
+    const guard: ((value: unknown) => boolean) | undefined = this.guards[key]
+    return guard && !guard(v) ? undefined : v as Prefs[K]
+  }
+
+  /** Every preference of `defaults`, stored values where they pass their guards. */
+  getPreferences (defaults: Prefs): Prefs {
+    const out = { ...defaults }
+    for (const key of Object.keys(defaults) as Array<Key<Prefs>>) {
+      const v = this.getPreference(key)
+      if (v !== undefined) out[key] = v
+    }
+    return out
+  }
+
+  setPreference<K extends Key<Prefs>> (key: K, value: Prefs[K]): void { this.preferences.set(key, value) }
+
+  /** Several preferences in one transaction: other devices see them change together. */
+  setPreferences (values: Partial<Prefs>): void {
+    this.doc.transact(() => {
+      for (const [k, v] of Object.entries(values)) if (v !== undefined) this.preferences.set(k, v)
+    })
+  }
+
+  deletePreference (key: Key<Prefs>): void { this.preferences.delete(key) }
+
+  // Recent documents index.
+
   upsertDraft (d: Omit<DraftEntry, 'updatedAt'> & { updatedAt?: number }): void {
-    this.drafts.set(d.id, { ...d, updatedAt: d.updatedAt ?? this.now() })
+    this.drafts.set(d.id, { id: d.id, docName: d.docName, title: d.title, updatedAt: d.updatedAt ?? this.now() })
   }
 
   removeDraft (id: string): void { this.drafts.delete(id) }
-  listDrafts (): DraftEntry[] { return [...this.drafts.values()].sort((a, b) => b.updatedAt - a.updatedAt) }
 
-  // Tasks: an ordered list; done/title edits on two devices both survive.
+  /** Newest first. */
+  listDrafts (): DraftEntry[] {
+    const out: DraftEntry[] = []
+    for (const v of this.drafts.values()) { const d = asDraft(v); if (d) out.push(d) }
+    return out.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : 1))
+  }
+
+  // Tasks: an ordered list; title and done edited on two devices both survive.
+
   addTask (title: string): string {
     const id = globalThis.crypto.randomUUID()
     this.tasks.push([new Y.Map<unknown>([['id', id], ['title', title], ['done', false]])])
@@ -61,7 +145,7 @@ export class SessionState {
 
   private findTask (id: string): { index: number, map: Y.Map<unknown> } | null {
     const arr = this.tasks.toArray()
-    const index = arr.findIndex(m => m.get('id') === id)
+    const index = arr.findIndex(m => m instanceof Y.Map && m.get('id') === id)
     return index < 0 ? null : { index, map: arr[index]! }
   }
 
@@ -73,10 +157,13 @@ export class SessionState {
   }
 
   listTasks (): Task[] {
-    return this.tasks.toArray().map(m => ({ id: String(m.get('id')), title: String(m.get('title') ?? ''), done: m.get('done') === true }))
+    return this.tasks.toArray()
+      .filter(m => m instanceof Y.Map && isString(m.get('id')))
+      .map(m => ({ id: m.get('id') as string, title: String(m.get('title') ?? ''), done: m.get('done') === true }))
   }
 
   // Media playback: the newest position wins, whichever device wrote it.
+
   setPlayback (mediaId: string, seconds: number): void {
     const deviceId = this.opts.deviceId
     this.playback.set(mediaId + SEP + deviceId, { seconds, at: this.now(), deviceId })
@@ -84,26 +171,33 @@ export class SessionState {
 
   getPlayback (mediaId: string): Playback | null {
     let best: Playback | null = null
-    for (const [k, v] of this.playback.entries()) {
-      if (!k.startsWith(mediaId + SEP)) continue
-      // Ties on `at` resolve by device id so every device picks the same winner.
+    for (const [k, raw] of this.playback.entries()) {
+      const v = asPlayback(raw)
+      if (!v || !k.startsWith(mediaId + SEP)) continue
+      // Ties on `at` resolve by device id so that every device picks the same winner.
       if (!best || v.at > best.at || (v.at === best.at && v.deviceId > best.deviceId)) best = v
     }
     return best
   }
 
   // Per-device "last active" and "continue where you left off".
+
+  /** `cursor`: any JSON-like position in the document (e.g. a Yjs relative position as JSON). */
   setLastActive (docName: string, cursor: unknown = null): void {
     const { deviceId, deviceName } = this.opts
     this.lastActive.set(deviceId, { deviceId, deviceName, docName, cursor, at: this.now() })
   }
 
+  /** This device's own record, or null. */
+  getLastActive (): LastActive | null { return asLastActive(this.lastActive.get(this.opts.deviceId)) }
+
   /** The newest activity record from another device, or null. */
   continueWhereLeftOff (): LastActive | null {
     let best: LastActive | null = null
-    for (const v of this.lastActive.values()) {
-      if (v.deviceId === this.opts.deviceId) continue
-      if (!best || v.at > best.at) best = v
+    for (const raw of this.lastActive.values()) {
+      const v = asLastActive(raw)
+      if (!v || v.deviceId === this.opts.deviceId) continue
+      if (!best || v.at > best.at || (v.at === best.at && v.deviceId > best.deviceId)) best = v
     }
     return best
   }

@@ -23,7 +23,8 @@ const walk = (abs: string): string[] => {
   if (!fs.existsSync(abs)) return []
   const st = fs.statSync(abs)
   if (st.isFile()) return [abs]
-  return fs.readdirSync(abs).sort().flatMap(name => name === 'node_modules' || name.startsWith('.') ? [] : walk(path.join(abs, name)))
+  // Build outputs (client/dist, the SDK package's) are no input of the demo.
+  return fs.readdirSync(abs).sort().flatMap(name => name === 'node_modules' || name === 'dist' || name.startsWith('.') ? [] : walk(path.join(abs, name)))
 }
 
 /** Hash of the build's inputs. */

@@ -4,13 +4,14 @@ import type { AddressInfo } from 'node:net'
 import cors from '@fastify/cors'
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify'
 import { Level } from 'level'
-import { behindProxy, type ServerConfig } from './config.js'
+import type { ServerConfig } from './config.js'
 import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level/doc-store.js'
 import { Rooms } from './sync/rooms.js'
 import { SessionSockets } from './sync/session-sockets.js'
 import { createUpgradeHandler } from './transport/upgrade.js'
+import { proxyTrust } from './transport/client-ip.js'
 import { ExpiryClock } from './sync/expiry-clock.js'
 import type { AuthenticateHook, ReauthenticateHook } from './transport/auth-hook.js'
 import type { SyncContext } from './sync/context.js'
@@ -72,7 +73,17 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
   rooms = new Rooms(ctx)
-  const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
+  // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
+  const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
+  const trust = proxyTrust(config.trustedProxies, config.publicUrl)
+  const liveSession = identity?.identity.liveSession.bind(identity.identity)
+  const upgrade = createUpgradeHandler(ctx, rooms, sessions, {
+    authenticate,
+    sessionLive: liveSession && (async sessionId => await liveSession(sessionId) !== undefined),
+    proxyTrust: trust,
+    allowedOrigins: corsOrigins,
+    publicUrl: config.publicUrl
+  })
 
   // Request lines are logged by us, without query strings (a token may ride in one). Bodies are
   // validated strictly: unknown properties and wrong types are refused, never coerced or dropped.
@@ -80,11 +91,10 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     loggerInstance: logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }) as never,
     bodyLimit: 64 * 1024,
-    trustProxy: behindProxy(config),
+    trustProxy: trust ?? false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   })
   http.setErrorHandler(apiErrorHandler)
-  const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
   if (corsOrigins.length > 0) {
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
+import { proxyTrust } from './transport/client-ip.js'
 
 /** Every setting, its CLI flag, environment variable and default. README's table mirrors this. */
 export interface ServerConfig {
@@ -26,6 +27,7 @@ export interface ServerConfig {
   absoluteLifetimeMs: number
   refreshGraceMs: number
   publicUrl: string
+  trustedProxies: string
   loginAttemptsPerAccount: number
   loginAttemptsPerIp: number
   registrationsPerIp: number
@@ -47,8 +49,8 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'LevelDB directory' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
-  maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 4413 above it)' },
-  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'SYNC_MAX_BUFFERED_BYTES', kind: 'int', def: 8 * 1024 * 1024, help: 'per-socket send buffer limit (close 4408 above it)' },
+  maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 1009 above it)' },
+  maxBufferedBytes: { flag: 'max-buffered-bytes', env: 'SYNC_MAX_BUFFERED_BYTES', kind: 'int', def: 8 * 1024 * 1024, help: 'per-socket limit of unsent data, pongs included (close 4408 above it)' },
   pingIntervalMs: { flag: 'ping-interval-ms', env: 'SYNC_PING_INTERVAL_MS', kind: 'int', def: 30_000, help: 'ping every socket this often; one that has not answered by the next ping is dropped (dead peer). 0 = off' },
   unloadGraceMs: { flag: 'unload-grace-ms', env: 'SYNC_UNLOAD_GRACE_MS', kind: 'int', def: 30_000, help: 'keep a document loaded this long after its last connection' },
   flushIntervalMs: { flag: 'flush-ms', env: 'SYNC_FLUSH_MS', kind: 'int', def: 10, help: 'storage batch window: updates are on disk within this many ms' },
@@ -64,9 +66,10 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   idleTimeoutMs: { flag: 'idle-timeout-ms', env: 'SYNC_IDLE_TIMEOUT_MS', kind: 'int', def: 0, help: 'override the preset: end a device session after this long without use (0 = preset)' },
   absoluteLifetimeMs: { flag: 'absolute-lifetime-ms', env: 'SYNC_ABSOLUTE_LIFETIME_MS', kind: 'int', def: 0, help: 'override the preset: end a device session this long after sign-in (0 = preset)' },
   refreshGraceMs: { flag: 'refresh-grace-ms', env: 'SYNC_REFRESH_GRACE_MS', kind: 'int', def: 30_000, help: 'a just-rotated refresh token may be retried (same device key) this long and gets the same successor' },
-  publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs are checked against; default: http://<Host header>' },
+  publicUrl: { flag: 'public-url', env: 'SYNC_PUBLIC_URL', kind: 'string', def: '', help: 'external origin (https://sync.example.com) DPoP proofs and browser Origin headers are checked against; default: http://<Host header>' },
+  trustedProxies: { flag: 'trusted-proxies', env: 'SYNC_TRUSTED_PROXIES', kind: 'string', def: '', help: 'proxies in front of the server whose X-Forwarded-For entries are believed, counted from the right: a number of hops, or a comma-separated list of proxy addresses/CIDRs (loopback, 10.0.0.0/8). Default: 1 with --public-url, else 0 (X-Forwarded-For ignored)' },
   loginAttemptsPerAccount: { flag: 'login-attempts-per-account', env: 'SYNC_LOGIN_ATTEMPTS_PER_ACCOUNT', kind: 'int', def: 10, help: 'failed login/MFA/password attempts per account per 15 min before 429' },
-  corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API; empty = same origin only' },
+  corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API and open sync sockets; empty = same origin only' },
   loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' },
   registrationsPerIp: { flag: 'registrations-per-ip', env: 'SYNC_REGISTRATIONS_PER_IP', kind: 'int', def: 10, help: 'registration attempts per IP per hour before 429; each one counts, a taken email included, so accounts cannot be enumerated fast' },
   memberAddsPerHour: { flag: 'member-adds-per-hour', env: 'SYNC_MEMBER_ADDS_PER_HOUR', kind: 'int', def: 30, help: 'draft shares by email (POST /docs/:id/members) per user and per IP per hour before 429; each answers whether an email has an account' },
@@ -90,13 +93,6 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
   return String(raw)
 }
 
-/**
- * Whether the server runs behind a proxy: `--public-url` set. Client IPs (rate limits, a session's
- * last IP, logs) then come from the left-most X-Forwarded-For entry, for HTTP requests and socket
- * upgrades alike.
- */
-export const behindProxy = (config: Pick<ServerConfig, 'publicUrl'>): boolean => config.publicUrl !== ''
-
 /** Flags win over environment variables, which win over defaults. */
 export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
@@ -118,6 +114,11 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
+  try {
+    proxyTrust(c.trustedProxies, c.publicUrl)
+  } catch (err) {
+    throw new ConfigError(`--trusted-proxies must be a number of hops or a list of addresses/CIDRs: ${(err as Error).message}`)
+  }
   c.dataDir = path.resolve(c.dataDir)
   return c
 }

@@ -51,12 +51,30 @@ export const CloseCode = {
   invalidDocName: 4404,
   /** The client did not read fast enough: its send buffer passed the configured limit. */
   slowConsumer: 4408,
-  /** A message exceeded the configured maximum size. */
-  messageTooLarge: 4413,
+  /**
+   * A message (one frame, or its fragments together) exceeded the configured maximum size: RFC 6455's
+   * "message too big", sent by the frame layer before the message is read. Do not resend it as is.
+   */
+  messageTooLarge: 1009,
   /** The document could not be loaded from storage. */
   internalError: 4500
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
+
+/** A close frame's payload is at most 125 bytes: the 2-byte code and a reason of up to 123. */
+const MAX_CLOSE_REASON_BYTES = 123
+
+/**
+ * `reason` cut to fit a close frame, on a character boundary (a reason cut inside a character would
+ * not be UTF-8, and the peer would fail the connection with 1007 instead of reading the code).
+ */
+export const fitCloseReason = (reason: string): string => {
+  const bytes = new TextEncoder().encode(reason)
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason
+  let end = MAX_CLOSE_REASON_BYTES
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end-- // back off continuation bytes to a character start
+  return new TextDecoder().decode(bytes.subarray(0, end))
+}
 
 /**
  * Document names: 1–128 characters of `A–Z a–z 0–9 . _ : -`, starting with a letter or digit.
@@ -68,6 +86,23 @@ export const isValidDocName = (name: string): boolean => DOC_NAME_PATTERN.test(n
 
 /** Path prefix under which documents are served: `/sync/<docName>`. */
 export const SYNC_PATH_PREFIX = '/sync/'
+
+/**
+ * `error` of the JSON body of an upgrade refused before any socket opens (the HTTP status says the
+ * rest). An authentication refusal carries the HTTP API's error code instead (shared/api.ts).
+ */
+export const UpgradeRefusal = {
+  /** Not a valid WebSocket opening handshake (400, 405, 426). */
+  badHandshake: 'bad_handshake',
+  /** Not `/sync/<docName>` (404). */
+  notFound: 'not_found',
+  /** A browser page of an origin that is neither the server's own nor listed in `--cors-origins` (403). */
+  originNotAllowed: 'origin_not_allowed',
+  /** The server is shutting down (503). */
+  shuttingDown: 'shutting_down',
+  /** The authenticate hook failed (500). */
+  internal: 'internal'
+} as const
 
 export const encodeSyncStep1 = (stateVector: Uint8Array): Uint8Array => {
   const e = encoding.createEncoder()

@@ -5,6 +5,7 @@
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { DeviceInfo, DocInfo, SessionInfo, MfaEnrollResponse } from '../../shared/api.js'
+import type { Preferences } from './model.js'
 
 export type { DocInfo, SessionInfo, DeviceInfo }
 
@@ -32,9 +33,7 @@ export interface OpenDoc {
   close (): void
 }
 
-export type Theme = 'system' | 'light' | 'dark'
-export interface Preferences { theme: Theme, fontSize: number }
-export const DEFAULT_PREFS: Preferences = { theme: 'system', fontSize: 16 }
+export { DEFAULT_PREFS, type Preferences, type Theme } from './model.js'
 
 /** Where the user was last active: written by the editor, read by every other device. */
 export interface LastActive { docId: string, title: string, cursor: unknown, sessionId: string, deviceName: string, at: number }

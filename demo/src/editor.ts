@@ -11,9 +11,7 @@ import { syntaxHighlighting, HighlightStyle } from '@codemirror/language'
 import { tags } from '@lezer/highlight'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import type { Awareness } from 'y-protocols/awareness'
-
-/** The shared text of a draft document. */
-export const DRAFT_TEXT = 'content'
+import { draftText } from './model.js'
 
 const highlight = HighlightStyle.define([
   { tag: tags.heading1, fontSize: '1.6em', fontWeight: '700', fontFamily: 'ui-sans-serif, system-ui, sans-serif' },
@@ -41,7 +39,7 @@ export interface DraftEditor {
 }
 
 export const createEditor = (parent: HTMLElement, opts: { doc: Y.Doc, awareness: Awareness, readOnly: boolean, label: string, onCursor?: (rel: unknown) => void }): DraftEditor => {
-  const ytext = opts.doc.getText(DRAFT_TEXT)
+  const ytext = draftText(opts.doc)
   const undoManager = new Y.UndoManager(ytext)
   const editable = new Compartment()
   const readOnlyExt = (ro: boolean) => [EditorState.readOnly.of(ro), EditorView.editable.of(!ro)]

@@ -12,21 +12,10 @@ import type { DeviceInfo, DocInfo, TokenResponse } from '../../shared/api.js'
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import {
-  BackendError, DEFAULT_PREFS, type Account, type Backend, type EndReason, type LastActive, type OpenDoc, type Preferences, type Theme
-} from './backend.js'
+import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc } from './backend.js'
+import { DEFAULT_PREFS, PREFERENCE_GUARDS, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
-
-/** A stable id for this browser profile of an account: the "device" of last-active records. */
-const deviceIdFor = (email: string): string => {
-  const key = `tandem.deviceId.${email.toLowerCase()}`
-  try {
-    let id = localStorage.getItem(key)
-    if (!id) { id = crypto.randomUUID(); localStorage.setItem(key, id) }
-    return id
-  } catch { return 'this-device' }
-}
 
 const loadAccount = (): Account | null => {
   try {
@@ -70,8 +59,6 @@ const endReasonFrom = (reason: string, detail?: string): EndReason => {
   return (m && DETAIL_REASON[m[1]!]) || END_REASON[reason] || 'unknown'
 }
 
-const isTheme = (v: unknown): v is Theme => v === 'system' || v === 'light' || v === 'dark'
-
 export class SdkBackend implements Backend {
   private client: SyncClient | null = null
   private clientKey = ''
@@ -80,7 +67,7 @@ export class SdkBackend implements Backend {
   private readonly handles = new Set<DocHandle>()
   /** Handles being closed, by name: the SDK hands out the same handle for a name until its close ends. */
   private readonly closing = new Map<string, Promise<void>>()
-  private session: { handle: DocHandle, open: OpenDoc, state: SessionState } | null = null
+  private session: { handle: DocHandle, open: OpenDoc, state: SessionState<Preferences> } | null = null
   private sessionOpening: Promise<OpenDoc> | null = null
   private readonly stateListeners = new Set<() => void>()
   private readonly endListeners = new Set<(r: EndReason) => void>()
@@ -242,10 +229,7 @@ export class SdkBackend implements Backend {
 
   async listDrafts () { return (await call(() => this.api.listDocs())).docs }
 
-  getDraft (id: string): Promise<DocInfo> {
-    const api = this.api
-    return call(() => api.authorize(token => api.request<DocInfo>('GET', `/docs/${encodeURIComponent(id)}`, { token })))
-  }
+  getDraft (id: string): Promise<DocInfo> { return call(() => this.api.getDoc(id)) }
 
   createDraft (title: string) { return call(() => this.api.createDoc({ title })) }
   renameDraft (id: string, title: string) { return call(() => this.api.renameDoc(id, { title })) }
@@ -301,11 +285,12 @@ export class SdkBackend implements Backend {
       this.handles.add(handle)
       if (!navigator.onLine) handle.provider.disconnect()
       const open = this.wrap(handle, () => this.closeHandle(handle))
-      const state = new SessionState(handle.doc, { deviceId: deviceIdFor(account.email), deviceName: account.deviceName })
+      // The SDK's device id (its DPoP key's thumbprint) names this device in last-active records.
+      const deviceId = await client.deviceId()
+      const state = new SessionState<Preferences>(handle.doc, { deviceId, deviceName: account.deviceName, preferenceGuards: PREFERENCE_GUARDS })
       this.session = { handle, open, state }
       const emit = () => { for (const fn of [...this.stateListeners]) fn() }
-      state.preferences.observeDeep(emit)
-      state.lastActive.observeDeep(emit)
+      state.onChange(emit)
       emit()
       return open
     })()
@@ -324,23 +309,11 @@ export class SdkBackend implements Backend {
   // --------------------------------------------------------------------------- session state
 
   preferences (): Preferences {
-    const state = this.session?.state
-    if (!state) return { ...DEFAULT_PREFS }
-    const theme = state.getPreference('theme')
-    const fontSize = state.getPreference('fontSize')
-    return {
-      theme: isTheme(theme) ? theme : DEFAULT_PREFS.theme,
-      fontSize: typeof fontSize === 'number' && fontSize >= 10 && fontSize <= 32 ? fontSize : DEFAULT_PREFS.fontSize
-    }
+    return this.session?.state.getPreferences(DEFAULT_PREFS) ?? { ...DEFAULT_PREFS }
   }
 
   setPreferences (p: Partial<Preferences>): void {
-    const state = this.session?.state
-    if (!state) return
-    state.doc.transact(() => {
-      if (p.theme !== undefined) state.setPreference('theme', p.theme)
-      if (p.fontSize !== undefined) state.setPreference('fontSize', p.fontSize)
-    })
+    this.session?.state.setPreferences(p)
   }
 
   /**
@@ -352,7 +325,7 @@ export class SdkBackend implements Backend {
     if (!state) return null
     const other = state.continueWhereLeftOff()
     if (!other || !other.docName.startsWith('draft:')) return null
-    const own = state.lastActive.get(deviceIdFor(this.account?.email ?? ''))
+    const own = state.getLastActive()
     if (own && own.at >= other.at) return null
     return { docId: other.docName.slice('draft:'.length), title: '', cursor: other.cursor ?? null, sessionId: `device:${other.deviceId}`, deviceName: other.deviceName, at: other.at }
   }

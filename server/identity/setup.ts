@@ -1,6 +1,7 @@
 import type { Level } from 'level'
 import { CloseCode } from '../../shared/protocol.js'
-import { behindProxy, type ServerConfig } from '../config.js'
+import type { ServerConfig } from '../config.js'
+import { proxyTrust } from '../transport/client-ip.js'
 import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
@@ -40,7 +41,7 @@ export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint
     new HourlyBudget('member-add', config.memberAddsPerHour))
   const sweeper = new ExpirySweeper(identity, sockets)
   sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
-  const hooks = socketAuthHooks(identity, drafts, behindProxy(config), a => sweeper.watch(a.session))
+  const hooks = socketAuthHooks(identity, drafts, proxyTrust(config.trustedProxies, config.publicUrl), a => sweeper.watch(a.session))
   return {
     identity,
     /** Pairing a device by code (RFC 8628). */

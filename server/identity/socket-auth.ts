@@ -3,7 +3,7 @@ import { ErrorCode } from '../../shared/api.js'
 import { TOKEN_QUERY_PARAM, TOKEN_SUBPROTOCOL_PREFIX } from '../../shared/protocol.js'
 import { Failure } from '../errors.js'
 import { AuthRejection, type AuthenticateHook, type Principal, type ReauthenticateHook } from '../transport/auth-hook.js'
-import { upgradeClientIp } from '../transport/client-ip.js'
+import { upgradeClientIp, type ProxyTrust } from '../transport/client-ip.js'
 import type { Drafts } from '../access/drafts.js'
 import type { Authed, Identity } from './identity.js'
 
@@ -44,13 +44,13 @@ const principalOf = (a: Authed, access: 'read' | 'write'): Principal => ({
 })
 
 /** The sync server's hooks, backed by identity: checked before the socket is accepted. */
-export const socketAuthHooks = (identity: Identity, drafts: Drafts, behindProxy: boolean, onAuthenticated: (a: Authed) => void): { authenticate: AuthenticateHook, reauthenticate: ReauthenticateHook } => ({
+export const socketAuthHooks = (identity: Identity, drafts: Drafts, proxyTrust: ProxyTrust | null, onAuthenticated: (a: Authed) => void): { authenticate: AuthenticateHook, reauthenticate: ReauthenticateHook } => ({
   authenticate: async (req, docName) => {
     const token = tokenFromUpgrade(req)
     if (!token) throw new AuthRejection(401, ErrorCode.invalidToken, 'access token required (?token= or Sec-WebSocket-Protocol)')
     const a = await verify(identity, token)
     const access = await accessFor(drafts, docName, a.user.id)
-    await identity.touch(a.session, upgradeClientIp(req, behindProxy))
+    await identity.touch(a.session, upgradeClientIp(req, proxyTrust))
     onAuthenticated(a)
     return principalOf(a, access)
   },

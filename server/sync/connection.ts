@@ -1,24 +1,29 @@
+import type { Socket } from 'node:net'
+import WebSocket from 'ws'
 import {
   CloseCode, MessageType, SyncType, ProtocolError, decodeMessage, encodeSyncStep2, encodeUpdate,
-  encodeAwareness, encodePermissionDenied, encodeAuthExpiry, isEmptyUpdate, type CloseCodeValue
+  encodePermissionDenied, encodeAuthExpiry, fitCloseReason, isEmptyUpdate, type CloseCodeValue
 } from '../../shared/protocol.js'
 import type { Principal } from '../transport/auth-hook.js'
 import type { Room } from './room.js'
 import type { SyncContext } from './context.js'
+import type { SessionMember } from './session-sockets.js'
 import { cancelSocket, deferSocket } from './turn-end.js'
-import { encodeBinaryFrameHeader, encodeBinaryFrames } from '../transport/ws-frames.js'
 import { NOT_SCHEDULED, type Expiring } from './expiry-clock.js'
-import type { WireSocket } from '../transport/wire-socket.js'
 
-
-/** Frames of one turn go out together (see turn-end.ts); big ones go at once. */
+/**
+ * Frames of one turn go out in one socket write (turn-end.ts): the TCP socket is corked at the first
+ * frame of a turn and uncorked at its end. Past this many bytes in a turn it is uncorked at once, so
+ * that the send-buffer limit measures what the peer has not read, not what this turn has not written.
+ */
 const FLUSH_AT_BYTES = 16 * 1024
+const NOT_CORKED = -1
 
 /**
  * One WebSocket attached to one document: decodes each frame once, applies it, and hands encoded
  * frames to the room for fan-out. All failure paths end in `close(code)`, never in a throw.
  */
-export class Connection implements Expiring {
+export class Connection implements Expiring, SessionMember {
   /**
    * Awareness client ids announced through this socket, removed when it closes. Created with the
    * first one: most sockets never carry presence, and an empty Set costs ~150 bytes per socket.
@@ -26,14 +31,15 @@ export class Connection implements Expiring {
   awarenessIds: Set<number> | null = null
   private closed = false
   private deniedOnce = false
-  /** Frames queued this turn; null between turns, so an idle socket holds no array (32 bytes each). */
-  private out: Uint8Array[] | null = null
-  private outBytes = 0
+  /** Bytes sent since the TCP socket was corked this turn; NOT_CORKED between turns. */
+  private turnBytes = NOT_CORKED
   /** The expiry clock's bookkeeping (expiry-clock.ts). */
   expiryBucket = NOT_SCHEDULED
 
   constructor (
-    readonly ws: WireSocket,
+    readonly ws: WebSocket,
+    /** The TCP socket under `ws`, kept from the upgrade: corked and uncorked around each turn's frames. */
+    private readonly tcp: Socket,
     readonly room: Room,
     public principal: Principal,
     private readonly ctx: SyncContext,
@@ -48,39 +54,32 @@ export class Connection implements Expiring {
   /** Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. */
   send (frame: Uint8Array): void {
     if (this.closed) return
-    if (this.ws.bufferedAmount + this.outBytes > this.ctx.config.maxBufferedBytes) {
+    const ws = this.ws
+    if (ws.readyState !== WebSocket.OPEN) return
+    if (ws.bufferedAmount > this.ctx.config.maxBufferedBytes) {
       this.close(CloseCode.slowConsumer, 'send buffer limit exceeded')
       return
     }
-    const queued = this.out
-    if (queued === null) this.out = [frame]
-    else queued.push(frame)
-    this.outBytes += frame.byteLength
-    // Batching is for many small frames; big ones go to the socket now, so the limit above
-    // measures what the peer has not read, not what this turn has not written yet.
-    if (this.outBytes >= FLUSH_AT_BYTES) this.flushOut()
-    else if (queued === null) deferSocket(this)
+    if (this.turnBytes === NOT_CORKED) {
+      this.tcp.cork()
+      this.turnBytes = 0
+      deferSocket(this)
+    }
+    ws.send(frame)
+    this.turnBytes += frame.byteLength
+    if (this.turnBytes >= FLUSH_AT_BYTES) this.uncork()
     const hot = this.ctx.metrics.hot
     hot.messagesOut++
     hot.bytesOut += frame.byteLength
   }
 
-  runAtTurnEnd (): void { this.flushOut() }
+  runAtTurnEnd (): void { this.uncork() }
 
-  /** Write the frames queued this turn as one socket write (ws-frames.ts); a big one without a copy. */
-  flushOut (): void {
-    const frames = this.out
-    const bytes = this.outBytes
-    if (frames === null) return
-    this.out = null
-    this.outBytes = 0
-    const ws = this.ws
-    if (!ws.isOpen) return
-    if (bytes < FLUSH_AT_BYTES) { ws.write(encodeBinaryFrames(frames)); return }
-    // Big payloads are not copied: header and payload go out as chunks of one corked write.
-    ws.socket.cork()
-    for (const f of frames) { ws.write(encodeBinaryFrameHeader(f.byteLength)); ws.write(f) }
-    ws.socket.uncork()
+  /** Hand the frames written since the cork to the kernel, in one write. */
+  private uncork (): void {
+    if (this.turnBytes === NOT_CORKED) return
+    this.turnBytes = NOT_CORKED
+    this.tcp.uncork()
   }
 
   /** Start the y-websocket handshake: our state vector, then everyone's presence. */
@@ -93,12 +92,8 @@ export class Connection implements Expiring {
 
   handle (data: Buffer): void {
     if (this.closed) return
-    const { metrics: { hot }, config } = this.ctx
+    const hot = this.ctx.metrics.hot
     hot.bytesIn += data.byteLength
-    if (data.byteLength > config.maxMessageBytes) {
-      this.close(CloseCode.messageTooLarge, `message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`)
-      return
-    }
     try {
       const msg = decodeMessage(data)
       if (msg.type < 4) hot.messagesIn[msg.type]!++
@@ -177,7 +172,7 @@ export class Connection implements Expiring {
   /** Close with a documented code; the room removes us (and our presence) on the socket's close event. */
   close (code: CloseCodeValue, reason: string): void {
     if (this.closed) return
-    this.flushOut() // what was queued before the close goes out before the close frame
+    this.uncork()
     cancelSocket(this)
     this.closed = true
     this.ctx.expiry.cancel(this)
@@ -185,15 +180,16 @@ export class Connection implements Expiring {
     if (code !== CloseCode.goingAway) {
       this.ctx.logger.info({ doc: this.room.name, user: this.principal.userId, session: this.principal.sessionId, closeCode: code, reason }, 'closing connection')
     }
-    // A peer that does not read never completes the close handshake: the socket is destroyed after 2 s.
-    this.ws.close(code, reason)
+    // A peer that does not read never completes the close handshake: the socket is destroyed after
+    // ws's close timeout (transport/upgrade.ts).
+    this.ws.close(code, fitCloseReason(reason))
     this.room.detach(this)
   }
 
   /** Socket closed by the peer or the network. */
   onSocketClosed (): void {
     this.ctx.expiry.cancel(this)
-    this.out = null
+    this.turnBytes = NOT_CORKED
     cancelSocket(this)
     this.closed = true
     this.room.detach(this)

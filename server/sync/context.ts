@@ -7,16 +7,14 @@ import type { ExpiryClock } from './expiry-clock.js'
 import type { LiveDocBudget } from './live-doc-budget.js'
 
 export interface SyncConfig {
-  /** Largest accepted message; larger ones close the socket with 4413. */
+  /** Largest accepted message; ws closes the socket with 1009 (CloseCode.messageTooLarge) above it. */
   maxMessageBytes: number
-  /** A socket whose unsent data passes this is closed with 4408. */
+  /** A socket whose unsent data (pongs included) passes this is closed with 4408. */
   maxBufferedBytes: number
   /** Ping every socket this often and drop those that did not answer the last ping (0 = off). */
   pingIntervalMs: number
   /** How long a document stays in memory after its last connection closes. */
   unloadGraceMs: number
-  /** The server's public origin when it runs behind a proxy ('' if not): client IPs then come from X-Forwarded-For. */
-  publicUrl: string
   /** Compact a document's log into a snapshot past this many updates… */
   compactMaxEntries: number
   /** …or past this many bytes. */

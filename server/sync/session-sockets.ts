@@ -1,36 +1,49 @@
-import type { Connection } from './connection.js'
 import type { CloseCodeValue } from '../../shared/protocol.js'
+
+/** What SessionSockets needs of a socket: the device session it belongs to, and a way to close it. */
+export interface SessionMember {
+  readonly principal: { readonly sessionId?: string }
+  close (code: CloseCodeValue, reason: string): void
+}
 
 /**
  * Live sockets by device session, so that ending a session closes all of its sockets at once and
- * the dashboard can show which devices are online.
+ * the dashboard can show which devices are online. A socket is a member from its acceptance on
+ * (transport/sync-socket.ts: PendingSocket), not only once its document has loaded.
  *
  * A session holds its one socket directly and a Set only from its second: a device usually has one
- * socket open (its session document), and a Set per session cost ~150 bytes (a Set and its hash
- * table), 0.75 MB with 5000 idle devices.
+ * socket open (its session document), and a Set per session costs ~150 bytes.
  */
 export class SessionSockets {
-  private bySession = new Map<string, Connection | Set<Connection>>()
+  private bySession = new Map<string, SessionMember | Set<SessionMember>>()
   /** Told when a session has no live socket left (its last one closed, or all were closed). */
   onSessionOffline: (sessionId: string) => void = () => {}
 
-  add (conn: Connection): void {
-    const sid = conn.principal.sessionId
+  add (member: SessionMember): void {
+    const sid = member.principal.sessionId
     if (!sid) return
     const held = this.bySession.get(sid)
-    if (held === undefined) this.bySession.set(sid, conn)
-    else if (held instanceof Set) held.add(conn)
-    else if (held !== conn) this.bySession.set(sid, new Set([held, conn]))
+    if (held === undefined) this.bySession.set(sid, member)
+    else if (held instanceof Set) held.add(member)
+    else if (held !== member) this.bySession.set(sid, new Set([held, member]))
   }
 
-  remove (conn: Connection): void {
-    const sid = conn.principal.sessionId
+  /** Put `next` in the place of `previous` (same session), without the session going offline in between. */
+  replace (previous: SessionMember, next: SessionMember): void {
+    const sid = previous.principal.sessionId
+    const held = sid ? this.bySession.get(sid) : undefined
+    if (held === previous) this.bySession.set(sid!, next)
+    else if (held instanceof Set && held.delete(previous)) held.add(next)
+  }
+
+  remove (member: SessionMember): void {
+    const sid = member.principal.sessionId
     const held = sid ? this.bySession.get(sid) : undefined
     if (held === undefined) return
     if (held instanceof Set) {
-      held.delete(conn)
+      held.delete(member)
       if (held.size > 0) return
-    } else if (held !== conn) return
+    } else if (held !== member) return
     this.bySession.delete(sid!)
     this.onSessionOffline(sid!)
   }
@@ -44,10 +57,10 @@ export class SessionSockets {
   close (sessionId: string, code: CloseCodeValue, reason: string): number {
     const held = this.bySession.get(sessionId)
     if (held === undefined) return 0
-    const conns = held instanceof Set ? [...held] : [held]
-    for (const conn of conns) conn.close(code, reason)
+    const members = held instanceof Set ? [...held] : [held]
+    for (const m of members) m.close(code, reason)
     this.bySession.delete(sessionId)
     this.onSessionOffline(sessionId)
-    return conns.length
+    return members.length
   }
 }

@@ -1,8 +1,9 @@
 /**
- * Work deferred to the end of the current event-loop turn, in a fixed order: first every socket writes
- * the frames it queued (one socket write each, ws-frames.ts; under load the server reads many frames
- * per turn, and a syscall per frame was a third of the busy time), then every room whose log came due
- * compacts (room.ts), within a time budget per turn. Writing first means no delivery waits for a compaction.
+ * Work deferred to the end of the current event-loop turn, in a fixed order: first every socket hands
+ * the frames of the turn to the kernel (a corked TCP socket uncorked: one write each, connection.ts;
+ * under load the server reads many frames per turn, and a write per frame costs a system call each),
+ * then every room whose log came due compacts (room.ts), within a time budget per turn. Writing first
+ * means no delivery waits for a compaction.
  */
 /** `runAtTurnEnd` must not throw: it runs from setImmediate, where a throw ends the process. */
 export interface Deferred { runAtTurnEnd (): void }

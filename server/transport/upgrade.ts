@@ -1,19 +1,38 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, isValidDocName } from '../../shared/protocol.js'
+import WebSocket, { WebSocketServer, type ServerOptions } from 'ws'
+import { CloseCode, EXTENSIONS_PARAM, SYNC_PATH_PREFIX, SYNC_SUBPROTOCOL, UpgradeRefusal, isValidDocName, type CloseCodeValue } from '../../shared/protocol.js'
 import { AuthRejection, type AuthenticateHook, type Principal } from './auth-hook.js'
 import { Connection } from '../sync/connection.js'
 import { startLiveness } from './liveness.js'
-import { upgradeClientIp } from './client-ip.js'
-import { behindProxy } from '../config.js'
+import { upgradeClientIp, type ProxyTrust } from './client-ip.js'
+import { PendingSocket, SyncSocket } from './sync-socket.js'
 import type { Rooms } from '../sync/rooms.js'
 import type { SyncContext } from '../sync/context.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
-import { VERSION_HEADER, acceptResponse, checkHandshake, pickSubprotocol } from './ws-handshake.js'
-import { WireSocket, type WireHooks } from './wire-socket.js'
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }
+
+/** A closing handshake the peer has not finished within this long ends with the TCP socket destroyed. */
+const CLOSE_TIMEOUT_MS = 2000
+/** A pong's frame header (its payload is at most 125 bytes, RFC 6455 §5.5). */
+const CONTROL_HEADER_BYTES = 2
+
+export interface UpgradeOptions {
+  authenticate: AuthenticateHook
+  /**
+   * Whether a device session is still live, asked once a socket of it has been accepted: a session
+   * that ended while the socket was being authenticated closes it (4403).
+   */
+  sessionLive?: (sessionId: string) => Promise<boolean>
+  /** Which hops in front of the server are trusted proxies (client-ip.ts); null: none. */
+  proxyTrust: ProxyTrust | null
+  /** Browser origins other than the server's own whose pages may open sockets. */
+  allowedOrigins: readonly string[]
+  /** The server's external origin ('' if unset: the request's Host header is the server's own). */
+  publicUrl: string
+}
 
 /** Shared by every socket (a closure each would stay on the socket for its whole life). */
 function destroyOnError (this: Duplex) { this.destroy() }
@@ -28,109 +47,222 @@ const refuse = (socket: Duplex, status: number, error: string, message: string, 
   )
 }
 
+/** A base64-encoded 16-byte nonce (RFC 6455 §4.1). */
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/
+
 /**
- * Handles HTTP `upgrade` events: check the WebSocket handshake, route `/sync/<doc>`, authenticate
- * before accepting, then attach the socket to its room. Nothing is accepted unchecked.
+ * The opening-handshake checks `ws` makes in `handleUpgrade`, made here first: a request that could
+ * never become a WebSocket is refused with a JSON body before it costs a token check.
  */
-export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: SessionSockets, authenticate: AuthenticateHook) => {
-  /** Every accepted socket until its TCP connection closes: for liveness rounds and shutdown. */
-  const open = new Set<WireSocket>()
+const handshakeProblem = (req: IncomingMessage): { status: number, message: string, header?: string } | null => {
+  if (req.method !== 'GET') return { status: 405, message: 'a WebSocket upgrade must be a GET request' }
+  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { status: 400, message: 'Upgrade header must be "websocket"' }
+  const key = req.headers['sec-websocket-key']
+  if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return { status: 400, message: 'missing or invalid Sec-WebSocket-Key header' }
+  const version = req.headers['sec-websocket-version']
+  // 426 tells the client which versions we speak (RFC 6455 §4.4); ws accepts 8 as well as 13.
+  if (version !== '13' && version !== '8') return { status: 426, message: 'Sec-WebSocket-Version must be 13', header: 'Sec-WebSocket-Version: 13, 8' }
+  return null
+}
+
+/**
+ * Browsers send the page's origin with an upgrade; other clients send none. A socket may be opened
+ * without an Origin, from the server's own origin, or from a listed one.
+ */
+const originAllowed = (req: IncomingMessage, allowed: readonly string[], ownOrigin: string | null): boolean => {
+  const origin = req.headers.origin
+  if (origin === undefined) return true
+  if (allowed.includes(origin)) return true
+  if (ownOrigin !== null) return origin === ownOrigin
+  // No public URL: the server is wherever the Host header says, over http or https (a TLS proxy may terminate in front).
+  const host = req.headers.host?.toLowerCase()
+  return host !== undefined && (origin.toLowerCase() === `http://${host}` || origin.toLowerCase() === `https://${host}`)
+}
+
+/**
+ * Handles HTTP `upgrade` events: check the request, route `/sync/<doc>`, check its origin,
+ * authenticate, and only then let `ws` complete the handshake and attach the socket to its room.
+ */
+export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: SessionSockets, opts: UpgradeOptions) => {
+  const { logger, metrics, config } = ctx
+  let ownOrigin: string | null = null
+  if (opts.publicUrl) try { ownOrigin = new URL(opts.publicUrl).origin } catch { ownOrigin = opts.publicUrl }
+  /** Every accepted socket until it closes: for liveness rounds and shutdown. */
+  const open = new Set<SyncSocket>()
   let accepting = true
-  const liveness = startLiveness(open, ctx.config.pingIntervalMs, () => {
-    ctx.metrics.deadConnections.inc()
-    ctx.logger.info('socket did not answer a ping; dropped as dead')
+  const liveness = startLiveness(open, config.pingIntervalMs, () => {
+    metrics.deadConnections.inc()
+    logger.info('socket did not answer a ping; dropped as dead')
   })
 
-  // One hooks object for every socket; a socket's own state is `attached`: the frames that arrived
-  // while its document loaded, then its Connection.
-  const hooks: WireHooks = {
-    // Hard cap at the frame layer (1009, unread); messages between the two limits are read and
-    // refused with our own 4413 (Connection) so that clients get a clear code.
-    maxPayload: ctx.config.maxMessageBytes * 2,
-    message (ws, data) {
-      const target = ws.attached
-      if (target instanceof Connection) target.handle(data)
-      else if (Array.isArray(target)) target.push(data)
-    },
-    closed (ws) {
-      open.delete(ws)
-      const c = ws.attached
-      if (!(c instanceof Connection)) return
-      ctx.metrics.connections.dec()
-      sessions.remove(c)
-      c.onSocketClosed()
-    },
-    failed (ws, reason) {
-      ctx.logger.debug({ doc: ws.attached instanceof Connection ? ws.attached.room.name : undefined, err: reason }, 'socket error')
+  const options: ServerOptions<typeof SyncSocket> & { closeTimeout: number } = {
+    noServer: true,
+    WebSocket: SyncSocket,
+    clientTracking: false, // `open` tracks them; ws's own Set would add a listener per socket
+    perMessageDeflate: false,
+    maxPayload: config.maxMessageBytes,
+    // Pings are answered below, within the send-buffer limit.
+    autoPong: false,
+    closeTimeout: CLOSE_TIMEOUT_MS,
+    // Only the sync subprotocol is ever echoed: an access token offered as a subprotocol is not.
+    handleProtocols: protocols => protocols.has(SYNC_SUBPROTOCOL) ? SYNC_SUBPROTOCOL : false
+  }
+  const wss = new WebSocketServer<typeof SyncSocket>(options)
+  // Anything ws refuses that the checks above let through (a malformed Sec-WebSocket-Protocol) gets a JSON body too.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => refuse(socket, 400, UpgradeRefusal.badHandshake, err.message))
+
+  const docOf = (ws: SyncSocket) => ws.attached instanceof Connection ? ws.attached.room.name : undefined
+
+  /** Close `ws` with `code`, through its Connection once it has one. */
+  const closeSocket = (ws: SyncSocket, code: CloseCodeValue, reason: string) => {
+    const target = ws.attached
+    if (target) target.close(code, reason)
+    else ws.close(code, reason)
+  }
+
+  // Listeners shared by every socket (`this` is the socket; ws's types call it a plain WebSocket).
+  function onMessage (this: WebSocket, data: Buffer) {
+    const target = (this as SyncSocket).attached
+    if (target instanceof Connection) target.handle(data)
+  }
+  function onPing (this: WebSocket, payload: Buffer) {
+    if (this.readyState !== WebSocket.OPEN) return
+    // A pong is unsent data like any frame: a peer that pings without reading is stopped at the limit.
+    if (this.bufferedAmount + CONTROL_HEADER_BYTES + payload.length > config.maxBufferedBytes) {
+      closeSocket(this as SyncSocket, CloseCode.slowConsumer, 'send buffer limit exceeded')
+      return
+    }
+    this.pong(payload)
+  }
+  function onPong (this: WebSocket, payload: Buffer) {
+    if (liveness.answers(payload)) (this as SyncSocket).awaitingPong = false
+  }
+  function onError (this: WebSocket, err: Error & { code?: string }) {
+    // ws closes the socket itself (1002, 1007, 1009); the error is for logs and metrics only.
+    const target = (this as SyncSocket).attached
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || err.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') {
+      metrics.rejected.inc({ code: CloseCode.messageTooLarge })
+      const principal = target?.principal
+      logger.info({ doc: docOf(this as SyncSocket), user: principal?.userId, session: principal?.sessionId, closeCode: CloseCode.messageTooLarge, reason: err.message }, 'closing connection')
+      return
+    }
+    logger.debug({ doc: docOf(this as SyncSocket), err: err.message }, 'socket error')
+  }
+  function onClose (this: WebSocket) {
+    const ws = this as SyncSocket
+    open.delete(ws)
+    const target = ws.attached
+    ws.attached = null
+    if (target === null) return
+    sessions.remove(target)
+    if (target instanceof Connection) {
+      metrics.connections.dec()
+      target.onSocketClosed()
     }
   }
 
-  /** Complete the handshake (already checked) and take the socket over. */
-  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer): WireSocket | null => {
-    if (socket.destroyed || !socket.writable) { socket.destroy(); return null }
-    socket.write(acceptResponse(req.headers['sec-websocket-key']!, pickSubprotocol(req, SYNC_SUBPROTOCOL)))
-    socket.removeListener('error', destroyOnError) // the WireSocket's own listener destroys it from now on
-    const ws = new WireSocket(socket as Socket, hooks, head)
-    open.add(ws)
-    return ws
+  /** Let ws complete the handshake (already checked) and take the socket over. */
+  const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, then: (ws: SyncSocket) => void) => {
+    socket.removeListener('error', destroyOnError) // ws's own listener destroys it from now on
+    wss.handleUpgrade(req, socket, head, ws => {
+      ws.on('message', onMessage)
+      ws.on('ping', onPing)
+      ws.on('pong', onPong)
+      ws.on('error', onError)
+      ws.on('close', onClose)
+      open.add(ws)
+      then(ws)
+    })
   }
 
-  const attach = async (ws: WireSocket, docName: string, principal: Principal, extensions: boolean) => {
-    // Frames can arrive while the document loads: hold them and replay in order once it is ready.
-    const early: Buffer[] = []
-    ws.attached = early
+  const reportPendingClose = (pending: PendingSocket, code: number, reason: string) => {
+    metrics.rejected.inc({ code })
+    logger.info({ user: pending.principal.userId, session: pending.principal.sessionId, closeCode: code, reason }, 'closing connection')
+  }
+
+  const recheckSession = async (pending: PendingSocket, sessionId: string) => {
+    let live: boolean
+    try {
+      live = await opts.sessionLive!(sessionId)
+    } catch (err) {
+      logger.error({ session: sessionId, err: (err as Error).message }, 'device session check failed')
+      return
+    }
+    const target = pending.ws.attached
+    if (!live && (target === pending || target instanceof Connection)) target.close(CloseCode.sessionEnded, 'device session ended')
+  }
+
+  const attach = async (ws: SyncSocket, tcp: Socket, docName: string, principal: Principal, extensions: boolean) => {
+    // Frames wait in the TCP buffers until the document is ready, then are read in order.
+    ws.pause()
+    const pending = new PendingSocket(ws, principal, reportPendingClose)
+    ws.attached = pending
+    sessions.add(pending)
+    // Registered first, then checked: a session that ends from here on closes the pending socket
+    // through `sessions`, and one that ended before is seen by the check.
+    if (opts.sessionLive && principal.sessionId) void recheckSession(pending, principal.sessionId)
     let room
     try {
       room = await rooms.acquire(docName)
     } catch (err) {
-      ctx.logger.error({ doc: docName, err: (err as Error).message }, 'document load failed')
-      ws.close(CloseCode.internalError, 'document could not be loaded')
+      logger.error({ doc: docName, err: (err as Error).message }, 'document load failed')
+      pending.close(CloseCode.internalError, 'document could not be loaded')
       return
     }
-    if (!ws.isOpen) { rooms.release(docName); return }
-    const c = new Connection(ws, room, principal, ctx, extensions)
+    if (ws.attached !== pending || ws.readyState !== WebSocket.OPEN) { rooms.release(docName); return }
+    const c = new Connection(ws, tcp, room, principal, ctx, extensions)
     ws.attached = c
     room.attach(c)
-    sessions.add(c)
+    sessions.replace(pending, c)
     rooms.release(docName)
-    ctx.metrics.connections.inc()
+    metrics.connections.inc()
     c.greet()
-    for (const data of early) c.handle(data)
+    ws.resume()
   }
 
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError)
-    if (!accepting) return refuse(socket, 503, 'shutting_down', 'server is shutting down')
-    const handshake = checkHandshake(req)
-    if (!handshake.ok) return refuse(socket, handshake.status, 'bad_handshake', handshake.message, handshake.status === 426 ? VERSION_HEADER : '')
+    if (!accepting) return refuse(socket, 503, UpgradeRefusal.shuttingDown, 'server is shutting down')
+    const problem = handshakeProblem(req)
+    if (problem) return refuse(socket, problem.status, UpgradeRefusal.badHandshake, problem.message, problem.header)
     const url = new URL(req.url ?? '/', 'http://localhost')
-    if (!url.pathname.startsWith(SYNC_PATH_PREFIX)) return refuse(socket, 404, 'not_found', 'WebSocket endpoint is /sync/<docName>')
+    if (!url.pathname.startsWith(SYNC_PATH_PREFIX)) return refuse(socket, 404, UpgradeRefusal.notFound, 'WebSocket endpoint is /sync/<docName>')
+    if (!originAllowed(req, opts.allowedOrigins, ownOrigin)) {
+      logger.info({ origin: String(req.headers.origin).slice(0, 200), ip: upgradeClientIp(req, opts.proxyTrust) }, 'upgrade refused: origin not allowed')
+      return refuse(socket, 403, UpgradeRefusal.originNotAllowed, 'this origin may not open sockets on this server (--cors-origins)')
+    }
     let docName: string
     try { docName = decodeURIComponent(url.pathname.slice(SYNC_PATH_PREFIX.length)) } catch { docName = '' }
     if (!isValidDocName(docName)) {
       // Accepted only to be closed with a code a WebSocket client can read.
-      accept(req, socket, head)?.close(CloseCode.invalidDocName, 'invalid document name')
-      ctx.logger.info({ path: url.pathname.slice(0, 200) }, 'invalid document name')
+      accept(req, socket, head, ws => ws.close(CloseCode.invalidDocName, 'invalid document name'))
+      logger.info({ path: url.pathname.slice(0, 200) }, 'invalid document name')
       return
     }
     let principal: Principal
     try {
-      principal = await authenticate(req, docName)
+      principal = await opts.authenticate(req, docName)
     } catch (err) {
       if (err instanceof AuthRejection) {
-        ctx.logger.info({ doc: docName, status: err.status, error: err.code, ip: upgradeClientIp(req, behindProxy(ctx.config)) }, 'upgrade refused')
+        logger.info({ doc: docName, status: err.status, error: err.code, ip: upgradeClientIp(req, opts.proxyTrust) }, 'upgrade refused')
         return refuse(socket, err.status, err.code, err.message)
       }
-      ctx.logger.error({ doc: docName, err: (err as Error).message }, 'authenticate hook failed')
-      return refuse(socket, 500, 'internal', 'authentication failed')
+      logger.error({ doc: docName, err: (err as Error).message }, 'authenticate hook failed')
+      return refuse(socket, 500, UpgradeRefusal.internal, 'authentication failed')
     }
+    if (!accepting) return refuse(socket, 503, UpgradeRefusal.shuttingDown, 'server is shutting down')
     const extensions = url.searchParams.get(EXTENSIONS_PARAM) === '1'
-    const ws = accept(req, socket, head) // null if the client went away during authentication
-    if (ws) void attach(ws, docName, principal, extensions)
+    // ws destroys the socket instead if the client went away during authentication.
+    accept(req, socket, head, ws => { void attach(ws, socket as Socket, docName, principal, extensions) })
   }
 
   return {
-    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => { void handleUpgrade(req, socket, head) },
+    handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      handleUpgrade(req, socket, head).catch((err: Error) => {
+        logger.error({ err: err.message }, 'upgrade failed')
+        socket.destroy()
+      })
+    },
     stopAccepting: () => { accepting = false; liveness.stop() },
     /** Close every socket with 1001 (server going away). */
     closeAll: () => {

@@ -88,6 +88,13 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
   let browser: Browser
   let base = ''
   const log: ProblemLog = { problems: [], network: [] }
+  /** Every console line of every page, of any level. */
+  const consoleLines: string[] = []
+  const device = async (label: string, opts?: Parameters<typeof newDevice>[3]): Promise<Device> => {
+    const d = await newDevice(browser, label, log, opts)
+    d.context.on('console', msg => consoleLines.push(`[${label}] ${msg.text()}`))
+    return d
+  }
   let d1: Device
   let d2: Device
   let bob: Device
@@ -98,8 +105,8 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     server = await startServer({ insecureNoAuth: false, unloadGraceMs: 2000 })
     base = server.url
     browser = await launchBrowser()
-    d1 = await newDevice(browser, 'laptop', log)
-    d2 = await newDevice(browser, 'desktop', log)
+    d1 = await device('laptop')
+    d2 = await device('desktop')
   }, 120_000)
 
   afterAll(async () => {
@@ -214,7 +221,7 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await screenshot(d1.page, 'share-dialog')
     await d1.page.keyboard.press('Escape')
 
-    bob = await newDevice(browser, 'bob', log)
+    bob = await device('bob')
     await signIn(bob.page, base, BOB, 'Bob laptop')
     await bob.page.getByTestId('shared-drafts').getByText('Trip to Lisbon').click()
     await bob.page.getByTestId('viewer-banner').waitFor()
@@ -237,7 +244,7 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
   }, 45_000)
 
   it('renders the phone layout at 390×844', async () => {
-    const phone = await newDevice(browser, 'phone', log, {
+    const phone = await device('phone', {
       viewport: { width: 390, height: 844 },
       isMobile: true,
       userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36'
@@ -300,7 +307,7 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
     await d1.page.getByTestId('mfa-on').waitFor()
 
     // A new device: password, then the MFA challenge (a recovery code: the TOTP step was just used).
-    const d3 = await newDevice(browser, 'tablet', log)
+    const d3 = await device('tablet')
     await d3.page.goto(base + '/')
     await d3.page.fill('#auth-email', ALICE)
     await d3.page.fill('#auth-password', PASSWORD)
@@ -332,5 +339,11 @@ describe.skipIf(!chromiumAvailable())('demo app in Chromium', () => {
 
   it('logs no console errors', () => {
     expect(log.problems).toEqual([])
+  })
+
+  it('prints no token to the console, not even in the lines Chromium writes about failed sockets', () => {
+    const jwt = /eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}/
+    expect(consoleLines.length + log.network.length).toBeGreaterThan(0)
+    expect([...consoleLines, ...log.network].filter(l => jwt.test(l) || /[?&]token=/.test(l))).toEqual([])
   })
 })

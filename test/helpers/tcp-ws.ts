@@ -1,3 +1,4 @@
+import type http from 'node:http'
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 
@@ -121,4 +122,26 @@ export class TcpWs {
       this.buf = this.buf.subarray(at + n)
     }
   }
+}
+
+/**
+ * The server's end of every upgrade request, by request path (query included), so that a test can
+ * watch what the server holds for one peer. Registered before the server's own listener.
+ */
+export const upgradeSockets = (server: http.Server): Map<string, net.Socket> => {
+  const byPath = new Map<string, net.Socket>()
+  server.prependListener('upgrade', (req: http.IncomingMessage, socket: net.Socket) => { byPath.set(req.url ?? '', socket) })
+  return byPath
+}
+
+/** Records the most data `socket` ever held unsent: its writable length after every write. */
+export const peakUnsent = (socket: net.Socket): { max: number } => {
+  const seen = { max: socket.writableLength }
+  const write = socket.write
+  socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
+    const ok = write.apply(this, args)
+    if (this.writableLength > seen.max) seen.max = this.writableLength
+    return ok
+  } as net.Socket['write']
+  return seen
 }

@@ -86,4 +86,13 @@ describe('authenticate hook', () => {
     expect(other.closeCode).toBeNull()
     expect(server.sessions.count('s-dave')).toBe(0)
   })
+
+  it('a close reason too long for a close frame is cut on a character boundary, never thrown on', async () => {
+    server = await startServer({}, { authenticate: hook })
+    const a = raw(`${server.wsUrl}/one?token=w-frank`)
+    await waitFor(() => a.synced)
+    expect(server.sessions.close('s-frank', CloseCode.sessionEnded, 'é'.repeat(100))).toBe(1) // 200 bytes
+    expect(await a.closed).toBe(CloseCode.sessionEnded)
+    expect(a.closeReason).toBe('é'.repeat(61)) // 122 bytes: the 123rd would split a character
+  })
 })

@@ -289,7 +289,7 @@ describe('behind a proxy (--public-url)', () => {
   beforeAll(async () => { app = await startServer({ insecureNoAuth: false, publicUrl: PUBLIC }) })
   afterAll(() => app.close())
 
-  it('a socket records the client address from X-Forwarded-For, as the HTTP API does, not the proxy’s', async () => {
+  it('a socket records the client address its proxy appended to X-Forwarded-For, as the HTTP API does, not the proxy’s nor a forged one', async () => {
     const email = `proxy-${Date.now()}@example.com`
     const login = async (name: string, ip: string) => {
       const d = await TestDevice.create(app.url, email, name)
@@ -305,7 +305,7 @@ describe('behind a proxy (--public-url)', () => {
     // Read by the laptop: its own requests move only its own row.
     const phoneIp = async () => (await laptop.api('GET', '/sessions')).body.sessions.find((s: { id: string }) => s.id === phone.tokens.sessionId).lastIp
     expect(await phoneIp()).toBe('198.51.100.7')
-    const ws = new RawClient(`${app.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`, { headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.2' } })
+    const ws = new RawClient(`${app.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`, { headers: { 'x-forwarded-for': '10.0.0.2, 203.0.113.9' } })
     await ws.opened
     await waitFor(async () => (await phoneIp()) === '203.0.113.9', 3000, 'the phone session’s lastIp from its socket upgrade')
     ws.ws.close()

@@ -155,12 +155,25 @@ describe('bad input', () => {
     expect(attacker.closeReason).toMatch(/invalid update/)
   })
 
-  it('message over the size limit → 4413', async () => {
+  it('message over the size limit → 1009 from its frame header, unread', async () => {
     await attack(encodeUpdate(new Uint8Array(3000)), CloseCode.messageTooLarge, { maxMessageBytes: 2048 })
+    expect(CloseCode.messageTooLarge).toBe(1009)
   })
 
-  it('frame over twice the limit is cut at the frame layer → 1009, unread', async () => {
-    await attack(encodeUpdate(new Uint8Array(8192)), 1009, { maxMessageBytes: 2048 })
+  it('a message of exactly the size limit is accepted', async () => {
+    server = await startServer({ maxMessageBytes: 2048 })
+    const { same } = await bystanders(server)
+    // An insert whose message is exactly 2048 bytes long.
+    const messageOf = (n: number) => { const d = new Y.Doc(); d.getText('t').insert(0, 'x'.repeat(n)); return encodeUpdate(Y.encodeStateAsUpdate(d)) }
+    let n = 2000
+    while (messageOf(n).byteLength < 2048) n++
+    const message = messageOf(n)
+    expect(message.byteLength).toBe(server.config.maxMessageBytes)
+    const c = raw(`${server.wsUrl}/victim`)
+    await waitFor(() => c.synced)
+    c.sendRaw(message)
+    await waitFor(() => same.text().includes('x'.repeat(n)), 3000, 'the edit at the limit arrives')
+    expect(c.closeCode).toBeNull()
   })
 
   it('invalid document names → 4404', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import type { Socket } from 'node:net'
 import { serverFixtures, waitFor } from '../helpers/server.js'
+import { upgradeSockets } from '../helpers/tcp-ws.js'
 import { encodeUpdate } from '../../shared/protocol.js'
 
 const { start, raw } = serverFixtures()
@@ -14,7 +16,44 @@ const updates = (n: number) => {
   return out
 }
 
+/** Every write `socket` hands to the kernel from now on (one per `_write`/`_writev` call), in bytes. */
+const kernelWrites = (socket: Socket): number[] => {
+  const writes: number[] = []
+  type Write = (this: Socket, chunk: Buffer, ...rest: unknown[]) => void
+  type Writev = (this: Socket, chunks: Array<{ chunk: Buffer }>, ...rest: unknown[]) => void
+  const s = socket as unknown as { _write: Write, _writev: Writev }
+  const write = s._write
+  const writev = s._writev
+  s._write = function (chunk, ...rest) { writes.push(chunk.length); write.call(this, chunk, ...rest) }
+  s._writev = function (chunks, ...rest) {
+    writes.push(chunks.reduce((n, c) => n + c.chunk.length, 0))
+    writev.call(this, chunks, ...rest)
+  }
+  return writes
+}
+
 describe('updates accepted in one event-loop turn', () => {
+  it('go out to each socket as one write: every frame of the turn in one system call', async () => {
+    const s = await start()
+    const serverSide = upgradeSockets(s.http.server)
+    const sender = raw(`${s.wsUrl}/batch?who=sender`)
+    await waitFor(() => sender.synced)
+    const watcher = raw(`${s.wsUrl}/batch?who=watcher`)
+    await waitFor(() => watcher.synced)
+    const room = await s.rooms.acquire('batch')
+    const from = [...room.connections][0]! // the sender's: attached first
+    const writes = kernelWrites(serverSide.get('/sync/batch?who=watcher')!)
+    const before = watcher.received.length
+
+    const frames = updates(3).map(u => encodeUpdate(u))
+    for (const [i, u] of updates(3).entries()) room.applyUpdate(u, from, frames[i]!)
+    await waitFor(() => watcher.received.length === before + 3, 5000, 'three frames')
+    s.rooms.release('batch')
+    // Each frame: a 2-byte header and its payload (all under 126 bytes).
+    expect(writes).toEqual([frames.reduce((n, f) => n + 2 + f.byteLength, 0)])
+  })
+
+
   it('a read in the same turn sees every accepted update; each is broadcast in order and persisted', async () => {
     const s = await start()
     const sender = raw(`${s.wsUrl}/batch`)

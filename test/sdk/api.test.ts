@@ -19,6 +19,7 @@ describe('sdk api', () => {
     const s = await identity()
     const alice = await signedIn(s, 'alice-laptop')
     const bob = await signedIn(s, 'bob-laptop')
+    expect(await alice.api.me()).toMatchObject({ userId: alice.userId, email: alice.email, mfaEnabled: false, sessionId: alice.auth.sessionId })
     const draft = await alice.api.createDoc({ title: 'Plan' })
     expect(draft).toMatchObject({ title: 'Plan', role: 'owner', docName: `draft:${draft.id}` })
     await alice.api.addMember(draft.id, { email: bob.email, role: 'editor' })

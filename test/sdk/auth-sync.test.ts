@@ -38,7 +38,8 @@ describe('sdk with identity', () => {
     await waitFor(() => JSON.stringify(sa.state.listTasks()) === JSON.stringify(sb.state.listTasks()) && sa.state.listTasks()[0]!.done)
     expect(sb.state.listTasks()[0]).toMatchObject({ title: 'write the report', done: true })
     // playback: newest write wins whichever device wrote it
-    await new Promise(r => setTimeout(r, 5))
+    const first = sa.state.getPlayback('episode-7')!.at
+    await waitFor(() => Date.now() > first)
     sb.state.setPlayback('episode-7', 300)
     await waitFor(() => sa.state.getPlayback('episode-7')?.seconds === 300)
     expect(sb.state.continueWhereLeftOff()).toMatchObject({ deviceName: 'laptop', docName: 'draft:abc', cursor: { index: 5 } })
@@ -96,7 +97,10 @@ describe('sdk with identity', () => {
     const d1 = await a1.openDoc(a1.sessionDoc!)
     const d2 = await a2.openDoc(a2.sessionDoc!)
     await Promise.all([d1.whenSynced(), d2.whenSynced()])
-    await new Promise(r => setTimeout(r, 4000))
+    const seen = new Set<string>()
+    a1.auth.on('token', t => seen.add(t.accessToken))
+    a2.auth.on('token', t => seen.add(t.accessToken))
+    await waitFor(() => seen.size >= 3, 10_000, 'three more rotations')
     d1.doc.getText('t').insert(0, 'still alive')
     await waitFor(() => d2.doc.getText('t').toString() === 'still alive')
     expect((await a2.api.listSessions()).sessions).toHaveLength(1)
@@ -168,13 +172,14 @@ describe('sdk with identity', () => {
     const a = await f.signedIn(s, { profileDir }, email)
     const ev = watch(a)
     const rejected = a.auth.current!.accessToken
-    const startAt = Date.now() + 2500 // after the child's tsx start-up
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'refresh-child.ts'), s.url, profileDir, String(startAt)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'refresh-child.ts'), s.url, profileDir], { stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''; let err = ''
-    child.stdout.on('data', d => { out += String(d) })
+    const ready = new Promise<void>(resolve => child.stdout.on('data', d => { out += String(d); if (out.includes('ready\n')) resolve() }))
     child.stderr.on('data', d => { err += String(d) })
     const exited = new Promise(resolve => child.on('exit', resolve))
-    await new Promise(r => setTimeout(r, Math.max(0, startAt - Date.now())))
+    // Both refresh at the same moment: the child once told to go, this process right away.
+    await ready
+    child.stdin.end('go\n')
     const mine = await a.auth.refresh(rejected)
     expect(await exited).toBe(0)
     const theirs = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { token: string, error: string, events: string[], sessions: number }

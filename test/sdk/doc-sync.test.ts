@@ -33,10 +33,13 @@ describe('sdk documents', () => {
     // awareness carries the device
     da.awareness.setLocalState({ cursor: 3 })
     await waitFor(() => [...db.awareness.getStates().values()].some(st => (st as { device?: { name: string }, cursor?: number }).device?.name === 'laptop' && st.cursor === 3))
+    // a name the server would refuse is refused before any socket opens
+    await expect(a.openDoc('no spaces/or slashes')).rejects.toThrow('invalid document name "no spaces/or slashes"')
+    await expect(a.openDoc('x'.repeat(129))).rejects.toThrow('invalid document name')
   })
 
   it('keeps offline edits in the cache across a server restart and a client restart, then merges', async () => {
-    let s = await f.server()
+    const s = await f.server()
     const port = Number(new URL(s.url).port)
     const dataDir = s.config.dataDir
     const profA = await f.profileDir()
@@ -62,7 +65,7 @@ describe('sdk documents', () => {
     expect(da2.doc.getText('t').toString()).toBe('base from-a') // opened from cache, server still down
     expect(da2.hasUnsyncedChanges).toBe(true)
 
-    s = await f.server({ port, dataDir })
+    await f.server({ port, dataDir })
     await waitFor(() => da2.doc.getText('t').toString() === db.doc.getText('t').toString() &&
       da2.doc.getText('t').toString().includes('from-a') && da2.doc.getText('t').toString().includes('b-says'), 10_000, 'merge after restart')
     await waitFor(() => !da2.hasUnsyncedChanges && !db.hasUnsyncedChanges, 5000, 'confirmed after restart')

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { SessionSockets } from '../../server/sync/session-sockets.js'
 import type { Connection } from '../../server/sync/connection.js'
 
-/** What SessionSockets reads of a connection: its session, and close(). */
+/** What SessionSockets reads of a socket: its session, and close(). */
 const conn = (sessionId: string | undefined) => {
   const c = { principal: { userId: 'u', sessionId, access: 'write' }, closedWith: [] as number[], close (code: number) { c.closedWith.push(code) } }
   return c as typeof c & Connection
@@ -40,6 +40,35 @@ describe('SessionSockets: live sockets by device session', () => {
     expect(s.close('c', 4403, 'ended')).toBe(1)
     expect(single.closedWith).toEqual([4403])
     expect(offline).toEqual(['b', 'a', 'c'])
+  })
+
+  it('a socket accepted before its document loaded hands its place to its connection without the session going offline', () => {
+    const s = new SessionSockets()
+    const offline: string[] = []
+    s.onSessionOffline = sid => offline.push(sid)
+    const [pending, attached] = [conn('a'), conn('a')]
+    s.add(pending)
+    s.replace(pending, attached)
+    expect(s.count('a')).toBe(1)
+    expect(offline).toEqual([])
+    expect(s.close('a', 4403, 'ended')).toBe(1)
+    expect([pending.closedWith, attached.closedWith]).toEqual([[], [4403]])
+
+    const [p2, other, c2] = [conn('b'), conn('b'), conn('b')]
+    s.add(p2); s.add(other)
+    s.replace(p2, c2)
+    expect(s.count('b')).toBe(2)
+    s.remove(p2) // no longer held
+    expect(s.count('b')).toBe(2)
+    s.remove(other); s.remove(c2)
+    expect(offline).toEqual(['a', 'b'])
+
+    // Closed while pending (its session ended during the load): nothing takes its place.
+    const p3 = conn('c')
+    s.add(p3)
+    expect(s.close('c', 4403, 'ended')).toBe(1)
+    s.replace(p3, conn('c'))
+    expect(s.count('c')).toBe(0)
   })
 
   it('ignores sockets without a device session (no identity)', () => {

@@ -3,6 +3,7 @@ import { h, icon, clear, toast, initials, colorFor } from '../dom.js'
 import { navigate, type Ctx } from '../app.js'
 import { friendlyError, type DocInfo, type OpenDoc } from '../backend.js'
 import { createEditor, type DraftEditor } from '../editor.js'
+import { onLiveTitle, setLiveTitle } from '../model.js'
 import { platformIcon } from '../device.js'
 import { statusBadge } from './status.js'
 import { shareFlow, deleteFlow } from './drafts.js'
@@ -86,20 +87,15 @@ export const draftPage = (ctx: Ctx, id: string) => {
         const updated = await ctx.backend.renameDraft(info.id, t)
         info = { ...info, ...updated }
         ctx.drafts.upsert(updated)
-        // The API holds the title; the document carries it live to everyone who has the draft open.
-        open?.doc.getMap('meta').set('title', t)
+        if (open) setLiveTitle(open.doc, t)
       } catch (err) { title.value = info.title; toast(friendlyError(err), 'error') }
     }
-    const meta = open.doc.getMap<string>('meta')
-    const onMeta = () => {
-      const t = meta.get('title')
-      if (!t || t === info.title) return
+    cleanups.push(onLiveTitle(open.doc, (t) => {
+      if (t === info.title) return
       info = { ...info, title: t }
       ctx.drafts.upsert(info)
       if (document.activeElement !== title) title.value = t
-    }
-    meta.observe(onMeta)
-    cleanups.push(() => meta.unobserve(onMeta))
+    }))
     title.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') { e.preventDefault(); editor?.view.focus() }
       if (e.key === 'Escape') { title.value = info.title; editor?.view.focus() }

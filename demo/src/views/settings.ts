@@ -3,10 +3,9 @@ import QRCode from 'qrcode'
 import { h, icon, clear, toast, openDialog, busy } from '../dom.js'
 import type { Ctx } from '../app.js'
 import { friendlyError, type Theme } from '../backend.js'
+import { FONT_SIZES } from '../model.js'
 import { onCodeSubmit } from './code-form.js'
 import { withStepUp } from './devices.js'
-
-const FONT_SIZES = [14, 16, 18, 20, 22]
 
 const seg = <T extends string | number>(label: string, options: Array<{ value: T, label: string, icon?: string }>, current: T, onPick: (v: T) => void, testid: string) =>
   h('div', { class: 'seg', role: 'group', 'aria-label': label, 'data-testid': testid },
