@@ -3,10 +3,12 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, ApiError, CreateDocRequest, DocInfo, DocListResponse, LoginRequest, LoginResponse, MeResponse,
-  MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PasswordChangeRequest, RefreshRequest,
-  RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest
+  AddMemberRequest, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
+  LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PairingRequestInfo, PasskeyInfo,
+  PasskeyListResponse, PasskeyLoginOptionsResponse, PasskeyLoginRequest, PasskeyRegisterRequest, PasswordChangeRequest,
+  RefreshRequest, RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
 } from '../shared/api.js'
+import { DEVICE_CODE_GRANT_TYPE } from '../shared/device-code.js'
 import { ApiRequestError, NetworkError } from './errors.js'
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
@@ -25,7 +27,7 @@ const parseRetryAfter = (v: string | null): number | null => {
 }
 
 /** Request fields that hold credentials: an error text must never quote them. */
-const SECRET_FIELDS = ['password', 'current', 'next', 'refreshToken', 'mfaToken', 'code']
+const SECRET_FIELDS = ['password', 'current', 'next', 'refreshToken', 'mfaToken', 'code', 'device_code', 'user_code']
 
 const secretsOf = (body: unknown, token?: string, dpop?: string): string[] => {
   const out = [token, dpop]
@@ -89,6 +91,11 @@ export class Api {
     return this.authorize(token => this.request<T>(method, path, { body, token }))
   }
 
+  /** With the access token and a DPoP proof by the session's key; `proof` makes a fresh one per attempt. */
+  private authedBound<T> (method: string, path: string, body: unknown, proof: () => Promise<string>): Promise<T> {
+    return this.authorize(async token => this.request<T>(method, path, { body, token, dpop: await proof() }))
+  }
+
   // Unauthenticated (token endpoints take a DPoP proof for the exact URL).
   register (req: RegisterRequest) { return this.request<RegisterResponse>('POST', '/auth/register', { body: req }) }
   login (req: LoginRequest, dpop: string) { return this.request<LoginResponse>('POST', '/auth/login', { body: req, dpop }) }
@@ -112,6 +119,31 @@ export class Api {
   /** Needs a stepped-up token (`SyncClient.stepUp(code)` first): the proof of the second factor is the token, not a code. */
   disableMfa () { return this.authed<void>('POST', '/auth/mfa/disable') }
   stepUp (code: string) { return this.authed<StepUpResponse>('POST', '/auth/step-up', { code }) }
+
+  // Pairing a device by code (RFC 8628): the new device's side takes its own DPoP proofs.
+  requestDeviceCode (req: DeviceCodeRequest, dpop: string) { return this.request<DeviceCodeResponse>('POST', '/auth/device/code', { body: req, dpop }) }
+  pollDeviceToken (deviceCode: string, dpop: string) {
+    return this.request<TokenResponse>('POST', '/auth/device/token', { body: { grant_type: DEVICE_CODE_GRANT_TYPE, device_code: deviceCode }, dpop })
+  }
+  /** What asks to be added under a code the person typed (any case, hyphen optional). */
+  lookupPairing (userCode: string) { return this.authed<PairingRequestInfo>('POST', '/auth/device/lookup', { user_code: userCode }) }
+  /** Needs a proof by this session's key (`SyncClient.approvePairing` makes them) and, with MFA on, a stepped-up token. */
+  approvePairing (userCode: string, proof: () => Promise<string>) {
+    return this.authedBound<PairingRequestInfo>('POST', '/auth/device/approve', { user_code: userCode }, proof)
+  }
+  denyPairing (userCode: string) { return this.authed<PairingRequestInfo>('POST', '/auth/device/deny', { user_code: userCode }) }
+
+  // Passkeys
+  listPasskeys () { return this.authed<PasskeyListResponse>('GET', '/auth/passkeys') }
+  passkeyRegistrationOptions () { return this.authed<WebAuthnJson>('POST', '/auth/passkeys/register/options') }
+  registerPasskey (req: PasskeyRegisterRequest, proof: () => Promise<string>) { return this.authedBound<PasskeyInfo>('POST', '/auth/passkeys/register', req, proof) }
+  passkeyLoginOptions () { return this.request<PasskeyLoginOptionsResponse>('POST', '/auth/passkeys/login/options') }
+  passkeyLogin (req: PasskeyLoginRequest, dpop: string) { return this.request<TokenResponse>('POST', '/auth/passkeys/login', { body: req, dpop }) }
+  passkeyStepUpOptions () { return this.authed<WebAuthnJson>('POST', '/auth/passkeys/step-up/options') }
+  passkeyStepUp (response: WebAuthnJson) { return this.authed<StepUpResponse>('POST', '/auth/passkeys/step-up', { response }) }
+  renamePasskey (id: string, name: string) { return this.authed<PasskeyInfo>('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name }) }
+  /** With MFA on, needs a stepped-up token. */
+  removePasskey (id: string) { return this.authed<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`) }
 
   // Shared documents
   createDoc (req: CreateDocRequest) { return this.authed<DocInfo>('POST', '/docs', req) }

@@ -4,8 +4,9 @@
  * inside the lock, re-read the stored tokens so that a sibling instance's rotation is adopted
  * instead of presenting a spent refresh token (which the server treats as theft).
  */
-import type { DeviceInfo, TokenResponse } from '../shared/api.js'
+import type { DeviceCodeResponse, DeviceInfo, PairingRequestInfo, PasskeyInfo, StepUpResponse, TokenResponse } from '../shared/api.js'
 import { isMfaRequired } from '../shared/api.js'
+import { DEVICE_POLL_INTERVAL_S } from '../shared/device-code.js'
 import { createDpopProof } from '../shared/dpop.js'
 import type { Api, Authorize } from './api.js'
 import { backoffDelay, sleep, unrefTimer } from './backoff.js'
@@ -13,6 +14,7 @@ import { getOrCreateDeviceKey } from './device-key.js'
 import { Emitter } from './emitter.js'
 import { ApiRequestError, NetworkError, SESSION_OVER_CODES, SessionEndedError } from './errors.js'
 import { withProfileLock } from './lock.js'
+import type { PasskeyAuthenticator } from './passkeys.js'
 import type { ProfileStore } from './profile-store.js'
 
 /** Why a session is over. Server-side ends ('revoked', 'session_ended', 'refresh_token_reused') also emit `revoked`. */
@@ -38,6 +40,24 @@ export interface AuthOptions {
 }
 
 export type LoginResult = { mfaRequired: true, mfaToken: string } | { mfaRequired: false, tokens: TokenResponse }
+
+export interface PairDeviceOptions {
+  /** Show these to the person: `user_code`, and a QR code of `verification_uri_complete`. Called again for each new code. */
+  onCode: (code: DeviceCodeResponse) => void
+  /** Stops polling; the pending promise rejects with the signal's reason. */
+  signal?: AbortSignal
+  /** Ask for a new code when one expires instead of failing with `expired_token`. Default false. */
+  renew?: boolean
+}
+
+/** Waits `ms`, or rejects as soon as `signal` aborts. */
+const waitOrAbort = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
+  if (signal?.aborted) { reject(signal.reason); return }
+  const done = () => { signal?.removeEventListener('abort', abort); resolve() }
+  const timer = setTimeout(done, ms)
+  const abort = () => { clearTimeout(timer); reject(signal!.reason) }
+  signal?.addEventListener('abort', abort, { once: true })
+})
 
 export class AuthManager extends Emitter<AuthEvents> {
   private tokens: TokenResponse | null = null
@@ -84,6 +104,69 @@ export class AuthManager extends Emitter<AuthEvents> {
     const res = await this.api.verifyMfa({ mfaToken, code }, await this.proof('/auth/mfa/verify'))
     await this.signIn(res)
     return res
+  }
+
+  /**
+   * The new device's side of pairing by code (RFC 8628): asks for a code with this device's key, hands
+   * it to `onCode`, and polls at the server's interval (5 s more after each `slow_down`, exponential
+   * backoff while offline) until a signed-in device approves it. Resolves signed in; rejects with the
+   * server's `access_denied`, `expired_token` (unless `renew`) or `invalid_grant` as an ApiRequestError.
+   */
+  async pairDevice (opts: PairDeviceOptions): Promise<TokenResponse> {
+    for (;;) {
+      const code = await this.api.requestDeviceCode({ device: this.opts.device }, await this.proof('/auth/device/code'))
+      opts.onCode(code)
+      try {
+        return await this.pollDeviceCode(code, opts.signal)
+      } catch (err) {
+        if (!(opts.renew && err instanceof ApiRequestError && err.code === 'expired_token')) throw err
+      }
+    }
+  }
+
+  private async pollDeviceCode (code: DeviceCodeResponse, signal?: AbortSignal): Promise<TokenResponse> {
+    let intervalMs = Math.max(1, code.interval || DEVICE_POLL_INTERVAL_S) * 1000
+    for (let offline = 0; ;) {
+      await waitOrAbort(intervalMs + (offline > 0 ? backoffDelay(offline - 1) : 0), signal)
+      try {
+        const tokens = await this.api.pollDeviceToken(code.device_code, await this.proof('/auth/device/token'))
+        await this.signIn(tokens)
+        return tokens
+      } catch (err) {
+        if (err instanceof NetworkError) { offline++; continue }
+        offline = 0
+        if (err instanceof ApiRequestError && err.code === 'authorization_pending') continue
+        if (err instanceof ApiRequestError && err.code === 'slow_down') { intervalMs += DEVICE_POLL_INTERVAL_S * 1000; continue }
+        throw err
+      }
+    }
+  }
+
+  /** Sign in with a passkey: the authenticator offers this site's passkeys (no email needed). */
+  async loginWithPasskey (authenticator: PasskeyAuthenticator): Promise<TokenResponse> {
+    const begin = await this.api.passkeyLoginOptions()
+    const response = await authenticator.get(begin.options)
+    const tokens = await this.api.passkeyLogin({ attemptId: begin.attemptId, response, device: this.opts.device }, await this.proof('/auth/passkeys/login'))
+    await this.signIn(tokens)
+    return tokens
+  }
+
+  /** Adds a passkey to the account from this signed-in device (with MFA on, step up first). */
+  async registerPasskey (authenticator: PasskeyAuthenticator, name?: string): Promise<PasskeyInfo> {
+    const options = await this.api.passkeyRegistrationOptions()
+    const response = await authenticator.create(options)
+    return this.api.registerPasskey(name ? { response, name } : { response }, () => this.proof('/auth/passkeys/register'))
+  }
+
+  /** Proves the second factor with a passkey (user verification); like `stepUp(code)`. */
+  async stepUpWithPasskey (authenticator: PasskeyAuthenticator): Promise<void> {
+    const options = await this.api.passkeyStepUpOptions()
+    await this.adoptStepUp(await this.api.passkeyStepUp(await authenticator.get(options)))
+  }
+
+  /** Lets the device that shows `userCode` sign in to this account (with MFA on, step up first). */
+  approvePairing (userCode: string): Promise<PairingRequestInfo> {
+    return this.api.approvePairing(userCode, () => this.proof('/auth/device/approve'))
   }
 
   private async signIn (tokens: TokenResponse) {
@@ -193,7 +276,11 @@ export class AuthManager extends Emitter<AuthEvents> {
    * stepped-up access token replaces the current one; the refresh token is unchanged.
    */
   async stepUp (code: string): Promise<void> {
-    const res = await this.api.stepUp(code)
+    await this.adoptStepUp(await this.api.stepUp(code))
+  }
+
+  /** The stepped-up access token replaces the current one; the refresh token is unchanged. */
+  private async adoptStepUp (res: StepUpResponse): Promise<void> {
     const held = this.tokens
     if (!held || this.ended) throw new SessionEndedError('session_ended')
     const next = { ...held, accessToken: res.accessToken, accessTokenExpiresAt: res.accessTokenExpiresAt }

@@ -4,10 +4,11 @@
  * injected; see node.ts and browser.ts for ready-made setups.
  */
 import * as Y from 'yjs'
-import type { DeviceInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
+import type { DeviceInfo, PairingRequestInfo, PasskeyInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
 import { SYNC_PATH_PREFIX, isValidDocName } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
-import { AuthManager, type LoginResult, type SessionEndReason } from './auth.js'
+import { AuthManager, type LoginResult, type PairDeviceOptions, type SessionEndReason } from './auth.js'
+import type { PasskeyAuthenticator } from './passkeys.js'
 import { unrefTimer, type BackoffOptions } from './backoff.js'
 import type { DocCache } from './doc-cache.js'
 import { DocHandle } from './doc-handle.js'
@@ -36,6 +37,8 @@ export interface SyncClientOptions {
   autoRefresh?: boolean
   backoff?: BackoffOptions
   heartbeatMs?: number
+  /** Passkey ceremonies (the browser entry passes the platform's); without them the passkey methods throw. */
+  passkeys?: PasskeyAuthenticator
 }
 
 export interface ClientEvents extends Record<string, unknown> {
@@ -92,8 +95,31 @@ export class SyncClient extends Emitter<ClientEvents> {
   register (email: string, password: string): Promise<RegisterResponse> { return this.api.register({ email, password }) }
   login (email: string, password: string): Promise<LoginResult> { return this.auth.login(email, password) }
   verifyMfa (mfaToken: string, code: string): Promise<TokenResponse> { return this.auth.verifyMfa(mfaToken, code) }
-  /** Re-prove the second factor before a sensitive action (password, MFA, revoking sessions). */
+  /** Re-prove the second factor before a sensitive action (password, MFA, revoking sessions, approving a device). */
   stepUp (code: string): Promise<void> { return this.auth.stepUp(code) }
+
+  /**
+   * Sign in this device by code (a TV, a CLI): `onCode` shows the code and a QR code of its link, the
+   * person approves it on a signed-in device, and this resolves signed in. See PairDeviceOptions.
+   */
+  pairDevice (opts: PairDeviceOptions): Promise<TokenResponse> { return this.auth.pairDevice(opts) }
+  /** On a signed-in device: what asks to be added under the code the person typed. */
+  lookupPairing (userCode: string): Promise<PairingRequestInfo> { return this.api.lookupPairing(userCode) }
+  /** Approve it (with MFA on, step up first: `step_up_required`). */
+  approvePairing (userCode: string): Promise<PairingRequestInfo> { return this.auth.approvePairing(userCode) }
+  denyPairing (userCode: string): Promise<PairingRequestInfo> { return this.api.denyPairing(userCode) }
+
+  /** Sign in with a passkey of this site, no email typed. */
+  async loginWithPasskey (): Promise<TokenResponse> { return this.auth.loginWithPasskey(this.passkeyAuthenticator()) }
+  /** Add a passkey to the signed-in account (with MFA on, step up first). */
+  async registerPasskey (name?: string): Promise<PasskeyInfo> { return this.auth.registerPasskey(this.passkeyAuthenticator(), name) }
+  /** Prove the second factor with a passkey instead of a code. */
+  async stepUpWithPasskey (): Promise<void> { return this.auth.stepUpWithPasskey(this.passkeyAuthenticator()) }
+
+  private passkeyAuthenticator (): PasskeyAuthenticator {
+    if (!this.opts.passkeys) throw new Error('no passkey authenticator: pass `passkeys` to the client (browsers get one by default)')
+    return this.opts.passkeys
+  }
 
   /**
    * Open a document: resolves once the local cache is loaded (works offline), then syncs live.
