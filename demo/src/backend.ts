@@ -4,16 +4,18 @@
  */
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import type { DeviceInfo, DocInfo, SessionInfo, MfaEnrollResponse } from '../../shared/api.js'
+import type { DeviceCodeResponse, DeviceInfo, DocInfo, SessionInfo, MfaEnrollResponse, PairingRequestInfo, PasskeyInfo } from '../../shared/api.js'
 import type { Preferences } from './model.js'
 
-export type { DocInfo, SessionInfo, DeviceInfo }
+export type { DocInfo, SessionInfo, DeviceInfo, DeviceCodeResponse, PairingRequestInfo, PasskeyInfo }
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced'
 
 export interface Account {
   userId: string
   email: string
+  /** The SDK profile this device signed in with, when not the email's (pairing and passkey sign-in know no email first). */
+  profileId?: string
   sessionId: string
   deviceName: string
   platform: string
@@ -38,6 +40,9 @@ export { DEFAULT_PREFS, type Preferences, type Theme } from './model.js'
 /** Where the user was last active: written by the editor, read by every other device. */
 export interface LastActive { docId: string, title: string, cursor: unknown, sessionId: string, deviceName: string, at: number }
 
+/** A synced playback position: the newest of any device. */
+export interface Playback { seconds: number, at: number }
+
 /** Why this device's session ended, for the sign-in-again prompt. */
 export type EndReason = 'revoked' | 'expired' | 'signed-out' | 'password-changed' | 'unknown'
 
@@ -59,6 +64,25 @@ export interface Backend {
   revokeDevice (sessionId: string): Promise<void>
   revokeOtherDevices (): Promise<void>
 
+  /** This device (a TV) asks for a pairing code and waits until a signed-in device approves it. */
+  pairDevice (device: DeviceInfo, onCode: (code: DeviceCodeResponse) => void, signal: AbortSignal): Promise<Account>
+  /** On a signed-in device: what asks to be added under a typed code. */
+  lookupPairing (userCode: string): Promise<PairingRequestInfo>
+  /** With MFA on, needs step-up (`step_up_required`). */
+  approvePairing (userCode: string): Promise<void>
+  denyPairing (userCode: string): Promise<void>
+
+  /** WebAuthn is available here (a secure context with PublicKeyCredential). */
+  passkeysSupported (): boolean
+  loginWithPasskey (device: DeviceInfo): Promise<Account>
+  listPasskeys (): Promise<PasskeyInfo[]>
+  /** With MFA on, needs step-up. */
+  registerPasskey (name?: string): Promise<PasskeyInfo>
+  renamePasskey (id: string, name: string): Promise<void>
+  /** With MFA on, needs step-up. */
+  removePasskey (id: string): Promise<void>
+  stepUpWithPasskey (): Promise<void>
+
   listDrafts (): Promise<DocInfo[]>
   getDraft (id: string): Promise<DocInfo>
   createDraft (title: string): Promise<DocInfo>
@@ -76,6 +100,9 @@ export interface Backend {
   setPreferences (p: Partial<Preferences>): void
   lastActive (): LastActive | null
   setLastActive (a: Omit<LastActive, 'sessionId' | 'deviceName' | 'at'>): void
+  /** Where the user is in a video, on whichever device watched last. */
+  playback (mediaId: string): Playback | null
+  setPlayback (mediaId: string, seconds: number): void
   /** Session-state changes (preferences, last active) from any device. */
   onSessionState (fn: () => void): () => void
 
@@ -100,6 +127,17 @@ const FRIENDLY: Record<string, string> = {
   refresh_token_reused: 'You were signed out on this device.',
   token_expired: 'Your session expired.',
   step_up_required: 'Confirm with your authenticator code first.',
+  invalid_user_code: 'No device is waiting for that code. Check the code on the other screen.',
+  access_denied: 'The request was denied.',
+  expired_token: 'The code expired. A new one is on its way.',
+  passkey_unknown: 'That passkey is not registered for any account here (or it was removed).',
+  passkey_wrong_user: 'That passkey belongs to another account.',
+  passkey_exists: 'That passkey is already registered.',
+  passkey_invalid: 'The passkey could not be verified. Try again.',
+  passkey_challenge_invalid: 'The passkey request expired. Try again.',
+  passkey_origin_mismatch: 'That passkey response came from another site.',
+  passkey_rp_id_mismatch: 'That passkey belongs to another site.',
+  passkey_cancelled: 'Passkey request cancelled.',
   forbidden: 'You do not have permission to do that.',
   not_found: 'That no longer exists.',
   conflict: 'That conflicts with a change made elsewhere. Reload and try again.',

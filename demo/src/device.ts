@@ -21,7 +21,7 @@ const browserName = (ua: string): string => {
   return 'Browser'
 }
 
-const platformLabel: Record<string, string> = {
+const deviceKind: Record<string, string> = {
   ios: 'iPhone', android: 'Android', macos: 'Mac', windows: 'Windows', chromeos: 'Chromebook', linux: 'Linux', web: 'the web'
 }
 
@@ -31,12 +31,19 @@ export const defaultDevice = (): DeviceInfo => {
   const ua = navigator.userAgent
   const platform = detectPlatform(ua)
   const mobile = has(ua, /Mobi|iPhone|Android/)
-  const label = platform === 'ios' && has(ua, /iPad/) ? 'iPad' : platformLabel[platform] ?? 'the web'
+  const label = platform === 'ios' && has(ua, /iPad/) ? 'iPad' : deviceKind[platform] ?? 'the web'
   return { name: `${browserName(ua)} on ${label}${mobile && platform === 'android' ? ' phone' : ''}`.slice(0, 64), platform }
 }
 
 export const platformIcon = (platform: string): string =>
-  isPhonePlatform(platform) ? 'phone' : platform === 'web' || platform === 'node' ? 'globe' : 'laptop'
+  isPhonePlatform(platform) ? 'phone' : platform === 'tv' ? 'tv' : platform === 'web' || platform === 'node' ? 'globe' : 'laptop'
+
+const PLATFORM_NAMES: Record<string, string> = {
+  ios: 'iOS', android: 'Android', macos: 'macOS', windows: 'Windows', linux: 'Linux', chromeos: 'ChromeOS', web: 'Web', node: 'Node.js', tv: 'TV'
+}
+
+/** A platform as people say it: `macos` → macOS. */
+export const platformLabel = (platform: string): string => PLATFORM_NAMES[platform] ?? platform
 
 /** "Chrome 131 on Linux" from a raw user agent, for the dashboard's detail line. */
 export const describeUserAgent = (ua: string): string => {
@@ -44,5 +51,5 @@ export const describeUserAgent = (ua: string): string => {
   const m = ua.match(/(Edg|Firefox|Chrome|Chromium|Version)\/(\d+)/)
   const browser = browserName(ua)
   const version = m?.[2] ? ` ${m[2]}` : ''
-  return `${browser}${version} on ${platformLabel[detectPlatform(ua)] ?? 'the web'}`
+  return `${browser}${version} on ${deviceKind[detectPlatform(ua)] ?? 'the web'}`
 }

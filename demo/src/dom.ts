@@ -57,7 +57,11 @@ const ICONS: Record<string, string> = {
   refresh: 'M23 4v6h-6M1 20v-6h6M3.51 9a9 9 0 0 1 14.85-3.36L23 10M1 14l4.64 4.36A9 9 0 0 0 20.49 15',
   copy: 'M20 9h-9a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h9a2 2 0 0 0 2-2v-9a2 2 0 0 0-2-2zM5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1',
   sun: 'M12 17a5 5 0 1 0 0-10 5 5 0 0 0 0 10zM12 1v2M12 21v2M4.22 4.22l1.42 1.42M18.36 18.36l1.42 1.42M1 12h2M21 12h2M4.22 19.78l1.42-1.42M18.36 5.64l1.42-1.42',
-  moon: 'M21 12.79A9 9 0 1 1 11.21 3 7 7 0 0 0 21 12.79z'
+  moon: 'M21 12.79A9 9 0 1 1 11.21 3 7 7 0 0 0 21 12.79z',
+  tv: 'M3 7h18v12H3zM8 3l4 4 4-4',
+  play: 'M6 4l14 8-14 8z',
+  pause: 'M7 4h3v16H7zM14 4h3v16h-3z',
+  fingerprint: 'M12 11v3a8 8 0 0 1-2 5M8 11a4 4 0 0 1 8 0v2a12 12 0 0 1-1 5M5 9a7 7 0 0 1 14 0v3M4 15v-3M20 15a16 16 0 0 1-1 4'
 }
 
 export const icon = (name: keyof typeof ICONS | string, size = 18): SVGSVGElement => {

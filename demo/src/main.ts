@@ -11,6 +11,8 @@ import { homePage } from './views/drafts.js'
 import { draftPage } from './views/draft.js'
 import { devicesPage } from './views/devices.js'
 import { settingsPage } from './views/settings.js'
+import { pairPage } from './views/pair.js'
+import { tvPage } from './views/tv.js'
 
 const root = document.getElementById('app')!
 
@@ -64,8 +66,18 @@ const showAuth = () => {
   teardown?.()
   teardown = null
   applyPreferences(DEFAULT_PREFS)
-  root.replaceChildren(authPage({ backend, onSignedIn: (acc) => { navigate('/', { replace: true }); startApp(acc) } }))
-  document.title = 'Sign in · Tandem'
+  // Arriving from a TV's QR code: sign in, then go on to approve it.
+  const keep = currentPath() === '/device'
+  root.replaceChildren(authPage({ backend, onSignedIn: (acc) => { if (!keep) navigate('/', { replace: true }); startApp(acc) } }))
+  document.title = keep ? 'Sign in to add a device · Tandem' : 'Sign in · Tandem'
+}
+
+/** The big-screen page: its own layout, no shell. */
+const showTv = (account: Account | null) => {
+  teardown?.()
+  const view = tvPage({ backend, account })
+  root.replaceChildren(view.el)
+  teardown = () => view.destroy()
 }
 
 const startApp = (account: Account) => {
@@ -104,12 +116,13 @@ const startApp = (account: Account) => {
     const m = path.match(/^\/d\/([^/]+)$/)
     if (m) view = draftPage(ctx, decodeURIComponent(m[1]!))
     else if (path === '/devices') view = devicesPage(ctx)
+    else if (path === '/device') view = pairPage(ctx, new URLSearchParams(location.search).get('code') ?? '')
     else if (path === '/settings') view = settingsPage(ctx)
     else { if (path !== '/') history.replaceState(null, '', '/'); view = homePage(ctx) }
     shell.main.replaceChildren(view.el)
     shell.refreshNav()
     shell.closeDrawer()
-    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/settings' ? 'Settings' : 'Drafts'
+    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : 'Drafts'
     document.title = `${title} · Tandem`
     shell.main.scrollTop = 0
   }
@@ -182,7 +195,8 @@ const boot = async () => {
   } catch {
     account = null
   }
-  if (account) startApp(account)
+  if (currentPath() === '/tv') showTv(account)
+  else if (account) startApp(account)
   else showAuth()
   void registerServiceWorker()
 }

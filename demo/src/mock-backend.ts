@@ -5,9 +5,9 @@
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
-import { BackendError, DEFAULT_PREFS, type Account, type Backend, type DocInfo, type LastActive, type OpenDoc, type Preferences, type SessionInfo } from './backend.js'
+import { BackendError, DEFAULT_PREFS, type Account, type Backend, type DocInfo, type LastActive, type OpenDoc, type PasskeyInfo, type Preferences, type SessionInfo } from './backend.js'
 
-interface Store { users: Array<{ id: string, email: string, password: string }>, docs: DocInfo[], account: Account | null, prefs: Preferences, last: LastActive | null }
+interface Store { users: Array<{ id: string, email: string, password: string }>, docs: DocInfo[], account: Account | null, prefs: Preferences, last: LastActive | null, playback?: Record<string, number>, passkeys?: PasskeyInfo[] }
 
 export const createMockBackend = (): Backend => {
   const load = (): Store => {
@@ -69,6 +69,28 @@ export const createMockBackend = (): Backend => {
     async listDevices () { await wait(); return sessions() },
     async revokeDevice () {},
     async revokeOtherDevices () {},
+    async pairDevice (device, onCode, signal) {
+      const code = 'BCDF-GHJK'
+      onCode({ device_code: 'mock', user_code: code, verification_uri: `${location.origin}/device`, verification_uri_complete: `${location.origin}/device?code=${code}`, expires_in: 600, interval: 5 })
+      await new Promise((resolve, reject) => { const t = setTimeout(resolve, 8000); signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }) })
+      const u = s.users[0] ?? { id: 'mock-user', email: 'tv@example.com' }
+      s.account = { userId: u.id, email: u.email, sessionId: crypto.randomUUID(), deviceName: device.name, platform: device.platform, mfaEnabled: false }
+      save()
+      return s.account
+    },
+    async lookupPairing (userCode) {
+      await wait()
+      return { userCode: userCode.toUpperCase(), device: { name: 'Living room TV', platform: 'tv' }, ip: '192.168.1.40', userAgent: 'Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0)', requestedAt: Date.now() - 30e3, expiresAt: Date.now() + 570e3, sameNetwork: true }
+    },
+    async approvePairing () { await wait() },
+    async denyPairing () { await wait() },
+    passkeysSupported: () => false,
+    async loginWithPasskey () { throw new BackendError('passkey_unknown', 'no passkeys in the mock') },
+    async listPasskeys () { return s.passkeys ?? [] },
+    async registerPasskey (name) { const p: PasskeyInfo = { id: crypto.randomUUID(), name: name ?? 'Passkey', createdAt: Date.now(), deviceType: 'multiDevice', backedUp: true }; s.passkeys = [...(s.passkeys ?? []), p]; save(); return p },
+    async renamePasskey (id, name) { const p = s.passkeys?.find(x => x.id === id); if (p) p.name = name; save() },
+    async removePasskey (id) { s.passkeys = s.passkeys?.filter(x => x.id !== id); save() },
+    async stepUpWithPasskey () {},
     async listDrafts () { await wait(); return s.docs.filter(d => d.ownerId === me().userId || d.members?.some(m => m.userId === me().userId)) },
     async getDraft (id) { const d = s.docs.find(x => x.id === id); if (!d) throw new BackendError('not_found', 'no', 404); return d },
     async createDraft (title) {
@@ -86,6 +108,8 @@ export const createMockBackend = (): Backend => {
     setPreferences (p) { s.prefs = { ...s.prefs, ...p }; save(); for (const fn of stateListeners) fn() },
     lastActive: () => s.last,
     setLastActive (a) { s.last = { ...a, sessionId: 'other', deviceName: 'Safari on iPhone', at: Date.now() }; save() },
+    playback: (mediaId) => { const sec = s.playback?.[mediaId]; return sec === undefined ? null : { seconds: sec, at: Date.now() } },
+    setPlayback (mediaId, seconds) { s.playback = { ...s.playback, [mediaId]: seconds }; save(); for (const fn of stateListeners) fn() },
     onSessionState (fn) { stateListeners.add(fn); return () => { stateListeners.delete(fn) } },
     onSessionEnded () { return () => {} }
   }

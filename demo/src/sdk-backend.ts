@@ -8,14 +8,16 @@
  *    providers at once (the provider alone would only notice through its heartbeat);
  *  - the account shown offline (email, device name, MFA on/off) is remembered in localStorage.
  */
-import type { DeviceInfo, DocInfo, TokenResponse } from '../../shared/api.js'
+import type { DeviceCodeResponse, DeviceInfo, DocInfo, TokenResponse } from '../../shared/api.js'
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc } from './backend.js'
+import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc, type Playback } from './backend.js'
 import { DEFAULT_PREFS, PREFERENCE_GUARDS, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
+/** The SDK profile of sign-ins that start without an email (pairing by code, passkeys): one per browser. */
+const DEVICE_PROFILE = 'device'
 
 const loadAccount = (): Account | null => {
   try {
@@ -33,6 +35,11 @@ const translate = (err: unknown): unknown => {
   if (err instanceof ApiRequestError) return new BackendError(err.code, err.message, err.status)
   if (err instanceof NetworkError) return new BackendError('offline', err.message)
   if (err instanceof SessionEndedError) return new BackendError('session_ended', err.message, 401)
+  // The person closed the browser's passkey prompt, or it timed out (WebAuthn's NotAllowedError).
+  const name = (err as { name?: unknown, cause?: { name?: unknown } } | null)
+  if (name?.name === 'NotAllowedError' || name?.cause?.name === 'NotAllowedError' || name?.name === 'AbortError') {
+    return new BackendError('passkey_cancelled', 'passkey request cancelled')
+  }
   return err
 }
 const call = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -63,7 +70,7 @@ export class SdkBackend implements Backend {
   private client: SyncClient | null = null
   private clientKey = ''
   private account: Account | null = null
-  private mfa: { token: string, email: string, device: DeviceInfo } | null = null
+  private mfa: { token: string, profileId: string, email: string, device: DeviceInfo } | null = null
   private readonly handles = new Set<DocHandle>()
   /** Handles being closed, by name: the SDK hands out the same handle for a name until its close ends. */
   private readonly closing = new Map<string, Promise<void>>()
@@ -84,12 +91,18 @@ export class SdkBackend implements Backend {
 
   // ------------------------------------------------------------------------------- the client
 
-  /** The SDK client for this account and device name (a new one when either changed). */
-  private async clientFor (email: string, device: DeviceInfo): Promise<SyncClient> {
-    const key = `${email.toLowerCase()}\n${device.name}\n${device.platform}`
+  /** The profile an email signs in with: the one this device already uses for that account, else the email's. */
+  private profileFor (email: string): string {
+    const a = this.account
+    return a && a.profileId && a.email.toLowerCase() === email.toLowerCase() ? a.profileId : email.toLowerCase()
+  }
+
+  /** The SDK client for this profile and device name (a new one when either changed). */
+  private async clientFor (profileId: string, device: DeviceInfo): Promise<SyncClient> {
+    const key = `${profileId}\n${device.name}\n${device.platform}`
     if (this.client && this.clientKey === key) return this.client
     await this.dropClient()
-    const client = await createBrowserClient({ url: this.origin, device, profileId: email.toLowerCase() })
+    const client = await createBrowserClient({ url: this.origin, device, profileId })
     this.client = client
     this.clientKey = key
     this.offClient = [
@@ -121,11 +134,12 @@ export class SdkBackend implements Backend {
     return this.client.api
   }
 
-  private signedIn (tokens: TokenResponse, email: string, device: DeviceInfo, mfaEnabled: boolean): Account {
+  private signedIn (tokens: TokenResponse, email: string, device: DeviceInfo, mfaEnabled: boolean, profileId?: string): Account {
     const prev = this.account
     this.account = {
       userId: tokens.userId,
       email,
+      ...(profileId && profileId !== email.toLowerCase() ? { profileId } : {}),
       sessionId: tokens.sessionId,
       deviceName: device.name,
       platform: device.platform,
@@ -141,7 +155,7 @@ export class SdkBackend implements Backend {
   async restore (): Promise<Account | null> {
     const account = loadAccount()
     if (!account) return null
-    const client = await this.clientFor(account.email, { name: account.deviceName, platform: account.platform })
+    const client = await this.clientFor(account.profileId ?? account.email.toLowerCase(), { name: account.deviceName, platform: account.platform })
     this.account = account
     if (!client.signedIn || client.userId !== account.userId) {
       // Tokens are gone (the session ended while the app was closed): show the app with its cached
@@ -157,13 +171,14 @@ export class SdkBackend implements Backend {
 
   async login (email: string, password: string, device: DeviceInfo): Promise<Account | 'mfa'> {
     return call(async () => {
-      const client = await this.clientFor(email, device)
+      const profileId = this.profileFor(email)
+      const client = await this.clientFor(profileId, device)
       const res = await client.login(email, password)
       if (res.mfaRequired) {
-        this.mfa = { token: res.mfaToken, email, device }
+        this.mfa = { token: res.mfaToken, profileId, email, device }
         return 'mfa' as const
       }
-      return this.signedIn(res.tokens, email, device, false)
+      return this.signedIn(res.tokens, email, device, false, profileId)
     })
   }
 
@@ -171,10 +186,10 @@ export class SdkBackend implements Backend {
     const pending = this.mfa
     if (!pending) throw new BackendError('invalid_request', 'Sign in with your password first.')
     return call(async () => {
-      const client = await this.clientFor(pending.email, pending.device)
+      const client = await this.clientFor(pending.profileId, pending.device)
       const tokens = await client.verifyMfa(pending.token, code)
       this.mfa = null
-      return this.signedIn(tokens, pending.email, pending.device, true)
+      return this.signedIn(tokens, pending.email, pending.device, true, pending.profileId)
     })
   }
 
@@ -224,6 +239,61 @@ export class SdkBackend implements Backend {
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
   async revokeDevice (sessionId: string) { await call(() => this.api.revokeSession(sessionId)) }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
+
+  // ------------------------------------------------------------------- pairing and passkeys
+
+  /** Signed in without an email typed: the account comes from the server. */
+  private async signedInAs (client: SyncClient, tokens: TokenResponse, device: DeviceInfo): Promise<Account> {
+    const me = await client.api.me()
+    return this.signedIn(tokens, me.email, device, me.mfaEnabled, DEVICE_PROFILE)
+  }
+
+  pairDevice (device: DeviceInfo, onCode: (code: DeviceCodeResponse) => void, signal: AbortSignal): Promise<Account> {
+    return call(async () => {
+      const client = await this.clientFor(DEVICE_PROFILE, device)
+      const tokens = await client.pairDevice({ onCode, signal, renew: true })
+      return this.signedInAs(client, tokens, device)
+    })
+  }
+
+  lookupPairing (userCode: string) { return call(() => this.api.lookupPairing(userCode)) }
+
+  async approvePairing (userCode: string) {
+    const client = this.client
+    if (!client) throw new BackendError('session_ended', 'not signed in', 401)
+    await call(() => client.approvePairing(userCode))
+  }
+
+  async denyPairing (userCode: string) { await call(() => this.api.denyPairing(userCode)) }
+
+  passkeysSupported (): boolean {
+    return window.isSecureContext && typeof window.PublicKeyCredential === 'function'
+  }
+
+  loginWithPasskey (device: DeviceInfo): Promise<Account> {
+    return call(async () => {
+      const client = await this.clientFor(DEVICE_PROFILE, device)
+      const tokens = await client.loginWithPasskey()
+      return this.signedInAs(client, tokens, device)
+    })
+  }
+
+  async listPasskeys () { return (await call(() => this.api.listPasskeys())).passkeys }
+
+  registerPasskey (name?: string) {
+    const client = this.client
+    if (!client) return Promise.reject(new BackendError('session_ended', 'not signed in', 401))
+    return call(() => client.registerPasskey(name))
+  }
+
+  async renamePasskey (id: string, name: string) { await call(() => this.api.renamePasskey(id, name)) }
+  async removePasskey (id: string) { await call(() => this.api.removePasskey(id)) }
+
+  async stepUpWithPasskey (): Promise<void> {
+    const client = this.client
+    if (!client) throw new BackendError('session_ended', 'not signed in', 401)
+    await call(() => client.stepUpWithPasskey())
+  }
 
   // ---------------------------------------------------------------------------------- drafts
 
@@ -332,6 +402,15 @@ export class SdkBackend implements Backend {
 
   setLastActive (a: Omit<LastActive, 'sessionId' | 'deviceName' | 'at'>): void {
     this.session?.state.setLastActive(draftDocName(a.docId), a.cursor)
+  }
+
+  playback (mediaId: string): Playback | null {
+    const p = this.session?.state.getPlayback(mediaId)
+    return p ? { seconds: p.seconds, at: p.at } : null
+  }
+
+  setPlayback (mediaId: string, seconds: number): void {
+    this.session?.state.setPlayback(mediaId, seconds)
   }
 
   onSessionState (fn: () => void) { this.stateListeners.add(fn); return () => { this.stateListeners.delete(fn) } }

@@ -43,7 +43,14 @@ export const authForm = (opts: AuthFormOptions): HTMLElement => {
         h('label', { for: 'auth-device' }, 'This device’s name'),
         h('input', { class: 'input', id: 'auth-device', name: 'device', maxLength: 64, value: device.name, autocomplete: 'off' }),
         h('span', { class: 'hint' }, 'Shown on your devices page, so you can tell your sessions apart.')),
-      submit)
+      submit,
+      // Passkeys sign in to whichever account they belong to: not offered when the account is fixed.
+      !opts.email && opts.backend.passkeysSupported()
+        ? h('div', { class: 'auth-alt' },
+          h('span', { class: 'or' }, 'or'),
+          h('button', { class: 'btn btn-block', type: 'button', 'data-testid': 'passkey-login', onclick: (e: Event) => passkeyLogin(e.currentTarget as HTMLButtonElement, error, form) },
+            icon('fingerprint', 18), 'Sign in with a passkey'))
+        : null)
 
     form.addEventListener('submit', (e) => {
       e.preventDefault()
@@ -76,6 +83,15 @@ export const authForm = (opts: AuthFormOptions): HTMLElement => {
     host.append(form)
     const focus = form.querySelector<HTMLInputElement>(opts.email ? '#auth-password' : (rememberedEmail ? '#auth-password' : '#auth-email'))
     queueMicrotask(() => focus?.focus())
+  }
+
+  const passkeyLogin = (button: HTMLButtonElement, error: HTMLElement, form: HTMLFormElement) => {
+    error.textContent = ''
+    void busy(button, async () => {
+      try {
+        opts.onSignedIn(await opts.backend.loginWithPasskey({ name: val(form, 'device') || device.name, platform: device.platform }))
+      } catch (err) { error.textContent = friendlyError(err) }
+    })
   }
 
   const renderMfa = () => {
@@ -121,4 +137,5 @@ export const authPage = (opts: AuthFormOptions): HTMLElement =>
         h('h1', null, 'Welcome'),
         h('p', { class: 'sub' }, 'Sign in or create an account to start writing.'),
         authForm(opts),
-        h('p', { class: 'auth-foot' }, 'Each device gets its own session. You can sign any of them out from another.'))))
+        h('p', { class: 'auth-foot' }, 'Each device gets its own session. You can sign any of them out from another.'),
+        h('p', { class: 'auth-foot' }, 'On a TV? ', h('a', { href: '/tv', 'data-testid': 'tv-link' }, 'Sign in with a code'), ' from your phone instead.'))))

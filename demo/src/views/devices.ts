@@ -1,13 +1,9 @@
 /** The session dashboard: every signed-in device, online now or last seen; sign one or all others out. */
-import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime } from '../dom.js'
+import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime, busy } from '../dom.js'
 import type { Ctx } from '../app.js'
 import { friendlyError, errorCode, type SessionInfo } from '../backend.js'
 import { onCodeSubmit } from './code-form.js'
-import { describeUserAgent, platformIcon } from '../device.js'
-
-const PLATFORM: Record<string, string> = {
-  ios: 'iOS', android: 'Android', macos: 'macOS', windows: 'Windows', linux: 'Linux', chromeos: 'ChromeOS', web: 'Web', node: 'Node.js'
-}
+import { describeUserAgent, platformIcon, platformLabel } from '../device.js'
 
 /** "192.168.1.x": enough to recognise a network without printing the full address. */
 export const ipHint = (ip: string): string => {
@@ -21,17 +17,28 @@ export const ipHint = (ip: string): string => {
   return ip.split(':').slice(0, 3).join(':') + ':…'
 }
 
-/** Ask for the authenticator code and call step-up. Resolves false when cancelled. */
+/** Ask for the authenticator code (or a passkey) and call step-up. Resolves false when cancelled. */
 export const stepUpPrompt = (ctx: Ctx, why: string): Promise<boolean> => new Promise(resolve => {
   let ok = false
   const error = h('div', { class: 'form-error', role: 'alert' })
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', form: 'step-up-form' }, 'Confirm')
+  const passkey = ctx.backend.passkeysSupported()
+    ? h('button', { class: 'btn btn-block', type: 'button', 'data-testid': 'step-up-passkey' }, icon('fingerprint', 16), 'Use a passkey instead')
+    : null
   const form = h('form', { id: 'step-up-form' },
     h('p', null, why),
     error,
     h('div', { class: 'field' },
       h('label', { for: 'step-up-code' }, 'Authenticator code'),
-      h('input', { class: 'input input-code', id: 'step-up-code', name: 'code', inputMode: 'numeric', autocomplete: 'one-time-code', maxLength: 32, required: true })))
+      h('input', { class: 'input input-code', id: 'step-up-code', name: 'code', inputMode: 'numeric', autocomplete: 'one-time-code', maxLength: 32, required: true })),
+    passkey)
+  passkey?.addEventListener('click', () => void busy(passkey, async () => {
+    try {
+      await ctx.backend.stepUpWithPasskey()
+      ok = true
+      d.close()
+    } catch (err) { error.textContent = friendlyError(err) }
+  }))
   const d = openDialog({
     title: 'Confirm it is you',
     className: 'step-up-dialog',
@@ -67,11 +74,11 @@ export const devicesPage = (ctx: Ctx) => {
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Devices'), h('p', { class: 'muted', style: 'margin:4px 0 0' }, 'Every device signed in to your account. A green dot means it is connected now.')),
       h('span', { class: 'spacer' }),
+      h('a', { class: 'btn', href: '/device', 'data-link': true, 'data-testid': 'add-device' }, icon('tv', 16), 'Add a device'),
       othersBtn),
     list, note)
 
   let sessions: SessionInfo[] = []
-  let timer: ReturnType<typeof setInterval> | undefined
   let destroyed = false
 
   const render = () => {
@@ -79,7 +86,7 @@ export const devicesPage = (ctx: Ctx) => {
     for (const s of sessions) {
       const online = s.online > 0 || s.current
       const facts = [
-        PLATFORM[s.platform] ?? s.platform,
+        platformLabel(s.platform),
         describeUserAgent(s.userAgent),
         s.current ? 'Active now' : online ? 'Online now' : `Last seen ${relativeTime(s.lastSeenAt)}`,
         s.lastIp ? `IP ${ipHint(s.lastIp)}` : '',
@@ -133,6 +140,6 @@ export const devicesPage = (ctx: Ctx) => {
 
   list.append(h('p', { class: 'muted' }, 'Loading devices…'))
   void load()
-  timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
+  const timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
   return { el, destroy () { destroyed = true; clearInterval(timer) } }
 }

@@ -1,8 +1,8 @@
 /** Settings: appearance (synced to every device), two-factor authentication, password, account. */
 import QRCode from 'qrcode'
-import { h, icon, clear, toast, openDialog, busy } from '../dom.js'
+import { h, icon, clear, toast, openDialog, busy, confirmDialog, relativeTime, val } from '../dom.js'
 import type { Ctx } from '../app.js'
-import { friendlyError, type Theme } from '../backend.js'
+import { friendlyError, type PasskeyInfo, type Theme } from '../backend.js'
 import { FONT_SIZES } from '../model.js'
 import { onCodeSubmit } from './code-form.js'
 import { withStepUp } from './devices.js'
@@ -20,9 +20,11 @@ export const settingsPage = (ctx: Ctx) => {
   const el = h('div', { class: 'page settings' })
   const appearance = h('section', { class: 'card', 'aria-labelledby': 'appearance-h' })
   const security = h('section', { class: 'card', 'aria-labelledby': 'security-h' })
+  const passkeys = h('section', { class: 'card', 'aria-labelledby': 'passkeys-h', 'data-testid': 'passkeys' })
   const password = h('section', { class: 'card', 'aria-labelledby': 'password-h' })
   const account = h('section', { class: 'card', 'aria-labelledby': 'account-h' })
-  el.append(h('div', { class: 'page-head' }, h('h1', null, 'Settings')), appearance, security, password, account)
+  el.append(h('div', { class: 'page-head' }, h('h1', null, 'Settings')), appearance, security, passkeys, password, account)
+  let destroyed = false
 
   const renderAppearance = () => {
     const p = ctx.backend.preferences()
@@ -124,6 +126,73 @@ export const settingsPage = (ctx: Ctx) => {
     })
   }
 
+  let keys: PasskeyInfo[] = []
+  const renderPasskeys = (problem = '') => {
+    clear(passkeys)
+    const supported = ctx.backend.passkeysSupported()
+    const add = h('button', { class: 'btn btn-primary', type: 'button', 'data-testid': 'passkey-add', disabled: !supported }, icon('fingerprint', 16), 'Add a passkey')
+    add.addEventListener('click', () => void busy(add, async () => {
+      try {
+        let added: PasskeyInfo | undefined
+        if (await withStepUp(ctx, 'Adding a passkey to your account needs a fresh second factor.', async () => { added = await ctx.backend.registerPasskey() })) {
+          toast(`Passkey “${added?.name ?? ''}” added. Use it to sign in on this device, or wherever your passkeys sync.`, 'success')
+          await loadPasskeys()
+        }
+      } catch (err) { renderPasskeys(friendlyError(err)) }
+    }))
+    passkeys.append(
+      h('h2', { id: 'passkeys-h' }, icon('fingerprint'), 'Passkeys'),
+      h('p', { class: 'card-sub' }, supported
+        ? 'Sign in with your fingerprint, face or screen lock instead of a password: no email to type, nothing to phish. A passkey also confirms sensitive actions.'
+        : 'This browser cannot use passkeys here (they need a secure connection).'),
+      h('div', { class: 'form-error', role: 'alert' }, problem),
+      h('div', { class: 'passkey-list', 'data-testid': 'passkey-list' },
+        keys.length === 0 ? h('p', { class: 'muted small' }, 'No passkeys yet.') : keys.map(k => h('div', { class: 'setting', 'data-testid': 'passkey' },
+          h('div', null,
+            h('div', { class: 'label' }, k.name),
+            h('div', { class: 'desc' }, [
+              `Added ${relativeTime(k.createdAt)}`,
+              k.lastUsedAt ? `last used ${relativeTime(k.lastUsedAt)}` : 'not used yet',
+              k.deviceType === 'multiDevice' ? 'synced across your devices' : 'on one device only'
+            ].join(' · '))),
+          h('div', { class: 'row-actions' },
+            h('button', { class: 'btn btn-sm', type: 'button', 'aria-label': `Rename ${k.name}`, onclick: () => renamePasskey(k) }, icon('edit', 14), 'Rename'),
+            h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'passkey-remove', 'aria-label': `Remove ${k.name}`, onclick: () => void removePasskey(k) }, icon('trash', 14), 'Remove'))))),
+      h('div', { class: 'setting' }, h('span', null), add))
+  }
+
+  const loadPasskeys = async () => {
+    try { keys = await ctx.backend.listPasskeys() } catch (err) { if (!destroyed) renderPasskeys(friendlyError(err)); return }
+    if (!destroyed) renderPasskeys()
+  }
+
+  const renamePasskey = (k: PasskeyInfo) => {
+    const error = h('div', { class: 'form-error', role: 'alert' })
+    const submit = h('button', { class: 'btn btn-primary', type: 'submit', form: 'passkey-rename-form' }, 'Rename')
+    const form = h('form', { id: 'passkey-rename-form' },
+      error,
+      h('div', { class: 'field' },
+        h('label', { for: 'passkey-name' }, 'Name'),
+        h('input', { class: 'input', id: 'passkey-name', name: 'name', maxLength: 64, value: k.name, autocomplete: 'off', required: true })))
+    const d = openDialog({ title: 'Rename passkey', body: form, actions: [h('button', { class: 'btn', type: 'button', onclick: () => d.close() }, 'Cancel'), submit] })
+    form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      const name = val(form, 'name')
+      if (!name) { error.textContent = 'Enter a name.'; return }
+      void busy(submit, async () => {
+        try { await ctx.backend.renamePasskey(k.id, name); d.close(); await loadPasskeys() } catch (err) { error.textContent = friendlyError(err) }
+      })
+    })
+  }
+
+  const removePasskey = async (k: PasskeyInfo) => {
+    if (!(await confirmDialog(`Remove “${k.name}”?`, 'It can no longer sign in to your account or confirm actions. Delete it from your password manager or device too.', 'Remove', true))) return
+    try {
+      if (await withStepUp(ctx, 'Removing a passkey needs a fresh second factor.', () => ctx.backend.removePasskey(k.id))) toast('Passkey removed.', 'success')
+    } catch (err) { toast(friendlyError(err), 'error') }
+    await loadPasskeys()
+  }
+
   const renderPassword = () => {
     const error = h('div', { class: 'form-error', role: 'alert' })
     const submit = h('button', { class: 'btn', type: 'submit' }, icon('key', 16), 'Change password')
@@ -170,6 +239,8 @@ export const settingsPage = (ctx: Ctx) => {
   renderSecurity()
   renderPassword()
   renderAccount()
+  renderPasskeys()
+  void loadPasskeys()
   const unsub = ctx.backend.onSessionState(renderAppearance)
-  return { el, destroy: unsub }
+  return { el, destroy () { destroyed = true; unsub() } }
 }

@@ -29,6 +29,9 @@ export const createShell = (ctx: Ctx): Shell => {
       h('div', { class: 'nav-title' }, 'Shared with me'), sharedList),
     h('div', { class: 'sidebar-foot' },
       navLink('/devices', 'Devices', 'devices', 'nav-devices'),
+      navLink('/device', 'Add a device', 'tv', 'nav-add-device'),
+      // The TV page has its own full-screen layout: a page load, not an in-app route.
+      h('a', { class: 'nav-item', href: '/tv', 'data-testid': 'nav-watch' }, icon('play'), h('span', { class: 'title' }, 'Watch')),
       navLink('/settings', 'Settings', 'settings', 'nav-settings'),
       h('button', { class: 'nav-item nav-button', type: 'button', onclick: () => void ctx.signOut() }, icon('logout'), h('span', { class: 'title' }, 'Sign out'))))
 
