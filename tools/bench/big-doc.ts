@@ -5,11 +5,11 @@
  * For each size, one writer fills a document, then in each round makes 5 small edits and a returning
  * device (it holds the state of its previous visit) joins: the time from its socket opening to sync
  * step 2 is almost all the server's answer (a rebuild of the whole document without the live Y.Doc).
- * The server is the `npm start` bundle in its own process, with --insecure-no-auth: a login does not
+ * The server is what `npm start` runs, in its own process, with --insecure-no-auth: a login does not
  * change what the room does.
  */
 import * as Y from 'yjs'
-import { buildServerBundle } from '../../server/build.js'
+import { OURS_ENTRY, compileTargets } from './targets.js'
 import { startChildServer } from '../../test/helpers/child-server.js'
 import { RawClient } from '../../test/helpers/raw-client.js'
 import { waitFor } from '../../test/helpers/server.js'
@@ -34,10 +34,10 @@ const join = async (wsUrl: string, doc: string, state?: Uint8Array) => {
   return { c, ms: performance.now() - opened }
 }
 
-const bundle = await buildServerBundle()
+await compileTargets()
 const rows: string[][] = []
 for (const budget of [0, 64 * 1024 * 1024]) {
-  const server = await startChildServer(['--insecure-no-auth', '--data-dir', await tempDir(), '--live-doc-budget-bytes', String(budget)], {}, [bundle])
+  const server = await startChildServer(['--insecure-no-auth', '--data-dir', await tempDir(), '--live-doc-budget-bytes', String(budget)], {}, [OURS_ENTRY])
   try {
     for (const entries of SIZES) {
       const doc = `big-${entries}`
