@@ -19,7 +19,6 @@ import { demoRoutes } from './http/demo.js'
 import { apiErrorHandler } from './http/api-failure.js'
 import { setupIdentity } from './identity/setup.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
-import { startIdleTrim } from './observe/idle-trim.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -43,9 +42,6 @@ export interface App {
   /** Graceful shutdown: stop accepting, close sockets with 1001, flush, close the database. */
   close(): Promise<void>
 }
-
-/** Requests that monitoring makes: they do not count as activity for the idle trim. */
-const MONITORING_PATHS = new Set(['/healthz', '/metrics'])
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
@@ -90,17 +86,12 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   identity?.routes(http)
   http.addHook('onResponse', async (req, reply) => {
-    if (!MONITORING_PATHS.has(req.routeOptions.url ?? '')) metrics.hot.httpRequests++
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
-  const hot = metrics.hot
-  const idleTrim = config.idleTrimMs > 0
-    ? startIdleTrim({ idleMs: config.idleTrimMs, activity: () => hot.bytesIn + hot.messagesOut + hot.httpRequests, onTrim: ms => { metrics.idleTrims.inc(); metrics.idleTrimSeconds.set(ms / 1000) }, logger })
-    : null
 
   const app: App = {
     http, logger, metrics, rooms, identity, sessions, db, url: '',
@@ -116,7 +107,6 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       if (closing) return
       closing = true
       upgrade.stopAccepting()
-      idleTrim?.stop()
       identity?.stop()
       upgrade.closeAll()
       ctx.expiry.stop()
