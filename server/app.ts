@@ -19,12 +19,15 @@ import { demoRoutes } from './http/demo.js'
 import { apiErrorHandler } from './http/api-failure.js'
 import { setupIdentity } from './identity/setup.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
+import type { Merger } from './yjs/merger.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
   authenticate?: AuthenticateHook
   reauthenticate?: ReauthenticateHook
   logger?: Logger
+  /** Replaces the merge worker rooms compact in (tests). */
+  merger?: Merger
 }
 
 export interface App {
@@ -66,7 +69,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
-  rooms = new Rooms(ctx)
+  rooms = new Rooms(ctx, opts.merger)
   const upgrade = createUpgradeHandler(ctx, rooms, sessions, authenticate)
 
   // Request lines are logged by us, without query strings (a token may ride in one). Bodies are

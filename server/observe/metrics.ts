@@ -39,8 +39,11 @@ export const createMetrics = () => {
     }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
-    appendMerges: new Counter({ name: 'sync_append_merges_total', help: 'Logs merged by copying bytes, as they only appended (server/yjs/append-merge.ts)', registers: [registry] }),
-    rebuilds: new Counter({ name: 'sync_document_rebuilds_total', help: 'Documents rebuilt as a Y.Doc to merge their log: for a sync, or a compaction whose log does more than append (or every 9th)', registers: [registry] }),
+    compactionLatency: new Histogram({
+      name: 'sync_compaction_seconds', help: 'Time from the start of a compaction to its snapshot handed to storage (the merge runs in a worker thread)', registers: [registry],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]
+    }),
+    rebuilds: new Counter({ name: 'sync_document_rebuilds_total', help: 'Documents rebuilt as a Y.Doc on the event loop to answer a sync (compactions merge in the merge worker)', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]

@@ -5,7 +5,8 @@ import readline from 'node:readline'
 import { promisify } from 'node:util'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startChildServer, type ChildServer } from '../helpers/child-server.js'
-import { tempDir } from '../helpers/server.js'
+import { tempDir, waitFor } from '../helpers/server.js'
+import { RawClient } from '../helpers/raw-client.js'
 import { signedInDevice } from '../helpers/identity.js'
 
 /**
@@ -65,6 +66,21 @@ describe('the compiled server (what npm start runs)', () => {
     expect(statuses).toEqual([401, 401, 429])
     const metrics = await (await fetch(`${server.url}/metrics`)).text()
     expect(metrics).toMatch(/^process_cpu_user_seconds_total \d/m)
+  })
+
+  it('compacts in its merge worker (build/server/yjs/merge-worker.js)', async () => {
+    const server = await startChildServer(['--data-dir', await tempDir(), '--insecure-no-auth', '--compact-entries', '20'], {}, [ENTRY])
+    children.push(server)
+    const writer = new RawClient(`${server.wsUrl}/compiled`)
+    await waitFor(() => writer.synced)
+    const map = writer.doc.getMap<number>('m')
+    for (let i = 0; i < 60; i++) { map.set(`k${i}`, i); if (i % 5 === 4) await new Promise(resolve => setTimeout(resolve, 1)) }
+    const compactions = async () => Number(/^sync_compactions_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0)
+    await waitFor(async () => (await compactions()) >= 1, 20_000, 'a compaction')
+    const reader = new RawClient(`${server.wsUrl}/compiled`)
+    await waitFor(() => reader.synced && reader.doc.getMap('m').size === 60, 5000, 'a device to sync everything')
+    writer.ws.terminate(); reader.ws.terminate()
+    expect(server.logs.join('\n')).not.toMatch(/merge worker failed|compaction failed/)
   })
 
   it('runs the key rotation command', async () => {

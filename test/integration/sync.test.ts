@@ -155,14 +155,14 @@ describe('sync', () => {
     clients.forEach((c, i) => c.doc.getText('t').insert(0, `doc ${i}`))
     await waitFor(() => s.rooms.size === 24)
     await new Promise(r => setTimeout(r, 50))
-    // Number the event-loop turns, and note the turn each unload's compaction runs in.
+    // Number the event-loop turns, and note the turn each unload's compaction starts in.
     let turn = 0
     let counting = true
     const count = () => { turn++; if (counting) setImmediate(count) }
     setImmediate(count)
     const turns: number[] = []
-    const compactNow = Room.prototype.compactNow
-    const spy = vi.spyOn(Room.prototype, 'compactNow').mockImplementation(function (this: Room) { turns.push(turn); compactNow.call(this) })
+    const compact = Room.prototype.compact
+    const spy = vi.spyOn(Room.prototype, 'compact').mockImplementation(function (this: Room) { turns.push(turn); return compact.call(this) })
     try {
       for (const c of clients) c.ws.terminate() // every device leaves at once: their grace periods end together
       await waitFor(() => s.rooms.size === 0, 5000, 'unload')
