@@ -1,6 +1,7 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { EMPTY_UPDATE, encodeAwareness, encodeSyncStep1, isEmptyStateVector } from '../../shared/protocol.js'
+import { decodeAwarenessUpdate, encodeAwarenessEntries } from '../../shared/awareness.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
@@ -28,6 +29,8 @@ export class Room {
   // Created when the first presence arrives: most session documents never carry any, and each
   // Awareness holds maps and a 3-second timer of its own (and a Y.Doc for its client id).
   private awareness: awarenessProtocol.Awareness | null = null
+  /** The connection that first announced each awareness client id: only it changes or removes that entry. */
+  private readonly presenceOwners = new Map<number, Connection>()
   readonly connections = new Set<Connection>()
   /** Everything accepted up to the last merge, as one update (null: nothing yet). */
   private merged: Uint8Array | null
@@ -76,10 +79,14 @@ export class Room {
 
   detach (conn: Connection): void {
     if (!this.connections.delete(conn)) return
-    if (this.awareness && conn.awarenessIds && conn.awarenessIds.size > 0) {
-      const ids = [...conn.awarenessIds]
-      awarenessProtocol.removeAwarenessStates(this.awareness, ids, null)
-      this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), null)
+    const awareness = this.awareness
+    if (awareness && conn.awarenessIds) {
+      for (const id of conn.awarenessIds) this.presenceOwners.delete(id)
+      const ids = [...conn.awarenessIds].filter(id => awareness.states.has(id))
+      if (ids.length > 0) {
+        awarenessProtocol.removeAwarenessStates(awareness, ids, null)
+        this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+      }
     }
     if (this.connections.size === 0) this.onEmpty(this)
   }
@@ -201,15 +208,42 @@ export class Room {
 
   runAtTurnEnd (): void { this.compactIfDue() }
 
+  /**
+   * Apply and forward a presence update. A connection speaks only for the awareness client ids it
+   * announced first (or took over from another socket of its own device session, a reconnect whose old
+   * socket has not closed yet): entries for ids another live connection owns are dropped, not applied
+   * and not forwarded. Not an error: stock y-websocket clients send back every change they receive,
+   * and time out the presence of peers they stop hearing from, so their updates often carry other
+   * clients' entries. An update with nothing dropped is forwarded as it came.
+   */
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update)
+    const kept = entries.filter(entry => this.speaksFor(from, entry.clientID, entry.removed))
+    if (kept.length === 0) return
     if (!this.awareness) {
       // The doc only carries the awareness' clientID; like a built doc it is never a subdocument.
       this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
-      this.awareness.on('update', this.trackAwareness)
+    }
+    if (kept.length < entries.length) {
+      update = encodeAwarenessEntries(kept)
+      frame = encodeAwareness(update)
     }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
     this.broadcast(frame, from)
+  }
+
+  /** Whether `conn` may set (or remove) the presence of `clientID`; claims it when nobody owns it. */
+  private speaksFor (conn: Connection, clientID: number, removed: boolean): boolean {
+    const owner = this.presenceOwners.get(clientID)
+    if (owner === conn) return true
+    if (owner && !(owner.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId)) return false
+    // A removal claims nothing: the id stays free for the client that announces it.
+    if (!owner && removed) return true
+    owner?.awarenessIds?.delete(clientID)
+    this.presenceOwners.set(clientID, conn)
+    ;(conn.awarenessIds ??= new Set()).add(clientID)
+    return true
   }
 
   encodeAllAwareness (): Uint8Array | null {
@@ -244,7 +278,7 @@ export class Room {
     this.recent.clear()
     this.merged = null
     const awareness = this.awareness
-    awareness?.off('update', this.trackAwareness)
+    this.presenceOwners.clear()
     awareness?.destroy()
     awareness?.doc.destroy()
   }
@@ -314,15 +348,5 @@ export class Room {
     this.recent.dropFirst(cut.recent)
     this.liveApplied = Math.max(0, this.liveApplied - cut.recent)
     this.stateVector = null
-  }
-
-  private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {
-    if (origin === null || typeof origin !== 'object' || !('awarenessIds' in origin)) return
-    const conn = origin as Connection
-    if (!conn.awarenessIds && added.length === 0 && updated.length === 0) return
-    const ids = conn.awarenessIds ??= new Set()
-    for (const id of added) ids.add(id)
-    for (const id of updated) ids.add(id)
-    for (const id of removed) ids.delete(id)
   }
 }
