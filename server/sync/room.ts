@@ -14,6 +14,13 @@ import type { Merger } from '../yjs/merger.js'
 /** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
 const LIVE_DOC_MIN_BYTES = 256 * 1024
 
+/**
+ * Awareness client ids one connection may own in a room. A client has one per Y.Doc it syncs (one per
+ * socket with y-websocket); the cap keeps a socket that announces ever new ids from growing the
+ * room's presence without bound.
+ */
+const MAX_PRESENCE_IDS = 16
+
 /** Where a compaction cut the room's history: what its snapshot covers. */
 interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number }
 
@@ -237,9 +244,11 @@ export class Room {
   private speaksFor (conn: Connection, clientID: number, removed: boolean): boolean {
     const owner = this.presenceOwners.get(clientID)
     if (owner === conn) return true
-    if (owner && !(owner.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId)) return false
+    const sameSession = owner?.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId
+    if (owner && !sameSession) return false
     // A removal claims nothing: the id stays free for the client that announces it.
     if (!owner && removed) return true
+    if ((conn.awarenessIds?.size ?? 0) >= MAX_PRESENCE_IDS) return false
     owner?.awarenessIds?.delete(clientID)
     this.presenceOwners.set(clientID, conn)
     ;(conn.awarenessIds ??= new Set()).add(clientID)

@@ -164,7 +164,7 @@ const struct = (client: number, clock: number): number => {
   const info = byte()
   const ref = info & BITS5
   // GC and Skip carry only a length. Y.applyUpdate reads any info whose low bits are 10 as a Skip,
-  // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule, as before this check.
+  // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule.
   const length = ref === Ref.gc || info === Ref.skip ? varUint() : item(info, ref, client, clock)
   // Yjs never writes an empty struct; its struct store cannot hold one (two structs at one clock).
   if (length === 0) fail('empty struct')

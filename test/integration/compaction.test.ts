@@ -254,10 +254,8 @@ describe('compaction in the server', () => {
     let logKeys = 0
     for await (const _ of docs.keys({ gt: 'u!big!', lt: 'u!big!~' })) logKeys++
     expect(logKeys).toBeLessThanOrEqual(200)
-    const t0 = performance.now()
     const reader = new RawClient(`${s.wsUrl}/big`)
     await waitFor(() => reader.synced)
-    console.log(`cold load of ${N}-update document: ${(performance.now() - t0).toFixed(1)} ms to synced`)
     expect(reader.doc.getArray('a').length).toBe(N)
     reader.ws.terminate()
     await s.close()

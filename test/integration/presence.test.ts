@@ -87,6 +87,18 @@ describe('presence ownership', () => {
     await waitFor(() => seen.states.get(A)?.name === 'bob as A', 5000, 'the freed id taken')
   })
 
+  it('a socket owns at most 16 client ids in a room; it keeps using those', async () => {
+    const s = await start()
+    const a = raw(`${s.wsUrl}/many`)
+    const w = raw(`${s.wsUrl}/many`)
+    const seen = observe(w)
+    await waitFor(() => a.synced && w.synced)
+    a.sendRaw(frame(...Array.from({ length: 40 }, (_, i) => entry(5000 + i, 1, { i }))))
+    a.sendRaw(frame(entry(5000, 2, { i: 'again' }), entry(9999, 1, { i: 'one more' })))
+    await waitFor(() => seen.states.get(5000)?.i === 'again', 5000, 'the owned id updated')
+    expect([...seen.states.keys()].sort()).toEqual(Array.from({ length: 16 }, (_, i) => 5000 + i))
+  })
+
   it('another socket of the same device session takes an entry over (a reconnect); another device of the same user cannot', async () => {
     const s = await startIdentityServer()
     onCleanup(() => s.close())

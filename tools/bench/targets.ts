@@ -115,8 +115,7 @@ export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startWords
   .map(m => [m[1]!, process.env[m[1]!] ?? m[2] ?? m[3]]))
 /**
  * The memory-lean profile README documents (`NODE_OPTIONS=--max-semi-space-size=4`): V8's young
- * generation capped at 4 MB per semi-space instead of 16, for less RSS; its tail-latency cost under
- * load measured within noise here (README → Performance).
+ * generation capped at 4 MB per semi-space instead of 16, for less RSS.
  */
 export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
 /** Ours as `npm run build` compiles it (tsconfig.build.json); the peers' TypeScript, the load tool and the generators with tsconfig.bench.json. */
