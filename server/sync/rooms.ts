@@ -30,7 +30,7 @@ export class Rooms {
   private unloadQueue: Array<{ room: Room, entry: Entry }> = []
   private draining = false
 
-  /** `merger`: where rooms compact (a worker thread by default); closed by `unloadAll`. */
+  /** `merger`: where rooms compact (a worker thread by default); `unloadAll` stops its thread. */
   constructor (private readonly ctx: SyncContext, private readonly merger: Merger = new MergeWorker()) {}
 
   get size () { return this.entries.size }

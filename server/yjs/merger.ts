@@ -9,7 +9,7 @@ export interface MergeResult { id: number, update: Uint8Array, error?: string }
 export interface Merger {
   /** Resolves to what `mergeUpdates(parts)` (merge-updates.ts) returns; `onError` as there. Rejects if the worker fails. */
   merge (parts: Uint8Array[], onError?: (err: Error) => void): Promise<Uint8Array>
-  /** Rejects what is still running and stops the worker. */
+  /** Rejects what is still running and stops the worker; a later merge starts another. */
   close (): Promise<void>
 }
 
@@ -30,16 +30,14 @@ const startWorker = (): Worker => {
  * One worker thread that merges through a Y.Doc (server/yjs/merge-worker.ts), jobs in order. Why: a
  * merge rebuilds the whole document, tens of milliseconds for a document of a megabyte, which on the
  * event loop would delay every socket. The worker starts with the first job, keeps the process alive
- * only while jobs run, and is started again after a crash (the jobs it held are rejected).
+ * only while jobs run, and is started again after a crash or `close` (the jobs it held are rejected).
  */
 export class MergeWorker implements Merger {
   private worker: Worker | null = null
   private readonly jobs = new Map<number, Job>()
   private nextId = 1
-  private closed = false
 
   merge (parts: Uint8Array[], onError?: (err: Error) => void): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new Error('the merge worker is closed'))
     let size = 0
     for (const p of parts) size += p.byteLength
     const bytes = new Uint8Array(size)
@@ -57,7 +55,6 @@ export class MergeWorker implements Merger {
   }
 
   async close (): Promise<void> {
-    this.closed = true
     const worker = this.worker
     if (worker) this.fail(worker, new Error('the merge worker is closed'))
     await worker?.terminate()
