@@ -21,13 +21,15 @@ import { apiErrorHandler } from './http/api-failure.js'
 import { setupIdentity, type IdentitySetup } from './identity/setup.js'
 import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
-import { startIdleTrim } from './observe/idle-trim.js'
+import type { Merger } from './yjs/merger.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
   authenticate?: AuthenticateHook
   reauthenticate?: ReauthenticateHook
   logger?: Logger
+  /** Replaces the merge worker rooms compact in (tests). */
+  merger?: Merger
 }
 
 export interface App {
@@ -45,9 +47,6 @@ export interface App {
   /** Graceful shutdown: stop accepting, close sockets with 1001, flush, close the database. */
   close(): Promise<void>
 }
-
-/** Requests that monitoring makes: they do not count as activity for the idle trim. */
-const MONITORING_PATHS = new Set(['/healthz', '/metrics'])
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
@@ -72,7 +71,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
   })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
-  rooms = new Rooms(ctx)
+  rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
   const trust = proxyTrust(config.trustedProxies, config.publicUrl)
@@ -101,17 +100,12 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   if (identity) identityRoutes(http, identity, config.publicUrl)
   http.addHook('onResponse', async (req, reply) => {
-    if (!MONITORING_PATHS.has(req.routeOptions.url ?? '')) metrics.hot.httpRequests++
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
-  const hot = metrics.hot
-  const idleTrim = config.idleTrimMs > 0
-    ? startIdleTrim({ idleMs: config.idleTrimMs, activity: () => hot.bytesIn + hot.messagesOut + hot.httpRequests, onTrim: ms => { metrics.idleTrims.inc(); metrics.idleTrimSeconds.set(ms / 1000) }, logger })
-    : null
 
   const app: App = {
     http, logger, metrics, rooms, identity, sessions, db, url: '',
@@ -127,7 +121,6 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       if (closing) return
       closing = true
       upgrade.stopAccepting()
-      idleTrim?.stop()
       identity?.stop()
       upgrade.closeAll()
       ctx.expiry.stop()

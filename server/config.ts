@@ -19,7 +19,6 @@ export interface ServerConfig {
   compactMaxEntries: number
   compactMaxBytes: number
   liveDocBudgetBytes: number
-  idleTrimMs: number
   shutdownTimeoutMs: number
   accessTokenTtlMs: number
   sessionPolicy: string
@@ -53,7 +52,6 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
   liveDocBudgetBytes: { flag: 'live-doc-budget-bytes', env: 'SYNC_LIVE_DOC_BUDGET_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'documents of 256 KB or more that devices join while they are edited may keep a live Y.Doc, up to this many encoded bytes in all (a live Y.Doc holds 4-6x its encoded size in heap). 0 = off' },
-  idleTrimMs: { flag: 'idle-trim-ms', env: 'SYNC_IDLE_TRIM_MS', kind: 'int', def: 10_000, help: 'once the server has been quiet this long after a burst (logins, devices connecting), ask V8 for a low-memory collection: frees the code and caches the burst left. 0 = off' },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' },
   accessTokenTtlMs: { flag: 'access-token-ttl-ms', env: 'SYNC_ACCESS_TOKEN_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'access token (JWT) lifetime' },
   sessionPolicy: { flag: 'session-policy', env: 'SYNC_SESSION_POLICY', kind: 'string', def: 'standard', help: 'device-session expiry preset: standard (30 d idle, 90 d absolute) or strict (15 min idle, 12 h absolute)' },

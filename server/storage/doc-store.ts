@@ -18,8 +18,12 @@ export interface DocStore {
   load(name: string): Promise<StoredDoc>
   /** Queue one update. It is durable once the next batch is written (see the implementation's window). */
   append(name: string, update: Uint8Array): void
-  /** Atomically replace the document's snapshot and whole log by `snapshot` (the full current state). */
-  compact(name: string, snapshot: Uint8Array): void
+  /**
+   * Atomically replace the document's snapshot and the log entries it covers by `snapshot`. It covers
+   * every update appended before, except the last `pending` ones (appended while it was being merged,
+   * default 0), which stay in the log after it; a reload then reads the snapshot and those.
+   */
+  compact(name: string, snapshot: Uint8Array, pending?: number): void
   /** Stop tracking a document (after its last write was flushed). */
   release(name: string): void
   /** Delete a document's snapshot and log for good. The document must not be loaded. */

@@ -71,7 +71,6 @@ export const devicesPage = (ctx: Ctx) => {
     list, note)
 
   let sessions: SessionInfo[] = []
-  let timer: ReturnType<typeof setInterval> | undefined
   let destroyed = false
 
   const render = () => {
@@ -133,6 +132,6 @@ export const devicesPage = (ctx: Ctx) => {
 
   list.append(h('p', { class: 'muted' }, 'Loading devices…'))
   void load()
-  timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
+  const timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
   return { el, destroy () { destroyed = true; clearInterval(timer) } }
 }
