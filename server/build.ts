@@ -17,6 +17,7 @@
  * per loaded document, and 15 % more server CPU at 10k edits/s (6 alternating load-tool pairs: 8.06 s
  * against 9.58 s mean). Yjs and its lib0 get two allocation fixes on the way in (server/yjs-patch.ts).
  */
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build, type Plugin } from 'esbuild'
@@ -70,6 +71,8 @@ export const buildServerBundle = async (): Promise<string> => {
     banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
     logLevel: 'warning'
   })
+  // The PostgreSQL schema migrations are read at start from `migrations/` next to the running module.
+  await fs.cp(path.join(root, 'server/storage/postgres/migrations'), path.join(path.dirname(SERVER_BUNDLE), 'migrations'), { recursive: true })
   return SERVER_BUNDLE
 }
 
