@@ -20,11 +20,15 @@ export interface PostgresPoolOptions {
 }
 
 /**
- * A `pg` pool for the stores. A pooled connection that breaks while idle (database restart,
- * `pg_terminate_backend`, network) makes the pool emit `error`, which would end the process if nobody
- * listened: here it is logged and the pool opens a new connection on the next query. Connections
- * use TCP keepalive and give up connecting after 10 s, so a vanished database fails writes (which
- * are retried) instead of hanging them.
+ * A `pg` pool for the stores. Connections use TCP keepalive and give up connecting after 10 s, so a
+ * vanished database fails writes (which are retried) instead of hanging them.
+ *
+ * A connection that breaks (database restart, `pg_terminate_backend`, network) emits `error`, which
+ * ends the process if nobody listens. The pool listens only while a connection is idle (and then
+ * re-emits on the pool, logged here); a checked-out one is unheard between its statements, and even
+ * in the moment between checkout and the caller's code. So every connection gets a listener of its
+ * own for its whole life. It need not act: a statement on a broken connection fails, which is how the
+ * error reaches the caller, and the pool discards a connection released with an error.
  */
 export const createPool = (url: string, logger: Logger, opts: PostgresPoolOptions = {}): pg.Pool => {
   const pool = new pg.Pool({
@@ -37,8 +41,11 @@ export const createPool = (url: string, logger: Logger, opts: PostgresPoolOption
   pool.on('error', err => {
     logger.warn({ err: err.message, pgCode: (err as { code?: string }).code }, 'idle PostgreSQL connection lost; the pool will reconnect')
   })
+  pool.on('connect', client => { client.on('error', ignore) })
   return pool
 }
+
+const ignore = () => {}
 
 /**
  * Run `fn` in a transaction on one pooled connection. On any error the connection is discarded rather

@@ -15,18 +15,19 @@ CREATE TABLE doc_updates (
 );
 
 -- Identity (session-store.ts): each record is kept whole as JSON next to the columns it is looked up by.
+-- `json`, not `jsonb`: records are only read whole, and jsonb refuses strings holding U+0000.
 CREATE TABLE users (
   id text COLLATE "C" PRIMARY KEY,
   -- Stored as the identity layer normalized it; one account per address.
   email text COLLATE "C" NOT NULL UNIQUE,
-  record jsonb NOT NULL
+  record json NOT NULL
 );
 
 CREATE TABLE sessions (
   id text COLLATE "C" PRIMARY KEY,
   user_id text COLLATE "C" NOT NULL,
   ended boolean NOT NULL,
-  record jsonb NOT NULL
+  record json NOT NULL
 );
 CREATE INDEX sessions_active_by_user ON sessions (user_id, id) WHERE NOT ended;
 
@@ -39,7 +40,7 @@ CREATE TABLE refresh_hashes (
 CREATE TABLE docs (
   id text COLLATE "C" PRIMARY KEY,
   owner_id text COLLATE "C" NOT NULL,
-  record jsonb NOT NULL
+  record json NOT NULL
 );
 
 -- Who has a document: its owner (role 'owner') and every member, written with the document.
