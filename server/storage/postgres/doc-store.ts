@@ -26,8 +26,8 @@ interface DocLog {
   queued: Append[]
 }
 
-/** Rows per multi-row INSERT: PostgreSQL takes at most 65535 parameters per statement. */
-const MAX_ROWS = 10_000
+/** Snapshot rows per multi-row INSERT: PostgreSQL takes at most 65535 parameters per statement. */
+const MAX_SNAPSHOT_ROWS = 10_000
 const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 5000
 /** Attempts `close()` makes to write what is queued before it gives up and reports what is lost. */
@@ -55,10 +55,16 @@ const rowsSql = (rows: number, columns: number): string => {
 /**
  * A retried batch may already be committed (the connection broke after COMMIT, before its answer):
  * rows it wrote are skipped, and a snapshot never replaces a newer one.
+ *
+ * Appends go as three arrays, one statement of constant text whatever the batch size: at 1000 and
+ * 5000 rows it is written in about two thirds of the time of a multi-row VALUES list, whose parsing
+ * grows with the rows (bytea arrays travel hex-encoded, which small updates do not notice).
+ * Snapshots, few and large, go as binary parameters of a VALUES list.
  */
 const insertUpdates = (ops: Append[]): [string, unknown[]] => [
-  `INSERT INTO doc_updates (name, seq, data) VALUES ${rowsSql(ops.length, 3)} ON CONFLICT (name, seq) DO NOTHING`,
-  ops.flatMap(op => [op.name, op.seq, op.data])
+  `INSERT INTO doc_updates (name, seq, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
+   ON CONFLICT (name, seq) DO NOTHING`,
+  [ops.map(op => op.name), ops.map(op => op.seq), ops.map(op => op.data)]
 ]
 const upsertSnapshots = (ops: Compaction[]): [string, unknown[]] => [
   `INSERT INTO doc_snapshots (name, snapshot, watermark) VALUES ${rowsSql(ops.length, 3)}
@@ -221,7 +227,7 @@ export class PostgresDocStore implements DocStore {
   /**
    * One batch: its appends first, then its compactions (the latest per document), so a compaction
    * deletes every covered row, whichever order they were queued in. A batch of appends alone is one
-   * statement; anything more is one transaction.
+   * statement; with compactions it is one transaction.
    */
   private async writeOps (ops: Op[]): Promise<void> {
     const appends: Append[] = []
@@ -230,10 +236,10 @@ export class PostgresDocStore implements DocStore {
       if (op.kind === 'append') appends.push(op)
       else compactions.set(op.name, op)
     }
-    const statements = chunks(appends, MAX_ROWS).map(insertUpdates)
+    const statements = appends.length > 0 ? [insertUpdates(appends)] : []
     if (compactions.size > 0) {
       const latest = [...compactions.values()]
-      statements.push(...chunks(latest, MAX_ROWS).map(upsertSnapshots), deleteCovered(latest))
+      statements.push(...chunks(latest, MAX_SNAPSHOT_ROWS).map(upsertSnapshots), deleteCovered(latest))
     }
     if (statements.length === 1) {
       await this.pool.query(statements[0]![0], statements[0]![1])
