@@ -9,7 +9,6 @@ import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level/doc-store.js'
 import { LevelSessionStore } from './storage/level/session-store.js'
-import { openPostgresStores } from './storage/postgres/index.js'
 import type { DocStore } from './storage/doc-store.js'
 import type { SessionStore } from './storage/session-store.js'
 import { Rooms } from './sync/rooms.js'
@@ -64,9 +63,13 @@ interface Storage {
   close(): Promise<void>
 }
 
-/** The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool). */
+/**
+ * The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool).
+ * The PostgreSQL driver is loaded only when it is used.
+ */
 const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
   if (config.store === 'postgres') {
+    const { openPostgresStores } = await import('./storage/postgres/index.js')
     const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
     return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
   }
@@ -144,7 +147,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
-      logger.info({ url: app.url, dataDir: config.dataDir }, 'listening')
+      logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },
     async close () {

@@ -1,21 +1,20 @@
 /**
  * Bundles the server into one ES module, `build/server.js` (with `build/server.js.map`), which `npm start`
- * runs under plain node.
+ * runs under plain node, and copies the PostgreSQL migrations next to it.
  *
  * Why a bundle and not tsc's one file per module: the process keeps the source text of every module it
- * loads and a module record for each of several hundred files. One minified file cut RSS at start by
- * about 13 MB (91 → 78 MB; ~80 MB since identifiers are kept, below) and the peak of an idle-bench run (`npm run bench -- --mode idle`) by about
- * 20 MB; with 5000 idle devices connected the difference is within that measurement's noise.
+ * loads and a module record for each of several hundred files; one minified file starts with less
+ * resident memory and a smaller peak when many devices connect.
  *
  * Native addons stay external (resolved from node_modules): level/classic-level and @node-rs/argon2 load
  * prebuilt binaries. pino is bundled: it would load worker files only for transports, which the server
- * does not use (it writes JSON lines to stdout), and bundled it costs 0.5 MB less JS heap at start.
+ * does not use (it writes JSON lines to stdout), and bundled it costs less JS heap at start.
  * Whitespace and syntax are minified, identifiers are not: function and class names stay as written, for
  * stack traces and logs, without esbuild's `keepNames`. That option wraps every function expression in
  * a `__name()` call, a defineProperty that runs each time a closure is created (Yjs creates several per
- * transaction) and moves the closure's properties into a dictionary: 2.4 MB more JS heap at start, ~1 KB
- * per loaded document, and 15 % more server CPU at 10k edits/s (6 alternating load-tool pairs: 8.06 s
- * against 9.58 s mean). Yjs and its lib0 get two allocation fixes on the way in (server/yjs-patch.ts).
+ * transaction) and moves the closure's properties into a dictionary: more JS heap per loaded document
+ * and more server CPU per edit. Yjs and its lib0 get two allocation fixes on the way in
+ * (server/yjs/yjs-patch.ts).
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -28,8 +27,7 @@ export const SERVER_BUNDLE = path.join(root, 'build/server.js')
 const EXTERNAL = ['level', 'classic-level', '@node-rs/argon2']
 
 /**
- * Two packages whose loading costs more than their use, each ~0.25 MB of JS heap at start (measured
- * with heap snapshots: 12.0 → 11.5 MB for both):
+ * Two packages whose loading costs more than their use, each ~0.25 MB of JS heap at start:
  * - `rate-limiter-flexible`'s index loads every limiter it has (Redis, Mongo, Postgres, DynamoDB, …);
  *   the server uses the in-memory one. Named re-exports, so importing anything else fails the build.
  * - prom-client loads `@opentelemetry/api` only to label exemplars with the active span, and the server
