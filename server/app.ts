@@ -69,6 +69,7 @@ interface Storage {
  */
 const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
   if (config.store === 'postgres') {
+    if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
     const { openPostgresStores } = await import('./storage/postgres/index.js')
     const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
     return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
