@@ -132,6 +132,18 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.docById(d.id)).toEqual(d)
   })
 
+  it('a lookup by a key with U+0000 finds nothing', async () => {
+    const s = await start()
+    const nul = 'nul\u0000key@example.com'
+    expect(await s.sessions.userByEmail(nul)).toBeUndefined()
+    expect(await s.sessions.userById(nul)).toBeUndefined()
+    expect(await s.sessions.sessionById(nul)).toBeUndefined()
+    expect(await s.sessions.sessionsOfUser(nul)).toEqual([])
+    expect(await s.sessions.sessionIdByRefreshHash(nul)).toBeUndefined()
+    expect(await s.sessions.docById(nul)).toBeUndefined()
+    expect(await s.sessions.docsOfUser(nul)).toEqual([])
+  })
+
   it('everything is still there after a restart', async () => {
     let s = await start()
     const u = user()

@@ -10,6 +10,12 @@ import { inTransaction } from './pool.js'
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
  */
+/**
+ * PostgreSQL text cannot hold U+0000 and refuses a parameter with one. No stored key has it, so a
+ * lookup by such a key (a typed email, an id from a URL) finds nothing, as it would in LevelDB.
+ */
+const storable = (key: string): boolean => !key.includes('\u0000')
+
 export class PostgresSessionStore implements SessionStore {
   constructor (private readonly pool: pg.Pool) {}
 
@@ -48,6 +54,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async sessionIdByRefreshHash (hash: string): Promise<string | undefined> {
+    if (!storable(hash)) return undefined
     const { rows } = await this.pool.query<{ session_id: string }>('SELECT session_id FROM refresh_hashes WHERE hash = $1', [hash])
     return rows[0]?.session_id
   }
@@ -77,12 +84,14 @@ export class PostgresSessionStore implements SessionStore {
     return this.all<DocRecord>('SELECT d.record FROM doc_members m JOIN docs d ON d.id = m.doc_id WHERE m.user_id = $1 ORDER BY d.id', [userId])
   }
 
-  private async one<T> (sql: string, params: unknown[]): Promise<T | undefined> {
+  private async one<T> (sql: string, params: [string]): Promise<T | undefined> {
+    if (!storable(params[0])) return undefined
     const { rows } = await this.pool.query<{ record: T }>(sql, params)
     return rows[0]?.record
   }
 
-  private async all<T> (sql: string, params: unknown[]): Promise<T[]> {
+  private async all<T> (sql: string, params: [string]): Promise<T[]> {
+    if (!storable(params[0])) return []
     const { rows } = await this.pool.query<{ record: T }>(sql, params)
     return rows.map(r => r.record)
   }
