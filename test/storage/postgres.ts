@@ -19,7 +19,7 @@ const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
   try {
     await client.connect()
   } catch (err) {
-    throw new Error(`PostgreSQL for the tests is not reachable at ${new URL(ADMIN_URL).host} (${(err as Error).message}); start it, e.g. pg_ctlcluster <version> main start`)
+    throw new Error(`PostgreSQL for the tests is not reachable at ${new URL(ADMIN_URL).host} (${(err as Error).message}); start it, e.g. pg_ctlcluster <version> main start`, { cause: err })
   }
   try {
     return await fn(client)

@@ -26,7 +26,7 @@ export const openPostgresStores = async (url: string, docOptions: PostgresDocSto
     await migrate(pool, logger)
   } catch (err) {
     await pool.end().catch(() => {})
-    throw new Error(`PostgreSQL at ${describeDatabase(url)}: ${(err as Error).message}`)
+    throw new Error(`PostgreSQL at ${describeDatabase(url)}: ${(err as Error).message}`, { cause: err })
   }
   const docs = new PostgresDocStore(pool, docOptions)
   const sessions = new PostgresSessionStore(pool)

@@ -61,7 +61,7 @@ export const migrate = async (pool: Pool, logger: Logger, dir = MIGRATIONS_DIR):
       try {
         await client.query(m.sql)
       } catch (err) {
-        throw new Error(`migration ${m.version}_${m.name} failed: ${(err as Error).message}`)
+        throw new Error(`migration ${m.version}_${m.name} failed: ${(err as Error).message}`, { cause: err })
       }
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name])
       versions.push(m.version)
