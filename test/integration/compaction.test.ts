@@ -250,7 +250,7 @@ describe('compaction in the server', () => {
     // on how long the merges take), and once more on unload unless nothing was left.
     expect(compactions).toBeGreaterThanOrEqual(2)
     // the stored log is bounded by the threshold no matter how many updates the doc received
-    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const docs = s.db!.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     let logKeys = 0
     for await (const _ of docs.keys({ gt: 'u!big!', lt: 'u!big!~' })) logKeys++
     expect(logKeys).toBeLessThanOrEqual(200)
@@ -279,7 +279,7 @@ describe('compaction in the server', () => {
     // The store's state once the snapshot lands: snapshot + the log entries at or above the watermark.
     held.release()
     await waitFor(async () => (await compactionsOf(s)) === 1, 5000, 'the compaction to end')
-    const stored = await waitForStored(s.db, 'held')
+    const stored = await waitForStored(s.db!, 'held')
     const inSnapshot = new Y.Doc(); Y.applyUpdate(inSnapshot, stored.snapshot)
     const snapshotKeys = [...inSnapshot.getMap('m').keys()]
     // Each logged update sets one key; read alone it cannot apply (its client's earlier clocks are in the snapshot).
@@ -323,7 +323,7 @@ describe('compaction in the server', () => {
     await type(40, 45)
     const late = new RawClient(`${s.wsUrl}/joined`)
     await waitFor(() => late.synced && late.text() === text.toString(), 5000, 'a later device to sync')
-    const stored = await waitForStored(s.db, 'joined')
+    const stored = await waitForStored(s.db!, 'joined')
     const replay = new Y.Doc()
     for (const u of [stored.snapshot, ...stored.log]) Y.applyUpdate(replay, u)
     expect(replay.getText('t').toString()).toBe(text.toString())
@@ -347,7 +347,7 @@ describe('compaction in the server', () => {
     expect(step2.length).toBeLessThan(5000) // ~300 KB of updates in the log
     writer.ws.terminate(); reader.ws.terminate()
     await waitFor(() => s.rooms.size === 0, 5000, 'unload')
-    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const docs = s.db!.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     let stored = 0
     for (const key of ['s!prefs', 'w!prefs']) stored += (await docs.get(key))?.byteLength ?? 0
     for await (const v of docs.values({ gt: 'u!prefs!', lt: 'u!prefs!~' })) stored += v.byteLength
