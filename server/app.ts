@@ -8,6 +8,9 @@ import type { ServerConfig } from './config.js'
 import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level/doc-store.js'
+import { LevelSessionStore } from './storage/level/session-store.js'
+import type { DocStore } from './storage/doc-store.js'
+import type { SessionStore } from './storage/session-store.js'
 import { Rooms } from './sync/rooms.js'
 import { SessionSockets } from './sync/session-sockets.js'
 import { createUpgradeHandler } from './transport/upgrade.js'
@@ -21,13 +24,15 @@ import { apiErrorHandler } from './http/api-failure.js'
 import { setupIdentity, type IdentitySetup } from './identity/setup.js'
 import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
-import { startIdleTrim } from './observe/idle-trim.js'
+import type { Merger } from './yjs/merger.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
   authenticate?: AuthenticateHook
   reauthenticate?: ReauthenticateHook
   logger?: Logger
+  /** Replaces the merge worker rooms compact in (tests). */
+  merger?: Merger
 }
 
 export interface App {
@@ -38,7 +43,8 @@ export interface App {
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
   identity?: IdentitySetup
   sessions: SessionSockets
-  db: Level<string, Uint8Array>
+  /** The LevelDB database with --store level (absent with --store postgres). */
+  db?: Level<string, Uint8Array>
   /** `http://host:port` once listening. */
   url: string
   listen(): Promise<string>
@@ -46,33 +52,54 @@ export interface App {
   close(): Promise<void>
 }
 
-/** Requests that monitoring makes: they do not count as activity for the idle trim. */
-const MONITORING_PATHS = new Set(['/healthz', '/metrics'])
-
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
+
+interface Storage {
+  docs: DocStore
+  sessions: SessionStore
+  db?: Level<string, Uint8Array>
+  /** Flush the document store, then close the database. */
+  close(): Promise<void>
+}
+
+/**
+ * The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool).
+ * The PostgreSQL driver is loaded only when it is used.
+ */
+const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
+  if (config.store === 'postgres') {
+    if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
+    const { openPostgresStores } = await import('./storage/postgres/index.js')
+    const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
+    return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
+  }
+  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
+  await db.open()
+  const docs = new LevelDocStore(db, {
+    flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
+  })
+  return { docs, sessions: new LevelSessionStore(db), db, close: async () => { await docs.close(); await db.close() } }
+}
 
 /** Wires storage, sync core, HTTP routes and authentication from configuration. */
 export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Promise<App> => {
   const logger = opts.logger ?? createLogger(config.logLevel)
   await fs.mkdir(config.dataDir, { recursive: true })
-  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
-  await db.open()
   const sessions = new SessionSockets()
   const metrics = createMetrics()
+  const storage = await openStorage(config, logger, metrics)
+  const store = storage.docs
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, db, logger, metrics, sessions, () => rooms!) : undefined
+  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, () => rooms!) : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const store = new LevelDocStore(db, {
-    flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
-  })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
-  rooms = new Rooms(ctx)
+  rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
   const trust = proxyTrust(config.trustedProxies, config.publicUrl)
@@ -101,33 +128,27 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   if (identity) identityRoutes(http, identity, config.publicUrl)
   http.addHook('onResponse', async (req, reply) => {
-    if (!MONITORING_PATHS.has(req.routeOptions.url ?? '')) metrics.hot.httpRequests++
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
-  const hot = metrics.hot
-  const idleTrim = config.idleTrimMs > 0
-    ? startIdleTrim({ idleMs: config.idleTrimMs, activity: () => hot.bytesIn + hot.messagesOut + hot.httpRequests, onTrim: ms => { metrics.idleTrims.inc(); metrics.idleTrimSeconds.set(ms / 1000) }, logger })
-    : null
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, db, url: '',
+    http, logger, metrics, rooms, identity, sessions, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
-      logger.info({ url: app.url, dataDir: config.dataDir }, 'listening')
+      logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },
     async close () {
       if (closing) return
       closing = true
       upgrade.stopAccepting()
-      idleTrim?.stop()
       identity?.stop()
       upgrade.closeAll()
       ctx.expiry.stop()
@@ -135,8 +156,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()
       await rooms.unloadAll()
-      await store.close()
-      await db.close()
+      await storage.close()
       upgrade.terminateAll()
       await httpClosed
       logger.info('shut down cleanly')

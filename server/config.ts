@@ -7,6 +7,8 @@ export interface ServerConfig {
   host: string
   port: number
   dataDir: string
+  store: 'level' | 'postgres'
+  databaseUrl: string
   logLevel: string
   insecureNoAuth: boolean
   maxMessageBytes: number
@@ -19,7 +21,6 @@ export interface ServerConfig {
   compactMaxEntries: number
   compactMaxBytes: number
   liveDocBudgetBytes: number
-  idleTrimMs: number
   shutdownTimeoutMs: number
   accessTokenTtlMs: number
   sessionPolicy: string
@@ -46,7 +47,9 @@ interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', 
 export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   host: { flag: 'host', env: 'SYNC_HOST', kind: 'string', def: '127.0.0.1', help: 'interface to listen on' },
   port: { flag: 'port', env: 'SYNC_PORT', kind: 'int', def: 4321, help: 'TCP port (0 = any free port)' },
-  dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'LevelDB directory' },
+  dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
+  store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
+  databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
   maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 1009 above it)' },
@@ -59,7 +62,6 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
   liveDocBudgetBytes: { flag: 'live-doc-budget-bytes', env: 'SYNC_LIVE_DOC_BUDGET_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'documents of 256 KB or more that devices join while they are edited may keep a live Y.Doc, up to this many encoded bytes in all (a live Y.Doc holds 4-6x its encoded size in heap). 0 = off' },
-  idleTrimMs: { flag: 'idle-trim-ms', env: 'SYNC_IDLE_TRIM_MS', kind: 'int', def: 10_000, help: 'once the server has been quiet this long after a burst (logins, devices connecting), ask V8 for a low-memory collection: frees the code and caches the burst left. 0 = off' },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' },
   accessTokenTtlMs: { flag: 'access-token-ttl-ms', env: 'SYNC_ACCESS_TOKEN_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'access token (JWT) lifetime' },
   sessionPolicy: { flag: 'session-policy', env: 'SYNC_SESSION_POLICY', kind: 'string', def: 'standard', help: 'device-session expiry preset: standard (30 d idle, 90 d absolute) or strict (15 min idle, 12 h absolute)' },
@@ -93,7 +95,10 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
   return String(raw)
 }
 
-/** Flags win over environment variables, which win over defaults. */
+/**
+ * Flags win over environment variables, which win over defaults. The database URL is also read from
+ * DATABASE_URL, after --database-url and SYNC_DATABASE_URL.
+ */
 export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
   let values: Record<string, string | boolean | undefined>
@@ -113,6 +118,9 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.accessTokenTtlMs < 1000) throw new ConfigError('--access-token-ttl-ms must be at least 1000')
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
+  if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
+  if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
+  if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

@@ -8,7 +8,7 @@ export const createMetrics = () => {
   collectDefaultMetrics({ register: registry })
   // Hot-path counters are plain numbers, read by prom-client only at scrape time: a labelled
   // prom-client inc() per message and per recipient would cost more than the relay itself.
-  const hot = { messagesIn: [0, 0, 0, 0] as number[], messagesInOther: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, denied: 0, httpRequests: 0 }
+  const hot = { messagesIn: [0, 0, 0, 0] as number[], messagesInOther: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, denied: 0 }
   const m = {
     hot,
     registry,
@@ -38,11 +38,12 @@ export const createMetrics = () => {
       buckets: [1, 5, 10, 50, 100, 500, 1000, 5000]
     }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
-    idleTrims: new Counter({ name: 'process_idle_trims_total', help: 'Low-memory collections asked of V8 once the server went quiet after a burst (--idle-trim-ms)', registers: [registry] }),
-    idleTrimSeconds: new Gauge({ name: 'process_idle_trim_last_seconds', help: 'How long the last idle trim (a low-memory collection) held the event loop', registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
-    appendMerges: new Counter({ name: 'sync_append_merges_total', help: 'Logs merged by copying bytes, as they only appended (server/yjs/append-merge.ts)', registers: [registry] }),
-    rebuilds: new Counter({ name: 'sync_document_rebuilds_total', help: 'Documents rebuilt as a Y.Doc to merge their log: for a sync, or a compaction whose log does more than append (or every 9th)', registers: [registry] }),
+    compactionLatency: new Histogram({
+      name: 'sync_compaction_seconds', help: 'Time from the start of a compaction to its snapshot handed to storage (the merge runs in a worker thread)', registers: [registry],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]
+    }),
+    rebuilds: new Counter({ name: 'sync_document_rebuilds_total', help: 'Documents rebuilt as a Y.Doc on the event loop to answer a sync (compactions merge in the merge worker)', registers: [registry] }),
     docLoadLatency: new Histogram({
       name: 'sync_document_load_seconds', help: 'Time to load a document from storage', registers: [registry],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]

@@ -1,6 +1,7 @@
 /**
- * Persistent identity state behind one interface, so the identity service never sees LevelDB.
- * `level/session-store.ts` is the implementation.
+ * Persistent identity state behind one interface, so the identity service never sees the database.
+ * Implementations: `level/session-store.ts` and `postgres/session-store.ts` (`--store`), held to the
+ * same cases by test/storage/session-store-contract.test.ts.
  */
 export interface UserRecord {
   id: string
@@ -118,7 +119,7 @@ export interface SessionStore {
   deleteDoc (d: DocRecord): Promise<void>
   docsOfUser (userId: string): Promise<DocRecord[]>
 
-  /** Inserts or replaces a grant with its user-code index. */
+  /** Inserts or replaces a grant. `userCode` is unique among stored grants (the caller picks a free one; `expiresAt` never changes). */
   putDeviceGrant (g: DeviceGrantRecord): Promise<void>
   /** By the device code's hash. */
   deviceGrantById (id: string): Promise<DeviceGrantRecord | undefined>

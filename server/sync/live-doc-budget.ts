@@ -1,10 +1,9 @@
 /**
  * How many bytes of big documents may be kept as live Y.Docs, for the whole process (room.ts).
  *
- * Why a budget: a live Y.Doc holds 4–6 times its encoded size in JS heap (6.4 MB for a 1.15 MB map of
- * 10,000 entries, 18.9 MB for 4.63 MB; measured after GC), where the room otherwise holds the encoded
- * bytes only. Charged by encoded size, granted first come, first served, and given back when a room
- * drops its Y.Doc (cold, unloaded, purged, or grown past what is left).
+ * Why a budget: a live Y.Doc holds several times its encoded size in JS heap, where the room otherwise
+ * holds the encoded bytes only. Charged by encoded size, granted first come, first served, and given
+ * back when a room drops its Y.Doc (cold, unloaded, purged, or grown past what is left).
  */
 export class LiveDocBudget {
   private used = 0

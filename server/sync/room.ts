@@ -1,46 +1,51 @@
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { EMPTY_UPDATE, encodeAwareness, encodeSyncStep1, isEmptyStateVector } from '../../shared/protocol.js'
+import { decodeAwarenessUpdate, encodeAwarenessEntries } from '../../shared/awareness.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
 import type { StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
-import { appendMerge } from '../yjs/append-merge.js'
 import { checkUpdateV1 } from '../yjs/update-check.js'
 import { UpdateLog } from './update-log.js'
 import { BUILT_DOC_GUID, buildDoc } from '../yjs/merge-updates.js'
-
-/**
- * After this many compactions in a row that copied bytes (append-merge.ts: the log only appended), the
- * next one rebuilds the document: a rebuild merges a typist's one-character structs into runs, which
- * copying does not. 8 leaves a ninth of the rebuilds there were.
- */
-const REBUILD_EVERY = 8
+import type { Merger } from '../yjs/merger.js'
 
 /** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
 const LIVE_DOC_MIN_BYTES = 256 * 1024
 
 /**
+ * Awareness client ids one connection may own in a room. A client has one per Y.Doc it syncs (one per
+ * socket with y-websocket); the cap keeps a socket that announces ever new ids from growing the
+ * room's presence without bound.
+ */
+const MAX_PRESENCE_IDS = 16
+
+/** Where a compaction cut the room's history: what its snapshot covers. */
+interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number }
+
+/**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
  * update plus the updates accepted since, not as a Y.Doc: an update is checked, appended to the store
- * and its *same* encoded frame queued for every other connection, and nothing else happens to it on
- * the way. When a device syncs or the log compacts, a Y.Doc built for the moment merges them
- * (storage/merge-updates.ts); a compaction whose log only appends copies their bytes instead
- * (append-merge.ts). Why: applying every update to a live Y.Doc was about a third of the
- * event loop's JavaScript time at 10k edits/s, and the object graph of every loaded document made
- * each garbage collection longer; the loop's longest stalls set p99 (README, Performance).
+ * and its same encoded frame queued for every other connection. A Y.Doc is built only to merge: on the
+ * event loop when a device syncs, and in the merge worker (merger.ts) when the log compacts. Why:
+ * applying every update to a live Y.Doc costs CPU per edit, and the object graph of every loaded
+ * document lengthens every garbage collection.
  */
 export class Room {
   // Created when the first presence arrives: most session documents never carry any, and each
   // Awareness holds maps and a 3-second timer of its own (and a Y.Doc for its client id).
   private awareness: awarenessProtocol.Awareness | null = null
+  /** The connection that first announced each awareness client id: only it changes or removes that entry. */
+  private readonly presenceOwners = new Map<number, Connection>()
   readonly connections = new Set<Connection>()
   /** Everything accepted up to the last merge, as one update (null: nothing yet). */
   private merged: Uint8Array | null
-  /** Updates accepted since, in order; merged into `merged` when a device syncs or on compaction. */
+  /** Updates accepted since, in order; merged into `merged` when a device syncs or a compaction ends. */
   private readonly recent = new UpdateLog()
   /** The state vector of `merged`, computed when a device first asks for it. */
   private stateVector: Uint8Array | null = null
+  /** The store's log since its snapshot: entries and bytes. */
   private logEntries: number
   private logBytes: number
   /** Size of the last snapshot written. */
@@ -48,21 +53,26 @@ export class Room {
   // Each room compacts somewhere in the last quarter before the thresholds, so documents under the same
   // load do not all compact in the same moment.
   private readonly compactAt = 0.75 + Math.random() * 0.25
+  /** The compaction running in the merge worker, if any; updates are accepted meanwhile. */
+  private compacting: Promise<void> | null = null
+  /** Updates this room appended to the store, in all. */
+  private appended = 0
+  /** Merges of `recent` into `merged` for a sync, in all: a compaction that ends after one leaves the room as it is. */
+  private syncMerges = 0
+  private destroyed = false
   /**
    * A big document that devices sync while it is edited keeps the Y.Doc of its last rebuild, brought up
-   * to date only when asked (entries of `recent` from `liveApplied` on are not in it yet). Such a sync
-   * then costs well under a millisecond instead of a rebuild of the whole document (37 ms at 1.1 MB,
-   * 111 ms at 10 MB). Its heap is charged to the process's LiveDocBudget, and it is dropped when a
-   * compaction finds that no sync used it since the previous one.
+   * to date only when asked (entries of `recent` from `liveApplied` on are not in it yet), so such a sync
+   * costs well under a millisecond instead of a rebuild of the whole document. Its heap is charged to
+   * the process's LiveDocBudget, and it is dropped when a compaction finds that no sync used it since
+   * the previous one.
    */
   private live: Y.Doc | null = null
-  /** Merges by append-merge since the last rebuild. */
-  private appendMerges = 0
   private liveApplied = 0
   private liveCharge = 0
   private liveUsed = false
 
-  constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly onEmpty: (room: Room) => void) {
+  constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly merger: Merger, private readonly onEmpty: (room: Room) => void) {
     this.merged = stored.update
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
@@ -76,10 +86,14 @@ export class Room {
 
   detach (conn: Connection): void {
     if (!this.connections.delete(conn)) return
-    if (this.awareness && conn.awarenessIds && conn.awarenessIds.size > 0) {
-      const ids = [...conn.awarenessIds]
-      awarenessProtocol.removeAwarenessStates(this.awareness, ids, null)
-      this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), null)
+    const awareness = this.awareness
+    if (awareness && conn.awarenessIds) {
+      for (const id of conn.awarenessIds) this.presenceOwners.delete(id)
+      const ids = [...conn.awarenessIds].filter(id => awareness.states.has(id))
+      if (ids.length > 0) {
+        awarenessProtocol.removeAwarenessStates(awareness, ids, null)
+        this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+      }
     }
     if (this.connections.size === 0) this.onEmpty(this)
   }
@@ -90,7 +104,7 @@ export class Room {
       this.liveUsed = true
       return encodeSyncStep1(Y.encodeStateVector(live))
     }
-    const state = this.current(true)
+    const state = this.current()
     this.stateVector ??= Y.encodeStateVectorFromUpdate(state)
     return encodeSyncStep1(this.stateVector)
   }
@@ -103,15 +117,15 @@ export class Room {
       this.liveUsed = true
       return Y.encodeStateAsUpdate(live, stateVector)
     }
-    const state = this.current(true)
+    const state = this.current()
     return fresh ? state : Y.diffUpdate(state, stateVector)
   }
 
   /**
-   * Everything accepted so far as one update (merging what arrived since the last call). A rebuild
-   * for a sync (`forSync`) may leave the room a live Y.Doc; one for a compaction does not.
+   * Everything accepted so far as one update, merging what arrived since the last call on the event
+   * loop (a device is waiting for it). The rebuild may leave the room a live Y.Doc.
    */
-  private current (forSync = false): Uint8Array {
+  private current (): Uint8Array {
     if (this.recent.length === 0) return this.merged ?? EMPTY_UPDATE
     const live = this.liveDoc()
     if (live) {
@@ -121,26 +135,23 @@ export class Room {
     } else if (this.merged === null && this.recent.length === 1) {
       this.merged = this.recent.at(0).slice() // its own bytes, not the log's buffer
     } else {
-      const parts = this.merged ? [this.merged, ...this.recent.all()] : this.recent.all()
-      // A compaction copies bytes when the log only appends (append-merge.ts); a sync, which may keep
-      // the Y.Doc, and every REBUILD_EVERY-th compaction rebuild, which merges neighbouring structs.
-      const appended = !forSync && this.appendMerges < REBUILD_EVERY ? appendMerge(parts) : null
-      if (appended) {
-        this.merged = appended
-        this.appendMerges++
-        this.ctx.metrics.appendMerges.inc()
-      } else {
-        this.ctx.metrics.rebuilds.inc()
-        const built = buildDoc(parts, err => this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not rebuild the document; merged its updates as bytes'))
-        this.merged = built.update
-        this.appendMerges = 0
-        if (built.doc && !(forSync && this.keepLive(built.doc))) built.doc.destroy()
-      }
+      this.ctx.metrics.rebuilds.inc()
+      const built = buildDoc(this.parts(), this.mergeFailed)
+      this.merged = built.update
+      if (built.doc && !this.keepLive(built.doc)) built.doc.destroy()
     }
     this.recent.clear()
     this.liveApplied = 0
+    this.syncMerges++
     this.stateVector = null
     return this.merged
+  }
+
+  /** `merged` and `recent`, for a merge. */
+  private parts (): Uint8Array[] { return this.merged ? [this.merged, ...this.recent.all()] : this.recent.all() }
+
+  private mergeFailed = (err: Error): void => {
+    this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not rebuild the document; merged its updates as bytes')
   }
 
   /** The live Y.Doc with every accepted update applied, or null when the room has none. */
@@ -194,24 +205,54 @@ export class Room {
     // Copied into the room's log until the next merge (and kept by the store until its batch is
     // written): a view into the socket's read buffer would keep all of that buffer alive.
     this.ctx.store.append(this.name, this.recent.push(update))
+    this.appended++
     this.logEntries++
     this.logBytes += update.byteLength
     this.broadcast(frame, from)
-    // Compaction rebuilds the document: at the end of the turn, after the sockets' writes (turn-end.ts).
-    if (this.compactionDue()) deferRoom(this)
+    // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
+    if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
 
   runAtTurnEnd (): void { this.compactIfDue() }
 
+  /**
+   * Apply and forward a presence update. A connection speaks only for the awareness client ids it
+   * announced first (or took over from another socket of its own device session, a reconnect whose old
+   * socket has not closed yet): entries for ids another live connection owns are dropped, not applied
+   * and not forwarded. Not an error: stock y-websocket clients send back every change they receive,
+   * and time out the presence of peers they stop hearing from, so their updates often carry other
+   * clients' entries. An update with nothing dropped is forwarded as it came.
+   */
   receiveAwareness (from: Connection, update: Uint8Array, frame: Uint8Array): void {
+    const entries = decodeAwarenessUpdate(update)
+    const kept = entries.filter(entry => this.speaksFor(from, entry.clientID, entry.removed))
+    if (kept.length === 0) return
     if (!this.awareness) {
       // The doc only carries the awareness' clientID; like a built doc it is never a subdocument.
       this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
-      this.awareness.on('update', this.trackAwareness)
+    }
+    if (kept.length < entries.length) {
+      update = encodeAwarenessEntries(kept)
+      frame = encodeAwareness(update)
     }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
     this.broadcast(frame, from)
+  }
+
+  /** Whether `conn` may set (or remove) the presence of `clientID`; claims it when nobody owns it. */
+  private speaksFor (conn: Connection, clientID: number, removed: boolean): boolean {
+    const owner = this.presenceOwners.get(clientID)
+    if (owner === conn) return true
+    const sameSession = owner?.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId
+    if (owner && !sameSession) return false
+    // A removal claims nothing: the id stays free for the client that announces it.
+    if (!owner && removed) return true
+    if ((conn.awarenessIds?.size ?? 0) >= MAX_PRESENCE_IDS) return false
+    owner?.awarenessIds?.delete(clientID)
+    this.presenceOwners.set(clientID, conn)
+    ;(conn.awarenessIds ??= new Set()).add(clientID)
+    return true
   }
 
   encodeAllAwareness (): Uint8Array | null {
@@ -224,37 +265,38 @@ export class Room {
     for (const conn of this.connections) if (conn !== except) conn.send(frame)
   }
 
-  /** Merge the log into a snapshot now if it has any entries (used on unload and shutdown). */
-  compactNow (): void {
-    if (this.logEntries === 0) return
-    const snapshot = this.current()
-    this.ctx.store.compact(this.name, snapshot)
-    this.snapshotBytes = snapshot.byteLength
-    this.logEntries = 0
-    this.logBytes = 0
-    // Edited but not joined since the last compaction: the live Y.Doc is only memory now.
-    if (!this.liveUsed) this.dropLive()
-    this.liveUsed = false
+  /**
+   * Merge the whole log into a snapshot (unload, shutdown): waits for a running compaction, then
+   * compacts what is left. Resolves once the snapshot is handed to the store.
+   */
+  async compact (): Promise<void> {
+    while (this.compacting) await this.compacting
+    if (this.logEntries > 0 && !this.destroyed) await this.startCompaction()
+  }
+
+  /** Resolves once no compaction is running. */
+  async settled (): Promise<void> {
+    while (this.compacting) await this.compacting
   }
 
   /** Free the room. Callers compact first, except a purge. */
   destroy (): void {
+    this.destroyed = true
     cancelRoom(this)
     this.dropLive()
     this.recent.clear()
     this.merged = null
     const awareness = this.awareness
-    awareness?.off('update', this.trackAwareness)
+    this.presenceOwners.clear()
     awareness?.destroy()
     awareness?.doc.destroy()
   }
 
   /**
-   * Compaction rebuilds and re-encodes the whole document, so past the thresholds it also waits until the log holds
+   * A compaction re-encodes the whole document, so past the thresholds it also waits until the log holds
    * half the snapshot's bytes: each compaction of a big document then follows as many new bytes as it
-   * writes, and the cost per update stays constant instead of growing with the document (5000 map edits
-   * into one document: 11 compactions re-encoding 1.13 MB in all without the rule, 6 and 0.42 MB with it). A log of
-   * more than 10× `--compact-entries` compacts regardless, which bounds what a cold load merges.
+   * writes, and the cost per update stays constant instead of growing with the document. A log of more
+   * than 10× `--compact-entries` compacts regardless, which bounds what a cold load merges.
    */
   private compactionDue (): boolean {
     const { compactMaxEntries, compactMaxBytes } = this.ctx.config
@@ -262,15 +304,58 @@ export class Room {
     return past && (this.logBytes * 2 >= this.snapshotBytes || this.logEntries > compactMaxEntries * 10)
   }
 
-  private compactIfDue (): void { if (this.compactionDue()) this.compactNow() }
+  private compactIfDue (): void {
+    if (!this.compacting && !this.destroyed && this.compactionDue()) void this.startCompaction()
+  }
 
-  private trackAwareness = ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }, origin: unknown) => {
-    if (origin === null || typeof origin !== 'object' || !('awarenessIds' in origin)) return
-    const conn = origin as Connection
-    if (!conn.awarenessIds && added.length === 0 && updated.length === 0) return
-    const ids = conn.awarenessIds ??= new Set()
-    for (const id of added) ids.add(id)
-    for (const id of updated) ids.add(id)
-    for (const id of removed) ids.delete(id)
+  /**
+   * Merge `merged` and `recent` into a snapshot in the merge worker. The room keeps accepting updates
+   * meanwhile; the snapshot covers those before the cut, and the store keeps the log entries after it.
+   */
+  private startCompaction (): Promise<void> {
+    const cut: Cut = { recent: this.recent.length, syncMerges: this.syncMerges, appended: this.appended, entries: this.logEntries, bytes: this.logBytes }
+    const parts = this.parts()
+    const timer = this.ctx.metrics.compactionLatency.startTimer()
+    const merging = parts.length === 1
+      ? Promise.resolve(this.merged ?? parts[0]!.slice())
+      : this.merger.merge(parts, this.mergeFailed).catch((err: Error) => {
+        if (this.destroyed) return null
+        this.ctx.logger.error({ doc: this.name, err: err.message }, 'the merge worker failed; compacting on the event loop')
+        const built = buildDoc(parts, this.mergeFailed)
+        built.doc?.destroy()
+        return built.update
+      })
+    const compacting = merging
+      .then(snapshot => {
+        if (!snapshot || this.destroyed) return
+        this.compacted(snapshot, cut)
+        timer()
+      })
+      .catch((err: Error) => this.ctx.logger.error({ doc: this.name, err: err.message }, 'compaction failed'))
+      .finally(() => {
+        this.compacting = null
+        // What arrived meanwhile may be due already; it compacts at the end of a turn, after the writes.
+        if (!this.destroyed && this.compactionDue()) deferRoom(this)
+      })
+    this.compacting = compacting
+    return compacting
+  }
+
+  private compacted (snapshot: Uint8Array, cut: Cut): void {
+    this.ctx.store.compact(this.name, snapshot, this.appended - cut.appended)
+    this.snapshotBytes = snapshot.byteLength
+    this.logEntries -= cut.entries
+    this.logBytes -= cut.bytes
+    // Edited but not joined since the last compaction: the live Y.Doc is only memory now.
+    if (!this.liveUsed) this.dropLive()
+    this.liveUsed = false
+    // A sync that merged meanwhile left `merged` ahead of the snapshot: the room keeps it.
+    if (this.syncMerges !== cut.syncMerges) return
+    // The live Y.Doc must stay `merged` plus the first `liveApplied` entries of `recent`.
+    if (this.live) this.liveDoc()
+    this.merged = snapshot
+    this.recent.dropFirst(cut.recent)
+    this.liveApplied = Math.max(0, this.liveApplied - cut.recent)
+    this.stateVector = null
   }
 }

@@ -1,6 +1,7 @@
 import type { CloseCodeValue } from '../../shared/protocol.js'
 import { Room } from './room.js'
 import type { SyncContext } from './context.js'
+import { MergeWorker, type Merger } from '../yjs/merger.js'
 
 interface Entry {
   room: Promise<Room>
@@ -11,11 +12,10 @@ interface Entry {
 }
 
 /**
- * Unloading compacts a document (re-encodes it whole) on the event loop. Devices that leave together
- * (a network blip, the end of a load run) end their documents' grace periods together, and Node runs
- * timers that expire together back to back without reading a socket in between. So unloads that come
- * due are queued and run a few per turn. 1000 devices of 250 documents (~320 edits each) leaving at
- * once: the event loop's longest delay during the unloads was 100–113 ms before, 15–24 ms after.
+ * Devices that leave together (a network blip, the end of a load run) end their documents' grace
+ * periods together, and Node runs timers that expire together back to back without reading a socket in
+ * between. Each unload copies its document for the merge worker, so unloads that come due are queued
+ * and started a few per turn.
  */
 const UNLOADS_PER_TURN = 8
 const UNLOAD_BUDGET_MS = 4
@@ -30,7 +30,8 @@ export class Rooms {
   private unloadQueue: Array<{ room: Room, entry: Entry }> = []
   private draining = false
 
-  constructor (private readonly ctx: SyncContext) {}
+  /** `merger`: where rooms compact (a worker thread by default); `unloadAll` stops its thread. */
+  constructor (private readonly ctx: SyncContext, private readonly merger: Merger = new MergeWorker()) {}
 
   get size () { return this.entries.size }
 
@@ -104,21 +105,24 @@ export class Rooms {
     return settled.flatMap(s => (s.status === 'fulfilled' ? [s.value] : []))
   }
 
-  /** Unload everything at once (shutdown): compact, flush, free. */
+  /** Unload everything at once (shutdown): compact, flush, free, and stop the merge worker. */
   async unloadAll (): Promise<void> {
     for (const entry of this.entries.values()) if (entry.unloadTimer) clearTimeout(entry.unloadTimer)
+    this.unloadQueue = []
+    await Promise.all([...this.entries.values()].map(e => e.unloading?.catch(() => {})))
     const rooms = await this.loaded()
-    for (const room of rooms) room.compactNow()
+    await Promise.all(rooms.map(room => room.compact()))
     await this.ctx.store.flush()
     for (const room of rooms) { this.ctx.store.release(room.name); room.destroy() }
     this.entries.clear()
     this.ctx.metrics.documents.set(0)
+    await this.merger.close()
   }
 
   private async load (name: string): Promise<Room> {
     const end = this.ctx.metrics.docLoadLatency.startTimer()
     const stored = await this.ctx.store.load(name)
-    const room = new Room(name, stored, this.ctx, r => this.scheduleUnload(r))
+    const room = new Room(name, stored, this.ctx, this.merger, r => this.scheduleUnload(r))
     end()
     this.ctx.metrics.documents.inc()
     return room
@@ -155,7 +159,7 @@ export class Rooms {
   }
 
   private async unload (room: Room): Promise<void> {
-    room.compactNow()
+    await room.compact()
     try {
       await this.ctx.store.flush()
     } catch (err) {

@@ -1,13 +1,12 @@
 /**
  * The updates a room accepted since its last merge, copied into one growing buffer instead of kept as
- * one Uint8Array each. Why: a big document's log holds thousands of updates of ~60 bytes until its next
- * compaction, and as separate Uint8Arrays each was two heap objects and a backing store that every full
- * GC visits and sweeps: 250 documents under load held over half a million of them, and GC took up to
- * 1.3 s of a 9-s step (README, Performance).
+ * one Uint8Array each. Why: a big document's log holds thousands of small updates until its next
+ * compaction, and as separate Uint8Arrays each would be two heap objects and a backing store that every
+ * full GC visits.
  *
  * `push` returns the copy as a view of the buffer, which the store keeps until its batch is written. A
- * buffer is never written twice at the same place: growing copies into a new one, and `clear` drops it,
- * so a view handed out keeps reading what it was given.
+ * buffer is never written twice at the same place: growing copies into a new one, and `clear` and
+ * `dropFirst` drop it, so a view handed out keeps reading what it was given.
  */
 const NONE = new Uint8Array(0)
 const FIRST_CAPACITY = 256
@@ -38,6 +37,18 @@ export class UpdateLog {
 
   /** Every update, as views (for a merge). */
   all (): Uint8Array[] { return this.ends.map((_, i) => this.at(i)) }
+
+  /** Drops the first `n` updates (a compaction merged them); the rest move to a new buffer. */
+  dropFirst (n: number): void {
+    if (n <= 0) return
+    if (n >= this.ends.length) { this.clear(); return }
+    const from = this.ends[n - 1]!
+    const to = this.ends[this.ends.length - 1]!
+    const kept = new Uint8Array(Math.max(to - from, FIRST_CAPACITY))
+    kept.set(this.bytes.subarray(from, to))
+    this.bytes = kept
+    this.ends = this.ends.slice(n).map(end => end - from)
+  }
 
   clear (): void {
     this.bytes = NONE

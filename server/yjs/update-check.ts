@@ -1,20 +1,18 @@
 /**
  * Checks that a Yjs update (v1, what y-websocket sends) reads completely, without building it.
  *
- * Why this exists: the room stores and broadcasts an update as soon as it passes this check and only
- * applies it later, when a device syncs or the log compacts (room.ts), so the check has to refuse
- * everything Yjs would refuse while reading an update. It also keeps half-applied updates out:
- * Y.applyUpdate integrates every struct before it reads the delete set, so an update cut short there
- * would be half-applied. Y.decodeUpdate answered the question by building every struct (Items, IDs,
- * contents, a Map per client): ~0.9 KB of garbage and 6–7 % of the main thread's busy time per edit at
- * 10k edits/s, for an update that Y.applyUpdate then decodes again. Yjs has no cheaper check, so this
- * walks the same bytes with the same rules (lib0's varints, strings and `any` encoding, Yjs's struct
- * layout from `readClientsStructRefs`/`readItemContent`/`readDeleteSet`) and allocates nothing except
- * for the contents Yjs parses as JSON (legacy JSON, rich-text embeds and formats, all rare).
+ * Why: the room stores and broadcasts an update as soon as it passes this check and applies it only
+ * later, when a device syncs or the log compacts (room.ts), so the check must refuse everything Yjs
+ * would refuse while reading an update. It also keeps half-applied updates out: Y.applyUpdate
+ * integrates every struct before it reads the delete set. Y.decodeUpdate would answer the question by
+ * building every struct, for an update that is decoded again later; this walks the same bytes with the
+ * same rules (lib0's varints, strings and `any` encoding, Yjs's struct layout from
+ * `readClientsStructRefs`/`readItemContent`/`readDeleteSet`) and allocates nothing except for the
+ * contents Yjs parses as JSON (legacy JSON, rich-text embeds and formats, all rare).
  *
- * Contract, fuzz-tested in test/unit/update-check.test.ts: it accepts exactly the updates Y.decodeUpdate
- * reads (every truncation, varint overflow, invalid UTF-8 string, bad JSON and unusable sub-document
- * options is refused), and Y.applyUpdate never throws on an update it accepts.
+ * Contract, fuzz-tested against Yjs in test/unit/update-check.test.ts: it accepts exactly the updates
+ * Y.decodeUpdate reads (every truncation, varint overflow, invalid UTF-8 string, bad JSON and unusable
+ * sub-document options is refused), and Y.applyUpdate never throws on an update it accepts.
  */
 import { isUtf8 } from 'node:buffer'
 
@@ -166,8 +164,7 @@ const struct = (client: number, clock: number): number => {
   const info = byte()
   const ref = info & BITS5
   // GC and Skip carry only a length. Y.applyUpdate reads any info whose low bits are 10 as a Skip,
-  // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule, as before this check.
-  if (info === Ref.skip) skipSeen = true
+  // Y.decodeUpdate only the byte 10, which is all Yjs writes: the stricter rule.
   const length = ref === Ref.gc || info === Ref.skip ? varUint() : item(info, ref, client, clock)
   // Yjs never writes an empty struct; its struct store cannot hold one (two structs at one clock).
   if (length === 0) fail('empty struct')
@@ -186,31 +183,18 @@ const item = (info: number, ref: number, client: number, clock: number): number 
   return content(ref)
 }
 
-// What the last walk found, for `layoutOfUpdateV1` (module state: the hot-path check allocates nothing).
-let skipSeen = false
-let deleteSetFrom = 0
-let deleteSetTo = 0
-let deleteSetEmpty = true
-
-/** Walks an update as Yjs reads it, throwing where Yjs would; records each client's run into `runs` when given. */
-const walkV1 = (update: Uint8Array, runs: ClientRun[] | null): void => {
+/** Throws (lib0's messages where lib0 would throw) unless `update` reads as a v1 update that applies. */
+export const checkUpdateV1 = (update: Uint8Array): void => {
   buf = update
   pos = 0
-  skipSeen = false
   try {
     for (let clients = varUint(); clients > 0; clients--) {
       const structs = varUint()
       const client = varUint()
-      const clock = varUint()
-      const from = pos
-      let end = clock
-      for (let n = structs; n > 0; n--) end += struct(client, end)
-      runs?.push({ client, clock, end, structs, from, to: pos })
+      let clock = varUint()
+      for (let n = structs; n > 0; n--) clock += struct(client, clock)
     }
-    deleteSetFrom = pos
-    deleteSetEmpty = true
     for (let clients = varUint(); clients > 0; clients--) {
-      deleteSetEmpty = false
       varUint() // client
       for (let ranges = varUint(); ranges > 0; ranges--) {
         varUint() // clock
@@ -219,24 +203,7 @@ const walkV1 = (update: Uint8Array, runs: ClientRun[] | null): void => {
         if (varUint() === 0) fail('empty delete range')
       }
     }
-    deleteSetTo = pos
   } finally {
     buf = NOTHING // do not keep the last update alive
   }
-}
-
-/** Throws (lib0's messages where lib0 would throw) unless `update` reads as a v1 update that applies. */
-export const checkUpdateV1 = (update: Uint8Array): void => walkV1(update, null)
-
-/** One client's structs in an update: clocks [clock, end), `structs` of them, in bytes [from, to). */
-export interface ClientRun { client: number, clock: number, end: number, structs: number, from: number, to: number }
-
-/** Where the parts of an update lie (append-merge.ts): its client runs, and its delete set in bytes [deleteSetFrom, deleteSetTo). */
-export interface UpdateLayout { runs: ClientRun[], hasSkip: boolean, deleteSetFrom: number, deleteSetTo: number, deleteSetEmpty: boolean }
-
-/** The layout of an update that reads (throws as `checkUpdateV1` otherwise). */
-export const layoutOfUpdateV1 = (update: Uint8Array): UpdateLayout => {
-  const runs: ClientRun[] = []
-  walkV1(update, runs)
-  return { runs, hasSkip: skipSeen, deleteSetFrom, deleteSetTo, deleteSetEmpty }
 }

@@ -6,7 +6,7 @@ const root = path.resolve(import.meta.dirname, '../..')
 
 export interface ChildServer { proc: ChildProcess, url: string, wsUrl: string, logs: string[], exited: Promise<number | null> }
 
-/** The source CLI under tsx; `npm start` runs the bundle instead (`build/server.js`, server/build.ts). */
+/** The source CLI under tsx; `npm start` runs the same modules compiled (`build/server/main.js`). */
 const SOURCE_ENTRY = ['--import', 'tsx', path.join(root, 'server/main.ts')]
 
 /** The real CLI (`server/main.ts`, or `entry`) in its own process, on a free port on 127.0.0.1. */

@@ -9,7 +9,7 @@ import { ensureDemoBuilt } from '../../demo/build.js'
  * Test workers inherit the variable.
  */
 export default function setup (): () => void {
-  // Once, before any worker: the browser tests and the bundled-server test serve demo/dist, and two
+  // Once, before any worker: the browser tests and the compiled-server test serve demo/dist, and two
   // files building it at the same time would write over each other.
   ensureDemoBuilt({ quiet: true })
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'session-sync-tests-'))

@@ -59,7 +59,7 @@ describe('a big document that devices join while it is edited', () => {
     expect(await liveDocBytes(app)).toBeGreaterThan(earlyState.byteLength)
   })
 
-  it('is rebuilt for each sync, as before, when it does not fit the budget', async () => {
+  it('is rebuilt for each sync when it does not fit the budget', async () => {
     const app = await start({ liveDocBudgetBytes: 100 * 1024 })
     const writer = await join(app, 'big')
     writeBig(writer, 0, 40)

@@ -45,7 +45,7 @@ describe('pairing a device by code (RFC 8628)', () => {
     })
     expect(code.body.device_code.length).toBeGreaterThanOrEqual(43)
     // Only the device code's hash is stored.
-    const stored = JSON.stringify(await app.db.sublevel('device-grants', { valueEncoding: 'json' }).iterator().all())
+    const stored = JSON.stringify(await app.db!.sublevel('device-grants', { valueEncoding: 'json' }).iterator().all())
     expect(stored).not.toContain(code.body.device_code)
     expect(stored).toContain(code.body.user_code.replace('-', ''))
 

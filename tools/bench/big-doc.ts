@@ -9,7 +9,7 @@
  * change what the room does.
  */
 import * as Y from 'yjs'
-import { buildServerBundle } from '../../server/build.js'
+import { OURS_ENTRY, compileTargets } from './targets.js'
 import { startChildServer } from '../../test/helpers/child-server.js'
 import { RawClient } from '../../test/helpers/raw-client.js'
 import { waitFor } from '../../test/helpers/server.js'
@@ -34,10 +34,10 @@ const join = async (wsUrl: string, doc: string, state?: Uint8Array) => {
   return { c, ms: performance.now() - opened }
 }
 
-const bundle = await buildServerBundle()
+await compileTargets()
 const rows: string[][] = []
 for (const budget of [0, 64 * 1024 * 1024]) {
-  const server = await startChildServer(['--insecure-no-auth', '--data-dir', await tempDir(), '--live-doc-budget-bytes', String(budget)], {}, [bundle])
+  const server = await startChildServer(['--insecure-no-auth', '--data-dir', await tempDir(), '--live-doc-budget-bytes', String(budget)], {}, [OURS_ENTRY])
   try {
     for (const entries of SIZES) {
       const doc = `big-${entries}`

@@ -524,7 +524,7 @@ const runIdleMode = async () => {
   }
   return failures.length === 0
 }
-log('compiling the targets (ours: the npm start bundle, build/server.js; the rest: tsconfig.build.json → build/) …')
+log('compiling the targets (tsconfig.build.json and tsconfig.bench.json → build/) …')
 await compileTargets()
 const ok = mode === 'idle' ? await runIdleMode() : await runSteady()
 killAllChildren()

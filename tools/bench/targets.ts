@@ -9,7 +9,6 @@ import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { createRequire } from 'node:module'
-import { SERVER_BUNDLE, buildServerBundle } from '../../server/build.js'
 import { pinned } from './pin.js'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -104,11 +103,13 @@ const jsonListening = (line: string) => {
  * for a TypeScript loader in its memory or start-up; `compileTargets` builds them once per run.
  */
 const builtArgs = (file: string, ...rest: string[]) => [path.join(root, 'build', file.replace(/\.ts$/, '.js')), ...rest]
-/** Ours runs with the Node flags `npm start` gives it (package.json's start script), so the bench measures what operators run. */
+/** Ours runs as `npm start` runs it: package.json's start script (`node build/server/main.js`), with its Node flags and environment if it sets any. */
 const startScript: string = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start
-export const OURS_NODE_FLAGS = startScript.split(/\s+/).filter(a => a.startsWith('--'))
+const startWords = startScript.split(/\s+/)
+export const OURS_ENTRY = path.join(root, startWords.find(a => a.endsWith('.js')) ?? 'build/server/main.js')
+export const OURS_NODE_FLAGS = startWords.filter(a => a.startsWith('--'))
 /** … and with the environment it sets (`NAME=value`, or `NAME=${NAME:-value}`: the caller's value wins). */
-export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startScript.split(/\s+/)
+export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startWords
   .map(a => /^([A-Z_][A-Z0-9_]*)=(?:\$\{\1:-(.*)\}|(.*))$/.exec(a))
   .filter((m): m is RegExpExecArray => m !== null)
   .map(m => [m[1]!, process.env[m[1]!] ?? m[2] ?? m[3]]))
@@ -117,10 +118,12 @@ export const OURS_ENV: NodeJS.ProcessEnv = Object.fromEntries(startScript.split(
  * young generation capped at 4 MB per semi-space instead of 16, for less RSS.
  */
 export const LEAN_NODE_FLAGS = ['--max-semi-space-size=4']
-/** Ours as `npm start` runs it (the bundle, server/build.ts); the peers' TypeScript, the load tool and the generators with tsc (tsconfig.build.json, which leaves the server to the bundle). */
+/** Ours as `npm run build` compiles it (tsconfig.build.json); the peers' TypeScript, the load tool and the generators with tsconfig.bench.json. */
 export const compileTargets = async () => {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' })
-  await buildServerBundle()
+  const tsc = require.resolve('typescript/bin/tsc')
+  for (const config of ['tsconfig.build.json', 'tsconfig.bench.json']) {
+    execFileSync(process.execPath, [tsc, '-p', path.join(root, config)], { cwd: root, stdio: 'inherit' })
+  }
 }
 
 /** `cpus`: a taskset -c list the server runs on (pin.ts); every core when absent. */
@@ -139,7 +142,7 @@ export const startTarget = async (name: TargetName, opts: TargetOptions): Promis
       case 'ours':
       case 'ours-lean':
       case 'ours-noauth': {
-        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), ...(opts.oursNodeFlags ?? []), SERVER_BUNDLE, '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs]
+        const base = [...OURS_NODE_FLAGS, ...(name === 'ours-lean' ? LEAN_NODE_FLAGS : []), ...(opts.oursNodeFlags ?? []), OURS_ENTRY, '--port', '0', '--host', '127.0.0.1', '--data-dir', tmp, ...opts.oursArgs]
         if (name !== 'ours-noauth') {
           const hasAuth = fs.existsSync(path.join(root, 'server/identity'))
           let why = 'server/identity/ does not exist yet'

@@ -27,17 +27,16 @@ interface DocLog {
 }
 
 // Keys: `s!<doc>` holds the snapshot, `u!<doc>!<seq>` one logged update, all under the `!docs!`
-// prefix, which is exactly how level's `db.sublevel('docs')` lays out keys. We prefix by hand on the
+// prefix, which is exactly how level's `db.sublevel('docs')` lays out keys. Prefixed by hand on the
 // root database because a sublevel batch validates and encodes every operation twice (once in the
-// sublevel, once in its parent): measurable on the write path. Doc names never contain `!`
-// (shared/protocol.ts), and fixed-width hex keeps the log in numeric order.
+// sublevel, once in its parent). Doc names never contain `!` (shared/protocol.ts), and fixed-width hex
+// keeps the log in numeric order.
 const ROOT_PREFIX = '!docs!'
 const snapshotKey = (name: string) => `${ROOT_PREFIX}s!${name}`
 // The first log sequence number that is not in the snapshot (absent = 0). Written in the same batch as
-// the snapshot, so compaction is one put pair instead of one delete per merged entry: a compaction of
-// hundreds of entries used to build a batch of hundreds of deletes on the event loop, and documents that
-// reach the threshold together stalled every socket for hundreds of ms. Entries below the watermark are
-// ignored by `load` and removed afterwards by an asynchronous range delete.
+// the snapshot, so a compaction is one put pair instead of a delete per merged entry built on the event
+// loop. Entries below the watermark are ignored by `load` and removed afterwards by an asynchronous
+// range delete.
 const watermarkKey = (name: string) => `${ROOT_PREFIX}w!${name}`
 const logPrefix = (name: string) => `${ROOT_PREFIX}u!${name}!`
 const hexSeq = (seq: number) => seq.toString(16).padStart(12, '0')
@@ -111,21 +110,25 @@ export class LevelDocStore implements DocStore {
     this.enqueue(op)
   }
 
-  compact (name: string, snapshot: Bytes): void {
+  compact (name: string, snapshot: Bytes, pending = 0): void {
     const log = this.tracked(name)
-    // Queued log writes of this document are contained in the snapshot: skip them instead of writing
-    // them. Entries already handed to LevelDB fall below the new watermark and are range-deleted once
-    // the batch carrying the snapshot is written.
-    const firstHanded = log.firstSeq
-    const handedEnd = log.queued[0]?.seq ?? log.nextSeq
-    for (const op of log.queued) op.skip = true
-    this.skipped += log.queued.length
-    log.queued = []
+    // The first log entry the snapshot does not cover: the watermark written with it.
+    const upTo = log.nextSeq - pending
+    if (!Number.isInteger(pending) || pending < 0 || upTo < log.firstSeq) throw new Error(`compaction of ${name} covers fewer updates than its last one`)
+    // Queued log writes the snapshot covers are skipped instead of written; the rest stay queued.
+    // Entries already handed to LevelDB below the new watermark are range-deleted once the batch
+    // carrying the snapshot is written.
+    const handedFrom = log.firstSeq
+    const handedEnd = Math.min(log.queued[0]?.seq ?? log.nextSeq, upTo)
+    let covered = 0
+    while (covered < log.queued.length && log.queued[covered]!.seq! < upTo) log.queued[covered++]!.skip = true
+    this.skipped += covered
+    log.queued = log.queued.slice(covered)
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
-    this.queue.push({ type: 'put', key: watermarkKey(name), value: encodeSeq(log.nextSeq) })
+    this.queue.push({ type: 'put', key: watermarkKey(name), value: encodeSeq(upTo) })
     this.queuedOps += 2
-    if (firstHanded < handedEnd) this.clearsAfterBatch.push({ name, from: firstHanded, to: handedEnd })
-    log.firstSeq = log.nextSeq
+    if (handedFrom < handedEnd) this.clearsAfterBatch.push({ name, from: handedFrom, to: handedEnd })
+    log.firstSeq = upTo
     this.opts.metrics?.compactions.inc()
     this.schedule()
   }
@@ -155,8 +158,7 @@ export class LevelDocStore implements DocStore {
   /**
    * Resolves once every operation queued before the call is written (rejects if its batch fails).
    * Operations queued later do not hold it up: under steady load from other documents the queue is
-   * never empty, and an unload that waited for an empty queue (as this did) kept its document, and
-   * every device reopening it, waiting for as long as the load lasted.
+   * never empty, and an unload waits on this.
    */
   async flush (): Promise<void> {
     const target = this.queuedOps
@@ -195,8 +197,8 @@ export class LevelDocStore implements DocStore {
 
   /**
    * One LevelDB batch through the chained-batch API: `db.batch(array)` clones, validates and re-encodes
-   * every operation object first (~8 µs per op here, several % of a core at 10k edits/s); the chained
-   * batch hands each op to the native batch as it comes (~2.5 µs). Async, so a closed database rejects.
+   * every operation object first; the chained batch hands each op to the native batch as it comes.
+   * Async, so a closed database rejects.
    */
   private async writeOps (ops: Op[]): Promise<void> {
     const batch = this.db.batch()
