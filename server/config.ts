@@ -118,6 +118,7 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.accessTokenTtlMs < 1000) throw new ConfigError('--access-token-ttl-ms must be at least 1000')
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
+  if (c.rpId && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(c.rpId)) throw new ConfigError('--rp-id must be a domain name (example.com), without scheme, port or path')
   if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')

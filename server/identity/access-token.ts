@@ -18,7 +18,10 @@ export interface AccessClaims {
   jti: string
   iat: number
   exp: number
-  /** Authentication methods of this session: `pwd`, plus `otp` once a second factor was proven. */
+  /**
+   * How this session signed in: `pwd` (password), `hwk` (passkey with user verification) or `pair`
+   * (approved by another device); plus `otp` or `hwk` once a second factor was proven.
+   */
   amr: string[]
   /** When the second factor was last proven (seconds), for step-up checks. */
   mfa_time?: number

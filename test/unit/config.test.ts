@@ -22,6 +22,12 @@ describe('config', () => {
     expect(() => loadConfig(['--nope'], {})).toThrow(ConfigError)
     expect(() => loadConfig(['--port', 'abc'], {})).toThrow(/--port must be a non-negative integer/)
     expect(() => loadConfig([], { SYNC_MAX_MESSAGE_BYTES: '10' })).toThrow(/at least 1024/)
+    expect(() => loadConfig(['--device-code-ttl-ms', '1000'], {})).toThrow(/--device-code-ttl-ms must be at least 60000/)
+    expect(() => loadConfig(['--verification-uri', 'example.com/device'], {})).toThrow(/--verification-uri must be an http\(s\) URL/)
+    for (const bad of ['https://example.com', 'example.com:443', 'example.com/x', '-bad.com']) {
+      expect(() => loadConfig([`--rp-id=${bad}`], {}), bad).toThrow(/--rp-id must be a domain name/)
+    }
+    expect(loadConfig(['--rp-id', 'sync.example.com'], {}).rpId).toBe('sync.example.com')
   })
 
   it('usage lists every flag with its env var', () => {
