@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import WebSocket, { WebSocketServer, type ServerOptions } from 'ws'
@@ -12,7 +12,6 @@ import type { Rooms } from '../sync/rooms.js'
 import type { SyncContext } from '../sync/context.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 426: 'Upgrade Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }
 
 /** A closing handshake the peer has not finished within this long ends with the TCP socket destroyed. */
 const CLOSE_TIMEOUT_MS = 2000
@@ -41,7 +40,7 @@ function destroyOnError (this: Duplex) { this.destroy() }
 const refuse = (socket: Duplex, status: number, error: string, message: string, extraHeader = '') => {
   const body = JSON.stringify({ error, message })
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
     (extraHeader ? `${extraHeader}\r\n` : '') +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   )
