@@ -8,6 +8,9 @@ import type { ServerConfig } from './config.js'
 import { createLogger, type Logger } from './observe/logger.js'
 import { createMetrics, type Metrics } from './observe/metrics.js'
 import { LevelDocStore } from './storage/level/doc-store.js'
+import { LevelSessionStore } from './storage/level/session-store.js'
+import type { DocStore } from './storage/doc-store.js'
+import type { SessionStore } from './storage/session-store.js'
 import { Rooms } from './sync/rooms.js'
 import { SessionSockets } from './sync/session-sockets.js'
 import { createUpgradeHandler } from './transport/upgrade.js'
@@ -40,7 +43,8 @@ export interface App {
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
   identity?: IdentitySetup
   sessions: SessionSockets
-  db: Level<string, Uint8Array>
+  /** The LevelDB database with --store level (absent with --store postgres). */
+  db?: Level<string, Uint8Array>
   /** `http://host:port` once listening. */
   url: string
   listen(): Promise<string>
@@ -50,26 +54,50 @@ export interface App {
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
+interface Storage {
+  docs: DocStore
+  sessions: SessionStore
+  db?: Level<string, Uint8Array>
+  /** Flush the document store, then close the database. */
+  close(): Promise<void>
+}
+
+/**
+ * The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool).
+ * The PostgreSQL driver is loaded only when it is used.
+ */
+const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
+  if (config.store === 'postgres') {
+    if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
+    const { openPostgresStores } = await import('./storage/postgres/index.js')
+    const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
+    return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
+  }
+  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
+  await db.open()
+  const docs = new LevelDocStore(db, {
+    flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
+  })
+  return { docs, sessions: new LevelSessionStore(db), db, close: async () => { await docs.close(); await db.close() } }
+}
+
 /** Wires storage, sync core, HTTP routes and authentication from configuration. */
 export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Promise<App> => {
   const logger = opts.logger ?? createLogger(config.logLevel)
   await fs.mkdir(config.dataDir, { recursive: true })
-  const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
-  await db.open()
   const sessions = new SessionSockets()
   const metrics = createMetrics()
+  const storage = await openStorage(config, logger, metrics)
+  const store = storage.docs
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, db, logger, metrics, sessions, () => rooms!) : undefined
+  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, () => rooms!) : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const store = new LevelDocStore(db, {
-    flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, fsync: config.fsync, logger, metrics
-  })
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
@@ -108,13 +136,13 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, db, url: '',
+    http, logger, metrics, rooms, identity, sessions, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
-      logger.info({ url: app.url, dataDir: config.dataDir }, 'listening')
+      logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },
     async close () {
@@ -128,8 +156,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()
       await rooms.unloadAll()
-      await store.close()
-      await db.close()
+      await storage.close()
       upgrade.terminateAll()
       await httpClosed
       logger.info('shut down cleanly')

@@ -7,6 +7,8 @@ export interface ServerConfig {
   host: string
   port: number
   dataDir: string
+  store: 'level' | 'postgres'
+  databaseUrl: string
   logLevel: string
   insecureNoAuth: boolean
   maxMessageBytes: number
@@ -39,7 +41,9 @@ interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', 
 export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   host: { flag: 'host', env: 'SYNC_HOST', kind: 'string', def: '127.0.0.1', help: 'interface to listen on' },
   port: { flag: 'port', env: 'SYNC_PORT', kind: 'int', def: 4321, help: 'TCP port (0 = any free port)' },
-  dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'LevelDB directory' },
+  dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
+  store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
+  databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
   maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 1009 above it)' },
@@ -79,7 +83,10 @@ const parseValue = (s: Setting, raw: string | boolean): string | number | boolea
   return String(raw)
 }
 
-/** Flags win over environment variables, which win over defaults. */
+/**
+ * Flags win over environment variables, which win over defaults. The database URL is also read from
+ * DATABASE_URL, after --database-url and SYNC_DATABASE_URL.
+ */
 export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig => {
   const options = Object.fromEntries(Object.values(SETTINGS).map(s => [s.flag, { type: s.kind === 'bool' ? 'boolean' as const : 'string' as const }]))
   let values: Record<string, string | boolean | undefined>
@@ -97,6 +104,9 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.maxMessageBytes < 1024) throw new ConfigError('--max-message-bytes must be at least 1024')
   if (c.sessionPolicy !== 'standard' && c.sessionPolicy !== 'strict') throw new ConfigError('--session-policy must be standard or strict')
   if (c.accessTokenTtlMs < 1000) throw new ConfigError('--access-token-ttl-ms must be at least 1000')
+  if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
+  if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
+  if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

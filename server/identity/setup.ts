@@ -1,4 +1,3 @@
-import type { Level } from 'level'
 import { CloseCode } from '../../shared/protocol.js'
 import type { ServerConfig } from '../config.js'
 import { proxyTrust } from '../transport/client-ip.js'
@@ -12,19 +11,18 @@ import { ExpirySweeper } from './expiry-sweeper.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
 import { HourlyBudget } from './rate-limits.js'
-import { LevelSessionStore } from '../storage/level/session-store.js'
+import type { SessionStore } from '../storage/session-store.js'
 import { socketAuthHooks } from './socket-auth.js'
 
 export type IdentitySetup = Awaited<ReturnType<typeof setupIdentity>>
 
 /**
- * Builds identity on the server's database and connects it to the sync layer: ended sessions close
+ * Builds identity on the given store and connects it to the sync layer: ended sessions close
  * their sockets (4403) at once, changed draft access closes the affected sockets (4409). The HTTP
  * layer registers its routes (identity-routes.ts).
  */
-export const setupIdentity = async (config: ServerConfig, db: Level<string, Uint8Array>, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
+export const setupIdentity = async (config: ServerConfig, store: SessionStore, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
   const keys = await KeyRing.open(config.dataDir)
-  const store = new LevelSessionStore(db)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
   const identity = new Identity(store, tokens, config, logger,
     (sessionId, reason) => {

@@ -1,7 +1,9 @@
 /**
  * Where documents live between loads. The sync core only sees this interface; `app.ts` picks the
- * implementation. Every implementation keeps a per-document log of updates plus an optional snapshot,
- * and must apply `append` and `compact` calls for one document in the order they were made.
+ * implementation (`--store`: `level/doc-store.ts` or `postgres/doc-store.ts`, held to the same cases by
+ * test/storage/doc-store-contract.test.ts). Every implementation keeps a per-document log of updates
+ * plus an optional snapshot, and must apply `append` and `compact` calls for one document in the
+ * order they were made.
  */
 export interface StoredDoc {
   /** Snapshot and log merged into one Yjs update, or null for a document never written. */

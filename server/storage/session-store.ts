@@ -1,6 +1,7 @@
 /**
- * Persistent identity state behind one interface, so the identity service never sees LevelDB.
- * `level/session-store.ts` is the implementation.
+ * Persistent identity state behind one interface, so the identity service never sees the database.
+ * Implementations: `level/session-store.ts` and `postgres/session-store.ts` (`--store`), held to the
+ * same cases by test/storage/session-store-contract.test.ts.
  */
 export interface UserRecord {
   id: string

@@ -250,7 +250,7 @@ describe('compaction in the server', () => {
     // on how long the merges take), and once more on unload unless nothing was left.
     expect(compactions).toBeGreaterThanOrEqual(2)
     // the stored log is bounded by the threshold no matter how many updates the doc received
-    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const docs = s.db!.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     let logKeys = 0
     for await (const _ of docs.keys({ gt: 'u!big!', lt: 'u!big!~' })) logKeys++
     expect(logKeys).toBeLessThanOrEqual(200)
@@ -347,7 +347,7 @@ describe('compaction in the server', () => {
     expect(step2.length).toBeLessThan(5000) // ~300 KB of updates in the log
     writer.ws.terminate(); reader.ws.terminate()
     await waitFor(() => s.rooms.size === 0, 5000, 'unload')
-    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const docs = s.db!.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     let stored = 0
     for (const key of ['s!prefs', 'w!prefs']) stored += (await docs.get(key))?.byteLength ?? 0
     for await (const v of docs.values({ gt: 'u!prefs!', lt: 'u!prefs!~' })) stored += v.byteLength

@@ -143,7 +143,7 @@ describe('accounts, drafts and live revocation', () => {
     await waitFor(() => ws.synced)
     ws.doc.getText('t').insert(0, 'secret plans')
     await app.rooms.unloadAll() // persisted: snapshot written
-    const keys = async () => (await app.db.keys({ gte: '!docs!', lt: '!docs!~' }).all()).filter(k => k.includes(docName))
+    const keys = async () => (await app.db!.keys({ gte: '!docs!', lt: '!docs!~' }).all()).filter(k => k.includes(docName))
     const ws2 = raw(app, docName, owner.tokens.accessToken)
     await waitFor(() => ws2.synced)
     ws2.doc.getText('t').insert(0, 'more ')

@@ -120,7 +120,7 @@ describe('no secret reaches the logs or an error message, with the logger at tra
     await ws.closed
 
     for (const p of proofs) secrets.add(p)
-    const users = app.db.sublevel<string, { passwordHash: string }>('users', { valueEncoding: 'json' })
+    const users = app.db!.sublevel<string, { passwordHash: string }>('users', { valueEncoding: 'json' })
     const passwordHash = (await users.get(d.tokens.userId))!.passwordHash
     secrets.add(passwordHash)
     secrets.add(passwordHash.split('$').pop()!)

@@ -49,7 +49,7 @@ describe('access tokens: every forged or stale token is refused before a socket 
     }
   }
 
-  const persistedKeys = async (doc: string) => (await app.db.keys({ gte: `!docs!u!${doc}!`, lt: `!docs!u!${doc}!\xff` }).all()).length
+  const persistedKeys = async (doc: string) => (await app.db!.keys({ gte: `!docs!u!${doc}!`, lt: `!docs!u!${doc}!\xff` }).all()).length
 
   it('the real token opens the own session document (control)', async () => {
     expect(await refusedWith(alice.tokens.accessToken)).toBe(101)
@@ -131,7 +131,7 @@ describe('access tokens: every forged or stale token is refused before a socket 
     ws.close()
     await closeCode(ws)
     await app.rooms.unloadAll()
-    expect(await persistedKeys(bob.tokens.sessionDoc) + (await app.db.get(`!docs!s!${bob.tokens.sessionDoc}`) ? 1 : 0)).toBeGreaterThan(0)
+    expect(await persistedKeys(bob.tokens.sessionDoc) + (await app.db!.get(`!docs!s!${bob.tokens.sessionDoc}`) ? 1 : 0)).toBeGreaterThan(0)
   })
 
   it('a revoked session’s unexpired access token is refused on upgrade and on the API', async () => {

@@ -76,7 +76,7 @@ describe('updates accepted in one event-loop turn', () => {
     expect(watcher.received.length - before).toBe(3)
 
     s.rooms.release('batch')
-    const docs = s.db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
+    const docs = s.db!.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
     const logEntries = async () => { let n = 0; for await (const _ of docs.keys({ gt: 'u!batch!', lt: 'u!batch!~' })) n++; return n }
     await waitFor(async () => await logEntries() === 3, 5000, 'three log entries in LevelDB')
   })

@@ -1,0 +1,98 @@
+import type pg from 'pg'
+import type { DocRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
+import { inTransaction } from './pool.js'
+
+/**
+ * SessionStore on PostgreSQL (migrations/001_init.sql). Each record is stored whole as JSON (`record`)
+ * next to the columns it is looked up by, which are written from the record in the same statement:
+ * `users` (id, unique email), `sessions` (id, user_id, ended), `refresh_hashes` (hash → session),
+ * `docs` (id, owner_id) and `doc_members` (doc, user, role; the owner included). A new lookup is a
+ * new column or table written here; the record itself needs no migration for a new field.
+ * Results come in id order, as from the LevelDB store.
+ */
+/**
+ * PostgreSQL text cannot hold U+0000 and refuses a parameter with one. No stored key has it, so a
+ * lookup by such a key (a typed email, an id from a URL) finds nothing, as it would in LevelDB.
+ */
+const storable = (key: string): boolean => !key.includes('\u0000')
+
+export class PostgresSessionStore implements SessionStore {
+  constructor (private readonly pool: pg.Pool) {}
+
+  /** One statement: the unique email decides between concurrent registrations, on any node. */
+  async createUser (user: UserRecord): Promise<boolean> {
+    const res = await this.pool.query('INSERT INTO users (id, email, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      [user.id, user.email, JSON.stringify(user)])
+    return res.rowCount === 1
+  }
+
+  userById (id: string) { return this.one<UserRecord>('SELECT record FROM users WHERE id = $1', [id]) }
+  userByEmail (email: string) { return this.one<UserRecord>('SELECT record FROM users WHERE email = $1', [email]) }
+
+  async putUser (user: UserRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO users (id, email, record) VALUES ($1, $2, $3)
+      ON CONFLICT (id) DO UPDATE SET email = excluded.email, record = excluded.record`,
+    [user.id, user.email, JSON.stringify(user)])
+  }
+
+  /** An ended session leaves `sessionsOfUser` (it stays readable by id). */
+  async putSession (s: SessionRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO sessions (id, user_id, ended, record) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, ended = excluded.ended, record = excluded.record`,
+    [s.id, s.userId, Boolean(s.endedAt), JSON.stringify(s)])
+  }
+
+  sessionById (id: string) { return this.one<SessionRecord>('SELECT record FROM sessions WHERE id = $1', [id]) }
+
+  sessionsOfUser (userId: string) {
+    return this.all<SessionRecord>('SELECT record FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY id', [userId])
+  }
+
+  async indexRefreshHash (hash: string, sessionId: string): Promise<void> {
+    await this.pool.query(`INSERT INTO refresh_hashes (hash, session_id) VALUES ($1, $2)
+      ON CONFLICT (hash) DO UPDATE SET session_id = excluded.session_id`, [hash, sessionId])
+  }
+
+  async sessionIdByRefreshHash (hash: string): Promise<string | undefined> {
+    if (!storable(hash)) return undefined
+    const { rows } = await this.pool.query<{ session_id: string }>('SELECT session_id FROM refresh_hashes WHERE hash = $1', [hash])
+    return rows[0]?.session_id
+  }
+
+  /** The document and who has it, in one transaction. */
+  async putDoc (d: DocRecord): Promise<void> {
+    const roles = new Map<string, string>(Object.entries(d.members))
+    roles.set(d.ownerId, 'owner')
+    await inTransaction(this.pool, async client => {
+      await client.query(`INSERT INTO docs (id, owner_id, record) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, record = excluded.record`,
+      [d.id, d.ownerId, JSON.stringify(d)])
+      await client.query('DELETE FROM doc_members WHERE doc_id = $1 AND NOT (user_id = ANY($2::text[]))', [d.id, [...roles.keys()]])
+      await client.query(`INSERT INTO doc_members (doc_id, user_id, role) SELECT $1, u, r FROM unnest($2::text[], $3::text[]) AS m(u, r)
+        ON CONFLICT (doc_id, user_id) DO UPDATE SET role = excluded.role`, [d.id, [...roles.keys()], [...roles.values()]])
+    })
+  }
+
+  docById (id: string) { return this.one<DocRecord>('SELECT record FROM docs WHERE id = $1', [id]) }
+
+  /** Members go with the document (ON DELETE CASCADE). */
+  async deleteDoc (d: DocRecord): Promise<void> {
+    await this.pool.query('DELETE FROM docs WHERE id = $1', [d.id])
+  }
+
+  docsOfUser (userId: string) {
+    return this.all<DocRecord>('SELECT d.record FROM doc_members m JOIN docs d ON d.id = m.doc_id WHERE m.user_id = $1 ORDER BY d.id', [userId])
+  }
+
+  private async one<T> (sql: string, params: [string]): Promise<T | undefined> {
+    if (!storable(params[0])) return undefined
+    const { rows } = await this.pool.query<{ record: T }>(sql, params)
+    return rows[0]?.record
+  }
+
+  private async all<T> (sql: string, params: [string]): Promise<T[]> {
+    if (!storable(params[0])) return []
+    const { rows } = await this.pool.query<{ record: T }>(sql, params)
+    return rows.map(r => r.record)
+  }
+}

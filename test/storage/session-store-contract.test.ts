@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { DocRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
+
+// The same cases against every SessionStore implementation.
+const backends: Backend[] = [levelBackend(), postgresBackend()]
+
+const id = () => randomUUID()
+const user = (over: Partial<UserRecord> = {}): UserRecord => ({
+  id: id(), email: `u-${randomUUID().slice(0, 8)}@example.com`, passwordHash: '$argon2id$stub', createdAt: 1_700_000_000_000, ...over
+})
+const session = (userId: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+  id: id(), userId, deviceName: 'laptop', platform: 'node', userAgent: 'test', createdAt: 1, lastSeenAt: 2, lastIp: '127.0.0.1',
+  jkt: 'thumbprint', amr: ['pwd'], refreshHash: randomUUID(), idleTimeoutMs: 1000, absoluteExpiresAt: 3, ...over
+})
+const doc = (ownerId: string, members: DocRecord['members'] = {}): DocRecord => ({
+  id: id(), title: 'Plan', ownerId, createdAt: 1, updatedAt: 2, members
+})
+const byId = <T extends { id: string }>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : 1))
+
+describe.each(backends)('SessionStore contract: $name', backend => {
+  const open: Stores[] = []
+  afterEach(async () => { for (const s of open.splice(0)) await s.close().catch(() => {}) })
+  const start = async (place?: string) => {
+    const where = place ?? await backend.place()
+    const stores = await backend.open(where)
+    open.push(stores)
+    return { ...stores, place: where }
+  }
+  const restart = async (s: Stores & { place: string }) => {
+    open.splice(open.indexOf(s), 1)
+    await s.close()
+    return start(s.place)
+  }
+
+  it('createUser refuses a second account on the same email; records read back whole', async () => {
+    const s = await start()
+    const first = user({ mfaSecret: 'JBSWY3DPEHPK3PXP', recoveryHashes: ['h1', 'h2'], lastTotpStep: 42 })
+    expect(await s.sessions.createUser(first)).toBe(true)
+    expect(await s.sessions.createUser({ ...user(), email: first.email })).toBe(false)
+    expect(await s.sessions.createUser(first)).toBe(false)
+    expect(await s.sessions.userById(first.id)).toEqual(first)
+    expect(await s.sessions.userByEmail(first.email)).toEqual(first)
+    expect(await s.sessions.userByEmail(`other-${first.email}`)).toBeUndefined()
+    expect(await s.sessions.userById(id())).toBeUndefined()
+  })
+
+  it('of concurrent registrations on one email exactly one wins', async () => {
+    const s = await start()
+    const email = `race-${randomUUID().slice(0, 8)}@example.com`
+    const contenders = Array.from({ length: 8 }, () => user({ email }))
+    const results = await Promise.all(contenders.map(u => s.sessions.createUser(u)))
+    expect(results.filter(Boolean)).toHaveLength(1)
+    const winner = contenders[results.indexOf(true)]!
+    expect((await s.sessions.userByEmail(email))?.id).toBe(winner.id)
+  })
+
+  it('putUser replaces the record', async () => {
+    const s = await start()
+    const u = user()
+    await s.sessions.createUser(u)
+    const changed = { ...u, mfaPendingSecret: 'PENDING', passwordHash: '$argon2id$new' }
+    await s.sessions.putUser(changed)
+    expect(await s.sessions.userById(u.id)).toEqual(changed)
+    expect(await s.sessions.userByEmail(u.email)).toEqual(changed)
+  })
+
+  it('sessionsOfUser lists the sessions that have not ended; ended ones stay readable by id', async () => {
+    const s = await start()
+    const u = user()
+    const other = user()
+    const a = session(u.id)
+    const b = session(u.id, { mfaAt: 5, amr: ['pwd', 'otp'] })
+    const ended = session(u.id)
+    await s.sessions.putSession(a)
+    await s.sessions.putSession(b)
+    await s.sessions.putSession(ended)
+    await s.sessions.putSession(session(other.id))
+    const endedNow = { ...ended, endedAt: 10, endReason: 'logout' }
+    await s.sessions.putSession(endedNow)
+    expect(byId(await s.sessions.sessionsOfUser(u.id))).toEqual(byId([a, b]))
+    expect(await s.sessions.sessionById(ended.id)).toEqual(endedNow)
+    const touched = { ...a, lastSeenAt: 99, prevRefreshHash: 'old', prevRotatedAt: 98, prevSealedSuccessor: 'sealed' }
+    await s.sessions.putSession(touched)
+    expect(await s.sessions.sessionById(a.id)).toEqual(touched)
+    expect(await s.sessions.sessionsOfUser(id())).toEqual([])
+  })
+
+  it('the refresh-hash index maps every hash issued to its session', async () => {
+    const s = await start()
+    const sid = id()
+    const [h1, h2] = [randomUUID(), randomUUID()]
+    await s.sessions.indexRefreshHash(h1, sid)
+    await s.sessions.indexRefreshHash(h2, sid)
+    expect(await s.sessions.sessionIdByRefreshHash(h1)).toBe(sid)
+    expect(await s.sessions.sessionIdByRefreshHash(h2)).toBe(sid)
+    expect(await s.sessions.sessionIdByRefreshHash(randomUUID())).toBeUndefined()
+  })
+
+  it('docsOfUser follows owner and members as they change; deleteDoc removes it for all', async () => {
+    const s = await start()
+    const [owner, editor, viewer, later] = [id(), id(), id(), id()]
+    const plan = doc(owner, { [editor]: 'editor', [viewer]: 'viewer' })
+    const notes = doc(owner)
+    await s.sessions.putDoc(plan)
+    await s.sessions.putDoc(notes)
+    expect(byId(await s.sessions.docsOfUser(owner))).toEqual(byId([plan, notes]))
+    expect(await s.sessions.docsOfUser(editor)).toEqual([plan])
+    expect(await s.sessions.docsOfUser(viewer)).toEqual([plan])
+    expect(await s.sessions.docsOfUser(later)).toEqual([])
+    const changed = { ...plan, title: 'Renamed', updatedAt: 3, members: { [editor]: 'viewer' as const, [later]: 'editor' as const } }
+    await s.sessions.putDoc(changed)
+    expect(await s.sessions.docById(plan.id)).toEqual(changed)
+    expect(await s.sessions.docsOfUser(viewer)).toEqual([])
+    expect(await s.sessions.docsOfUser(editor)).toEqual([changed])
+    expect(await s.sessions.docsOfUser(later)).toEqual([changed])
+    await s.sessions.deleteDoc(changed)
+    expect(await s.sessions.docById(plan.id)).toBeUndefined()
+    for (const u of [editor, later]) expect(await s.sessions.docsOfUser(u)).toEqual([])
+    expect(await s.sessions.docsOfUser(owner)).toEqual([notes])
+  })
+
+  it('any string a client sends survives the round trip, U+0000 included', async () => {
+    const s = await start()
+    const u = user()
+    const odd = session(u.id, { deviceName: 'nul\u0000name', userAgent: 'emoji 🚀 and \\ "quotes"' })
+    await s.sessions.putSession(odd)
+    expect(await s.sessions.sessionById(odd.id)).toEqual(odd)
+    const d = { ...doc(u.id), title: 'tab\tnul\u0000' }
+    await s.sessions.putDoc(d)
+    expect(await s.sessions.docById(d.id)).toEqual(d)
+  })
+
+  it('a lookup by a key with U+0000 finds nothing', async () => {
+    const s = await start()
+    const nul = 'nul\u0000key@example.com'
+    expect(await s.sessions.userByEmail(nul)).toBeUndefined()
+    expect(await s.sessions.userById(nul)).toBeUndefined()
+    expect(await s.sessions.sessionById(nul)).toBeUndefined()
+    expect(await s.sessions.sessionsOfUser(nul)).toEqual([])
+    expect(await s.sessions.sessionIdByRefreshHash(nul)).toBeUndefined()
+    expect(await s.sessions.docById(nul)).toBeUndefined()
+    expect(await s.sessions.docsOfUser(nul)).toEqual([])
+  })
+
+  it('everything is still there after a restart', async () => {
+    let s = await start()
+    const u = user()
+    const sess = session(u.id)
+    const d = doc(u.id)
+    await s.sessions.createUser(u)
+    await s.sessions.putSession(sess)
+    await s.sessions.indexRefreshHash(sess.refreshHash, sess.id)
+    await s.sessions.putDoc(d)
+    s = await restart(s)
+    expect(await s.sessions.userByEmail(u.email)).toEqual(u)
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([sess])
+    expect(await s.sessions.sessionIdByRefreshHash(sess.refreshHash)).toBe(sess.id)
+    expect(await s.sessions.docsOfUser(u.id)).toEqual([d])
+    expect(await s.sessions.createUser({ ...user(), email: u.email })).toBe(false)
+  })
+})
