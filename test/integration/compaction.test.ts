@@ -279,7 +279,7 @@ describe('compaction in the server', () => {
     // The store's state once the snapshot lands: snapshot + the log entries at or above the watermark.
     held.release()
     await waitFor(async () => (await compactionsOf(s)) === 1, 5000, 'the compaction to end')
-    const stored = await waitForStored(s.db, 'held')
+    const stored = await waitForStored(s.db!, 'held')
     const inSnapshot = new Y.Doc(); Y.applyUpdate(inSnapshot, stored.snapshot)
     const snapshotKeys = [...inSnapshot.getMap('m').keys()]
     // Each logged update sets one key; read alone it cannot apply (its client's earlier clocks are in the snapshot).
@@ -323,7 +323,7 @@ describe('compaction in the server', () => {
     await type(40, 45)
     const late = new RawClient(`${s.wsUrl}/joined`)
     await waitFor(() => late.synced && late.text() === text.toString(), 5000, 'a later device to sync')
-    const stored = await waitForStored(s.db, 'joined')
+    const stored = await waitForStored(s.db!, 'joined')
     const replay = new Y.Doc()
     for (const u of [stored.snapshot, ...stored.log]) Y.applyUpdate(replay, u)
     expect(replay.getText('t').toString()).toBe(text.toString())
