@@ -99,6 +99,24 @@ describe.each(backends)('DocStore contract: $name', backend => {
     expect(contents(loaded.update).text).toBe(ydoc.getText('t').toString())
   })
 
+  it('a compaction with updates pending keeps them in the log, written or still queued', async () => {
+    let s = await start()
+    const doc = name()
+    await s.docs.load(doc)
+    const ydoc = writer(s.docs, doc)
+    for (let i = 0; i < 10; i++) ydoc.getArray('a').push([i])
+    const snapshot = Y.encodeStateAsUpdate(ydoc) // what a merge started now covers
+    for (let i = 10; i < 14; i++) ydoc.getArray('a').push([i])
+    await s.docs.flush() // the four after the cut are written...
+    for (let i = 14; i < 17; i++) ydoc.getArray('a').push([i]) // ...and three more are still queued
+    s.docs.compact(doc, snapshot, 7)
+    await s.docs.flush()
+    s = await restart(s)
+    const loaded = await s.docs.load(doc)
+    expect(loaded).toMatchObject({ snapshotBytes: snapshot.byteLength, logEntries: 7 })
+    expect(contents(loaded.update).items).toEqual(ydoc.getArray('a').toArray())
+  })
+
   it('a second compaction replaces the first; appends and compactions of one window stay in order', async () => {
     let s = await start(undefined, { flushIntervalMs: 600_000 })
     const doc = name()

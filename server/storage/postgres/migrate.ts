@@ -7,7 +7,7 @@ import { inTransaction } from './pool.js'
 /**
  * Schema migrations: plain SQL files `NNN_name.sql` in `migrations/`, applied in version order, each
  * once, recorded in `schema_migrations`. `npm run build` copies the directory next to the compiled
- * module, so the same relative path resolves under `build/`.
+ * module, so the same relative path resolves there.
  */
 export const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations')
 
