@@ -8,6 +8,8 @@ import { field, type StreamReader } from './stream-reader.js'
 
 /** Entries kept per document stream (approximately: MAXLEN ~). */
 export const DOC_STREAM_MAXLEN = 10_000
+/** A document stream nobody wrote to for this long is deleted, so idle documents hold no Redis memory. */
+export const DOC_STREAM_IDLE_MS = 60 * 60_000
 
 /**
  * How far back a new subscription reads. The node that accepted an update publishes it at once and
@@ -54,7 +56,11 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection): void {
     this.subscribers.get(doc)?.deliver(update, frame, from)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    this.writer.xadd(this.key(doc), 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', data)
+    const key = this.key(doc)
+    this.writer.multi()
+      .xadd(key, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', data)
+      .pexpire(key, DOC_STREAM_IDLE_MS)
+      .exec()
       .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not publish an update to Redis'))
   }
 
