@@ -2,12 +2,13 @@ import { Redis } from 'ioredis'
 import type { Logger } from '../observe/logger.js'
 
 /**
- * A connection to `--redis-url`, opened by `connect()`. RESP2, so replies have the array shapes the stream code reads. It
- * reconnects on its own; commands issued meanwhile wait in its queue. Errors are logged without the
- * URL (it may carry a password).
+ * A connection to `--redis-url`, opened by `connect()`. RESP2, so replies have the array shapes the
+ * stream code reads. It reconnects on its own; a command issued meanwhile waits for two reconnection
+ * attempts and then fails, so commands do not pile up in memory while Redis is away. Errors are logged
+ * without the URL (it may carry a password).
  */
 export const connectRedis = (url: string, name: string, logger: Logger): Redis => {
-  const redis = new Redis(url, { protocol: 2, connectionName: name, maxRetriesPerRequest: null, lazyConnect: true })
+  const redis = new Redis(url, { protocol: 2, connectionName: name, maxRetriesPerRequest: 2, lazyConnect: true })
   let failing = false
   redis.on('error', (err: Error) => {
     if (!failing) logger.error({ redis: name, err: err.message }, 'Redis connection failed; reconnecting')

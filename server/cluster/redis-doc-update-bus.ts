@@ -25,6 +25,8 @@ export const REPLAY_MS = 10_000
  */
 export class RedisDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
+  /** Publishing fails (Redis away): logged once until a publish succeeds again. */
+  private failing = false
 
   constructor (
     private readonly writer: Redis,
@@ -61,7 +63,10 @@ export class RedisDocUpdateBus implements DocUpdateBus {
       .xadd(key, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', data)
       .pexpire(key, DOC_STREAM_IDLE_MS)
       .exec()
-      .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not publish an update to Redis'))
+      .then(() => { this.failing = false }, (err: Error) => {
+        if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
+        this.failing = true
+      })
   }
 
   async close (): Promise<void> {
