@@ -25,6 +25,8 @@ import { setupIdentity, type IdentitySetup } from './identity/setup.js'
 import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
+import { openBuses } from './cluster/index.js'
+import { CloseCode } from '../shared/protocol.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -89,16 +91,25 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
+  const buses = await openBuses({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    logger,
+    onSessionEnded: ({ sessionId, reason }) => {
+      const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    }
+  }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, () => rooms!) : undefined
+  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!) : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)) }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -156,6 +167,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()
       await rooms.unloadAll()
+      await buses.close()
       await storage.close()
       upgrade.terminateAll()
       await httpClosed

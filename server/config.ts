@@ -9,6 +9,8 @@ export interface ServerConfig {
   dataDir: string
   store: 'level' | 'postgres'
   databaseUrl: string
+  redisUrl: string
+  redisPrefix: string
   logLevel: string
   insecureNoAuth: boolean
   maxMessageBytes: number
@@ -50,6 +52,8 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
   store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
   databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
+  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates and session events' },
+  redisPrefix: { flag: 'redis-prefix', env: 'SYNC_REDIS_PREFIX', kind: 'string', def: 'sync:', help: 'prefix of every Redis key this cluster uses' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
   maxMessageBytes: { flag: 'max-message-bytes', env: 'SYNC_MAX_MESSAGE_BYTES', kind: 'int', def: 1024 * 1024, help: 'largest accepted message (close 1009 above it)' },
@@ -122,6 +126,7 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')
+  if (c.redisUrl !== '' && c.store !== 'postgres') throw new ConfigError('--redis-url needs --store postgres: the nodes of a cluster share their storage')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

@@ -5,6 +5,7 @@ import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
+import type { SessionEventBus } from '../cluster/session-event-bus.js'
 import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
@@ -19,18 +20,15 @@ import { socketAuthHooks } from './socket-auth.js'
 export type IdentitySetup = Awaited<ReturnType<typeof setupIdentity>>
 
 /**
- * Builds identity on the given store and connects it to the sync layer: ended sessions close
- * their sockets (4403) at once, changed draft access closes the affected sockets (4409). The HTTP
+ * Builds identity on the given store and connects it to the sync layer: ended sessions are published
+ * on `sessionEvents`, which closes their sockets (4403) on every node, changed draft access closes the affected sockets (4409). The HTTP
  * layer registers its routes (identity-routes.ts).
  */
-export const setupIdentity = async (config: ServerConfig, store: SessionStore, logger: Logger, metrics: Metrics, sockets: SessionSockets, rooms: () => Rooms) => {
+export const setupIdentity = async (config: ServerConfig, store: SessionStore, logger: Logger, metrics: Metrics, sockets: SessionSockets, sessionEvents: SessionEventBus, rooms: () => Rooms) => {
   const keys = await KeyRing.open(config.dataDir)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
   const identity = new Identity(store, tokens, config, logger,
-    (sessionId, reason) => {
-      const closed = sockets.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
-      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
-    },
+    (sessionId, reason) => sessionEvents.publish({ sessionId, reason }),
     sessionId => sockets.count(sessionId),
     metrics.securityEvents)
   const drafts = new Drafts(store,

@@ -5,6 +5,7 @@ import type { ReauthenticateHook } from '../transport/auth-hook.js'
 import type { Connection } from './connection.js'
 import type { ExpiryClock } from './expiry-clock.js'
 import type { LiveDocBudget } from './live-doc-budget.js'
+import type { DocUpdateBus } from '../cluster/doc-update-bus.js'
 
 export interface SyncConfig {
   /** Largest accepted message; ws closes the socket with 1009 (CloseCode.messageTooLarge) above it. */
@@ -32,4 +33,6 @@ export interface SyncContext {
   expiry: ExpiryClock<Connection>
   /** Bytes of big documents that may be kept as live Y.Docs (room.ts). */
   liveDocs: LiveDocBudget
+  /** Fans accepted updates out to the document's room here and on the other nodes. */
+  updates: DocUpdateBus
 }

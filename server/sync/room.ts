@@ -10,6 +10,7 @@ import { checkUpdateV1 } from '../yjs/update-check.js'
 import { UpdateLog } from './update-log.js'
 import { BUILT_DOC_GUID, buildDoc } from '../yjs/merge-updates.js'
 import type { Merger } from '../yjs/merger.js'
+import type { DocUpdateSubscriber } from '../cluster/doc-update-bus.js'
 
 /** Documents at least this big keep the Y.Doc a sync's rebuild made, budget permitting; smaller ones rebuild in a few ms. */
 const LIVE_DOC_MIN_BYTES = 256 * 1024
@@ -32,7 +33,7 @@ interface Cut { recent: number, syncMerges: number, appended: number, entries: n
  * applying every update to a live Y.Doc costs CPU per edit, and the object graph of every loaded
  * document lengthens every garbage collection.
  */
-export class Room {
+export class Room implements DocUpdateSubscriber {
   // Created when the first presence arrives: most session documents never carry any, and each
   // Awareness holds maps and a 3-second timer of its own (and a Y.Doc for its client id).
   private awareness: awarenessProtocol.Awareness | null = null
@@ -208,9 +209,24 @@ export class Room {
     this.appended++
     this.logEntries++
     this.logBytes += update.byteLength
-    this.broadcast(frame, from)
+    this.ctx.updates.publish(this.name, update, frame, from)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
+  }
+
+  /**
+   * An update on the bus: the room's own (already in its log, sent to all but `from`), or one another
+   * node accepted and stored (`from` null), which joins the log without being stored again.
+   */
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null): void {
+    if (from === null) {
+      if (this.destroyed) return
+      checkUpdateV1(update)
+      this.recent.push(update)
+      // Not this node's to compact (it did not store them): merged in memory, as a sync would.
+      if (this.recent.length > this.ctx.config.compactMaxEntries * 10) this.current()
+    }
+    this.broadcast(frame, from)
   }
 
   runAtTurnEnd (): void { this.compactIfDue() }
@@ -282,6 +298,7 @@ export class Room {
   /** Free the room. Callers compact first, except a purge. */
   destroy (): void {
     this.destroyed = true
+    this.ctx.updates.unsubscribe(this.name, this)
     cancelRoom(this)
     this.dropLive()
     this.recent.clear()

@@ -30,6 +30,13 @@ describe('config', () => {
     expect(loadConfig(['--rp-id', 'sync.example.com'], {}).rpId).toBe('sync.example.com')
   })
 
+  it('--redis-url needs --store postgres, and is off by default', () => {
+    expect(loadConfig([], {}).redisUrl).toBe('')
+    expect(() => loadConfig(['--redis-url', 'redis://127.0.0.1:6379'], {})).toThrow(/--redis-url needs --store postgres/)
+    const c = loadConfig(['--store', 'postgres', '--database-url', 'postgres://db/x'], { SYNC_REDIS_URL: 'redis://r:6379', SYNC_REDIS_PREFIX: 'app1:' })
+    expect([c.redisUrl, c.redisPrefix]).toEqual(['redis://r:6379', 'app1:'])
+  })
+
   it('usage lists every flag with its env var', () => {
     expect(usage()).toMatch(/--data-dir\s+SYNC_DATA_DIR/)
   })
