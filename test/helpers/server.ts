@@ -21,7 +21,11 @@ export const startServer = async (overrides: Partial<ServerConfig> = {}, opts: A
   return Object.assign(app, { wsUrl: app.url.replace('http', 'ws') + '/sync', config })
 }
 
-export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> => {
+/**
+ * Polls `cond` until it holds. The timeout only bounds how long a failing test hangs; it is no
+ * assertion about speed, so the default is wide enough for a loaded 2-core machine.
+ */
+export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

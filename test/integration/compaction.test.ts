@@ -96,7 +96,7 @@ describe('LevelDocStore', () => {
       setImmediate(appendLoop)
     }
     appendLoop()
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await waitFor(() => busyAppends >= 10, 5000, 'the other document under load')
     const leaving = new Y.Doc()
     leaving.on('update', (u: Uint8Array) => store.append('leaving', u))
     for (let i = 0; i < 20; i++) leaving.getArray('a').push([i])
@@ -273,7 +273,7 @@ describe('compaction in the server', () => {
       await waitFor(() => watcher.doc.getMap('m').size === to, 5000, 'the watcher to receive the edits')
     }
     await edit(0, 30) // past the threshold: a compaction starts, and its merge is held once done
-    await waitFor(() => held.waiting === 1, 5000, 'a merge held')
+    await waitFor(() => held.waiting === 1, 30_000, 'a merge held') // a worker starts: slow on a loaded machine
     await edit(30, 50) // accepted, broadcast and logged while the compaction runs
     expect(await compactionsOf(s)).toBe(0)
     // The store's state once the snapshot lands: snapshot + the log entries at or above the watermark.
@@ -313,7 +313,7 @@ describe('compaction in the server', () => {
       await waitFor(() => watcher.text() === text.toString(), 5000, 'the watcher to receive the edits')
     }
     await type(0, 30)
-    await waitFor(() => held.waiting === 1, 5000, 'a merge held')
+    await waitFor(() => held.waiting === 1, 30_000, 'a merge held') // a worker starts: slow on a loaded machine
     await type(30, 40)
     const joiner = new RawClient(`${s.wsUrl}/joined`) // its sync merges the room on the event loop
     await waitFor(() => joiner.synced && joiner.text() === text.toString(), 5000, 'the joiner to sync')
