@@ -128,6 +128,7 @@ describe('sdk with identity', () => {
     await b.api.revokeSession(victim.id)
     await waitFor(() => wiped, 5000, 'wiped')
     expect(ev).toEqual(['ended:revoked', 'revoked:revoked'])
+    // A negative check with no event to wait for: a reconnect after the wipe would show within a second.
     await new Promise(r => setTimeout(r, 1000))
     expect(statuses.filter(x => x === 'connecting')).toEqual([])
     expect(await listDir(profileDir)).toEqual([])
