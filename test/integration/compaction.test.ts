@@ -236,7 +236,7 @@ describe('compaction in the server', () => {
     const writer = new RawClient(`${s.wsUrl}/big`)
     await waitFor(() => writer.synced)
     const N = 5000
-    // In bursts of 50 across event-loop turns, as typing arrives: the server applies what arrives in one
+    // Pacing, not waiting: in bursts of 50 across event-loop turns, as typing arrives: the server applies what arrives in one
     // turn together and checks the thresholds after each such batch.
     for (let i = 0; i < N; i++) {
       writer.doc.getArray<number>('a').push([i])
