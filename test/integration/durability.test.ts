@@ -52,7 +52,8 @@ describe('durability (server in a child process)', { timeout: 120_000 }, () => {
 
   it('graceful SIGTERM flushes everything, even with a long batch window, and closes sockets with 1001', async () => {
     const dataDir = await tempDir()
-    const first = await start(dataDir, ['--flush-ms', '60000'])
+    // The shutdown deadline is not the subject: wide enough for a loaded machine.
+    const first = await start(dataDir, ['--flush-ms', '60000', '--shutdown-timeout-ms', '60000'])
     const { writer } = await writeEdits(first, 'graceful', 500)
     first.proc.kill('SIGTERM')
     expect(await writer.closed).toBe(CloseCode.goingAway)
