@@ -9,7 +9,7 @@ describe('bench: server loop stalls and GC pauses from /metrics', () => {
   it('reads a stall of the server\'s loop, in the window between two scrapes only', async () => {
     const server = await start()
     await scrapeLoop(server.url) // opens a fresh window
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await new Promise(resolve => setTimeout(resolve, 100)) // real time: the loop monitor takes samples every 10 ms
     const quiet = loopStatsBetween(await scrapeLoop(server.url), await scrapeLoop(server.url))
     expect(quiet).not.toBeNull()
 
@@ -35,7 +35,7 @@ describe('bench: server loop stalls and GC pauses from /metrics', () => {
     expect(Number.isInteger(stalled.gcSlow)).toBe(true)
     expect(stalled.gcSlow * 10).toBeLessThanOrEqual(stalled.gcMs + 1) // each slow pause took ≥ 10 ms of gcMs
 
-    // The stall belongs to that window: the next one starts fresh.
+    // The stall belongs to that window: the next one starts fresh (after some samples of real time).
     await new Promise(resolve => setTimeout(resolve, 100))
     const after = loopStatsBetween(await scrapeLoop(server.url), await scrapeLoop(server.url))!
     expect(after.maxStallMs).toBeLessThan(stalled.maxStallMs) // the stall is not in it
