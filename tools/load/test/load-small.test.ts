@@ -113,7 +113,7 @@ describe('load tool against a real local server (small)', { timeout: 180_000 }, 
     // The one dropped edit is lost: neither the server nor the other device of its user holds it.
     expect(dropped.report.convergence).toMatchObject({ lostEdits: 1, divergedDevices: 1 })
     expect(dropped.report.convergence.examples.join()).toMatch(/lost u0\.d0\.\d+/)
-  }, 90_000)
+  }, 300_000)
 
   it('coldload: a fresh device gets the whole history from storage', async () => {
     const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })
