@@ -170,7 +170,13 @@ export class Identity {
     }
     session.lastSeenAt = now
     session.lastIp = ctx.ip
-    await this.store.putSession(session)
+    const { refreshHash, prevRefreshHash, prevRotatedAt, prevSealedSuccessor } = session
+    const stored = await this.writeSession(session.id, cur => {
+      if (cur.endedAt) return false
+      Object.assign(cur, { refreshHash, prevRefreshHash, prevRotatedAt, prevSealedSuccessor, lastSeenAt: now, lastIp: ctx.ip })
+      return true
+    })
+    if (!stored || stored.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
     return this.tokenResponse(user, session, next)
   }
 
@@ -326,21 +332,46 @@ export class Identity {
     return !s || s.endedAt || await this.endIfExpired(s) ? undefined : s
   }
 
+  /** Records use (time, IP) of a session; never revives one that ended since `s` was read. */
   async touch (s: SessionRecord, ip?: string): Promise<void> {
     const now = Date.now()
     if (now - s.lastSeenAt < TOUCH_EVERY_MS && (!ip || ip === s.lastIp)) return
     s.lastSeenAt = now
     if (ip) s.lastIp = ip
-    await this.store.putSession(s)
+    await this.writeSession(s.id, cur => {
+      if (cur.endedAt) return false
+      cur.lastSeenAt = Math.max(cur.lastSeenAt, now)
+      if (ip) cur.lastIp = ip
+      return true
+    })
   }
 
   private async endSession (s: SessionRecord, reason: SessionEndReason): Promise<void> {
     if (!s.endedAt) {
-      s.endedAt = Date.now()
-      s.endReason = reason
-      await this.store.putSession(s)
+      const stored = await this.writeSession(s.id, cur => {
+        if (cur.endedAt) return false
+        cur.endedAt = Date.now()
+        cur.endReason = reason
+        return true
+      })
+      s.endedAt = stored?.endedAt ?? Date.now()
+      s.endReason = stored?.endReason ?? reason
     }
     this.onSessionEnded(s.id, reason)
+  }
+
+  /**
+   * Changes a stored session record: one change at a time per session, each applied to the record as
+   * stored when its turn comes, so a write prepared from an older copy cannot undo another (e.g. clear
+   * `endedAt`). `change` returns false to leave the record as it is. Resolves with the stored record.
+   * Its own lock key: `rotate` (under the refresh lock of the same session) calls it.
+   */
+  private writeSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    return this.serialized(`write:${id}`, async () => {
+      const current = await this.store.sessionById(id)
+      if (current && change(current)) await this.store.putSession(current)
+      return current
+    })
   }
 
   private async endOthers (a: Authed, reason: SessionEndReason, ctx: RequestContext): Promise<number> {
@@ -367,8 +398,13 @@ export class Identity {
 
   /** The session proved a second factor (`otp` or `hwk`) now: its tokens carry it and a fresh `mfa_time`. */
   async markSecondFactor (s: SessionRecord, method: 'otp' | 'hwk' = 'otp'): Promise<void> {
-    Object.assign(s, { mfaAt: Date.now(), amr: [...new Set([...s.amr, method])] })
-    await this.store.putSession(s)
+    const mfaAt = Date.now()
+    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])] })
+    await this.writeSession(s.id, cur => {
+      if (cur.endedAt) return false
+      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])] })
+      return true
+    })
   }
 
   /** A TOTP code (each time step once) or an unused recovery code (consumed). */

@@ -18,7 +18,7 @@ export const startChildServer = async (args: string[], env: NodeJS.ProcessEnv = 
   const exited = new Promise<number | null>(resolve => proc.on('exit', code => resolve(code)))
   proc.stderr!.on('data', d => logs.push(String(d)))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${logs.join('')}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${logs.join('')}`)), 90_000)
     readline.createInterface({ input: proc.stdout! }).on('line', line => {
       logs.push(line)
       try {

@@ -3,6 +3,7 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK, type CryptoKey } from 'j
 import WebSocket from 'ws'
 import type { ServerConfig } from '../../server/config.js'
 import type { TokenResponse } from '../../shared/api.js'
+import { decodeMessage, encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js'
 import { startServer } from './server.js'
 
 export const PASSWORD = 'correct horse battery staple'
@@ -106,3 +107,20 @@ export const secondDevice = async (first: TestDevice, name = 'second'): Promise<
 /** Resolves with the close code of a socket. */
 export const closeCode = (ws: WebSocket): Promise<number> =>
   new Promise(resolve => { if (ws.readyState === ws.CLOSED) resolve(-1); else ws.once('close', code => resolve(code)) })
+
+/**
+ * A barrier on a sync socket: sends sync step 1 for an empty document and resolves with the server's
+ * step 2 reply, the document's whole state. The server handles a socket's messages in order, so
+ * everything sent before has been applied when the reply comes.
+ */
+export const syncRoundTrip = (ws: WebSocket): Promise<Uint8Array> => new Promise((resolve, reject) => {
+  const onMessage = (data: Buffer) => {
+    const msg = decodeMessage(new Uint8Array(data))
+    if (msg.type !== MessageType.sync || msg.syncType !== SyncType.step2) return
+    ws.off('message', onMessage)
+    resolve(msg.payload)
+  }
+  ws.on('message', onMessage)
+  ws.once('close', code => reject(new Error(`socket closed (${code}) before the sync reply`)))
+  ws.send(encodeSyncStep1(Uint8Array.of(0)))
+})

@@ -15,6 +15,8 @@ export class RawClient {
   received: Uint8Array[] = []
   readonly opened: Promise<void>
   readonly closed: Promise<number>
+  /** One entry per step 1 sent, in order: the resolver of its step 2 reply (null for the opening one). */
+  private readonly replies: Array<(() => void) | null> = []
 
   constructor (url: string, opts: WebSocket.ClientOptions & { protocols?: string[] } = {}) {
     this.ws = new WebSocket(url, opts.protocols, opts)
@@ -26,7 +28,7 @@ export class RawClient {
     })
     this.opened.catch(() => {})
     this.closed = new Promise(resolve => this.ws.on('close', (code, reason) => { this.closeCode = code; this.closeReason = reason.toString(); resolve(code) }))
-    this.ws.on('open', () => this.ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc))))
+    this.ws.on('open', () => { this.replies.push(null); this.ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc))) })
     this.ws.on('message', (data: Buffer) => this.onMessage(data))
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== this && this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeUpdate(update))
@@ -40,8 +42,21 @@ export class RawClient {
     if (msg.syncType === SyncType.step1) this.ws.send(encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, msg.payload)))
     else {
       Y.applyUpdate(this.doc, msg.payload, this)
-      if (msg.syncType === SyncType.step2) this.synced = true
+      if (msg.syncType === SyncType.step2) { this.synced = true; this.replies.shift()?.() }
     }
+  }
+
+  /**
+   * A barrier: resolves when the server answers a fresh sync step 1. The server handles a socket's
+   * messages in order and sends on a socket in order, so what this client sent before has been
+   * handled and what the server sent it before has arrived.
+   */
+  roundTrip (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.replies.push(resolve)
+      void this.closed.then(code => reject(new Error(`socket closed (${code}) before the sync reply`)))
+      this.ws.send(encodeSyncStep1(Y.encodeStateVector(this.doc)))
+    })
   }
 
   text (name = 't') { return this.doc.getText(name).toString() }

@@ -21,8 +21,16 @@ export const startServer = async (overrides: Partial<ServerConfig> = {}, opts: A
   return Object.assign(app, { wsUrl: app.url.replace('http', 'ws') + '/sync', config })
 }
 
-export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
+/** The least time `waitFor` gives a condition: enough for a loaded 2-core machine. */
+const WAIT_FLOOR_MS = 20_000
+
+/**
+ * Polls `cond` until it holds. The timeout only bounds how long a failing test hangs; it is no
+ * assertion about speed, so it is never below WAIT_FLOOR_MS. Tests where time is the subject
+ * measure it themselves.
+ */
+export const waitFor = async (cond: () => boolean | Promise<boolean>, timeoutMs = WAIT_FLOOR_MS, what = 'condition'): Promise<void> => {
+  const deadline = Date.now() + Math.max(timeoutMs, WAIT_FLOOR_MS)
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise(r => setTimeout(r, 10))

@@ -71,7 +71,7 @@ export class TcpWs {
   }
 
   /** Resolves with the response head once it has arrived. */
-  async head (timeoutMs = 3000): Promise<string> {
+  async head (timeoutMs = 20_000): Promise<string> {
     const end = Date.now() + timeoutMs
     while (!this.headDone && Date.now() < end) await new Promise(r => setTimeout(r, 5))
     if (!this.headDone) throw new Error(`no response head; got ${JSON.stringify(this.buf.toString('latin1').slice(0, 200))}`)
@@ -86,7 +86,7 @@ export class TcpWs {
   send (bytes: Uint8Array): void { this.socket.write(bytes) }
 
   /** Wait until a frame matching `pred` has arrived (or throw after `timeoutMs`). */
-  async frame (pred: (f: ServerFrame) => boolean, timeoutMs = 3000): Promise<ServerFrame> {
+  async frame (pred: (f: ServerFrame) => boolean, timeoutMs = 20_000): Promise<ServerFrame> {
     const end = Date.now() + timeoutMs
     for (;;) {
       const f = this.frames.find(pred)

@@ -27,7 +27,7 @@ afterEach(() => {
 describe('the compiled server (what npm start runs)', () => {
   beforeAll(async () => {
     await run('npm', ['run', 'build', '--silent'], { cwd: root })
-  }, 120_000)
+  }, 300_000) // tsc on a loaded 2-core machine
 
   it('npm start builds what it needs and serves the demo, /healthz and identity, with identity on by default', async () => {
     const dataDir = await tempDir()
@@ -54,7 +54,7 @@ describe('the compiled server (what npm start runs)', () => {
     const jwks = await (await fetch(`${url}/.well-known/jwks.json`)).json() as { keys: unknown[] }
     expect(jwks.keys).toHaveLength(1)
     expect(fs.existsSync(ENTRY)).toBe(true)
-  }, 120_000)
+  }, 300_000)
 
   it('signs a device in, rate-limits failed logins and serves metrics', async () => {
     const server = await startChildServer(['--data-dir', await tempDir(), '--login-attempts-per-account', '2'], {}, [ENTRY])

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto'
 import * as Y from 'yjs'
 import { encodeUpdate } from '../../shared/protocol.js'
 import { AUDIENCE, CLOCK_TOLERANCE_S, ISSUER } from '../../server/identity/access-token.js'
-import { startIdentityServer, signedInDevice, UpgradeRefused, closeCode, type TestDevice } from '../helpers/identity.js'
+import { startIdentityServer, signedInDevice, UpgradeRefused, closeCode, syncRoundTrip, type TestDevice } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>
 
@@ -127,7 +127,9 @@ describe('access tokens: every forged or stale token is refused before a socket 
     const doc = new Y.Doc()
     doc.getMap('prefs').set('theme', 'dark')
     ws.send(encodeUpdate(Y.encodeStateAsUpdate(doc)))
-    await new Promise(resolve => setTimeout(resolve, 100))
+    const state = new Y.Doc()
+    Y.applyUpdate(state, await syncRoundTrip(ws))
+    expect(state.getMap('prefs').get('theme')).toBe('dark')
     ws.close()
     await closeCode(ws)
     await app.rooms.unloadAll()

@@ -14,7 +14,7 @@ const kids = async (url: string) => {
   return jwks.keys.map(k => k.kid).sort()
 }
 
-describe('signing key rotation on a running server (CLI + SIGHUP)', () => {
+describe('signing key rotation on a running server (CLI + SIGHUP)', { timeout: 120_000 }, () => {
   it('keys:rotate adds a key that the server publishes after SIGHUP, without a restart', async () => {
     const dataDir = await tempDir()
     const server = await startChildServer(['--data-dir', dataDir, '--log-level', 'info'])

@@ -108,7 +108,7 @@ describe('a big document that devices join while it is edited', () => {
     const m = writer.doc.getMap('m')
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 1010; i++) m.set(`k${i % 10}`, i)
-      await new Promise(r => setTimeout(r, 100))
+      await new Promise(r => setTimeout(r, 100)) // pacing: the two rounds reach the server as separate batches
     }
     await waitFor(async () => (await liveDocBytes(app)) === 0, 5000, 'the live Y.Doc dropped')
   })

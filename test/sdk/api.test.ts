@@ -41,6 +41,8 @@ describe('sdk api', () => {
     expect(db.status).toBe('offline')
     const statuses: string[] = []
     db.on('status', st => statuses.push(st))
+    // A negative check with no event to wait for: a reconnect loop would change the status within its
+    // first backoff step, which is shorter than this.
     await new Promise(r => setTimeout(r, 800))
     expect(statuses).toEqual([])
     await expect(bob.api.getDoc(draft.id)).rejects.toMatchObject({ status: 404 })

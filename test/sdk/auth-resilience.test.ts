@@ -101,7 +101,7 @@ describe('sdk auth resilience', () => {
     let inside = 0; let maxInside = 0
     const hold = () => store.withLock(async () => {
       maxInside = Math.max(maxInside, ++inside)
-      await new Promise(r => setTimeout(r, 30))
+      await new Promise(r => setTimeout(r, 30)) // holding a while gives the others the chance to overlap
       inside--
     })
     await Promise.all([hold(), hold(), hold()])

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ExpiryClock, NOT_SCHEDULED, type Expiring } from '../../server/sync/expiry-clock.js'
+import { waitFor } from '../helpers/server.js'
 
 /** A member that records when it was told, and may reschedule itself once. */
 class Member implements Expiring {
@@ -10,8 +11,8 @@ class Member implements Expiring {
 }
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
-/** Wait until `cond` holds (timers on a busy machine run late), at most 6 s. */
-const until = async (cond: () => boolean) => { const end = Date.now() + 6000; while (!cond() && Date.now() < end) await sleep(20) }
+/** Wait until `cond` holds (timers on a busy machine run late); fails the test after 20 s. */
+const until = (cond: () => boolean) => waitFor(cond, 20_000, 'the clock')
 
 describe('ExpiryClock: credential expiry for every socket on one timer', () => {
   const clocks: Array<ExpiryClock<Member>> = []
@@ -35,7 +36,7 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     for (const { m, at } of members) {
       expect(m.firedAt).toHaveLength(1)
       expect(m.firedAt[0]).toBeGreaterThanOrEqual(at)
-      expect(m.firedAt[0]! - at).toBeLessThan(1000 + 400) // a second's granularity, plus a busy machine's timer lag
+      expect(m.firedAt[0]! - at).toBeLessThan(1000 + 5000) // a second's granularity, plus a loaded machine's timer lag
     }
     // Deadlines in different seconds come in order; within one second, in any order.
     expect(order.indexOf('m4')).toBeLessThan(order.indexOf('m1'))
@@ -55,11 +56,9 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     c.cancel(cancelled) // twice is harmless
     c.schedule(moved, t0 + 1600)
     expect(c.size).toBe(1)
-    await sleep(1300)
-    expect(cancelled.firedAt).toHaveLength(0)
-    expect(moved.firedAt).toHaveLength(0)
     await until(() => moved.firedAt.length > 0)
-    await sleep(50)
+    // Nothing is left to tell: the cancelled member (due long before) was not told, and never will be.
+    expect(c.size).toBe(0)
     expect(cancelled.firedAt).toHaveLength(0)
     expect(moved.firedAt).toHaveLength(1)
     expect(moved.firedAt[0]).toBeGreaterThanOrEqual(t0 + 1600)
@@ -104,6 +103,7 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
     const c = clock()
     const far = new Member('far')
     c.schedule(far, Date.now() + 40 * 24 * 3600 * 1000)
+    // No event to wait for: an overflowing setTimeout fires after 1 ms, well inside this.
     await sleep(50)
     expect(far.firedAt).toHaveLength(0)
     expect(c.size).toBe(1)
@@ -125,8 +125,7 @@ describe('ExpiryClock: credential expiry for every socket on one timer', () => {
       }
     }
     expect(c.size).toBe(members.filter(x => x.live).length)
-    await until(() => c.size === 0)
-    await sleep(50)
+    await until(() => c.size === 0) // nothing left to tell: every firing has happened
     for (const x of members) {
       if (!x.live) { expect(x.m.firedAt).toHaveLength(0); continue }
       expect(x.m.firedAt).toHaveLength(1)

@@ -10,11 +10,16 @@ describe('bench CPU pinning', () => {
   })
 
   it('puts the process and its later threads on the listed CPUs', async () => {
-    const script = 'const { Worker } = require("node:worker_threads"); new Worker("setTimeout(() => {}, 5000)", { eval: true }); setTimeout(() => {}, 5000)'
+    // The child says so once its worker thread runs: the thread list is complete from then on.
+    const script = 'const { Worker } = require("node:worker_threads"); new Worker("setTimeout(() => {}, 30000)", { eval: true }).once("online", () => console.log("worker online")); setTimeout(() => {}, 30000)'
     const run = pinned('0', ['-e', script])
-    const child = spawn(run.command, run.args, { stdio: 'ignore' })
+    const child = spawn(run.command, run.args, { stdio: ['ignore', 'pipe', 'ignore'] })
     try {
-      await new Promise(resolve => setTimeout(resolve, 500))
+      await new Promise<void>((resolve, reject) => {
+        let out = ''
+        child.stdout.on('data', (b: Buffer) => { out += b; if (out.includes('worker online')) resolve() })
+        child.once('exit', code => reject(new Error(`child exited (${code}) before its worker ran`)))
+      })
       expect(affinityOf(child.pid!)).toBe('0')
       // Every thread, the worker started after launch included, carries the mask.
       const threads = readdirSync(`/proc/${child.pid}/task`).map(Number)

@@ -29,8 +29,8 @@ describe('the load tool finds a local server by its port', () => {
 
   it('answers null for a port nobody listens on', async () => {
     const port = await listen()
-    servers.pop()!.close()
-    await new Promise(r => setTimeout(r, 50))
+    const s = servers.pop()!
+    await new Promise(resolve => s.close(resolve))
     expect(findListeningPid(port)).toBeNull()
   })
 })

@@ -20,10 +20,11 @@ const run = (scenario: ScenarioName, fleet: Partial<FleetOptions>, o: { seconds?
   scenario,
   serverPid: null,
   fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'full', auth: 'api', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4, ...fleet },
-  scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 5, history: 2000, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {}, ...o }
+  scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 5, history: 2000, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 150_000, onProgress: () => {}, ...o }
 })
 
-describe('load tool against a real local server (small)', () => {
+// Logins (password hashing) and 15 devices' sockets are slow on a loaded 2-core machine: the bounds are wide.
+describe('load tool against a real local server (small)', { timeout: 180_000 }, () => {
   it('steady: every edit reaches every other device; latency measured', async () => {
     const r = await run('steady', {})
     expect(r.editsSent).toBeGreaterThan(200)
@@ -59,21 +60,22 @@ describe('load tool against a real local server (small)', () => {
     const r = await runLoad({
       scenario: 'steady', serverPid: null,
       fleet: { target: own.url, users: 4, devicesPerUser: 2, mode: 'light', auth: 'api', runId: Math.random().toString(36).slice(2, 8), loginConcurrency: 4 },
-      scenarioOptions: { seconds: 9, rate: 5, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {} }
+      scenarioOptions: { seconds: 9, rate: 5, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 150_000, onProgress: () => {} }
     }).finally(() => own.close())
     expect(r.refreshes).toBeGreaterThanOrEqual(8 * 2)
     expect(r.closes).toEqual({})
     expect(r.reconnects).toBe(0)
     expect(r.convergence).toMatchObject({ lostEdits: 0, unreadableUsers: 0, divergedDevices: 0 })
     expect(r.signedOut).toBe(0)
-  }, 60_000)
+  }, 180_000)
 
   it('steady over 2 generator processes (--processes): each drives its own users, the report counts both', async () => {
     const runId = Math.random().toString(36).slice(2, 8)
+    const started = performance.now()
     const r = await runInProcesses(2, {
       scenario: 'steady', serverPid: process.pid, // any live pid: the parent's own measurement is what is checked
       fleet: { target: server.url, users: 5, devicesPerUser: 3, mode: 'light', auth: 'api', runId, loginConcurrency: 4 },
-      scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 60_000, onProgress: () => {} }
+      scenarioOptions: { seconds: 2, rate: 10, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 50, deadline: Date.now() + 150_000, onProgress: () => {} }
     }, path.resolve(import.meta.dirname, '../cli.ts'), ['--import', 'tsx'])
     expect(r.users).toBe(5)
     expect(r.devices).toBe(15)
@@ -86,15 +88,19 @@ describe('load tool against a real local server (small)', () => {
     // The server here is this process: its main thread ran while it served the run, and the report says so.
     // (15 logins and ~600 deliveries take it ~100 ms here; the bar only has to tell "measured" from 0.)
     expect(r.server!.main!.runMs).toBeGreaterThan(20)
-    expect(r.server!.main!.waitMs).toBeGreaterThanOrEqual(0)
+    const wallMs = performance.now() - started
+    const { runMs, waitMs } = r.server!.main!
+    // A thread is running, waiting for a CPU, or asleep: both shares fit in the run's wall time.
+    expect(Number.isFinite(waitMs)).toBe(true)
+    expect(runMs + waitMs).toBeLessThan(wallMs + 1)
     expect(formatReport(r)).toMatch(/server main thread +ran \d+\.\d\d s, waited for a CPU \d+\.\d\d s/)
-  }, 60_000)
+  }, 180_000)
 
   it('the CLI exits 0 on a clean run, and 1 with the lost edit named when a device drops one on purpose (--drop-edits)', async () => {
     const cli = path.resolve(import.meta.dirname, '../cli.ts')
     const runCli = (extra: string[]) => new Promise<{ code: number | null, report: LoadReport }>((resolve, reject) => {
       const args = ['--import', 'tsx', cli, '--target', server.url, '--scenario', 'steady', '--users', '3', '--devices', '2', '--rate', '5', '--seconds', '1', '--json', ...extra]
-      execFile(process.execPath, args, { cwd: path.resolve(import.meta.dirname, '../../..'), timeout: 60_000 }, (err, stdout) => {
+      execFile(process.execPath, args, { cwd: path.resolve(import.meta.dirname, '../../..'), timeout: 150_000 }, (err, stdout) => {
         if (err && typeof err.code !== 'number') return reject(err)
         resolve({ code: err ? err.code as number : 0, report: JSON.parse(stdout) as LoadReport })
       })
@@ -107,7 +113,7 @@ describe('load tool against a real local server (small)', () => {
     // The one dropped edit is lost: neither the server nor the other device of its user holds it.
     expect(dropped.report.convergence).toMatchObject({ lostEdits: 1, divergedDevices: 1 })
     expect(dropped.report.convergence.examples.join()).toMatch(/lost u0\.d0\.\d+/)
-  }, 90_000)
+  }, 300_000)
 
   it('coldload: a fresh device gets the whole history from storage', async () => {
     const r = await run('coldload', { users: 1, devicesPerUser: 2 }, { history: 3000, unloadWaitSeconds: 1 })
