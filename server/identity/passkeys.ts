@@ -1,9 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type RegistrationResponseJSON
-} from '@simplewebauthn/server'
-import { decodeAttestationObject, isoBase64URL, parseAuthenticatorData } from '@simplewebauthn/server/helpers'
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
+import type { isoBase64URL } from '@simplewebauthn/server/helpers'
 import type { DeviceInfo, ErrorCodeValue, PasskeyInfo, PasskeyLoginOptionsResponse, StepUpResponse, TokenResponse, WebAuthnJson } from '../../shared/api.js'
 import { ErrorCode } from '../../shared/api.js'
 import type { ServerConfig } from '../config.js'
@@ -18,6 +15,14 @@ const MAX_PENDING = 10_000
 const MAX_PENDING_PER_IP = 20
 /** The amr of a passkey with user verification (RFC 8176: proof of possession of a hardware-secured key). */
 export const PASSKEY_AMR = 'hwk'
+
+/**
+ * `@simplewebauthn/server` is loaded with the first passkey request: it and its crypto dependencies
+ * hold some 25 MB of memory, which a server whose users never use passkeys need not pay.
+ */
+let library: Promise<typeof import('@simplewebauthn/server') & typeof import('@simplewebauthn/server/helpers')> | null = null
+const webauthn = () => library ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')])
+  .then(([server, helpers]) => ({ ...server, ...helpers }))
 
 interface Pending { challenge: string, expiresAt: number, ip: string }
 type Bytes = ReturnType<typeof isoBase64URL.toBuffer>
@@ -106,6 +111,7 @@ export class Passkeys {
 
   /** Options for `navigator.credentials.create`, bound to this session. With MFA on, needs step-up. */
   async registrationOptions (a: Authed, ctx: RequestContext): Promise<WebAuthnJson> {
+    const { generateRegistrationOptions } = await webauthn()
     this.identity.requireStepUp(a)
     const { rpID } = this.rp(ctx)
     const existing = await this.store.passkeysOfUser(a.user.id)
@@ -121,6 +127,7 @@ export class Passkeys {
 
   /** Checks the attestation against this session's challenge and stores the passkey. */
   async register (a: Authed, response: WebAuthnJson, name: string | undefined, ctx: RequestContext): Promise<PasskeyInfo> {
+    const { verifyRegistrationResponse, decodeAttestationObject, isoBase64URL } = await webauthn()
     this.identity.requireStepUp(a)
     const expected = this.challenges.take(`register:${a.session.id}`)
     const rp = this.rp(ctx)
@@ -154,6 +161,7 @@ export class Passkeys {
 
   /** Options for `navigator.credentials.get` with no allowed list (the authenticator offers its passkeys), bound to a new attempt. */
   async loginOptions (ctx: RequestContext): Promise<PasskeyLoginOptionsResponse> {
+    const { generateAuthenticationOptions } = await webauthn()
     const { rpID } = this.rp(ctx)
     const options = await generateAuthenticationOptions({ rpID, userVerification: 'required', timeout: CHALLENGE_TTL_MS })
     const attemptId = randomUUID()
@@ -172,6 +180,7 @@ export class Passkeys {
 
   /** Options for a step-up with one of this account's passkeys, bound to this session. */
   async stepUpOptions (a: Authed, ctx: RequestContext): Promise<WebAuthnJson> {
+    const { generateAuthenticationOptions } = await webauthn()
     const mine = await this.store.passkeysOfUser(a.user.id)
     if (mine.length === 0) throw new Failure(ErrorCode.passkeyUnknown, 'this account has no passkey')
     const options = await generateAuthenticationOptions({
@@ -218,6 +227,7 @@ export class Passkeys {
    * counter. Stores the new counter.
    */
   private async assert (response: WebAuthnJson, expected: string | undefined, of: UserRecord | undefined, ctx: RequestContext): Promise<{ passkey: PasskeyRecord, user: UserRecord }> {
+    const { verifyAuthenticationResponse, isoBase64URL, parseAuthenticatorData } = await webauthn()
     const res = response as unknown as AuthenticationResponseJSON
     const rp = this.rp(ctx)
     let fail: Refuse = (code, message) => this.refuse(of, code, message, ctx)
@@ -258,6 +268,7 @@ export class Passkeys {
   }
 
   private async checkClientData (encoded: unknown, type: string, expected: string | undefined, rp: { origins: string[] }, fail: Refuse): Promise<void> {
+    const { isoBase64URL } = await webauthn()
     let data: { type?: unknown, challenge?: unknown, origin?: unknown }
     try { data = JSON.parse(new TextDecoder().decode(isoBase64URL.toBuffer(String(encoded)))) } catch {
       return fail(ErrorCode.passkeyInvalid, 'clientDataJSON is not base64url JSON')
