@@ -52,7 +52,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
   store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
   databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
-  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates and session events' },
+  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates, session events, rate limits, used DPoP proofs and online counts' },
   redisPrefix: { flag: 'redis-prefix', env: 'SYNC_REDIS_PREFIX', kind: 'string', def: 'sync:', help: 'prefix of every Redis key this cluster uses' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
