@@ -100,6 +100,23 @@ export interface PasskeyRecord {
   lastUsedAt?: number
 }
 
+/**
+ * A key an app backend uses for the server-side document API (`Authorization: ApiKey <id>.<secret>`).
+ * Only the secret's SHA-256 is stored; the secret is shown once, when the key is created.
+ */
+export interface ApiKeyRecord {
+  /** Public part of the key, unique. */
+  id: string
+  /** SHA-256 (base64url) of the secret part. */
+  secretHash: string
+  /** e.g. `docs:read`, `docs:write`. */
+  scopes: string[]
+  name: string
+  createdAt: number
+  lastUsedAt?: number
+  revokedAt?: number
+}
+
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
@@ -136,4 +153,10 @@ export interface SessionStore {
   passkeyById (id: string): Promise<PasskeyRecord | undefined>
   passkeysOfUser (userId: string): Promise<PasskeyRecord[]>
   deletePasskey (p: PasskeyRecord): Promise<void>
+
+  /** Inserts or replaces an API key. */
+  putApiKey (k: ApiKeyRecord): Promise<void>
+  apiKeyById (id: string): Promise<ApiKeyRecord | undefined>
+  /** Every key, revoked ones included, in id order. */
+  apiKeys (): Promise<ApiKeyRecord[]>
 }

@@ -1,6 +1,6 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
+import type { ApiKeyRecord, DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
@@ -9,7 +9,7 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
  * `users` id→user, `emails` canonical email→id, `sessions` id→session, `user-sessions` `<user>!<session>`,
  * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`, `device-grants` id→grant,
  * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
- * `user-passkeys` `<user>!<passkey>`. Index and record are always written in one batch.
+ * `user-passkeys` `<user>!<passkey>`, `api-keys` id→key. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -24,6 +24,7 @@ export class LevelSessionStore implements SessionStore {
   private readonly grantExpiry: Sub<string>
   private readonly passkeys: Sub<PasskeyRecord>
   private readonly userPasskeys: Sub<string>
+  private readonly keys: Sub<ApiKeyRecord>
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
 
@@ -41,6 +42,7 @@ export class LevelSessionStore implements SessionStore {
     this.grantExpiry = sub('grant-expiry')
     this.passkeys = sub('passkeys')
     this.userPasskeys = sub('user-passkeys')
+    this.keys = sub('api-keys')
   }
 
   private oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
@@ -171,6 +173,10 @@ export class LevelSessionStore implements SessionStore {
       { type: 'del', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}` }
     ] as never)
   }
+
+  putApiKey (k: ApiKeyRecord) { return this.keys.put(k.id, k) }
+  apiKeyById (id: string) { return this.keys.get(id) }
+  apiKeys () { return this.keys.values().all() }
 }
 
 /** Sorts by expiry: a fixed-width decimal time, then the grant. */
