@@ -14,6 +14,7 @@ import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
 import { Passkeys } from './passkeys.js'
 import { HourlyBudget } from './rate-limits.js'
+import { SecurityLog } from './security-events.js'
 import type { SessionStore } from '../storage/session-store.js'
 import { socketAuthHooks } from './socket-auth.js'
 
@@ -30,7 +31,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const identity = new Identity(store, tokens, config, logger,
     (sessionId, reason) => sessionEvents.publish({ sessionId, reason }),
     sessionId => sockets.count(sessionId),
-    metrics.securityEvents)
+    new SecurityLog(store, logger, metrics.securityEvents))
   const drafts = new Drafts(store,
     (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
