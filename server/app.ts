@@ -35,6 +35,8 @@ export interface AppOptions {
   logger?: Logger
   /** Replaces the merge worker rooms compact in (tests). */
   merger?: Merger
+  /** Runs between loading a document from storage and subscribing to its updates (tests). */
+  afterLoad?: (doc: string) => Promise<void>
 }
 
 export interface App {
@@ -109,7 +111,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     authenticate = insecureAuthenticate
   }
 
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates, afterLoad: opts.afterLoad }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)

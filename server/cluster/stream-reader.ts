@@ -34,6 +34,11 @@ export class StreamReader {
     this.changed()
   }
 
+  /** The id of the last entry read from `key` (or where it is followed from). */
+  position (key: string): string | undefined {
+    return this.streams.get(key)?.lastId
+  }
+
   unfollow (key: string): void {
     if (this.streams.delete(key)) this.changed()
   }
