@@ -181,7 +181,7 @@ describe('LevelDocStore', () => {
     for (let i = 10; i < 14; i++) text.insert(text.length, `${i},`)
     await store.flush() // the four after the cut are written…
     for (let i = 14; i < 17; i++) text.insert(text.length, `${i},`) // …and three more are still queued
-    store.compact('d', snapshot, 7)
+    store.compact('d', snapshot, { pending: 7 })
     await store.flush()
     await waitFor(async () => (await countKeys(docs, 'u!d!')) === 7, 2000, 'the covered entries removed')
     const seqs: number[] = []
@@ -192,7 +192,7 @@ describe('LevelDocStore', () => {
     expect(loaded.snapshotBytes).toBe(snapshot.byteLength)
     expect(copy.getText('t').toString()).toBe(text.toString())
     // The next compaction covers everything; one that would cover less than the last is refused.
-    expect(() => store.compact('d', Y.encodeStateAsUpdate(doc), 8)).toThrow(/covers fewer updates/)
+    expect(() => store.compact('d', Y.encodeStateAsUpdate(doc), { pending: 8 })).toThrow(/covers fewer updates/)
     store.compact('d', Y.encodeStateAsUpdate(doc))
     await store.flush()
     await waitFor(async () => (await countKeys(docs, 'u!d!')) === 0, 2000, 'the log emptied')
