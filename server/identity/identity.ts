@@ -10,7 +10,7 @@ import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
 import { hashRecoveryCode, newRecoveryCodes, newTotpSecret, sameHash, totpStep } from './mfa.js'
 import { AuthRateLimits, HourlyBudget, RateLimited } from './rate-limits.js'
 import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } from './refresh-token.js'
-import { securityEvent } from './security-events.js'
+import type { SecurityEventFields, SecurityEventKind, SecurityLog } from './security-events.js'
 import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 import { expiryPolicy, sessionDeadline } from './expiry-policy.js'
 import type { SharedState } from '../cluster/shared-state.js'
@@ -43,14 +43,15 @@ export class Identity {
   private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
 
   constructor (
-    private readonly store: SessionStore,
+    readonly store: SessionStore,
     readonly tokens: AccessTokens,
     private readonly config: ServerConfig,
     private readonly logger: Logger,
     private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason) => void,
     /** Open sockets of a session on every node (cluster/online-counts.ts). */
     private readonly onlineCount: (sessionId: string) => number | Promise<number>,
-    private readonly securityCounter?: { inc (labels: { kind: string }): void },
+    /** Where security events go: log line, metric, store, listeners. */
+    readonly securityLog: SecurityLog,
     /** Used ids and rate-limit counters: this process's, or a cluster's (cluster/shared-state.ts). */
     readonly shared: Pick<SharedState, 'once' | 'limiters'> = { once: new MemoryOnceCache(), limiters: memoryLimiters }
   ) {
@@ -466,8 +467,9 @@ export class Identity {
     }
   }
 
-  event (kind: Parameters<typeof securityEvent>[1], fields: Parameters<typeof securityEvent>[2]): void {
-    securityEvent(this.logger, kind, fields, this.securityCounter)
+  /** Records a security event without waiting for it to be stored (`securityLog.record` never rejects). */
+  event (kind: SecurityEventKind, fields: SecurityEventFields): void {
+    void this.securityLog.record(kind, fields)
   }
 
   /** Runs `fn` after every earlier call with the same key has settled (in this process). */

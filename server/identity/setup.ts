@@ -15,6 +15,7 @@ import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
 import { Passkeys } from './passkeys.js'
 import { HourlyBudget } from './rate-limits.js'
+import { SecurityLog } from './security-events.js'
 import type { SessionStore } from '../storage/session-store.js'
 import type { KeyStore } from './key-store.js'
 import { FileKeyStore } from './file-key-store.js'
@@ -36,7 +37,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const identity = new Identity(store, tokens, config, logger,
     (sessionId, reason) => sessionEvents.publish({ sessionId, reason }),
     sessionId => shared.online.count(sessionId),
-    metrics.securityEvents, shared)
+    new SecurityLog(store, logger, metrics.securityEvents), shared)
   const drafts = new Drafts(store,
     (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
