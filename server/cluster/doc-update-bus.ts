@@ -28,7 +28,7 @@ export interface DocUpdateBus {
    * (which it holds before they are published). '' when unknown.
    */
   seen (doc: string): string
-  /** A snapshot holding every update up to `upTo` is stored: the bus may forget them. */
-  trim (doc: string, upTo: string): void
+  /** A snapshot holding every update up to `upTo` is stored: the bus may forget them. Never rejects. */
+  trim (doc: string, upTo: string): Promise<void>
   close (): Promise<void>
 }

@@ -17,7 +17,7 @@ export class LocalDocUpdateBus implements DocUpdateBus {
 
   seen (): string { return '' }
 
-  trim (): void {}
+  async trim (): Promise<void> {}
 
   async close (): Promise<void> { this.subscribers.clear() }
 }

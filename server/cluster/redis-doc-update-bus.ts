@@ -34,7 +34,8 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   constructor (
     private readonly writer: Redis,
     private readonly reader: StreamReader,
-    private readonly opts: { prefix: string, nodeId: string, logger: Logger }
+    /** `trimAfterMs`: TRIM_AFTER_MS by default; 0 trims regardless of age. */
+    private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number }
   ) {}
 
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
@@ -75,10 +76,11 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     return id === undefined || id === '0' ? '' : id
   }
 
-  trim (doc: string, upTo: string): void {
+  async trim (doc: string, upTo: string): Promise<void> {
     if (upTo === '') return
     const stream = this.key(doc)
-    redisTimeId(this.writer, TRIM_AFTER_MS)
+    const delayMs = this.opts.trimAfterMs ?? TRIM_AFTER_MS
+    await (delayMs > 0 ? redisTimeId(this.writer, delayMs) : Promise.resolve(upTo))
       .then(old => this.writer.xtrim(stream, 'MINID', compareStreamIds(old, upTo) < 0 ? old : upTo))
       .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not trim the document stream'))
   }

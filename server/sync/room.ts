@@ -385,7 +385,7 @@ export class Room implements DocUpdateSubscriber {
     this.loadedKeys = null
     if (claim) {
       void this.ctx.store.compact(this.name, snapshot, { pending: this.appended - cut.appended, remote, position: cut.position, token: claim.token })
-        .then(written => { if (written) this.ctx.updates.trim(this.name, cut.position) })
+        .then(written => { if (written) void this.ctx.updates.trim(this.name, cut.position) })
     }
     this.snapshotBytes = snapshot.byteLength
     this.logEntries -= cut.entries
