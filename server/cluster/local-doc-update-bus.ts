@@ -15,6 +15,8 @@ export class LocalDocUpdateBus implements DocUpdateBus {
     this.subscribers.get(doc)?.deliver(update, frame, from, '')
   }
 
+  publishAwareness (): void {}
+
   seen (): string { return '' }
 
   async trim (): Promise<void> {}
