@@ -20,6 +20,8 @@ export interface SyncConfig {
   compactMaxEntries: number
   /** …or past this many bytes. */
   compactMaxBytes: number
+  /** Presence of a device on another node is dropped when not renewed for this long. */
+  presenceTimeoutMs: number
 }
 
 /** What the sync core needs from its surroundings; `app.ts` builds it. */
