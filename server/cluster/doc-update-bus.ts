@@ -4,10 +4,11 @@ import type { Connection } from '../sync/connection.js'
 export interface DocUpdateSubscriber {
   /**
    * An accepted update of the document. `frame` is its encoded sync message. `from` is the local
-   * connection it came through (not sent back to it), or null for an update accepted by another node,
-   * which the subscriber has not seen yet.
+   * connection it came through (not sent back to it), undefined for one this node accepted without a
+   * connection (the server-side document API: sent to every connection), or null for an update
+   * accepted by another node, which the subscriber has not seen yet.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null): void
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined): void
 }
 
 /**
@@ -21,6 +22,6 @@ export interface DocUpdateBus {
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void
   unsubscribe (doc: string, subscriber: DocUpdateSubscriber): void
   /** Deliver to the local subscriber at once (before returning), and to the other nodes. */
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection): void
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void
   close (): Promise<void>
 }

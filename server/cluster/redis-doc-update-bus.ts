@@ -55,7 +55,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     this.reader.unfollow(this.key(doc))
   }
 
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection): void {
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void {
     this.subscribers.get(doc)?.deliver(update, frame, from)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
     const key = this.key(doc)

@@ -198,9 +198,10 @@ export class Room implements DocUpdateSubscriber {
 
   /**
    * Check, persist and fan out. Throws on an update Yjs could not read or apply, or that the store
-   * refuses, before anything is sent.
+   * refuses, before anything is sent. `from` undefined: accepted without a socket (the server-side
+   * document API), sent to every connection.
    */
-  applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
+  applyUpdate (update: Uint8Array, from: Connection | undefined, frame: Uint8Array): void {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
     // Copied into the room's log until the next merge (and kept by the store until its batch is
@@ -218,7 +219,7 @@ export class Room implements DocUpdateSubscriber {
    * An update on the bus: the room's own (already in its log, sent to all but `from`), or one another
    * node accepted and stored (`from` null), which joins the log without being stored again.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null): void {
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined): void {
     if (from === null) {
       if (this.destroyed) return
       checkUpdateV1(update)
@@ -226,7 +227,7 @@ export class Room implements DocUpdateSubscriber {
       // Not this node's to compact (it did not store them): merged in memory, as a sync would.
       if (this.recent.length > this.ctx.config.compactMaxEntries * 10) this.current()
     }
-    this.broadcast(frame, from)
+    this.broadcast(frame, from ?? null)
   }
 
   runAtTurnEnd (): void { this.compactIfDue() }
