@@ -10,6 +10,7 @@ import { RawClient } from '../helpers/raw-client.js'
 import { tempDir, waitFor } from '../helpers/server.js'
 import { useTestDatabase } from '../storage/postgres.js'
 import { SHARED_REDIS_URL } from './harness.js'
+import { launchBrowser, watchConsole, type ProblemLog } from '../helpers/browser.js'
 
 /**
  * `npm run cluster` (tools/cluster/run.ts) as a user runs it, nodes from source (--source: no build in
@@ -91,6 +92,36 @@ describe('npm run cluster', () => {
     expect(perNode.reduce((a, b) => a + b, 0)).toBe(3)
     expect(perNode.filter(n => n > 0).length).toBeGreaterThan(1)
   })
+
+  it('the demo app in Chromium signs up, creates a draft and syncs it through nginx', async () => {
+    const browser = await launchBrowser()
+    try {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, serviceWorkers: 'block', viewport: { width: 1280, height: 800 } })
+      context.setDefaultTimeout(30_000)
+      const page = await context.newPage()
+      const log: ProblemLog = { problems: [], network: [] }
+      watchConsole(page, 'cluster', log)
+      await page.goto(`${origin}/`)
+      await page.getByRole('tab', { name: 'Create account' }).click()
+      await page.fill('#auth-email', `b-${randomBytes(4).toString('hex')}@example.com`)
+      await page.fill('#auth-password', PASSWORD)
+      await page.fill('#auth-device', 'Browser')
+      await page.getByRole('button', { name: 'Create account', exact: true }).click()
+      await page.waitForSelector('.shell')
+      await page.getByTestId('new-draft').click()
+      await page.locator('#new-draft-title:focus').waitFor()
+      await page.keyboard.type('Through the cluster')
+      await page.keyboard.press('Enter')
+      await page.waitForURL(/\/d\//)
+      await page.locator('.cm-content').click()
+      await page.keyboard.type('hello from chromium')
+      await expect.poll(() => page.locator('.editor-head [data-testid="sync-status"]').getAttribute('data-status'), { timeout: 20_000 }).toBe('synced')
+      // Service workers are blocked here (the offline shell is test/e2e's subject): the app says so.
+      expect(log.problems.filter(p => !/Service Worker registration blocked/.test(p)).join('\n')).toBe('')
+    } finally {
+      await browser.close()
+    }
+  }, 120_000)
 
   it('Ctrl-C stops nginx and every node', async () => {
     for (const c of clients.splice(0)) c.ws.terminate()
