@@ -25,7 +25,7 @@ export const alertHeadline = (a: SecurityAlert): string => {
 }
 
 export const alertBanner = (ctx: Ctx) => {
-  const el = h('div', { class: 'security-alerts', 'data-testid': 'security-alerts', 'aria-live': 'assertive' })
+  const el = h('div', { class: 'security-alerts', 'data-testid': 'security-alerts', 'aria-live': 'assertive', style: 'display:grid;gap:8px;margin-bottom:12px;border-radius:8px;overflow:hidden' })
   const open = new Map<string, SecurityAlert>()
   const b = ctx.backend
   // Alerts about this very session are for the other devices to answer.
