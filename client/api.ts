@@ -3,7 +3,7 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
+  AddMemberRequest, SecurityAlertListResponse, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
   LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PairingRequestInfo, PasskeyInfo,
   PasskeyListResponse, PasskeyLoginOptionsResponse, PasskeyLoginRequest, PasskeyRegisterRequest, PasswordChangeRequest,
   RefreshRequest, RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
@@ -134,6 +134,11 @@ export class Api {
   denyPairing (userCode: string) { return this.authed<PairingRequestInfo>('POST', '/auth/device/deny', { user_code: userCode }) }
 
   // Passkeys
+  /** Open security alerts of the signed-in user; "it was me"; "sign it out". */
+  listAlerts () { return this.authed<SecurityAlertListResponse>('GET', '/auth/alerts') }
+  confirmAlert (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/confirm`) }
+  signOutAlertSession (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/sign-out`) }
+
   listPasskeys () { return this.authed<PasskeyListResponse>('GET', '/auth/passkeys') }
   passkeyRegistrationOptions () { return this.authed<WebAuthnJson>('POST', '/auth/passkeys/register/options') }
   registerPasskey (req: PasskeyRegisterRequest, proof: () => Promise<string>) { return this.authedBound<PasskeyInfo>('POST', '/auth/passkeys/register', req, proof) }

@@ -35,6 +35,9 @@ import { observedBus } from './hooks/observed-bus.js'
 import { ApiKeys } from './docapi/api-keys.js'
 import { SessionDocs } from './docapi/session-docs.js'
 import { docApiRoutes } from './http/docapi-routes.js'
+import { setupAnomaly } from './anomaly/setup.js'
+import type { Locate } from './anomaly/geo.js'
+import { alertRoutes } from './http/alert-routes.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -47,6 +50,8 @@ export interface AppOptions {
   hooks?: ServerHooks
   /** Runs between loading a document from storage and subscribing to its updates (tests). */
   afterLoad?: (doc: string) => Promise<void>
+  /** Replaces the `--geoip` database for anomaly detection (tests, embedders with their own). */
+  locate?: Locate
 }
 
 export interface App {
@@ -59,6 +64,8 @@ export interface App {
   sessions: SessionSockets
   /** The LevelDB database with --store level (absent with --store postgres). */
   db?: Level<string, Uint8Array>
+  /** Anomaly detection and security alerts; absent without identity. */
+  anomaly?: Awaited<ReturnType<typeof setupAnomaly>>
   /** Scoped API keys of app backends (server-side document API); absent without identity. */
   apiKeys?: ApiKeys
   /** `http://host:port` once listening. */
@@ -67,6 +74,9 @@ export interface App {
   /** Graceful shutdown: stop accepting, close sockets with 1001, flush, close the database. */
   close(): Promise<void>
 }
+
+/** Security events that end a device session (for the onSessionEnd hook). */
+const SESSION_END_KINDS = new Set(['logout', 'session_revoked', 'session_expired', 'refresh_reuse'])
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
@@ -143,6 +153,12 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const webhooks = config.webhookUrl ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, logger, retryBaseMs: config.webhookRetryMs }) : undefined
   const hookRunner = new HookRunner(opts.hooks ?? {}, webhooks ? [webhooks.send] : [], logger, config.hookDebounceMs)
   // The edit path pays for change notifications only when something listens.
+  const anomaly = identity ? await setupAnomaly(config, storage.sessions, identity.identity, () => rooms!, logger, opts.locate) : undefined
+  identity?.identity.securityLog.onEvent(e => {
+    hookRunner.securityEvent(e)
+    if (e.kind === 'login_ok' && e.userId && e.sessionId) hookRunner.sessionStarted({ userId: e.userId, sessionId: e.sessionId, ip: e.ip, at: e.at })
+    if (SESSION_END_KINDS.has(e.kind) && e.sessionId) hookRunner.sessionEnded({ userId: e.userId, sessionId: e.sessionId, reason: e.kind === 'session_revoked' ? e.reason ?? 'revoked' : e.kind, at: e.at })
+  })
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
   const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
   rooms = new Rooms(ctx, opts.merger)
@@ -174,6 +190,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   if (identity) identityRoutes(http, identity, config.publicUrl)
   const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
+  if (identity && anomaly) alertRoutes(http, identity.identity, anomaly.alerts, config.publicUrl)
   if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms))
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
@@ -184,7 +201,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, apiKeys, db: storage.db, url: '',
+    http, logger, metrics, rooms, identity, sessions, apiKeys, anomaly, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { proxyTrust } from './transport/client-ip.js'
+import { parsePolicy } from './anomaly/policy.js'
 
 /** Every setting, its CLI flag, environment variable and default. README's table mirrors this. */
 export interface ServerConfig {
@@ -143,6 +144,7 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.redisUrl !== '' && c.store !== 'postgres') throw new ConfigError('--redis-url needs --store postgres: the nodes of a cluster share their storage')
   if (c.webhookUrl && !/^https?:\/\//.test(c.webhookUrl)) throw new ConfigError('--webhook-url must be an http(s) URL')
   if (c.webhookUrl && c.webhookSecret.length < 16) throw new ConfigError('--webhook-url needs --webhook-secret of at least 16 characters')
+  try { parsePolicy(c.anomalyPolicy) } catch (err) { throw new ConfigError(`--anomaly-policy: ${(err as Error).message}`) }
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

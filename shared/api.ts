@@ -143,6 +143,29 @@ export type SessionDocOp = { op: 'set', path: string, value: unknown } | { op: '
 export type SessionDocPatchRequest = { ops: SessionDocOp[] } | { update: string }
 export interface SessionDocPatchResponse { appliedBytes: number }
 
+/** What a security alert is about: `signal` is the strongest of `signals` (docs/identity.md, Anomaly detection). */
+export interface SecurityAlert {
+  id: string
+  at: number
+  signal: string
+  signals: string[]
+  /** 0..100. */
+  score: number
+  /** What the server did besides telling: `step_up` (the session must prove a second factor), `revoke` (ended). */
+  action: 'notify' | 'step_up' | 'revoke'
+  /** The device session the alert is about, when there is one; `device` and `place` describe it. */
+  sessionId?: string
+  device?: { name: string, platform: string }
+  ip?: string
+  /** "Berlin, DE" with `--geoip`. */
+  place?: string
+}
+export interface SecurityAlertListResponse { alerts: SecurityAlert[] }
+/** Sent on the session document's socket (`securityAlert` message): a new alert, or one resolved anywhere. */
+export type SecurityAlertMessage =
+  | { type: 'alert', alert: SecurityAlert }
+  | { type: 'resolved', id: string, resolution: 'confirmed' | 'signed_out' }
+
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
   /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */

@@ -41,6 +41,11 @@ export class Identity {
   private readonly registrations: HourlyBudget
   private readonly locks = new Map<string, Promise<unknown>>()
   private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
+  /**
+   * Told when a live session is used from another address than its last one (before the record
+   * changes: `s.lastIp` and `s.lastSeenAt` are still the previous use). Anomaly detection listens.
+   */
+  onSessionUse: ((s: SessionRecord, ip: string) => void) | undefined
 
   constructor (
     readonly store: SessionStore,
@@ -185,6 +190,7 @@ export class Identity {
       await this.endSession(stored, 'refresh_reuse')
       throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
     }
+    if (ctx.ip !== session.lastIp) this.onSessionUse?.({ ...session }, ctx.ip)
     return this.tokenResponse(user, stored, next)
   }
 
@@ -344,6 +350,7 @@ export class Identity {
   async touch (s: SessionRecord, ip?: string): Promise<void> {
     const now = Date.now()
     if (now - s.lastSeenAt < TOUCH_EVERY_MS && (!ip || ip === s.lastIp)) return
+    if (ip && ip !== s.lastIp) this.onSessionUse?.({ ...s }, ip)
     s.lastSeenAt = now
     if (ip) s.lastIp = ip
     await this.writeSession(s.id, cur => {
@@ -395,18 +402,39 @@ export class Identity {
    */
   requireStepUp (a: Authed): void {
     if (!a.user.mfaSecret) return
+    // An anomaly on this session: only a second factor proven after it counts (which clears the flag).
+    if (a.session.stepUpRequiredAt) throw new Failure(ErrorCode.stepUpRequired, 'unusual activity on this device session: confirm with your authenticator code or a passkey first (POST /auth/step-up)')
     const proven = a.claims.amr.some(m => STEP_UP_METHODS.has(m))
     const fresh = proven && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
     if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code or a passkey first (POST /auth/step-up)')
   }
 
+  /** Sensitive acts of a session need a second factor proven from now on (an anomaly's `step_up` action). */
+  async requireStepUpFor (sessionId: string): Promise<void> {
+    const at = Date.now()
+    await this.writeSession(sessionId, cur => {
+      if (cur.endedAt) return false
+      cur.stepUpRequiredAt = at
+      return true
+    })
+  }
+
+  /** Ends a live session on the server's own decision (an anomaly's `revoke` action); false when it had ended. */
+  async revokeById (sessionId: string, reason: string): Promise<boolean> {
+    const s = await this.store.sessionById(sessionId)
+    if (!s || s.endedAt) return false
+    this.event('session_revoked', { userId: s.userId, sessionId, reason })
+    await this.endSession(s, 'revoked')
+    return true
+  }
+
   /** The session proved a second factor (`otp` or `hwk`) now: its tokens carry it and a fresh `mfa_time`. */
   async markSecondFactor (s: SessionRecord, method: 'otp' | 'hwk' = 'otp'): Promise<void> {
     const mfaAt = Date.now()
-    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])] })
+    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])], stepUpRequiredAt: undefined })
     await this.writeSession(s.id, cur => {
       if (cur.endedAt) return false
-      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])] })
+      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])], stepUpRequiredAt: undefined })
       return true
     })
   }
@@ -443,7 +471,7 @@ export class Identity {
     }
     await this.store.indexRefreshHash(session.refreshHash, session.id)
     await this.store.putSession(session)
-    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
+    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, userAgent: session.userAgent, reason: amr.join('+') })
     this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
     return this.tokenResponse(user, session, refresh)
   }

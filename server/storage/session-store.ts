@@ -41,6 +41,8 @@ export interface SessionRecord {
   prevSealedSuccessor?: string
   idleTimeoutMs: number
   absoluteExpiresAt: number
+  /** An anomaly asked for a step-up: sensitive acts need a second factor proven after this time (ms). */
+  stepUpRequiredAt?: number
   endedAt?: number
   endReason?: string
 }
