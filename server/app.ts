@@ -27,6 +27,9 @@ import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
 import { CloseCode } from '../shared/protocol.js'
+import { Admin } from './admin/admin.js'
+import { Analytics } from './analytics/analytics.js'
+import { adminRoutes } from './http/admin-routes.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -45,6 +48,8 @@ export interface App {
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
   identity?: IdentitySetup
   sessions: SessionSockets
+  /** Deployment analytics (with identity on). */
+  analytics?: Analytics
   /** The LevelDB database with --store level (absent with --store postgres). */
   db?: Level<string, Uint8Array>
   /** `http://host:port` once listening. */
@@ -68,7 +73,7 @@ interface Storage {
  * The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool).
  * The PostgreSQL driver is loaded only when it is used.
  */
-const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
+export const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
   if (config.store === 'postgres') {
     if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
     const { openPostgresStores } = await import('./storage/postgres/index.js')
@@ -103,13 +108,16 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
   const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!) : undefined
+  // Analytics count device sessions (identity's observer) and their sockets (the sync context's activity).
+  const analytics = identity && new Analytics(storage.sessions, metrics, logger, { handoffWindowMs: config.handoffWindowMs, retentionDays: config.analyticsRetentionDays, flushMs: config.analyticsFlushMs })
+  if (identity && analytics) identity.identity.sessionObserver = analytics
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates, activity: analytics?.sockets }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -137,7 +145,10 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
-  if (identity) identityRoutes(http, identity, config.publicUrl)
+  if (identity) {
+    identityRoutes(http, identity, config.publicUrl)
+    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => sessions.count(sid)), analytics, config.publicUrl)
+  }
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
@@ -147,12 +158,13 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, db: storage.db, url: '',
+    http, logger, metrics, rooms, identity, analytics, sessions, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
+      analytics?.start()
       logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },
@@ -167,6 +179,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()
       await rooms.unloadAll()
+      await analytics?.stop()
       await buses.close()
       await storage.close()
       upgrade.terminateAll()

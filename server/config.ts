@@ -42,6 +42,9 @@ export interface ServerConfig {
   verificationUri: string
   rpId: string
   rpName: string
+  handoffWindowMs: number
+  analyticsRetentionDays: number
+  analyticsFlushMs: number
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -84,7 +87,10 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   userCodeAttempts: { flag: 'user-code-attempts', env: 'SYNC_USER_CODE_ATTEMPTS', kind: 'int', def: 10, help: 'wrong pairing codes entered per account and per IP per 15 min before 429 (unknown device codes count for the IP too)' },
   verificationUri: { flag: 'verification-uri', env: 'SYNC_VERIFICATION_URI', kind: 'string', def: '', help: 'the page where a signed-in device enters a pairing code; default: <public origin>/device' },
   rpId: { flag: 'rp-id', env: 'SYNC_RP_ID', kind: 'string', def: '', help: 'WebAuthn relying party ID passkeys are bound to (a domain, e.g. example.com); default: the host of --public-url, else of the request' },
-  rpName: { flag: 'rp-name', env: 'SYNC_RP_NAME', kind: 'string', def: 'Session Sync', help: 'the name passkey prompts show for this service' }
+  rpName: { flag: 'rp-name', env: 'SYNC_RP_NAME', kind: 'string', def: 'Session Sync', help: 'the name passkey prompts show for this service' },
+  handoffWindowMs: { flag: 'handoff-window-ms', env: 'SYNC_HANDOFF_WINDOW_MS', kind: 'int', def: 30 * 60_000, help: 'analytics: a user opening another device within this long of activity on one is a hand-off' },
+  analyticsRetentionDays: { flag: 'analytics-retention-days', env: 'SYNC_ANALYTICS_RETENTION_DAYS', kind: 'int', def: 35, help: 'analytics: per-user activity is kept this many days (at least 31), then only daily aggregates remain' },
+  analyticsFlushMs: { flag: 'analytics-flush-ms', env: 'SYNC_ANALYTICS_FLUSH_MS', kind: 'int', def: 60_000, help: 'analytics: open sockets\' activity and edit counts are stored this often; finished days are rolled up and old activity deleted' }
 }
 
 export class ConfigError extends Error {}
@@ -123,6 +129,8 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
   if (c.rpId && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(c.rpId)) throw new ConfigError('--rp-id must be a domain name (example.com), without scheme, port or path')
+  if (c.analyticsRetentionDays < 31) throw new ConfigError('--analytics-retention-days must be at least 31 (monthly active users need 30 days of activity)')
+  if (c.analyticsFlushMs < 1000) throw new ConfigError('--analytics-flush-ms must be at least 1000')
   if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')

@@ -1,5 +1,8 @@
 import { loadConfig, usage, ConfigError } from './config.js'
-import { createApp } from './app.js'
+import { createApp, openStorage } from './app.js'
+import { setAdmin } from './admin/grant.js'
+import { createLogger } from './observe/logger.js'
+import { createMetrics } from './observe/metrics.js'
 import { rotateKeys } from './identity/keys.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
@@ -13,6 +16,20 @@ const main = async () => {
     const config = loadConfig(process.argv.slice(3))
     const { added, removed } = await rotateKeys(config.dataDir, config.accessTokenTtlMs + 60_000)
     console.log(JSON.stringify({ added, removed }))
+    return
+  }
+  if (process.argv[2] === 'admin') {
+    // `admin grant|revoke <email> [options]`: on the configured store (stop a LevelDB server first: one process owns it).
+    const [action, email] = process.argv.slice(3, 5)
+    if ((action !== 'grant' && action !== 'revoke') || !email) throw new ConfigError('usage: npm run admin -- grant|revoke <email> [--store … --data-dir … --database-url …]')
+    const config = loadConfig(process.argv.slice(5))
+    const logger = createLogger('warn')
+    const storage = await openStorage(config, logger, createMetrics())
+    try {
+      console.log(JSON.stringify(await setAdmin(storage.sessions, email, action === 'grant')))
+    } finally {
+      await storage.close()
+    }
     return
   }
   const config = loadConfig()

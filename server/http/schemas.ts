@@ -56,5 +56,8 @@ export const Schemas = {
   passkeyLogin: obj({ attemptId: str(1, 64), response: assertion, device }),
   passkeyStepUp: obj({ response: assertion }),
   passkeyRename: obj({ name: str(1, 64) }),
-  passkeyParam: obj({ id: credentialId })
+  passkeyParam: obj({ id: credentialId }),
+  // Query strings arrive as strings: numbers and dates are parsed (and refused) by the routes.
+  adminUserQuery: obj({ prefix: str(0, 320), after: str(1, 320), limit: str(1, 4) }, []),
+  analyticsQuery: obj({ from: str(10, 10), to: str(10, 10), bucket: { type: 'string', enum: ['day'] } }, [])
 } as const

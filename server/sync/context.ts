@@ -35,4 +35,6 @@ export interface SyncContext {
   liveDocs: LiveDocBudget
   /** Fans accepted updates out to the document's room here and on the other nodes. */
   updates: DocUpdateBus
+  /** Told of each socket attached to a document and of its close (analytics). */
+  activity?: { opened (c: Connection): void, closed (c: Connection): void }
 }
