@@ -23,10 +23,15 @@ const main = async () => {
     const [action, email] = process.argv.slice(3, 5)
     if ((action !== 'grant' && action !== 'revoke') || !email) throw new ConfigError('usage: npm run admin -- grant|revoke <email> [--store … --data-dir … --database-url …]')
     const config = loadConfig(process.argv.slice(5))
-    const logger = createLogger('warn')
-    const storage = await openStorage(config, logger, createMetrics())
+    const storage = await openStorage(config, createLogger('warn'), createMetrics()).catch((err: Error & { cause?: { code?: string } }) => {
+      if (err.cause?.code === 'LEVEL_LOCKED') throw new Error(`the LevelDB store in ${config.dataDir} is open in a running server: stop it first`)
+      throw err
+    })
     try {
       console.log(JSON.stringify(await setAdmin(storage.sessions, email, action === 'grant')))
+    } catch (err) {
+      console.error(`error: ${(err as Error).message}`)
+      process.exitCode = 1
     } finally {
       await storage.close()
     }
