@@ -3,7 +3,7 @@ import { createApp, openStorage } from './app.js'
 import { setAdmin } from './admin/grant.js'
 import { createLogger } from './observe/logger.js'
 import { createMetrics } from './observe/metrics.js'
-import { rotateKeys } from './identity/keys.js'
+import { rotateSigningKeys } from './identity/rotate-cli.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
 const main = async () => {
@@ -12,10 +12,9 @@ const main = async () => {
     return
   }
   if (process.argv[2] === 'keys:rotate') {
-    // Adds a signing key (used from the next start); old keys verify until their tokens have expired.
+    // Adds a signing key; old keys verify until their tokens have expired.
     const config = loadConfig(process.argv.slice(3))
-    const { added, removed } = await rotateKeys(config.dataDir, config.accessTokenTtlMs + 60_000)
-    console.log(JSON.stringify({ added, removed }))
+    console.log(JSON.stringify(await rotateSigningKeys(config)))
     return
   }
   if (process.argv[2] === 'admin') {
