@@ -209,6 +209,23 @@ export interface AdminUserListResponse { users: AdminUserInfo[], next?: string }
 export interface AdminSessionInfo { id: string, deviceName: string, platform: string, userAgent: string, createdAt: number, lastSeenAt: number, lastIp: string, online: number }
 export interface AdminSessionListResponse { sessions: AdminSessionInfo[] }
 
+/** A stored security event (`GET /admin/security-events`): identifiers and a reason, never secrets. */
+export interface SecurityEventInfo {
+  /** Sorts by time; the `before` cursor of the next page. */
+  id: string
+  at: number
+  kind: string
+  userId?: string
+  sessionId?: string
+  ip?: string
+  userAgent?: string
+  reason?: string
+  score?: number
+  detail?: Record<string, string | number | boolean>
+}
+/** Newest first; `next` is the `before` of the next page, absent on the last. */
+export interface SecurityEventListResponse { events: SecurityEventInfo[], next?: string }
+
 /** One day of `GET /admin/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&bucket=day`. */
 export interface AnalyticsDay {
   /** `YYYY-MM-DD` (UTC). */

@@ -2,7 +2,7 @@ import type { AdminSessionInfo, AdminUserInfo, AdminUserListResponse } from '../
 import { ErrorCode } from '../../shared/api.js'
 import { Failure } from '../errors.js'
 import type { Authed, Identity, RequestContext } from '../identity/identity.js'
-import type { SessionStore, UserRecord } from '../storage/session-store.js'
+import type { SecurityEventQuery, SecurityEventRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 
 /** What an admin did, as the audit trail names it. */
 export type AdminAction = 'list_users' | 'list_sessions' | 'force_logout' | 'end_session' | 'disable' | 'enable' | 'query_events' | 'analytics' | 'denied'
@@ -27,30 +27,39 @@ export class Admin {
   async authorize (authorization: string | undefined, ctx: RequestContext): Promise<Authed> {
     const a = await this.identity.authenticateBound(authorization, ctx)
     if (!a.user.admin) {
-      this.audit(a, 'denied', ctx.url.replace(/^https?:\/\/[^/]+/, ''), ctx)
+      await this.audit(a, 'denied', `${ctx.method} ${ctx.url.replace(/^https?:\/\/[^/]+/, '')}`, ctx)
       throw new Failure(ErrorCode.forbidden, 'admin role required')
     }
     return a
   }
 
-  audit (a: Authed, action: AdminAction, target: string, ctx: Pick<RequestContext, 'ip'>): void {
-    this.identity.event('admin_action', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip, reason: `${action} ${target}`.slice(0, 200) })
+  /** Records the call (stored before the action runs): `userId` is the admin, `detail` names action and target. */
+  async audit (a: Authed, action: AdminAction, target: string, ctx: Pick<RequestContext, 'ip' | 'userAgent'>): Promise<void> {
+    await this.identity.securityLog.record('admin_action', {
+      userId: a.user.id, sessionId: a.session.id, ip: ctx.ip, userAgent: ctx.userAgent.slice(0, 256), reason: action, detail: { action, target: target.slice(0, 200) }
+    })
+  }
+
+  /** Stored security events, newest first (`before`: the last id of the previous page). */
+  async events (a: Authed, q: SecurityEventQuery, ctx: RequestContext): Promise<SecurityEventRecord[]> {
+    await this.audit(a, 'query_events', q.userId ? `user:${q.userId}` : 'all', ctx)
+    return this.store.securityEvents(q)
   }
 
   async users (a: Authed, prefix: string, after: string | undefined, limit: number, ctx: RequestContext): Promise<AdminUserListResponse> {
-    this.audit(a, 'list_users', `prefix:${prefix}`, ctx)
+    await this.audit(a, 'list_users', `prefix:${prefix}`, ctx)
     const page = await this.store.usersByEmailPrefix(prefix.normalize('NFKC').trim().toLowerCase(), after, limit + 1)
     const users = page.slice(0, limit).map(userInfo)
     return page.length > limit ? { users, next: users.at(-1)!.email } : { users }
   }
 
   async user (a: Authed, userId: string, ctx: RequestContext): Promise<AdminUserInfo> {
-    this.audit(a, 'list_users', `user:${userId}`, ctx)
+    await this.audit(a, 'list_users', `user:${userId}`, ctx)
     return userInfo(await this.target(userId))
   }
 
   async sessions (a: Authed, userId: string, ctx: RequestContext): Promise<AdminSessionInfo[]> {
-    this.audit(a, 'list_sessions', `user:${userId}`, ctx)
+    await this.audit(a, 'list_sessions', `user:${userId}`, ctx)
     await this.target(userId)
     const out: AdminSessionInfo[] = []
     for (const s of await this.store.sessionsOfUser(userId)) {
@@ -62,15 +71,15 @@ export class Admin {
 
   /** Ends every live session of a user (their sockets close on every node); how many. */
   async forceLogout (a: Authed, userId: string, ctx: RequestContext): Promise<number> {
+    await this.audit(a, 'force_logout', `user:${userId}`, ctx)
     this.identity.requireStepUp(a)
-    this.audit(a, 'force_logout', `user:${userId}`, ctx)
     await this.target(userId)
     return this.endAll(userId, 'admin')
   }
 
   async endSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
+    await this.audit(a, 'end_session', `session:${sessionId}`, ctx)
     this.identity.requireStepUp(a)
-    this.audit(a, 'end_session', `session:${sessionId}`, ctx)
     const s = await this.store.sessionById(sessionId)
     if (!s || s.endedAt) throw new Failure(ErrorCode.notFound, 'no such live device session')
     await this.identity.endSession(s, 'admin')
@@ -78,8 +87,8 @@ export class Admin {
 
   /** Disabled: sign-in, refresh and sockets are refused (`account_disabled`), its sessions end now. */
   async setDisabled (a: Authed, userId: string, disabled: boolean, ctx: RequestContext): Promise<AdminUserInfo> {
+    await this.audit(a, disabled ? 'disable' : 'enable', `user:${userId}`, ctx)
     this.identity.requireStepUp(a)
-    this.audit(a, disabled ? 'disable' : 'enable', `user:${userId}`, ctx)
     if (disabled && userId === a.user.id) throw new Failure(ErrorCode.conflict, 'an admin cannot disable their own account')
     const user = await this.target(userId)
     if (disabled && !user.disabledAt) user.disabledAt = Date.now()

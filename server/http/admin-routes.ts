@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AdminSessionListResponse, AdminUserInfo, AdminUserListResponse, AnalyticsResponse } from '../../shared/api.js'
+import type { AdminSessionListResponse, AdminUserInfo, AdminUserListResponse, AnalyticsResponse, SecurityEventListResponse } from '../../shared/api.js'
 import { ErrorCode } from '../../shared/api.js'
 import type { Admin } from '../admin/admin.js'
 import type { Analytics } from '../analytics/analytics.js'
@@ -15,6 +15,13 @@ const limitOf = (raw: string | undefined, def: number, max: number): number => {
   if (raw === undefined) return def
   const n = Number(raw)
   if (!Number.isInteger(n) || n < 1 || n > max) throw new Failure(ErrorCode.invalidRequest, `limit must be an integer from 1 to ${max}`)
+  return n
+}
+
+const timeParam = (name: string, raw: string | undefined): number | undefined => {
+  if (raw === undefined) return undefined
+  const n = /^\d{1,15}$/.test(raw) ? Number(raw) : Date.parse(raw)
+  if (Number.isNaN(n)) throw new Failure(ErrorCode.invalidRequest, `${name} must be a time in ms or ISO 8601`)
   return n
 }
 
@@ -73,6 +80,16 @@ export const adminRoutes = (http: FastifyInstance, admin: Admin, analytics: Anal
       return reply.code(204).send()
     })
 
+    scope.get<{ Querystring: { userId?: string, kind?: string, since?: string, until?: string, before?: string, limit?: string } }>('/admin/security-events', { schema: { querystring: Schemas.securityEventQuery } }, async req => {
+      const a = await authorized(req)
+      const q = req.query
+      const limit = limitOf(q.limit, 50, 500)
+      const events = await admin.events(a, {
+        userId: q.userId, kinds: q.kind?.split(',').filter(Boolean), since: timeParam('since', q.since), until: timeParam('until', q.until), before: q.before, limit
+      }, ctx(req))
+      return (events.length === limit ? { events, next: events.at(-1)!.id } : { events }) satisfies SecurityEventListResponse
+    })
+
     scope.get<{ Querystring: { from?: string, to?: string, bucket?: string } }>('/admin/analytics', { schema: { querystring: Schemas.analyticsQuery } }, async req => {
       const a = await authorized(req)
       if (!analytics) throw new Failure(ErrorCode.notFound, 'analytics are off')
@@ -81,7 +98,7 @@ export const adminRoutes = (http: FastifyInstance, admin: Admin, analytics: Anal
       const from = dayParam('from', req.query.from, to - 29)
       if (from > to) throw new Failure(ErrorCode.invalidRequest, 'from must not be after to')
       if (to - from + 1 > MAX_DAYS) throw new Failure(ErrorCode.invalidRequest, `at most ${MAX_DAYS} days per request`)
-      admin.audit(a, 'analytics', `${isoDay(from)}..${isoDay(to)}`, ctx(req))
+      await admin.audit(a, 'analytics', `${isoDay(from)}..${isoDay(to)}`, ctx(req))
       const days = await analytics.series(from, to + 1)
       return { bucket: 'day', from: isoDay(from), to: isoDay(to), handoffWindowMs: analytics.handoffWindowMs, days } satisfies AnalyticsResponse
     })
