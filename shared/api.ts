@@ -40,7 +40,7 @@ export interface MfaConfirmRequest { code: string }
 export interface MfaConfirmResponse { recoveryCodes: string[] }
 
 /** `GET /me`: the signed-in account. */
-export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string }
+export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string, /** Present (true) for admins. */ admin?: true }
 
 export interface SessionInfo {
   id: string
