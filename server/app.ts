@@ -26,7 +26,7 @@ import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
-import { CloseCode } from '../shared/protocol.js'
+import { CloseCode, sessionEndedCloseReason } from '../shared/protocol.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -95,8 +95,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
-    onSessionEnded: ({ sessionId, reason }) => {
-      const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+    onSessionEnded: ({ sessionId, reason, wipe }) => {
+      const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
       if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
@@ -109,7 +109,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     authenticate = insecureAuthenticate
   }
 
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates, activity: identity?.activity.note }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)

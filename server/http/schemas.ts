@@ -56,5 +56,11 @@ export const Schemas = {
   passkeyLogin: obj({ attemptId: str(1, 64), response: assertion, device }),
   passkeyStepUp: obj({ response: assertion }),
   passkeyRename: obj({ name: str(1, 64) }),
-  passkeyParam: obj({ id: credentialId })
+  passkeyParam: obj({ id: credentialId }),
+  revoke: obj({ wipe: { type: 'boolean' } }, []),
+  deleteAccount: obj({
+    password,
+    // draft id → the member who receives it
+    transfer: { type: 'object', maxProperties: 1000, propertyNames: { maxLength: 64 }, additionalProperties: str(1, 64) }
+  }, [])
 } as const

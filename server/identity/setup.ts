@@ -9,6 +9,7 @@ import type { SessionEventBus } from '../cluster/session-event-bus.js'
 import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
+import { ActivityTracker, activityThrottleMs } from './activity.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
@@ -28,7 +29,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const keys = await KeyRing.open(config.dataDir)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
   const identity = new Identity(store, tokens, config, logger,
-    (sessionId, reason) => sessionEvents.publish({ sessionId, reason }),
+    (sessionId, reason, wipe) => sessionEvents.publish({ sessionId, reason, wipe }),
     sessionId => sockets.count(sessionId),
     metrics.securityEvents)
   const drafts = new Drafts(store,
@@ -36,7 +37,8 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
     new HourlyBudget('member-add', config.memberAddsPerHour))
   const sweeper = new ExpirySweeper(identity, sockets)
-  sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
+  const activity = new ActivityTracker(identity, activityThrottleMs(identity.policy.idleTimeoutMs), logger)
+  sockets.onSessionOffline = sessionId => { sweeper.unwatch(sessionId); activity.forget(sessionId) }
   const hooks = socketAuthHooks(identity, drafts, proxyTrust(config.trustedProxies, config.publicUrl), a => sweeper.watch(a.session))
   return {
     identity,
@@ -47,6 +49,8 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     hooks,
     /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
     sweeper,
+    /** Edits and reported activity move a session's idle deadline (throttled per session). */
+    activity,
     /** The public verification keys (JWKS). */
     jwks: () => keys.jwks(),
     /** Pick up keys added by `npm run keys:rotate` without a restart. */

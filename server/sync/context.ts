@@ -35,4 +35,6 @@ export interface SyncContext {
   liveDocs: LiveDocBudget
   /** Fans accepted updates out to the document's room here and on the other nodes. */
   updates: DocUpdateBus
+  /** Told of the device session of each accepted edit (user activity for idle expiry); must be cheap. */
+  activity?: (sessionId: string) => void
 }

@@ -210,6 +210,8 @@ export class Room implements DocUpdateSubscriber {
     this.logEntries++
     this.logBytes += update.byteLength
     this.ctx.updates.publish(this.name, update, frame, from)
+    const sid = from.principal.sessionId
+    if (sid !== undefined) this.ctx.activity?.(sid)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
