@@ -142,6 +142,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
+  // A response finished while shutting down closes its connection: keep-alive would hold close() up.
+  http.addHook('onSend', async (_req, reply, payload) => { if (closing) reply.header('connection', 'close'); return payload })
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
