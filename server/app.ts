@@ -28,7 +28,7 @@ import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
 import type { SessionEventHandler } from './cluster/session-event-bus.js'
 import type { KeyStore } from './identity/key-store.js'
-import { CloseCode } from '../shared/protocol.js'
+import { CloseCode, sessionEndedCloseReason } from '../shared/protocol.js'
 import { HookRunner, type ServerHooks } from './hooks/hooks.js'
 import { WebhookSender } from './hooks/webhooks.js'
 import { observedBus } from './hooks/observed-bus.js'
@@ -122,8 +122,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
-  const closeEnded: SessionEventHandler = ({ sessionId, reason }) => {
-    const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+  const closeEnded: SessionEventHandler = ({ sessionId, reason, wipe }) => {
+    const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
     if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
   }
   // Identity is set up on the buses' shared state; the buses call back into it once it exists.
@@ -168,7 +168,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     if (SESSION_END_KINDS.has(e.kind) && e.sessionId) hookRunner.sessionEnded({ userId: e.userId, sessionId: e.sessionId, reason: e.kind === 'session_revoked' ? e.reason ?? 'revoked' : e.kind, at: e.at })
   })
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad, activity: analytics?.sockets }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad, activity: analytics?.sockets, editActivity: identity?.activity.note }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -207,6 +207,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
+  // A response finished while shutting down closes its connection: keep-alive would hold close() up.
+  http.addHook('onSend', async (_req, reply, payload) => { if (closing) reply.header('connection', 'close'); return payload })
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)

@@ -66,6 +66,17 @@ export const CloseCode = {
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
 
+/**
+ * The reason text of close 4403, machine-readable: `device session ended: <reason>` where `<reason>`
+ * is a SessionEndReason of shared/api.ts (`expired_idle`, `signed_out_elsewhere`, …), followed by
+ * ` +wipe` when the device is to delete its local data.
+ */
+export const sessionEndedCloseReason = (reason: string, wipe = false): string => `device session ended: ${reason}${wipe ? ' +wipe' : ''}`
+export const parseSessionEndedCloseReason = (text: string): { reason: string, wipe: boolean } | null => {
+  const m = /^device session ended: ([a-z_]+)( \+wipe)?$/.exec(text)
+  return m ? { reason: m[1]!, wipe: m[2] !== undefined } : null
+}
+
 /** A close frame's payload is at most 125 bytes: the 2-byte code and a reason of up to 123. */
 const MAX_CLOSE_REASON_BYTES = 123
 

@@ -41,4 +41,6 @@ export interface SyncContext {
   afterLoad?: (doc: string) => Promise<void>
   /** Told of each socket attached to a document and of its close (analytics). */
   activity?: { opened (c: Connection): void, closed (c: Connection): void }
+  /** Told of the device session of each accepted edit (user activity for idle expiry); must be cheap. */
+  editActivity?: (sessionId: string) => void
 }

@@ -221,6 +221,8 @@ export class Room implements DocUpdateSubscriber {
     this.logEntries++
     this.logBytes += update.byteLength
     this.ctx.updates.publish(this.name, update, frame, from, key)
+    const sid = from?.principal.sessionId
+    if (sid !== undefined) this.ctx.editActivity?.(sid)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
