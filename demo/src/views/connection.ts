@@ -8,6 +8,7 @@ import { h, icon } from '../dom.js'
 import type { OpenDoc } from '../backend.js'
 
 const SHOW_AFTER_MS = 1000
+const HALT_MS = 1500
 
 export interface ConnectionBanner { el: HTMLElement, bind (doc: OpenDoc | null): void, destroy (): void }
 
@@ -20,6 +21,7 @@ export const connectionBanner = (): ConnectionBanner => {
   let off: (() => void) | null = null
   let tick: ReturnType<typeof setInterval> | undefined
   let showTimer: ReturnType<typeof setTimeout> | undefined
+  let haltTimer: ReturnType<typeof setTimeout> | undefined
   let downSince: number | null = null
 
   const paint = () => {
@@ -29,21 +31,28 @@ export const connectionBanner = (): ConnectionBanner => {
     countdown.textContent = s > 0 ? `${s} s` : 'a moment'
     countdown.dataset.seconds = String(s)
   }
+  const hide = () => {
+    downSince = null
+    clearTimeout(showTimer)
+    showTimer = undefined
+    clearTimeout(haltTimer)
+    haltTimer = undefined
+    clearInterval(tick)
+    tick = undefined
+    el.hidden = true
+  }
   const update = () => {
     const status = doc?.status()
-    // Waiting out the backoff, or (once shown) in the middle of an attempt; a halted provider (the
-    // session ended) is no connection problem.
-    const stillDown = doc !== null && navigator.onLine &&
-      (doc.nextRetryAt() !== null || (downSince !== null && (status === 'connecting' || status === 'syncing')))
-    if (!stillDown) {
-      downSince = null
-      clearTimeout(showTimer)
-      showTimer = undefined
-      clearInterval(tick)
-      tick = undefined
-      el.hidden = true
+    if (doc === null || !navigator.onLine || status === 'synced') { hide(); return }
+    const waiting = doc.nextRetryAt() !== null || status === 'connecting' || status === 'syncing'
+    if (!waiting) {
+      // Offline with no retry scheduled: for an instant between a failed attempt and the next
+      // wait, or for good when the session ended (not a connection problem). Only the latter hides.
+      if (!haltTimer) haltTimer = setTimeout(() => { haltTimer = undefined; if (doc && doc.status() === 'offline' && doc.nextRetryAt() === null) hide() }, HALT_MS)
       return
     }
+    clearTimeout(haltTimer)
+    haltTimer = undefined
     if (downSince === null) downSince = Date.now()
     if (el.hidden && !showTimer) {
       showTimer = setTimeout(() => { showTimer = undefined; el.hidden = false; paint(); update() }, Math.max(0, SHOW_AFTER_MS - (Date.now() - downSince)))
@@ -63,6 +72,7 @@ export const connectionBanner = (): ConnectionBanner => {
       off?.()
       clearInterval(tick)
       clearTimeout(showTimer)
+      clearTimeout(haltTimer)
       window.removeEventListener('online', onNet)
       window.removeEventListener('offline', onNet)
     }

@@ -59,7 +59,7 @@ export const createShell = (ctx: Ctx): Shell => {
     h('a', { class: 'nav-item', role: 'menuitem', href: '/settings', 'data-link': true, onclick: () => closeMenu() }, icon('settings', 16), 'Settings'),
     h('button', { class: 'nav-item nav-button', role: 'menuitem', type: 'button', 'data-testid': 'menu-sign-out', onclick: () => { closeMenu(); void ctx.signOut() } }, icon('logout', 16), 'Sign out'),
     h('button', { class: 'nav-item nav-button danger', role: 'menuitem', type: 'button', 'data-testid': 'menu-sign-out-wipe', onclick: () => { closeMenu(); void signOutAndWipe(ctx) } }, icon('trash', 16), 'Sign out and remove this device’s data'))
-  const menuButton = h('button', { class: 'user-menu', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'account-menu', 'data-testid': 'account-button', title: `${ctx.account.email} · ${ctx.account.deviceName}`, 'aria-label': `Account menu for ${ctx.account.email}` },
+  const menuButton = h('button', { class: 'user-menu', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'account-menu', 'data-testid': 'account-button', title: `${ctx.account.email} · ${ctx.account.deviceName}`, 'aria-label': `Account: ${ctx.account.email}` },
     h('span', { class: 'avatar', style: `background:${color}` }, initials(ctx.account.email)),
     h('span', { class: 'user-email only-desktop' }, ctx.account.email))
   const accountMenu = h('div', { class: 'account-menu-wrap' }, menuButton, menu)

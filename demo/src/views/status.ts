@@ -1,7 +1,7 @@
 /**
  * The sync status badge (offline / connecting / syncing / synced) and the "unsynced changes" flag.
- * Passing states (connecting, syncing) show only once they last SETTLE_MS: a reconnect that succeeds
- * at once, or a retry that fails at once, does not make the badge flicker.
+ * Passing states (connecting, syncing) show only once they last SETTLE_MS, and once offline, reconnect
+ * attempts show only when they get through (syncing): retries do not make the badge flicker.
  */
 import { h, icon } from '../dom.js'
 import type { OpenDoc, SyncStatus } from '../backend.js'
@@ -41,10 +41,13 @@ export const statusBadge = (): StatusBadge => {
   }
   const render = () => {
     const s: SyncStatus = current ? current.status() : (navigator.onLine ? 'connecting' : 'offline')
-    const passing = (s === 'connecting' || s === 'syncing') && badge.dataset.status !== undefined
+    const shown = badge.dataset.status
     clearTimeout(settle)
-    if (passing) settle = setTimeout(() => show(s), SETTLE_MS)
-    else show(s)
+    // Offline, a reconnect attempt is no news until it gets through (the connection banner counts down).
+    const holdOffline = s === 'connecting' && shown === 'offline'
+    const passing = (s === 'connecting' || s === 'syncing') && shown !== undefined
+    if (passing && !holdOffline) settle = setTimeout(() => show(s), SETTLE_MS)
+    else if (!holdOffline) show(s)
     const dirty = current?.hasUnsyncedChanges() ?? false
     unsynced.hidden = !dirty
   }
