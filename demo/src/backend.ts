@@ -72,7 +72,8 @@ export interface Backend {
   stepUp (code: string): Promise<void>
 
   listDevices (): Promise<SessionInfo[]>
-  revokeDevice (sessionId: string): Promise<void>
+  /** `wipe`: that device deletes its local data when it learns of it (listed as `wipe: 'pending'` until then). */
+  revokeDevice (sessionId: string, opts?: { wipe?: boolean }): Promise<void>
   revokeOtherDevices (): Promise<void>
 
   /** This device (a TV) asks for a pairing code and waits until a signed-in device approves it. */

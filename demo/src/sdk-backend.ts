@@ -288,7 +288,10 @@ export class SdkBackend implements Backend {
   // --------------------------------------------------------------------------------- devices
 
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
-  async revokeDevice (sessionId: string) { await call(() => this.api.revokeSession(sessionId)) }
+  async revokeDevice (sessionId: string, opts: { wipe?: boolean } = {}) {
+    const api = this.api as unknown as { revokeSession (id: string, o?: { wipe?: boolean }): Promise<void> }
+    await call(() => api.revokeSession(sessionId, opts))
+  }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
 
   // ------------------------------------------------------------------- pairing and passkeys
