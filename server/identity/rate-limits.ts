@@ -1,4 +1,6 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+// By path, not from the package's index, which loads every limiter it ships (rate-limiter-flexible.d.ts).
+import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js'
+import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js'
 
 export class RateLimited extends Error {
   constructor (readonly retryAfterS: number) { super('too many attempts') }
