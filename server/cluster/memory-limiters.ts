@@ -1,4 +1,5 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible'
+// By path, not from the package's index, which loads every limiter it ships (identity/rate-limiter-flexible.d.ts).
+import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory.js'
 import type { LimiterFactory } from './limiters.js'
 
 /** Counters in this process: one node. */

@@ -1,4 +1,6 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+// By path, not from the package's index, which loads every limiter it ships (rate-limiter-flexible.d.ts).
+import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes.js'
+import type { RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { LimiterFactory } from '../cluster/limiters.js'
 
 export class RateLimited extends Error {

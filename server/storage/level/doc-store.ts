@@ -17,13 +17,21 @@ export interface LevelDocStoreOptions {
   metrics?: Metrics
 }
 
-type Op = { type: 'put'; key: string; value: Bytes; seq?: number; skip?: boolean } | { type: 'del'; key: string; skip?: boolean }
+/**
+ * A queued write. A log entry carries its document's log and sequence number instead of its key: the
+ * key string is built when the batch is, so the queue holds one small object per update, not three
+ * strings that outlive a young-generation GC while a batch is being written.
+ */
+type LogPut = { type: 'log'; log: DocLog; seq: number; value: Bytes; skip?: boolean }
+type Op = LogPut | { type: 'put'; key: string; value: Bytes; skip?: boolean } | { type: 'del'; key: string; skip?: boolean }
 
 interface DocLog {
+  /** `logPrefix(name)`, kept for the keys of its entries. */
+  prefix: string
   firstSeq: number
   nextSeq: number
   /** Log puts of this document still in the queue (not yet handed to a batch), oldest first. */
-  queued: (Op & { seq?: number })[]
+  queued: LogPut[]
 }
 
 // Keys: `s!<doc>` holds the snapshot, `u!<doc>!<seq>` one logged update, all under the `!docs!`
@@ -94,7 +102,7 @@ export class LevelDocStore implements DocStore {
     // A document may be reloaded while writes for its previous load are still queued: continue its seq.
     const known = this.logs.get(name)
     const nextSeq = Math.max(lastSeq + 1, known?.nextSeq ?? 0)
-    this.logs.set(name, { firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq, queued: [] })
+    this.logs.set(name, { prefix, firstSeq: firstSeq < 0 ? nextSeq : firstSeq, nextSeq, queued: [] })
     return {
       update: updates.length === 0 ? null : mergeUpdates(updates, err => this.opts.logger.error({ doc: name, err: err.message }, 'stored updates could not be applied; merged as bytes')),
       snapshotBytes: snapshot?.byteLength ?? 0,
@@ -108,7 +116,7 @@ export class LevelDocStore implements DocStore {
   append (name: string, update: Bytes): string {
     const log = this.tracked(name)
     const seq = log.nextSeq++
-    const op: Op = { type: 'put', key: logKey(name, seq), value: update, seq }
+    const op: LogPut = { type: 'log', log, seq, value: update }
     log.queued.push(op)
     this.queuedLogs.add(log)
     this.enqueue(op)
@@ -130,7 +138,7 @@ export class LevelDocStore implements DocStore {
     const handedFrom = log.firstSeq
     const handedEnd = Math.min(log.queued[0]?.seq ?? log.nextSeq, upTo)
     let covered = 0
-    while (covered < log.queued.length && log.queued[covered]!.seq! < upTo) log.queued[covered++]!.skip = true
+    while (covered < log.queued.length && log.queued[covered]!.seq < upTo) log.queued[covered++]!.skip = true
     this.skipped += covered
     log.queued = log.queued.slice(covered)
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
@@ -229,7 +237,8 @@ export class LevelDocStore implements DocStore {
   private async writeOps (ops: Op[]): Promise<void> {
     const batch = this.db.batch()
     for (const op of ops) {
-      if (op.type === 'put') batch.put(op.key, op.value)
+      if (op.type === 'log') batch.put(op.log.prefix + hexSeq(op.seq), op.value)
+      else if (op.type === 'put') batch.put(op.key, op.value)
       else batch.del(op.key)
     }
     await batch.write({ sync: this.opts.fsync } as object)
