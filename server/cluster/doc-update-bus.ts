@@ -4,11 +4,12 @@ import type { Connection } from '../sync/connection.js'
 export interface DocUpdateSubscriber {
   /**
    * An accepted update of the document. `frame` is its encoded sync message. `from` is the local
-   * connection it came through (not sent back to it), or null for an update accepted by another node,
-   * which the subscriber has not seen yet. `key` is the store key of an update from another node
-   * (DocStore.append), '' otherwise.
+   * connection it came through (not sent back to it), undefined for one this node accepted without a
+   * connection (the server-side document API: sent to every connection), or null for an update
+   * accepted by another node, which the subscriber has not seen yet. `key` is the store key of an
+   * update from another node (DocStore.append), '' otherwise.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null, key: string): void
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void
   /** A presence (awareness) update another node's devices sent. */
   deliverAwareness (update: Uint8Array): void
 }
@@ -24,7 +25,7 @@ export interface DocUpdateBus {
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void
   unsubscribe (doc: string, subscriber: DocUpdateSubscriber): void
   /** Deliver to the local subscriber at once (before returning), and to the other nodes with `key`. */
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection, key: string): void
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void
   /**
    * The position up to which the subscriber of `doc` has every update: those delivered, and its own
    * (which it holds before they are published). '' when unknown.

@@ -11,7 +11,7 @@ export class LocalDocUpdateBus implements DocUpdateBus {
     if (this.subscribers.get(doc) === subscriber) this.subscribers.delete(doc)
   }
 
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection): void {
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, '')
   }
 

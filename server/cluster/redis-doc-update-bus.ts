@@ -69,7 +69,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     this.reader.unfollow(this.awarenessKey(doc))
   }
 
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection, key: string): void {
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
     const stream = this.key(doc)

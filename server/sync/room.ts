@@ -208,9 +208,10 @@ export class Room implements DocUpdateSubscriber {
 
   /**
    * Check, persist and fan out. Throws on an update Yjs could not read or apply, or that the store
-   * refuses, before anything is sent.
+   * refuses, before anything is sent. `from` undefined: accepted without a socket (the server-side
+   * document API), sent to every connection.
    */
-  applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
+  applyUpdate (update: Uint8Array, from: Connection | undefined, frame: Uint8Array): void {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
     // Copied into the room's log until the next merge (and kept by the store until its batch is
@@ -220,6 +221,8 @@ export class Room implements DocUpdateSubscriber {
     this.logEntries++
     this.logBytes += update.byteLength
     this.ctx.updates.publish(this.name, update, frame, from, key)
+    const sid = from?.principal.sessionId
+    if (sid !== undefined) this.ctx.editActivity?.(sid)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
@@ -230,7 +233,7 @@ export class Room implements DocUpdateSubscriber {
    * and counts toward compaction (whichever node holds the lease compacts it). One the room loaded
    * from storage is skipped: its devices have it.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null, key: string): void {
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void {
     if (from === null) {
       if (this.destroyed || (key !== '' && this.loadedKeys?.delete(key))) return
       checkUpdateV1(update)
@@ -240,7 +243,7 @@ export class Room implements DocUpdateSubscriber {
       this.logBytes += update.byteLength
       if (!this.compacting && this.compactionDue()) deferRoom(this)
     }
-    this.broadcast(frame, from)
+    this.broadcast(frame, from ?? null)
   }
 
   runAtTurnEnd (): void { this.compactIfDue() }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import pg from 'pg'
 import { waitFor } from '../helpers/server.js'
-import { clusterFixtures, type Node } from './nodes.js'
+import { openClusterFixtures, type OpenNode as Node } from './open-nodes.js'
 
-const cluster = clusterFixtures()
+const cluster = openClusterFixtures()
 const compactions = async (n: Node) => (await n.metrics.compactions.get()).values[0]?.value ?? 0
 
 describe('compaction in a cluster', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/server.js'
-import { clusterFixtures, redundantUpdates } from './nodes.js'
+import { openClusterFixtures, redundantUpdates } from './open-nodes.js'
 
-const cluster = clusterFixtures()
+const cluster = openClusterFixtures()
 
 /** A gate the loading node waits at between its load from storage and its subscription to the stream. */
 const gate = () => {

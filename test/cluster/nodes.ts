@@ -1,82 +1,56 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
-import pg from 'pg'
 import { afterAll, afterEach } from 'vitest'
-import * as Y from 'yjs'
-import type { AppOptions } from '../../server/app.js'
 import type { ServerConfig } from '../../server/config.js'
-import { decodeMessage, MessageType, SyncType } from '../../shared/protocol.js'
+import { startIdentityServer } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
-import { startServer } from '../helpers/server.js'
+import { tempDir } from '../helpers/server.js'
 import { useTestDatabase } from '../storage/postgres.js'
 
-/** The machine's Redis; SYNC_TEST_REDIS_URL points the tests at another one. */
+/** The machine's Redis (.ci/run starts it); SYNC_TEST_REDIS_URL points the tests at another one. */
 export const REDIS_URL = process.env.SYNC_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** The origin clients see in front of every node (a load balancer's): DPoP proofs name it. */
+export const PUBLIC_URL = 'http://sync.cluster.test'
 
-export type Node = Awaited<ReturnType<typeof startServer>>
+export type Node = Awaited<ReturnType<typeof startIdentityServer>>
 
 /**
- * For a test file: nodes of one cluster (one PostgreSQL database, one Redis key prefix), without
- * authentication; everything is closed after each test and the Redis keys removed after the file.
+ * For a cluster test file: one PostgreSQL database, and nodes on it that share a Redis under a key
+ * prefix of their own per `cluster()` (each test starts with empty Redis state). Each node has its own
+ * data dir. Nodes, sockets and the file's Redis keys are removed afterwards.
  */
 export const clusterFixtures = () => {
   const db = useTestDatabase()
-  const prefix = `sync-test:${process.pid}:${randomBytes(4).toString('hex')}:`
+  const filePrefix = `sync-test:${process.pid}:${randomBytes(4).toString('hex')}:`
   const nodes: Node[] = []
-  const clients: RawClient[] = []
-  const redises: Redis[] = []
-  let pool: pg.Pool | null = null
+  const cleanups: Array<() => unknown> = []
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.ws.terminate()
+    for (const c of cleanups.splice(0)) await c()
     for (const n of nodes.splice(0)) await n.close()
-    for (const r of redises.splice(0)) await r.quit()
   })
   afterAll(async () => {
-    await pool?.end()
     const redis = new Redis(REDIS_URL, { protocol: 2 })
-    const keys = await redis.keys(`${prefix}*`)
+    const keys = await redis.keys(`${filePrefix}*`)
     if (keys.length > 0) await redis.del(...keys)
     await redis.quit()
   })
+  let n = 0
+  const onCleanup = (fn: () => unknown) => { cleanups.push(fn) }
   return {
-    prefix,
-    get dbUrl () { return db.url },
-    async node (overrides: Partial<ServerConfig> = {}, opts: AppOptions = {}): Promise<Node> {
-      const n = await startServer({ store: 'postgres', databaseUrl: db.url, redisUrl: REDIS_URL, redisPrefix: prefix, ...overrides }, opts)
-      nodes.push(n)
-      return n
+    db,
+    onCleanup,
+    /** A fresh key prefix for one cluster. */
+    prefix: () => `${filePrefix}${n++}:`,
+    /** A node on the file's database; `redisUrl` and `redisPrefix` as given (no Redis when omitted). */
+    async node (overrides: Partial<ServerConfig> = {}): Promise<Node> {
+      const node = await startIdentityServer({ store: 'postgres', databaseUrl: db.url, dataDir: await tempDir(), publicUrl: PUBLIC_URL, ...overrides })
+      nodes.push(node)
+      return node
     },
-    client (node: Node, doc: string): RawClient {
-      const c = new RawClient(`${node.wsUrl}/${doc}`)
-      clients.push(c)
+    raw (url: string): RawClient {
+      const c = new RawClient(url)
+      onCleanup(() => c.ws.terminate())
       return c
-    },
-    /** Rows of the test database, on a pool of the test's own. */
-    async rows<T extends pg.QueryResultRow = Record<string, unknown>> (sql: string, params: unknown[] = []): Promise<T[]> {
-      pool ??= new pg.Pool({ connectionString: db.url, max: 2 })
-      return (await pool.query<T>(sql, params)).rows
-    },
-    redis (): Redis {
-      const r = new Redis(REDIS_URL, { protocol: 2 })
-      redises.push(r)
-      return r
     }
   }
-}
-
-/**
- * Update frames a client received that brought it nothing new (already had every part): what a node
- * that sends an update twice produces. Replays the client's frames in order on a fresh Y.Doc.
- */
-export const redundantUpdates = (client: RawClient): number => {
-  const replica = new Y.Doc()
-  let redundant = 0
-  for (const frame of client.received) {
-    const msg = decodeMessage(frame)
-    if (msg.type !== MessageType.sync || msg.syncType === SyncType.step1) continue
-    const before = Y.encodeStateAsUpdate(replica)
-    Y.applyUpdate(replica, msg.payload)
-    if (msg.syncType === SyncType.update && Buffer.compare(before, Y.encodeStateAsUpdate(replica)) === 0) redundant++
-  }
-  return redundant
 }

@@ -3,9 +3,9 @@ import { decodeAwarenessUpdate, encodeAwarenessEntries } from '../../shared/awar
 import { decodeMessage, encodeAwareness, MessageType } from '../../shared/protocol.js'
 import type { RawClient } from '../helpers/raw-client.js'
 import { waitFor } from '../helpers/server.js'
-import { clusterFixtures } from './nodes.js'
+import { openClusterFixtures } from './open-nodes.js'
 
-const cluster = clusterFixtures()
+const cluster = openClusterFixtures()
 
 /** The presence a client was last told of, per awareness client id (null: removed), from its frames. */
 const presenceSeen = (client: RawClient): Map<number, string | null> => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import type { ApiKeyRecord, DeviceGrantRecord, DocRecord, PasskeyRecord, SecurityEventRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import { securityEventId } from '../../server/identity/security-events.js'
 import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
 
 // The same cases against every SessionStore implementation.
@@ -93,6 +94,103 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     await s.sessions.putSession(touched)
     expect(await s.sessions.sessionById(a.id)).toEqual(touched)
     expect(await s.sessions.sessionsOfUser(id())).toEqual([])
+  })
+
+  it('updateSession applies concurrent changes one after another, each to the record as stored', async () => {
+    const s = await start()
+    const u = user()
+    const x = session(u.id, { lastSeenAt: 0 })
+    await s.sessions.putSession(x)
+    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateSession(x.id, cur => { cur.lastSeenAt += 1; return true })))
+    expect((await s.sessions.sessionById(x.id))!.lastSeenAt).toBe(20)
+    // false leaves the record as stored and resolves with it.
+    const seen = await s.sessions.updateSession(x.id, cur => { cur.lastIp = '10.9.9.9'; return false })
+    expect(seen!.lastSeenAt).toBe(20)
+    expect((await s.sessions.sessionById(x.id))!.lastIp).toBe('127.0.0.1')
+    // Ending a session through an update takes it out of sessionsOfUser.
+    const ended = await s.sessions.updateSession(x.id, cur => { cur.endedAt = 5; cur.endReason = 'logout'; return true })
+    expect(ended).toMatchObject({ endedAt: 5, endReason: 'logout' })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    let called = false
+    expect(await s.sessions.updateSession(id(), () => { called = true; return true })).toBeUndefined()
+    expect(await s.sessions.updateSession('a\u0000b', () => { called = true; return true })).toBeUndefined()
+    expect(called).toBe(false)
+  })
+
+  it('an ended session with a pending wipe stays listed until the wipe is delivered', async () => {
+    const s = await start()
+    const u = user()
+    const live = session(u.id)
+    const wiped = session(u.id, { endedAt: 10, endReason: 'signed_out_elsewhere', wipe: true })
+    await s.sessions.putSession(live)
+    await s.sessions.putSession(wiped)
+    expect(byId(await s.sessions.sessionsOfUser(u.id))).toEqual(byId([live, wiped]))
+    await s.sessions.putSession({ ...wiped, wipeDeliveredAt: 11 })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([live])
+  })
+
+  it('sessionsSeenBefore pages through sessions last seen before a time that still hold an address', async () => {
+    const s = await start()
+    const u = user()
+    const old = session(u.id, { lastSeenAt: 100 })
+    const oldEnded = session(u.id, { lastSeenAt: 150, endedAt: 160 })
+    const scrubbed = session(u.id, { lastSeenAt: 100, lastIp: '' })
+    const recent = session(u.id, { lastSeenAt: 10_000 })
+    for (const x of [old, oldEnded, scrubbed, recent]) await s.sessions.putSession(x)
+    const found = await s.sessions.sessionsSeenBefore(1000, 100)
+    const mine = found.filter(x => x.userId === u.id)
+    expect(byId(mine)).toEqual(byId([old, oldEnded]))
+    expect(await s.sessions.sessionsSeenBefore(1000, 1)).toHaveLength(1)
+    expect(await s.sessions.sessionsSeenBefore(1000, 0)).toEqual([])
+  })
+
+  it('deleteAccount leaves nothing of the account and nothing of others behind', async () => {
+    const s = await start()
+    const u = user()
+    const other = user()
+    await s.sessions.createUser(u)
+    await s.sessions.createUser(other)
+    const live = session(u.id)
+    const ended = session(u.id, { endedAt: 5 })
+    const keep = session(other.id)
+    for (const x of [live, ended, keep]) await s.sessions.putSession(x)
+    await s.sessions.indexRefreshHash('h-live', live.id)
+    await s.sessions.indexRefreshHash('h-ended', ended.id)
+    await s.sessions.indexRefreshHash('h-keep', keep.id)
+    await s.sessions.createPasskey(passkey(u.id))
+    const theirKey = passkey(other.id)
+    await s.sessions.createPasskey(theirKey)
+    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id })
+    const theirs = grant({ status: 'approved', userId: other.id })
+    await s.sessions.putDeviceGrant(g)
+    await s.sessions.putDeviceGrant(theirs)
+    const owned = doc(u.id, { [other.id]: 'editor' })
+    const shared = doc(other.id, { [u.id]: 'viewer' })
+    await s.sessions.putDoc(owned)
+    await s.sessions.putDoc(shared)
+
+    await s.sessions.deleteAccount(u.id)
+    expect(await s.sessions.userById(u.id)).toBeUndefined()
+    expect(await s.sessions.userByEmail(u.email)).toBeUndefined()
+    expect(await s.sessions.sessionById(live.id)).toBeUndefined()
+    expect(await s.sessions.sessionById(ended.id)).toBeUndefined()
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    expect(await s.sessions.sessionIdByRefreshHash('h-live')).toBeUndefined()
+    expect(await s.sessions.sessionIdByRefreshHash('h-ended')).toBeUndefined()
+    expect(await s.sessions.passkeysOfUser(u.id)).toEqual([])
+    expect(await s.sessions.deviceGrantById(g.id)).toBeUndefined()
+    expect(await s.sessions.deviceGrantByUserCode(g.userCode)).toBeUndefined()
+    expect(await s.sessions.docById(owned.id)).toBeUndefined()
+    expect(await s.sessions.docsOfUser(u.id)).toEqual([])
+    // The other account keeps everything, minus the deleted member and the deleted draft.
+    expect(await s.sessions.userById(other.id)).toEqual(other)
+    expect(await s.sessions.sessionById(keep.id)).toEqual(keep)
+    expect(await s.sessions.sessionIdByRefreshHash('h-keep')).toBe(keep.id)
+    expect(await s.sessions.passkeysOfUser(other.id)).toEqual([theirKey])
+    expect(await s.sessions.deviceGrantById(theirs.id)).toEqual(theirs)
+    expect(await s.sessions.docsOfUser(other.id)).toEqual([{ ...shared, members: {} }])
+    await s.sessions.deleteAccount(u.id) // nothing left: no error
   })
 
   it('the refresh-hash index maps every hash issued to its session', async () => {
@@ -205,6 +303,24 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.passkeysOfUser(nul)).toEqual([])
   })
 
+  it('API keys: put, read by id, replace (revoke), list in id order; kept across a restart', async () => {
+    let s = await start()
+    const key = (over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: `k${randomUUID().replace(/-/g, '')}`, secretHash: 'h', scopes: ['docs:read'], name: 'backend', createdAt: 1, ...over })
+    const a = key({ scopes: ['docs:read', 'docs:write'] })
+    const b = key()
+    await s.sessions.putApiKey(a)
+    await s.sessions.putApiKey(b)
+    expect(await s.sessions.apiKeyById(a.id)).toEqual(a)
+    expect(await s.sessions.apiKeyById('kmissing')).toBeUndefined()
+    expect(await s.sessions.apiKeyById('k\u0000x')).toBeUndefined()
+    const revoked = { ...b, revokedAt: 5, lastUsedAt: 4 }
+    await s.sessions.putApiKey(revoked)
+    s = await restart(s)
+    expect(await s.sessions.apiKeyById(b.id)).toEqual(revoked)
+    const mine = (await s.sessions.apiKeys()).filter(k => k.id === a.id || k.id === b.id)
+    expect(mine).toEqual(byId([a, revoked]))
+  })
+
   it('everything is still there after a restart', async () => {
     let s = await start()
     const u = user()
@@ -226,5 +342,99 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.sessionIdByRefreshHash(sess.refreshHash)).toBe(sess.id)
     expect(await s.sessions.docsOfUser(u.id)).toEqual([d])
     expect(await s.sessions.createUser({ ...user(), email: u.email })).toBe(false)
+  })
+
+  it('security events: newest first, by user, kind, time range and cursor; retention deletes the oldest', async () => {
+    const s = await start()
+    // A time far from other tests' events: the PostgreSQL database is shared by this file's tests.
+    const t0 = 4_000_000_000_000 + Math.floor(Math.random() * 1e9)
+    const alice = id()
+    const bob = id()
+    const ev = (i: number, over: Partial<SecurityEventRecord>): SecurityEventRecord =>
+      ({ id: securityEventId(t0 + i * 1000), at: t0 + i * 1000, kind: 'login_ok', ...over })
+    const events = [
+      ev(0, { userId: alice, ip: '10.0.0.1', reason: 'pwd' }),
+      ev(1, { userId: bob, kind: 'login_failed' }),
+      ev(2, { userId: alice, kind: 'refresh_reuse', sessionId: 's1', score: 90, detail: { prefix: '10.0.0.0/24', far: true } }),
+      ev(3, { kind: 'rate_limited', ip: '10.9.9.9' }),
+      ev(4, { userId: alice, kind: 'logout', userAgent: 'Firefox' })
+    ]
+    for (const e of [...events].reverse()) await s.sessions.addSecurityEvent(e)
+    const inRange = { since: t0, until: t0 + 10_000 }
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 10 })).toEqual([...events].reverse())
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2], events[0]])
+    expect(await s.sessions.securityEvents({ ...inRange, kinds: ['login_failed', 'rate_limited'], limit: 10 })).toEqual([events[3], events[1]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, kinds: ['login_ok'], limit: 10 })).toEqual([events[0]])
+    expect(await s.sessions.securityEvents({ since: t0 + 1000, until: t0 + 3000, limit: 10 })).toEqual([events[2], events[1]])
+    const page1 = await s.sessions.securityEvents({ ...inRange, limit: 2 })
+    expect(page1).toEqual([events[4], events[3]])
+    expect(await s.sessions.securityEvents({ ...inRange, before: page1[1]!.id, limit: 2 })).toEqual([events[2], events[1]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, before: events[2]!.id, limit: 5 })).toEqual([events[0]])
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 0 })).toEqual([])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: 'nobody\u0000', limit: 5 })).toEqual([])
+
+    // Retention: everything before t0 + 2 s, in bounded steps, index entries included.
+    const before = (await s.sessions.securityEvents({ until: t0 + 2000, limit: 1000 })).length
+    let deleted = 0
+    for (let round = 0; round < 100; round++) {
+      const n = await s.sessions.deleteSecurityEventsBefore(t0 + 2000, 1)
+      if (n === 0) break
+      expect(n).toBe(1)
+      deleted += n
+    }
+    expect(deleted).toBe(before)
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 10 })).toEqual([events[4], events[3], events[2]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: bob, limit: 10 })).toEqual([])
+    const restarted = await restart(s)
+    expect(await restarted.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2]])
+  })
+
+  it('usersByEmailPrefix pages through one prefix in email order', async () => {
+    const s = await start()
+    const tag = randomUUID().slice(0, 8)
+    const users = ['c', 'a', 'b', 'd'].map(x => user({ email: `${tag}-${x}@example.com` }))
+    for (const u of users) await s.sessions.createUser(u)
+    await s.sessions.createUser(user({ email: `z${tag}-a@example.com` }))
+    const sorted = [...users].sort((x, y) => (x.email < y.email ? -1 : 1))
+    const first = await s.sessions.usersByEmailPrefix(tag, undefined, 3)
+    expect(first).toEqual(sorted.slice(0, 3))
+    expect(await s.sessions.usersByEmailPrefix(tag, first[2]!.email, 3)).toEqual(sorted.slice(3))
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-b`, undefined, 10)).toEqual([sorted[1]])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-x`, undefined, 10)).toEqual([])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}\u0000`, undefined, 10)).toEqual([])
+  })
+
+  it('daily counts add up, also when added concurrently; values replace; days come back in order', async () => {
+    let s = await start()
+    const day = 100_000 + Math.floor(Math.random() * 1_000_000)
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.addDailyCounts(day, { started: 1, edits: 3 })))
+    await s.sessions.addDailyCounts(day + 2, { started: 5 })
+    await s.sessions.setDailyValues(day, { active: 7 })
+    await s.sessions.setDailyValues(day, { active: 4 })
+    s = await restart(s)
+    expect(await s.sessions.dailyFigures(day, day + 3)).toEqual([
+      { day, values: { active: 4, edits: 60, started: 20 } },
+      { day: day + 2, values: { started: 5 } }
+    ])
+    expect(await s.sessions.dailyFigures(day + 1, day + 2)).toEqual([])
+    expect(await s.sessions.dailyFigures(day + 2, day + 2)).toEqual([])
+  })
+
+  it('activity is replaced by id, found by overlap with a time range, and deleted once ended before a time', async () => {
+    let s = await start()
+    const base = 4_000_000_000_000 + Math.floor(Math.random() * 1e9) * 1000
+    const a = { id: id(), userId: 'u1', sessionId: 's1', start: base, end: base + 100, edits: 1 }
+    const b = { id: id(), userId: 'u1', sessionId: 's2', start: base + 50, end: base + 60, edits: 0 }
+    const c = { id: id(), userId: 'u2', sessionId: 's3', start: base + 200, end: base + 300, edits: 9 }
+    for (const r of [c, a, b]) await s.sessions.putActivity(r)
+    const a2 = { ...a, end: base + 150, edits: 5 }
+    await s.sessions.putActivity(a2)
+    s = await restart(s)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([a2, b, c])
+    expect(await s.sessions.activityBetween(base + 120, base + 200, 10)).toEqual([a2])
+    expect(await s.sessions.activityBetween(base + 61, base + 1000, 1)).toEqual([a2])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(2)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([c])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(0)
   })
 })
