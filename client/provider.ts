@@ -60,6 +60,8 @@ export interface ProviderOptions {
 
 export interface ProviderEvents extends Record<string, unknown> {
   status: SyncStatus
+  /** A reconnect was scheduled (epoch ms of the attempt) or cleared (null): see `nextRetryAt`. */
+  retry: number | null
   unsyncedChanges: boolean
   /** Close codes and upgrade failures the provider cannot fix by itself (permission, bad name). */
   error: Error
@@ -98,6 +100,7 @@ export class SyncProvider extends Emitter<ProviderEvents> {
   private failuresBeforeOpen = 0
   private authRetries = 0
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private retryAt: number | null = null
   private probeTimer: ReturnType<typeof setTimeout> | null = null
   private heartbeat: ReturnType<typeof setInterval> | null = null
   private connecting = false
@@ -119,11 +122,19 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     ;(globalThis as { addEventListener?: (t: string, cb: () => void) => void }).addEventListener?.('online', this.onOnline)
   }
 
-  private readonly onOnline = () => {
-    if (this.reconnectTimer && this.shouldConnect) { this.clearReconnect(); void this.open() }
-  }
+  private readonly onOnline = () => { this.retryNow() }
 
   get hasUnsyncedChanges () { return this.unsynced }
+
+  /** When the next reconnect attempt of the backoff runs (epoch ms), or null when none is scheduled. */
+  get nextRetryAt (): number | null { return this.retryAt }
+
+  /** Skip the rest of the backoff and try now (a "Retry now" button). No-op unless a retry is scheduled. */
+  retryNow (): void {
+    if (!this.reconnectTimer || !this.shouldConnect || this.destroyed) return
+    this.clearReconnect()
+    void this.open()
+  }
 
   /** Start (or resume) syncing; reconnects until `disconnect`, `destroy` or the session ends. */
   connect (): void {
@@ -357,12 +368,20 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     this.setStatus('offline')
     if (!this.shouldConnect || this.destroyed || this.reconnectTimer) return
     const delay = backoffDelay(this.attempt++, this.opts.backoff)
-    this.reconnectTimer = unrefTimer(setTimeout(() => { this.reconnectTimer = null; void this.open() }, delay))
+    this.reconnectTimer = unrefTimer(setTimeout(() => { this.reconnectTimer = null; this.setRetryAt(null); void this.open() }, delay))
+    this.setRetryAt(Date.now() + delay)
   }
 
   private clearReconnect () {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
     this.reconnectTimer = null
+    this.setRetryAt(null)
+  }
+
+  private setRetryAt (at: number | null) {
+    if (this.retryAt === at) return
+    this.retryAt = at
+    this.emit('retry', at)
   }
 
   private closeSocket (code: number, reason: string) {
