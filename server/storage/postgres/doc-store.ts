@@ -39,7 +39,7 @@ interface Compaction {
 type Op = Append | Compaction
 
 interface DocLog {
-  /** Keys (`n`) of this store's appends since the last compaction call, oldest first. */
+  /** Keys (`n`) of this store's appends since the last claim or compaction call, oldest first. */
   own: number[]
   /** Seqs of the rows the last load read, covered by the next compaction. */
   loaded: string[]
@@ -176,6 +176,9 @@ export class PostgresDocStore implements DocStore {
 
   async claimCompaction (name: string): Promise<Claim | null> {
     const log = this.tracked(name)
+    // A compaction cuts after its claim: appends before this call are never among its pending ones, and
+    // rows below the first later one are covered by its range. Bounds `own` on a node that keeps being refused.
+    log.own = []
     const { rows } = await this.pool.query<{ fence: string, snapshot_fence: string | null, position: string | null, snapshot: Buffer | null }>(
       CLAIM_SQL, [name, this.origin, this.opts.leaseMs ?? COMPACTION_LEASE_MS, log.seen])
     const row = rows[0]
