@@ -166,7 +166,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   if (identity) {
     identityRoutes(http, identity, config.publicUrl)
-    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => sessions.count(sid)), analytics, config.publicUrl)
+    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => buses.state.online.count(sid)), analytics, config.publicUrl)
   }
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

@@ -205,7 +205,7 @@ export interface AdminUserInfo {
 }
 /** `GET /admin/users?prefix=&after=&limit=`: `next` is the `after` of the next page, absent on the last. */
 export interface AdminUserListResponse { users: AdminUserInfo[], next?: string }
-/** A user's live device sessions; `online` counts this node's sockets. */
+/** A user's live device sessions; `online` counts their open sockets on every node. */
 export interface AdminSessionInfo { id: string, deviceName: string, platform: string, userAgent: string, createdAt: number, lastSeenAt: number, lastIp: string, online: number }
 export interface AdminSessionListResponse { sessions: AdminSessionInfo[] }
 
