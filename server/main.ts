@@ -17,6 +17,11 @@ const main = async () => {
     console.log(JSON.stringify(await rotateSigningKeys(config)))
     return
   }
+  if (process.argv[2] === 'apikey') {
+    const { apiKeyCommand } = await import('./docapi/cli.js')
+    process.exitCode = await apiKeyCommand(process.argv.slice(3))
+    return
+  }
   if (process.argv[2] === 'admin') {
     // `admin grant|revoke <email> [options]`: on the configured store (stop a LevelDB server first: one process owns it).
     const [action, email] = process.argv.slice(3, 5)

@@ -54,6 +54,14 @@ export interface SessionInfo {
   current: boolean
   /** Live sockets of this session right now. */
   online: number
+  /** The last reported user activity or edit (idle expiry counts from it). */
+  lastActiveAt?: number
+  /**
+   * Revoked with a wipe request: `pending` until the device has been told (it then deletes its
+   * local data). Such a session is listed while the wipe is pending, with `endedAt` set.
+   */
+  wipe?: 'pending'
+  endedAt?: number
 }
 export interface SessionListResponse { sessions: SessionInfo[] }
 
@@ -134,6 +142,38 @@ export interface PasskeyLoginOptionsResponse { attemptId: string, options: WebAu
 export interface PasskeyLoginRequest { attemptId: string, response: WebAuthnJson, device: DeviceInfo }
 export interface PasskeyStepUpRequest { response: WebAuthnJson }
 
+/**
+ * Server-side document API (`PATCH /api/users/:id/session-doc`): either `ops` on the document's maps
+ * (`path` is `<map>.<key>`, nested maps dot-separated; `set` needs `value`), or `update`, one base64
+ * Yjs v1 update.
+ */
+export type SessionDocOp = { op: 'set', path: string, value: unknown } | { op: 'delete', path: string }
+export type SessionDocPatchRequest = { ops: SessionDocOp[] } | { update: string }
+export interface SessionDocPatchResponse { appliedBytes: number }
+
+/** What a security alert is about: `signal` is the strongest of `signals` (docs/identity.md, Anomaly detection). */
+export interface SecurityAlert {
+  id: string
+  at: number
+  signal: string
+  signals: string[]
+  /** 0..100. */
+  score: number
+  /** What the server did besides telling: `step_up` (the session must prove a second factor), `revoke` (ended). */
+  action: 'notify' | 'step_up' | 'revoke'
+  /** The device session the alert is about, when there is one; `device` and `place` describe it. */
+  sessionId?: string
+  device?: { name: string, platform: string }
+  ip?: string
+  /** "Berlin, DE" with `--geoip`. */
+  place?: string
+}
+export interface SecurityAlertListResponse { alerts: SecurityAlert[] }
+/** Sent on the session document's socket (`securityAlert` message): a new alert, or one resolved anywhere. */
+export type SecurityAlertMessage =
+  | { type: 'alert', alert: SecurityAlert }
+  | { type: 'resolved', id: string, resolution: 'confirmed' | 'signed_out' }
+
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
   /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */
@@ -187,7 +227,41 @@ export const ErrorCode = {
   passkeyExists: 'passkey_exists'
 } as const
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
-export interface ApiError { error: ErrorCodeValue, message: string }
+/**
+ * Why a device session ended, as the server states it (close 4403 reason, `reason` of a
+ * `session_ended` error). `logout`: this device signed out; `signed_out_elsewhere`: another device
+ * (or the account's owner) revoked it; `refresh_reuse`: a spent refresh token was presented again
+ * (possible theft); `expired_idle` / `expired_absolute`: the idle or absolute deadline passed;
+ * `signed_out_by_admin` / `account_disabled`: an admin ended it or disabled the account;
+ * `suspicious_activity`: anomaly detection's `revoke` policy ended it.
+ */
+export const SESSION_END_REASONS = [
+  'logout', 'signed_out_elsewhere', 'expired_idle', 'expired_absolute', 'password_changed', 'refresh_reuse', 'account_deleted',
+  'signed_out_by_admin', 'account_disabled', 'suspicious_activity'
+] as const
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number]
+export const isSessionEndReason = (v: unknown): v is SessionEndReason => (SESSION_END_REASONS as readonly unknown[]).includes(v)
+
+/**
+ * Every error body. `session_ended` (and `refresh_token_reused`) carry the `reason` when the server
+ * knows it, and `wipe: true` when the session was revoked with a request to wipe the device.
+ */
+export interface ApiError { error: ErrorCodeValue, message: string, reason?: SessionEndReason, wipe?: boolean }
+
+/** `GET /me/session`: the calling session's deadlines (ms). The idle deadline moves on reported activity and edits. */
+export interface SessionDeadlinesResponse {
+  sessionId: string
+  /** When the session ends without activity before. */
+  idleExpiresAt: number
+  /** When the session ends whatever happens. */
+  absoluteExpiresAt: number
+  idleTimeoutMs: number
+  lastActiveAt: number
+}
+/** `POST /sessions/:id/revoke`: `wipe` asks the device to delete its local data when it next connects. */
+export interface RevokeSessionRequest { wipe?: boolean }
+/** `DELETE /me`: `password` when MFA is off; `transfer` gives owned drafts to a member instead of deleting them. */
+export interface DeleteAccountRequest { password?: string, transfer?: Record<string, string> }
 
 /** Names of documents owned by the identity layer. */
 export const sessionDocName = (userId: string) => `session:${userId}`

@@ -75,7 +75,7 @@ export class Admin {
     await this.audit(a, 'force_logout', `user:${userId}`, ctx)
     this.identity.requireStepUp(a)
     await this.target(userId)
-    return this.endAll(userId, 'admin')
+    return this.endAll(userId, 'signed_out_by_admin')
   }
 
   async endSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
@@ -83,7 +83,7 @@ export class Admin {
     this.identity.requireStepUp(a)
     const s = await this.store.sessionById(sessionId)
     if (!s || s.endedAt) throw new Failure(ErrorCode.notFound, 'no such live device session')
-    await this.identity.endSession(s, 'admin')
+    await this.identity.endSession(s, 'signed_out_by_admin')
   }
 
   /** Disabled: sign-in, refresh and sockets are refused (`account_disabled`), its sessions end now. */
@@ -95,11 +95,11 @@ export class Admin {
     if (disabled && !user.disabledAt) user.disabledAt = Date.now()
     if (!disabled) delete user.disabledAt
     await this.store.putUser(user)
-    if (disabled) await this.endAll(userId, 'disabled')
+    if (disabled) await this.endAll(userId, 'account_disabled')
     return userInfo(user)
   }
 
-  private async endAll (userId: string, reason: 'admin' | 'disabled'): Promise<number> {
+  private async endAll (userId: string, reason: 'signed_out_by_admin' | 'account_disabled'): Promise<number> {
     let n = 0
     for (const s of await this.store.sessionsOfUser(userId)) {
       if (s.endedAt) continue

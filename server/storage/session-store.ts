@@ -30,7 +30,11 @@ export interface SessionRecord {
   platform: string
   userAgent: string
   createdAt: number
+  /** Last contact of any kind (API call, socket, refresh): shown on the dashboard, no effect on expiry. */
   lastSeenAt: number
+  /** Last user activity (reported by the client, or an accepted edit): idle expiry counts from it. Absent: since sign-in. */
+  lastActiveAt?: number
+  /** Cleared by the retention sweep once the session was last seen longer ago than the retention period. */
   lastIp: string
   /** JWK thumbprint of the device key the session is bound to (DPoP). */
   jkt: string
@@ -43,11 +47,22 @@ export interface SessionRecord {
   prevRefreshHash?: string
   prevRotatedAt?: number
   prevSealedSuccessor?: string
+  /** The policy when the session started; informational: deadlines follow the policy in force (expiry-policy.ts). */
   idleTimeoutMs: number
   absoluteExpiresAt: number
+  /** An anomaly asked for a step-up: sensitive acts need a second factor proven after this time (ms). */
+  stepUpRequiredAt?: number
   endedAt?: number
+  /** A SessionEndReason (shared/api.ts); older records may hold `revoked` or `expired`. */
   endReason?: string
+  /** Revoked with a request to wipe the device; `wipeDeliveredAt` once the device was told. */
+  wipe?: boolean
+  wipeDeliveredAt?: number
 }
+
+/** Whether `sessionsOfUser` lists a session: while it is live, and after its end while a wipe request waits for its device. */
+export const listedSession = (s: Pick<SessionRecord, 'endedAt' | 'wipe' | 'wipeDeliveredAt'>): boolean =>
+  !s.endedAt || (s.wipe === true && !s.wipeDeliveredAt)
 
 export interface DocRecord {
   id: string
@@ -102,6 +117,23 @@ export interface PasskeyRecord {
   aaguid: string
   createdAt: number
   lastUsedAt?: number
+}
+
+/**
+ * A key an app backend uses for the server-side document API (`Authorization: Bearer ssk_<id>.<secret>`).
+ * Only the secret's SHA-256 is stored; the secret is shown once, when the key is created.
+ */
+export interface ApiKeyRecord {
+  /** Public part of the key, unique. */
+  id: string
+  /** SHA-256 (base64url) of the secret part. */
+  secretHash: string
+  /** e.g. `docs:read`, `docs:write`. */
+  scopes: string[]
+  name: string
+  createdAt: number
+  lastUsedAt?: number
+  revokedAt?: number
 }
 
 /**
@@ -174,7 +206,19 @@ export interface SessionStore {
    * `change` must be synchronous and free of side effects beyond the record (it may run again).
    */
   updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined>
+  /** The sessions that are `listed` (below): live ones, and ended ones whose wipe is still pending. */
   sessionsOfUser (userId: string): Promise<SessionRecord[]>
+  /**
+   * Up to `limit` sessions (ended ones too) last seen before `time` that still hold an IP address
+   * (`lastIp` not empty), for the retention sweep.
+   */
+  sessionsSeenBefore (time: number, limit: number): Promise<SessionRecord[]>
+  /**
+   * Removes every record of the account: the user and its email, all its sessions (ended ones too)
+   * with their refresh-hash entries, its passkeys, the device grants it decided, the drafts it still
+   * owns and its memberships in others'. Document content is not the store's (DocStore.destroy).
+   */
+  deleteAccount (userId: string): Promise<void>
   /** Maps every refresh-token hash ever issued to its session, so a replayed one finds its session. */
   indexRefreshHash (hash: string, sessionId: string): Promise<void>
   sessionIdByRefreshHash (hash: string): Promise<string | undefined>
@@ -201,6 +245,12 @@ export interface SessionStore {
   passkeyById (id: string): Promise<PasskeyRecord | undefined>
   passkeysOfUser (userId: string): Promise<PasskeyRecord[]>
   deletePasskey (p: PasskeyRecord): Promise<void>
+
+  /** Inserts or replaces an API key. */
+  putApiKey (k: ApiKeyRecord): Promise<void>
+  apiKeyById (id: string): Promise<ApiKeyRecord | undefined>
+  /** Every key, revoked ones included, in id order. */
+  apiKeys (): Promise<ApiKeyRecord[]>
 
   addSecurityEvent (e: SecurityEventRecord): Promise<void>
   securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]>

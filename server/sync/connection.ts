@@ -53,6 +53,9 @@ export class Connection implements Expiring, SessionMember {
 
   get isOpen () { return !this.closed }
 
+  /** The client reads the server's extension messages (shared/protocol.ts). */
+  get readsExtensions () { return this.extensions }
+
   /** Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. */
   send (frame: Uint8Array): void {
     if (this.closed) return
@@ -119,6 +122,7 @@ export class Connection implements Expiring, SessionMember {
           break
         case MessageType.auth:
         case MessageType.authExpiry:
+        case MessageType.securityAlert:
           break // server-to-client messages; a client echoing them is harmless
       }
     } catch (err) {

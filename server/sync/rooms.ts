@@ -77,6 +77,16 @@ export class Rooms {
     return n
   }
 
+  /** Send `frame` to the connections of a loaded document that `to` picks; how many it went to. */
+  async sendTo (name: string, frame: Uint8Array, to: (conn: Room['connections'] extends Set<infer C> ? C : never) => boolean): Promise<number> {
+    const entry = this.entries.get(name)
+    if (!entry) return 0
+    const room = await entry.room.catch(() => null)
+    let n = 0
+    for (const conn of room?.connections ?? []) if (to(conn)) { conn.send(frame); n++ }
+    return n
+  }
+
   /**
    * Delete a document: close its sockets (`code`), unload it without writing, delete it from storage.
    * Callers revoke access first, so nobody can open it again meanwhile.
@@ -121,11 +131,12 @@ export class Rooms {
 
   private async load (name: string): Promise<Room> {
     const end = this.ctx.metrics.docLoadLatency.startTimer()
-    // The bus position first: whatever is accepted elsewhere after it reaches the room, stored or not.
-    const from = await this.ctx.updates.position(name)
     const stored = await this.ctx.store.load(name)
+    await this.ctx.afterLoad?.(name)
     const room = new Room(name, stored, this.ctx, this.merger, r => this.scheduleUnload(r))
-    this.ctx.updates.subscribe(name, from, room)
+    // From the position the stored state holds everything up to: whatever was accepted anywhere after
+    // it reaches the room, stored by then or not (the room skips what it loaded).
+    this.ctx.updates.subscribe(name, stored.position, room)
     end()
     this.ctx.metrics.documents.inc()
     return room

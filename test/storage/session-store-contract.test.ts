@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SecurityEventRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import type { ApiKeyRecord, DeviceGrantRecord, DocRecord, PasskeyRecord, SecurityEventRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
 import { securityEventId } from '../../server/identity/security-events.js'
 import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
 
@@ -118,6 +118,81 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(called).toBe(false)
   })
 
+  it('an ended session with a pending wipe stays listed until the wipe is delivered', async () => {
+    const s = await start()
+    const u = user()
+    const live = session(u.id)
+    const wiped = session(u.id, { endedAt: 10, endReason: 'signed_out_elsewhere', wipe: true })
+    await s.sessions.putSession(live)
+    await s.sessions.putSession(wiped)
+    expect(byId(await s.sessions.sessionsOfUser(u.id))).toEqual(byId([live, wiped]))
+    await s.sessions.putSession({ ...wiped, wipeDeliveredAt: 11 })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([live])
+  })
+
+  it('sessionsSeenBefore pages through sessions last seen before a time that still hold an address', async () => {
+    const s = await start()
+    const u = user()
+    const old = session(u.id, { lastSeenAt: 100 })
+    const oldEnded = session(u.id, { lastSeenAt: 150, endedAt: 160 })
+    const scrubbed = session(u.id, { lastSeenAt: 100, lastIp: '' })
+    const recent = session(u.id, { lastSeenAt: 10_000 })
+    for (const x of [old, oldEnded, scrubbed, recent]) await s.sessions.putSession(x)
+    const found = await s.sessions.sessionsSeenBefore(1000, 100)
+    const mine = found.filter(x => x.userId === u.id)
+    expect(byId(mine)).toEqual(byId([old, oldEnded]))
+    expect(await s.sessions.sessionsSeenBefore(1000, 1)).toHaveLength(1)
+    expect(await s.sessions.sessionsSeenBefore(1000, 0)).toEqual([])
+  })
+
+  it('deleteAccount leaves nothing of the account and nothing of others behind', async () => {
+    const s = await start()
+    const u = user()
+    const other = user()
+    await s.sessions.createUser(u)
+    await s.sessions.createUser(other)
+    const live = session(u.id)
+    const ended = session(u.id, { endedAt: 5 })
+    const keep = session(other.id)
+    for (const x of [live, ended, keep]) await s.sessions.putSession(x)
+    await s.sessions.indexRefreshHash('h-live', live.id)
+    await s.sessions.indexRefreshHash('h-ended', ended.id)
+    await s.sessions.indexRefreshHash('h-keep', keep.id)
+    await s.sessions.createPasskey(passkey(u.id))
+    const theirKey = passkey(other.id)
+    await s.sessions.createPasskey(theirKey)
+    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id })
+    const theirs = grant({ status: 'approved', userId: other.id })
+    await s.sessions.putDeviceGrant(g)
+    await s.sessions.putDeviceGrant(theirs)
+    const owned = doc(u.id, { [other.id]: 'editor' })
+    const shared = doc(other.id, { [u.id]: 'viewer' })
+    await s.sessions.putDoc(owned)
+    await s.sessions.putDoc(shared)
+
+    await s.sessions.deleteAccount(u.id)
+    expect(await s.sessions.userById(u.id)).toBeUndefined()
+    expect(await s.sessions.userByEmail(u.email)).toBeUndefined()
+    expect(await s.sessions.sessionById(live.id)).toBeUndefined()
+    expect(await s.sessions.sessionById(ended.id)).toBeUndefined()
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    expect(await s.sessions.sessionIdByRefreshHash('h-live')).toBeUndefined()
+    expect(await s.sessions.sessionIdByRefreshHash('h-ended')).toBeUndefined()
+    expect(await s.sessions.passkeysOfUser(u.id)).toEqual([])
+    expect(await s.sessions.deviceGrantById(g.id)).toBeUndefined()
+    expect(await s.sessions.deviceGrantByUserCode(g.userCode)).toBeUndefined()
+    expect(await s.sessions.docById(owned.id)).toBeUndefined()
+    expect(await s.sessions.docsOfUser(u.id)).toEqual([])
+    // The other account keeps everything, minus the deleted member and the deleted draft.
+    expect(await s.sessions.userById(other.id)).toEqual(other)
+    expect(await s.sessions.sessionById(keep.id)).toEqual(keep)
+    expect(await s.sessions.sessionIdByRefreshHash('h-keep')).toBe(keep.id)
+    expect(await s.sessions.passkeysOfUser(other.id)).toEqual([theirKey])
+    expect(await s.sessions.deviceGrantById(theirs.id)).toEqual(theirs)
+    expect(await s.sessions.docsOfUser(other.id)).toEqual([{ ...shared, members: {} }])
+    await s.sessions.deleteAccount(u.id) // nothing left: no error
+  })
+
   it('the refresh-hash index maps every hash issued to its session', async () => {
     const s = await start()
     const sid = id()
@@ -226,6 +301,24 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.deviceGrantByUserCode(nul)).toBeUndefined()
     expect(await s.sessions.passkeyById(nul)).toBeUndefined()
     expect(await s.sessions.passkeysOfUser(nul)).toEqual([])
+  })
+
+  it('API keys: put, read by id, replace (revoke), list in id order; kept across a restart', async () => {
+    let s = await start()
+    const key = (over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: `k${randomUUID().replace(/-/g, '')}`, secretHash: 'h', scopes: ['docs:read'], name: 'backend', createdAt: 1, ...over })
+    const a = key({ scopes: ['docs:read', 'docs:write'] })
+    const b = key()
+    await s.sessions.putApiKey(a)
+    await s.sessions.putApiKey(b)
+    expect(await s.sessions.apiKeyById(a.id)).toEqual(a)
+    expect(await s.sessions.apiKeyById('kmissing')).toBeUndefined()
+    expect(await s.sessions.apiKeyById('k\u0000x')).toBeUndefined()
+    const revoked = { ...b, revokedAt: 5, lastUsedAt: 4 }
+    await s.sessions.putApiKey(revoked)
+    s = await restart(s)
+    expect(await s.sessions.apiKeyById(b.id)).toEqual(revoked)
+    const mine = (await s.sessions.apiKeys()).filter(k => k.id === a.id || k.id === b.id)
+    expect(mine).toEqual(byId([a, revoked]))
   })
 
   it('everything is still there after a restart', async () => {

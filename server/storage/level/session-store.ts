@@ -1,6 +1,6 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import { securityEventTimeKey, type ActivityRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { listedSession, securityEventTimeKey, type ActivityRecord, type ApiKeyRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
@@ -11,7 +11,7 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
  * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
  * `user-passkeys` `<user>!<passkey>`, `security-events` id→event (ids sort by time),
  * `user-events` `<user>!<event>`, `daily` `<day, 8 digits>!<name>`→number, `activity` id→record,
- * `activity-start` `<start, 15 digits>!<id>`. Index and record are always written in one batch.
+ * `activity-start` `<start, 15 digits>!<id>`, `api-keys` id→key. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -26,6 +26,7 @@ export class LevelSessionStore implements SessionStore {
   private readonly grantExpiry: Sub<string>
   private readonly passkeys: Sub<PasskeyRecord>
   private readonly userPasskeys: Sub<string>
+  private readonly keys: Sub<ApiKeyRecord>
   private readonly events: Sub<SecurityEventRecord>
   private readonly userEvents: Sub<string>
   private readonly daily: Sub<number>
@@ -52,6 +53,7 @@ export class LevelSessionStore implements SessionStore {
     this.grantExpiry = sub('grant-expiry')
     this.passkeys = sub('passkeys')
     this.userPasskeys = sub('user-passkeys')
+    this.keys = sub('api-keys')
     this.events = sub('security-events')
     this.userEvents = sub('user-events')
     this.daily = sub('daily')
@@ -87,7 +89,7 @@ export class LevelSessionStore implements SessionStore {
   putSession (s: SessionRecord) {
     return this.db.batch([
       { type: 'put', sublevel: this.sessions, key: s.id, value: s },
-      s.endedAt
+      !listedSession(s)
         ? { type: 'del', sublevel: this.userSessions, key: `${s.userId}!${s.id}` }
         : { type: 'put', sublevel: this.userSessions, key: `${s.userId}!${s.id}`, value: '' }
     ] as never)
@@ -112,6 +114,54 @@ export class LevelSessionStore implements SessionStore {
     const ids = await this.userSessions.keys({ gt: `${userId}!`, lt: `${userId}!\xff` }).all()
     const rows = await this.sessions.getMany(ids.map(k => k.slice(userId.length + 1)))
     return rows.filter((s): s is SessionRecord => s !== undefined)
+  }
+
+  /** A scan of every session: the retention sweep runs rarely and in pages. */
+  async sessionsSeenBefore (time: number, limit: number) {
+    const out: SessionRecord[] = []
+    if (limit <= 0) return out
+    for await (const s of this.sessions.values()) {
+      if (s.lastSeenAt < time && s.lastIp !== '') out.push(s)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  /**
+   * One batch. Sessions, refresh hashes and grants have no index by user that covers ended ones, so
+   * they are found by a scan: account deletion is rare, and must leave nothing behind.
+   */
+  async deleteAccount (userId: string) {
+    const ops: unknown[] = []
+    const del = (sublevel: unknown, key: string) => ops.push({ type: 'del', sublevel, key })
+    const u = await this.users.get(userId)
+    if (u) { del(this.users, userId); if (await this.emails.get(u.email) === userId) del(this.emails, u.email) }
+    const sids = new Set<string>()
+    for await (const s of this.sessions.values()) {
+      if (s.userId !== userId) continue
+      sids.add(s.id)
+      del(this.sessions, s.id)
+      del(this.userSessions, `${userId}!${s.id}`)
+    }
+    for await (const [hash, sid] of this.refresh.iterator()) if (sids.has(sid)) del(this.refresh, hash)
+    for (const p of await this.passkeysOfUser(userId)) { del(this.passkeys, p.id); del(this.userPasskeys, `${userId}!${p.id}`) }
+    for await (const g of this.grants.values()) {
+      if (g.userId !== userId) continue
+      del(this.grants, g.id)
+      del(this.grantExpiry, expiryKey(g))
+      if (await this.userCodes.get(g.userCode) === g.id) del(this.userCodes, g.userCode)
+    }
+    for (const d of await this.docsOfUser(userId)) {
+      if (d.ownerId === userId) {
+        del(this.docs, d.id)
+        for (const m of Object.keys(d.members)) del(this.userDocs, `${m}!${d.id}`)
+      } else {
+        delete d.members[userId]
+        ops.push({ type: 'put', sublevel: this.docs, key: d.id, value: d })
+      }
+      del(this.userDocs, `${userId}!${d.id}`)
+    }
+    await this.db.batch(ops as never)
   }
 
   indexRefreshHash (hash: string, sessionId: string) { return this.refresh.put(hash, sessionId) }
@@ -200,6 +250,10 @@ export class LevelSessionStore implements SessionStore {
       { type: 'del', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}` }
     ] as never)
   }
+
+  putApiKey (k: ApiKeyRecord) { return this.keys.put(k.id, k) }
+  apiKeyById (id: string) { return this.keys.get(id) }
+  apiKeys () { return this.keys.values().all() }
 
   addSecurityEvent (e: SecurityEventRecord) {
     const ops: unknown[] = [{ type: 'put', sublevel: this.events, key: e.id, value: e }]

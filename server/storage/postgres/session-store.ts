@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { securityEventTimeKey, type ActivityRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { listedSession, securityEventTimeKey, type ActivityRecord, type ApiKeyRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 import { inTransaction } from './pool.js'
 
 /**
@@ -9,7 +9,7 @@ import { inTransaction } from './pool.js'
  * `docs` (id, owner_id) and `doc_members` (doc, user, role; the owner included); migrations/002:
  * `device_grants` (id, unique user_code, expires_at) and `passkeys` (id, user_id); migrations/003:
  * `security_events` (id, user_id, kind; ids sort by time); migrations/007: `analytics_daily` (day,
- * name, value) and `activity` (one row per socket). A new lookup is a
+ * name, value) and `activity` (one row per socket); migrations/008: `api_keys` (id). A new lookup is a
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
  */
@@ -42,7 +42,7 @@ export class PostgresSessionStore implements SessionStore {
   async putSession (s: SessionRecord): Promise<void> {
     await this.pool.query(`INSERT INTO sessions (id, user_id, ended, record) VALUES ($1, $2, $3, $4)
       ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, ended = excluded.ended, record = excluded.record`,
-    [s.id, s.userId, Boolean(s.endedAt), JSON.stringify(s)])
+    [s.id, s.userId, !listedSession(s), JSON.stringify(s)])
   }
 
   sessionById (id: string) { return this.one<SessionRecord>('SELECT record FROM sessions WHERE id = $1', [id]) }
@@ -63,6 +63,33 @@ export class PostgresSessionStore implements SessionStore {
 
   sessionsOfUser (userId: string) {
     return this.all<SessionRecord>('SELECT record FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY id', [userId])
+  }
+
+  async sessionsSeenBefore (time: number, limit: number): Promise<SessionRecord[]> {
+    const { rows } = await this.pool.query<{ record: SessionRecord }>(
+      `SELECT record FROM sessions WHERE (record->>'lastSeenAt')::bigint < $1 AND record->>'lastIp' <> '' ORDER BY id LIMIT $2`, [time, limit])
+    return rows.map(r => r.record)
+  }
+
+  /** One transaction over every table that names the account. */
+  async deleteAccount (userId: string): Promise<void> {
+    if (!storable(userId)) return
+    await inTransaction(this.pool, async client => {
+      await client.query('DELETE FROM refresh_hashes WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)', [userId])
+      await client.query('DELETE FROM sessions WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM passkeys WHERE user_id = $1', [userId])
+      await client.query(`DELETE FROM device_grants WHERE record->>'userId' = $1`, [userId])
+      // Owned drafts go with their members (ON DELETE CASCADE); memberships in others' leave their records too.
+      await client.query('DELETE FROM docs WHERE owner_id = $1', [userId])
+      const { rows } = await client.query<{ record: DocRecord }>(
+        'SELECT d.record FROM doc_members m JOIN docs d ON d.id = m.doc_id WHERE m.user_id = $1 FOR UPDATE OF d', [userId])
+      for (const { record } of rows) {
+        delete record.members[userId]
+        await client.query('UPDATE docs SET record = $2 WHERE id = $1', [record.id, JSON.stringify(record)])
+      }
+      await client.query('DELETE FROM doc_members WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM users WHERE id = $1', [userId])
+    })
   }
 
   async indexRefreshHash (hash: string, sessionId: string): Promise<void> {
@@ -138,6 +165,18 @@ export class PostgresSessionStore implements SessionStore {
 
   async deletePasskey (p: PasskeyRecord): Promise<void> {
     await this.pool.query('DELETE FROM passkeys WHERE id = $1', [p.id])
+  }
+
+  async putApiKey (k: ApiKeyRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO api_keys (id, record) VALUES ($1, $2)
+      ON CONFLICT (id) DO UPDATE SET record = excluded.record`, [k.id, JSON.stringify(k)])
+  }
+
+  apiKeyById (id: string) { return this.one<ApiKeyRecord>('SELECT record FROM api_keys WHERE id = $1', [id]) }
+
+  async apiKeys (): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.pool.query<{ record: ApiKeyRecord }>('SELECT record FROM api_keys ORDER BY id')
+    return rows.map(r => r.record)
   }
 
   async addSecurityEvent (e: SecurityEventRecord): Promise<void> {
