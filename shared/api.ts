@@ -316,7 +316,7 @@ export interface AnalyticsDay {
   /** Sessions started that day by platform (web, ios, android, macos, windows, linux, node, tv, cli, other). */
   platforms: Record<string, number>
   sessionsEnded: number
-  /** Sessions ended that day by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled). */
+  /** Sessions ended that day by reason (`SESSION_END_REASONS`). */
   endedByReason: Record<string, number>
   /** Mean duration of the sessions that ended that day (0 if none). */
   avgSessionMs: number

@@ -107,7 +107,7 @@ describe('admin API', () => {
     expect((await laptop.login()).status).toBe(200)
     const reasons = audits().filter(e => e.userId === a.tokens.userId).map(e => `${e.detail.action} ${e.detail.target}`)
     expect(reasons).toEqual([`end_session session:${tablet.tokens.sessionId}`, `end_session session:${tablet.tokens.sessionId}`, `force_logout user:${laptop.tokens.userId}`])
-    const revoked = lines.map(l => JSON.parse(l)).filter(l => l.msg === 'closed sockets of ended session' && l.reason === 'admin')
+    const revoked = lines.map(l => JSON.parse(l)).filter(l => l.msg === 'closed sockets of ended session' && l.reason === 'signed_out_by_admin')
     expect(revoked.length).toBeGreaterThanOrEqual(2)
   })
 
