@@ -198,7 +198,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   }
   if (identity) {
     identityRoutes(http, identity, config.publicUrl)
-    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => sessions.count(sid)), analytics, config.publicUrl)
+    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => buses.state.online.count(sid)), analytics, config.publicUrl)
   }
   const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
   if (identity && anomaly) alertRoutes(http, identity.identity, anomaly.alerts, config.publicUrl)

@@ -279,7 +279,7 @@ export interface AdminUserInfo {
 }
 /** `GET /admin/users?prefix=&after=&limit=`: `next` is the `after` of the next page, absent on the last. */
 export interface AdminUserListResponse { users: AdminUserInfo[], next?: string }
-/** A user's live device sessions; `online` counts this node's sockets. */
+/** A user's live device sessions; `online` counts their open sockets on every node. */
 export interface AdminSessionInfo { id: string, deviceName: string, platform: string, userAgent: string, createdAt: number, lastSeenAt: number, lastIp: string, online: number }
 export interface AdminSessionListResponse { sessions: AdminSessionInfo[] }
 
@@ -316,7 +316,7 @@ export interface AnalyticsDay {
   /** Sessions started that day by platform (web, ios, android, macos, windows, linux, node, tv, cli, other). */
   platforms: Record<string, number>
   sessionsEnded: number
-  /** Sessions ended that day by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled). */
+  /** Sessions ended that day by reason (`SESSION_END_REASONS`). */
   endedByReason: Record<string, number>
   /** Mean duration of the sessions that ended that day (0 if none). */
   avgSessionMs: number

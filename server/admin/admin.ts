@@ -21,7 +21,8 @@ export class Admin {
   constructor (
     private readonly store: SessionStore,
     private readonly identity: Identity,
-    private readonly onlineCount: (sessionId: string) => number
+    /** Open sockets of a session on every node (cluster/online-counts.ts). */
+    private readonly onlineCount: (sessionId: string) => number | Promise<number>
   ) {}
 
   async authorize (authorization: string | undefined, ctx: RequestContext): Promise<Authed> {
@@ -64,7 +65,7 @@ export class Admin {
     const out: AdminSessionInfo[] = []
     for (const s of await this.store.sessionsOfUser(userId)) {
       if (s.endedAt || await this.identity.endIfExpired(s)) continue
-      out.push({ id: s.id, deviceName: s.deviceName, platform: s.platform, userAgent: s.userAgent, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, online: this.onlineCount(s.id) })
+      out.push({ id: s.id, deviceName: s.deviceName, platform: s.platform, userAgent: s.userAgent, createdAt: s.createdAt, lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, online: await this.onlineCount(s.id) })
     }
     return out.sort((x, y) => y.lastSeenAt - x.lastSeenAt)
   }

@@ -10,20 +10,24 @@ export interface ActivitySource {
   readonly edits: number
 }
 
-interface OpenSocket { record: ActivityRecord, flushedEdits: number, span: Span, writing: Promise<unknown> }
+interface OpenSocket { record: ActivityRecord, flushedEdits: number, span: Span }
 interface Span { sessionId: string, start: number, end: number }
 
 /**
  * Each device-session socket's activity: stored when it opens, every `flush()` while open (its end
  * and edit count move), and when it closes. The edit path only bumps a number on the socket; the
- * count reaches the store here, never once per edit. Also feeds the live hand-off counter from this
- * node's sockets (`isHandoff`, the rule the stored figures use).
+ * count reaches the store here, never once per edit. Writes are coalesced: one write in flight at a
+ * time, carrying every record changed since the last (the newest version of each), so they land in
+ * order. Also feeds the live hand-off counter from this node's sockets (`isHandoff`, the rule the
+ * stored figures use).
  */
 export class SocketActivity {
   private readonly open = new Map<ActivitySource, OpenSocket>()
   /** Per user, this node's sockets open now or closed within the hand-off window. */
   private readonly recent = new Map<string, Span[]>()
-  private readonly writes = new Set<Promise<unknown>>()
+  private readonly pending = new Map<string, ActivityRecord>()
+  private readonly pendingEdits = new Map<number, number>()
+  private writing: Promise<void> | null = null
   private stopped = false
 
   constructor (
@@ -48,9 +52,9 @@ export class SocketActivity {
     const span = { sessionId, start: t, end: Infinity }
     spans.push(span)
     this.recent.set(userId, spans)
-    const o: OpenSocket = { record: { id: randomUUID(), userId, sessionId, start: t, end: t, edits: 0 }, flushedEdits: 0, span, writing: Promise.resolve() }
+    const o: OpenSocket = { record: { id: randomUUID(), userId, sessionId, start: t, end: t, edits: 0 }, flushedEdits: 0, span }
     this.open.set(c, o)
-    this.write(o, t, c.edits)
+    this.queue(o, t, c.edits)
   }
 
   closed (c: ActivitySource): void {
@@ -59,7 +63,7 @@ export class SocketActivity {
     this.open.delete(c)
     const t = this.now()
     o.span.end = t
-    this.write(o, t, c.edits)
+    this.queue(o, t, c.edits)
     const spans = this.recent.get(o.record.userId)?.filter(s => s.end >= t - this.windowMs)
     if (spans?.length) this.recent.set(o.record.userId, spans)
     else this.recent.delete(o.record.userId)
@@ -68,7 +72,7 @@ export class SocketActivity {
   /** Stores every open socket's activity up to now; resolves when written. */
   async flush (): Promise<void> {
     const t = this.now()
-    for (const [c, o] of this.open) this.write(o, t, c.edits)
+    for (const [c, o] of this.open) this.queue(o, t, c.edits)
     await this.settled()
   }
 
@@ -78,21 +82,44 @@ export class SocketActivity {
     this.stopped = true
   }
 
-  /** Resolves once every write started so far has finished. */
-  async settled (): Promise<void> { await Promise.all([...this.writes]) }
+  /** Resolves once everything queued so far is written (or failed and was logged). */
+  async settled (): Promise<void> {
+    for (let i = 0; i < 1000 && this.writing; i++) await this.writing
+  }
 
-  /** One socket's writes run in order, so an older end never replaces a newer one. Errors are logged. */
-  private write (o: OpenSocket, t: number, edits: number): void {
+  private queue (o: OpenSocket, t: number, edits: number): void {
     if (this.stopped) return
     const delta = edits - o.flushedEdits
     o.flushedEdits = edits
-    const record = { ...o.record, end: t, edits }
-    o.writing = o.writing.then(async () => {
-      await this.store.putActivity(record)
-      if (delta > 0) await this.store.addDailyCounts(dayOf(t), { edits: delta })
-    }).catch((err: Error) => this.logger.error({ err: err.message, session: o.record.sessionId }, 'analytics: activity write failed'))
-    const w = o.writing
-    this.writes.add(w)
-    void w.then(() => this.writes.delete(w))
+    o.record = { ...o.record, end: t, edits }
+    this.pending.set(o.record.id, o.record)
+    if (delta > 0) this.pendingEdits.set(dayOf(t), (this.pendingEdits.get(dayOf(t)) ?? 0) + delta)
+    this.kick()
+  }
+
+  private kick (): void {
+    if (this.writing) return
+    this.writing = this.write().finally(() => {
+      this.writing = null
+      // Queued after the last round looked: another write.
+      if (this.pending.size > 0 || this.pendingEdits.size > 0) this.kick()
+    })
+  }
+
+  /** Writes what is pending, then what was queued meanwhile, until nothing is. A failed write is logged and dropped. */
+  private async write (): Promise<void> {
+    await new Promise(resolve => setImmediate(resolve))
+    for (let round = 0; round < 1000 && (this.pending.size > 0 || this.pendingEdits.size > 0); round++) {
+      const records = [...this.pending.values()]
+      const edits = [...this.pendingEdits]
+      this.pending.clear()
+      this.pendingEdits.clear()
+      try {
+        await this.store.putActivities(records)
+        for (const [day, n] of edits) await this.store.addDailyCounts(day, { edits: n })
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, records: records.length }, 'analytics: activity write failed')
+      }
+    }
   }
 }

@@ -44,7 +44,7 @@ export const createMetrics = () => {
     sessionsActive: new Gauge({ name: 'device_sessions_active', help: 'Device sessions with at least one socket open on this node', registers: [registry], collect () { this.set(live.sessionsOnline()) } }),
     socketsOnline: new Gauge({ name: 'device_sockets_online', help: 'Sockets of device sessions open on this node', registers: [registry], collect () { this.set(live.socketsOnline()) } }),
     sessionsStarted: new Counter({ name: 'device_sessions_started_total', help: 'Device sessions started (sign-in, passkey, pairing), by platform', labelNames: ['platform'], registers: [registry] }),
-    sessionsEnded: new Counter({ name: 'device_sessions_ended_total', help: 'Device sessions ended, by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled)', labelNames: ['reason'], registers: [registry] }),
+    sessionsEnded: new Counter({ name: 'device_sessions_ended_total', help: 'Device sessions ended, by reason (SESSION_END_REASONS in shared/api.ts: logout, signed_out_elsewhere, expired_idle, signed_out_by_admin, …)', labelNames: ['reason'], registers: [registry] }),
     handoffs: new Counter({ name: 'device_handoffs_total', help: 'Users continuing on another device within --handoff-window-ms of activity on one (sockets on this node)', registers: [registry] }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),

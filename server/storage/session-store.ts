@@ -266,8 +266,8 @@ export interface SessionStore {
   setDailyValues (day: number, values: Record<string, number>): Promise<void>
   /** Figures of days `from` ≤ day < `to`, by day; days without any are left out. */
   dailyFigures (from: number, to: number): Promise<DailyFigures[]>
-  /** Inserts or replaces (by id) a socket's activity. */
-  putActivity (a: ActivityRecord): Promise<void>
+  /** Inserts or replaces (by id) sockets' activity, in one write. */
+  putActivities (records: ActivityRecord[]): Promise<void>
   /** Up to `limit` activity records with `end` ≥ `from` and `start` < `to`, by start. */
   activityBetween (from: number, to: number, limit: number): Promise<ActivityRecord[]>
   /** Deletes up to `limit` activity records that ended before `time`; how many were deleted. */

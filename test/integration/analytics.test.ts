@@ -61,7 +61,7 @@ describe.each([levelBackend(), postgresBackend()] as Backend[])('analytics over 
     at(11 * 60)
     analytics.ended({ ...laptop, endedAt: now, endReason: 'logout' })
     at(12 * 60)
-    analytics.ended({ ...phone, endedAt: now, endReason: 'admin' })
+    analytics.ended({ ...phone, endedAt: now, endReason: 'signed_out_by_admin' })
     // u2: one web session, one socket still open at the end of the day, no edits.
     at(20 * 60)
     const web = session(u2, 'web', now)
@@ -76,7 +76,7 @@ describe.each([levelBackend(), postgresBackend()] as Backend[])('analytics over 
       date: isoDay(D),
       activeUsers: 2, weeklyActiveUsers: 2, monthlyActiveUsers: 2, activeSessions: 3, devicesPerUser: 1.5,
       sessionsStarted: 3, platforms: { macos: 1, ios: 1, web: 1 },
-      sessionsEnded: 2, endedByReason: { logout: 1, admin: 1 }, avgSessionMs: (120 + 110) / 2 * MIN,
+      sessionsEnded: 2, endedByReason: { logout: 1, signed_out_by_admin: 1 }, avgSessionMs: (120 + 110) / 2 * MIN,
       edits: 10, editsPerSession: 10 / 3, handoffs: 1
     }
     expect(day).toEqual(expected)
@@ -133,10 +133,10 @@ describe('analytics from real sessions, over HTTP', () => {
     }, 20_000, 'the figures of the closed sockets')
     expect(day).toMatchObject({
       date: today, activeUsers: 1, activeSessions: 2, devicesPerUser: 2, sessionsStarted: 3, platforms: { node: 3 },
-      sessionsEnded: 2, endedByReason: { admin: 2 }, edits: 5, editsPerSession: 2.5, handoffs: 1
+      sessionsEnded: 2, endedByReason: { signed_out_by_admin: 2 }, edits: 5, editsPerSession: 2.5, handoffs: 1
     })
     const metrics = await (await fetch(`${app.url}/metrics`)).text()
-    expect(metrics).toContain('device_sessions_ended_total{reason="admin"} 2')
+    expect(metrics).toContain('device_sessions_ended_total{reason="signed_out_by_admin"} 2')
     expect(metrics).toContain('device_handoffs_total 1')
     expect(metrics).toMatch(/^device_sockets_online 0$/m)
     const bad = await adminCall(admin, 'GET', '/admin/analytics?from=2026-12-08&to=2026-12-01')

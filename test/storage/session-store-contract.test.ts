@@ -426,9 +426,11 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     const a = { id: id(), userId: 'u1', sessionId: 's1', start: base, end: base + 100, edits: 1 }
     const b = { id: id(), userId: 'u1', sessionId: 's2', start: base + 50, end: base + 60, edits: 0 }
     const c = { id: id(), userId: 'u2', sessionId: 's3', start: base + 200, end: base + 300, edits: 9 }
-    for (const r of [c, a, b]) await s.sessions.putActivity(r)
+    await s.sessions.putActivities([c, a])
+    await s.sessions.putActivities([b])
+    await s.sessions.putActivities([])
     const a2 = { ...a, end: base + 150, edits: 5 }
-    await s.sessions.putActivity(a2)
+    await s.sessions.putActivities([a2])
     s = await restart(s)
     expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([a2, b, c])
     expect(await s.sessions.activityBetween(base + 120, base + 200, 10)).toEqual([a2])

@@ -336,11 +336,12 @@ export class LevelSessionStore implements SessionStore {
     return out
   }
 
-  putActivity (a: ActivityRecord) {
-    return this.db.batch([
+  async putActivities (records: ActivityRecord[]) {
+    if (records.length === 0) return
+    await this.db.batch(records.flatMap(a => [
       { type: 'put', sublevel: this.activity, key: a.id, value: a },
       { type: 'put', sublevel: this.activityStart, key: startKey(a), value: '' }
-    ] as never)
+    ]) as never)
   }
 
   async activityBetween (from: number, to: number, limit: number) {

@@ -242,10 +242,13 @@ export class PostgresSessionStore implements SessionStore {
     return out
   }
 
-  async putActivity (a: ActivityRecord): Promise<void> {
-    await this.pool.query(`INSERT INTO activity (id, user_id, session_id, start_at, end_at, edits) VALUES ($1, $2, $3, $4, $5, $6)
+  /** One statement for all of them. */
+  async putActivities (records: ActivityRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.pool.query(`INSERT INTO activity (id, user_id, session_id, start_at, end_at, edits)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
       ON CONFLICT (id) DO UPDATE SET end_at = excluded.end_at, edits = excluded.edits`,
-    [a.id, a.userId, a.sessionId, a.start, a.end, a.edits])
+    [records.map(a => a.id), records.map(a => a.userId), records.map(a => a.sessionId), records.map(a => a.start), records.map(a => a.end), records.map(a => a.edits)])
   }
 
   async activityBetween (from: number, to: number, limit: number): Promise<ActivityRecord[]> {
