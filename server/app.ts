@@ -45,6 +45,8 @@ export interface AppOptions {
   merger?: Merger
   /** Server-side hooks: document changes, session starts and ends, security events (hooks/hooks.ts). */
   hooks?: ServerHooks
+  /** Runs between loading a document from storage and subscribing to its updates (tests). */
+  afterLoad?: (doc: string) => Promise<void>
 }
 
 export interface App {
@@ -142,7 +144,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const hookRunner = new HookRunner(opts.hooks ?? {}, webhooks ? [webhooks.send] : [], logger, config.hookDebounceMs)
   // The edit path pays for change notifications only when something listens.
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
