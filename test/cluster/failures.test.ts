@@ -51,12 +51,9 @@ describe('cluster failures under load', () => {
     expect(await missingOnServer(a, load.users, load.stats)).toEqual([])
   }, 240_000)
 
-  // KNOWN GAP (see docs/operations.md, cluster mode): each node numbers its appends to a document's
-  // log from the log it loaded, so nodes holding the same document write the same numbers and
-  // PostgreSQL keeps one row of each pair. Only the snapshot a node writes when it unloads the
-  // document covers the loss, so a crash of every node loses edits. Marked `fails` until appends are
-  // numbered cluster-wide; it then passes and must lose the marker.
-  it.fails('kill -9 of every node after the devices converged: PostgreSQL holds every edit', async () => {
+  // Appends of several nodes to one document's log are all kept in PostgreSQL: nothing depends on
+  // the snapshot a node writes when it unloads the document.
+  it('kill -9 of every node after the devices converged: PostgreSQL holds every edit', async () => {
     const db = await database()
     cluster = await startCluster({ nodes: 3, databaseUrl: db.url })
     load = await steadyLoad(cluster.nodes, { seconds: 2 })
