@@ -12,7 +12,7 @@ import type { DeviceCodeResponse, DeviceInfo, DocInfo, TokenResponse } from '../
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc, type Playback } from './backend.js'
+import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc, type Playback, type SecurityAlert } from './backend.js'
 import { DEFAULT_PREFS, PREFERENCE_GUARDS, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
@@ -236,6 +236,16 @@ export class SdkBackend implements Backend {
 
   // --------------------------------------------------------------------------------- devices
 
+  async securityAlerts () { return call(() => this.client ? this.client.securityAlerts() : Promise.resolve([])) }
+  async confirmAlert (id: string) { await call(() => this.api.confirmAlert(id)) }
+  async signOutAlertSession (id: string) { await call(() => this.api.signOutAlertSession(id)) }
+  onSecurityAlert (fn: (e: { alert: SecurityAlert } | { resolved: string }) => void): () => void {
+    const client = this.client
+    if (!client) return () => {}
+    const offs = [client.on('securityAlert', alert => fn({ alert })), client.on('securityAlertResolved', r => fn({ resolved: r.id }))]
+    return () => { for (const off of offs) off() }
+  }
+
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
   async revokeDevice (sessionId: string) { await call(() => this.api.revokeSession(sessionId)) }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
@@ -293,6 +303,16 @@ export class SdkBackend implements Backend {
     const client = this.client
     if (!client) throw new BackendError('session_ended', 'not signed in', 401)
     await call(() => client.stepUpWithPasskey())
+  }
+
+  // ----------------------------------------------------------------------------------- admin
+
+  async isAdmin (): Promise<boolean> { return (await call(() => this.api.me())).admin === true }
+
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
+    const client = this.client
+    if (!client) return Promise.reject(new BackendError('session_ended', 'not signed in', 401))
+    return call(() => client.admin<T>(method, path))
   }
 
   // ---------------------------------------------------------------------------------- drafts

@@ -4,6 +4,7 @@ import type { Ctx } from '../app.js'
 import { friendlyError, errorCode, type SessionInfo } from '../backend.js'
 import { onCodeSubmit } from './code-form.js'
 import { describeUserAgent, platformIcon, platformLabel } from '../device.js'
+import { alertBanner } from './alerts.js'
 
 /** "192.168.1.x": enough to recognise a network without printing the full address. */
 export const ipHint = (ip: string): string => {
@@ -70,7 +71,9 @@ export const devicesPage = (ctx: Ctx) => {
   const list = h('div', { class: 'device-list', 'data-testid': 'device-list', 'aria-live': 'polite' })
   const note = h('p', { class: 'muted small' })
   const othersBtn = h('button', { class: 'btn btn-danger', type: 'button', 'data-testid': 'revoke-others', onclick: () => void revokeOthers() }, icon('logout', 16), 'Sign out all other devices')
+  const alerts = alertBanner(ctx)
   const el = h('div', { class: 'page devices' },
+    alerts.el,
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Devices'), h('p', { class: 'muted', style: 'margin:4px 0 0' }, 'Every device signed in to your account. A green dot means it is connected now.')),
       h('span', { class: 'spacer' }),
@@ -141,5 +144,5 @@ export const devicesPage = (ctx: Ctx) => {
   list.append(h('p', { class: 'muted' }, 'Loading devices…'))
   void load()
   const timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
-  return { el, destroy () { destroyed = true; clearInterval(timer) } }
+  return { el, destroy () { destroyed = true; clearInterval(timer); alerts.destroy() } }
 }
