@@ -7,6 +7,7 @@ import { LocalOnlineCounts } from './local-online-counts.js'
 import { LocalSessionEventBus } from './local-session-event-bus.js'
 import { memoryLimiters } from './memory-limiters.js'
 import { MemoryOnceCache } from './memory-once-cache.js'
+import { MemoryChallengeStore } from './memory-challenge-store.js'
 import type { SessionEventBus, SessionEventHandler } from './session-event-bus.js'
 import type { SharedState } from './shared-state.js'
 
@@ -39,12 +40,12 @@ export interface BusOptions {
 export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   if (!opts.redisUrl) {
     const updates = new LocalDocUpdateBus()
-    const state: SharedState = { once: new MemoryOnceCache(), limiters: memoryLimiters, online: new LocalOnlineCounts(opts.sockets) }
+    const state: SharedState = { once: new MemoryOnceCache(), limiters: memoryLimiters, online: new LocalOnlineCounts(opts.sockets), challenges: new MemoryChallengeStore() }
     return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEnded), state, close: () => updates.close() }
   }
-  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }] = await Promise.all([
+  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }, { RedisChallengeStore }] = await Promise.all([
     import('./redis-connection.js'), import('./stream-reader.js'), import('./redis-doc-update-bus.js'), import('./redis-session-event-bus.js'),
-    import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js')
+    import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js'), import('./redis-challenge-store.js')
   ])
   const nodeId = randomUUID()
   const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
@@ -64,7 +65,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   const onKeysChanged = opts.onKeysChanged
   if (onKeysChanged) await followKeyChanges(reader, writer, opts.prefix, onKeysChanged)
   const online = new RedisOnlineCounts(writer, opts.sockets, busOpts)
-  const state: SharedState = { once: new RedisOnceCache(writer, opts.prefix, opts.logger), limiters: redisLimiters(writer, opts.prefix), online }
+  const state: SharedState = { once: new RedisOnceCache(writer, opts.prefix, opts.logger), limiters: redisLimiters(writer, opts.prefix), online, challenges: new RedisChallengeStore(writer, opts.prefix, opts.logger) }
   opts.logger.info({ node: nodeId, prefix: opts.prefix }, 'cluster mode: document updates, session events and identity state on Redis')
   return {
     updates,

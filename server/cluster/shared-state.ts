@@ -1,13 +1,15 @@
+import type { ChallengeStore } from './challenge-store.js'
 import type { LimiterFactory } from './limiters.js'
 import type { OnceCache } from './once-cache.js'
 import type { OnlineCounts } from './online-counts.js'
 
 /**
  * Identity state that every node serving the API must see alike: used single-use ids, rate-limit
- * counters and online counts. In process memory for one node, on Redis in cluster mode (index.ts).
+ * counters, online counts and pending passkey challenges. In process memory for one node, on Redis in cluster mode (index.ts).
  */
 export interface SharedState {
   once: OnceCache
   limiters: LimiterFactory
   online: OnlineCounts
+  challenges: ChallengeStore
 }

@@ -7,12 +7,11 @@ import type { ServerConfig } from '../config.js'
 import { Failure } from '../errors.js'
 import type { PasskeyRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 import type { Authed, Identity, RequestContext } from './identity.js'
+import type { ChallengeStore } from '../cluster/challenge-store.js'
+import { MemoryChallengeStore } from '../cluster/memory-challenge-store.js'
 
 /** A challenge is good for this long, and for one response. */
 export const CHALLENGE_TTL_MS = 5 * 60_000
-/** Pending challenges in memory at most, and per IP for sign-in attempts (the oldest of the IP's goes first). */
-const MAX_PENDING = 10_000
-const MAX_PENDING_PER_IP = 20
 /** The amr of a passkey with user verification (RFC 8176: proof of possession of a hardware-secured key). */
 export const PASSKEY_AMR = 'hwk'
 
@@ -24,58 +23,9 @@ let library: Promise<typeof import('@simplewebauthn/server') & typeof import('@s
 const webauthn = () => library ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')])
   .then(([server, helpers]) => ({ ...server, ...helpers }))
 
-interface Pending { challenge: string, expiresAt: number, ip: string }
 type Bytes = ReturnType<typeof isoBase64URL.toBuffer>
 /** Refuses a passkey response with `code`: counts the failure, logs it, throws. */
 type Refuse = (code: ErrorCodeValue, message: string) => Promise<never>
-
-/**
- * Single-use, short-lived WebAuthn challenges, each bound to what asked for it: a session
- * (`register:<sid>`, `step-up:<sid>`) or a sign-in attempt (`login:<attemptId>`). In memory and
- * bounded: MAX_PENDING in all, MAX_PENDING_PER_IP open sign-in attempts per address.
- */
-class Challenges {
-  private readonly pending = new Map<string, Pending>()
-  private readonly attemptsByIp = new Map<string, string[]>()
-
-  issue (key: string, challenge: string, ip: string): void {
-    const now = Date.now()
-    if (this.pending.size >= MAX_PENDING) this.sweep(now)
-    if (this.pending.size >= MAX_PENDING && !this.pending.has(key)) throw new Failure(ErrorCode.rateLimited, 'too many passkey ceremonies in progress: try again shortly', 5)
-    this.pending.set(key, { challenge, expiresAt: now + CHALLENGE_TTL_MS, ip })
-    if (key.startsWith('login:')) {
-      const mine = this.attemptsByIp.get(ip) ?? []
-      mine.push(key)
-      while (mine.length > MAX_PENDING_PER_IP) this.pending.delete(mine.shift()!)
-      this.attemptsByIp.set(ip, mine)
-    }
-  }
-
-  /** The challenge issued under `key`, removed whatever the outcome; undefined when none is live. */
-  take (key: string): string | undefined {
-    const p = this.pending.get(key)
-    if (!p) return undefined
-    this.pending.delete(key)
-    this.unlist(key, p.ip)
-    return p.expiresAt > Date.now() ? p.challenge : undefined
-  }
-
-  private unlist (key: string, ip: string): void {
-    const mine = this.attemptsByIp.get(ip)
-    if (!mine) return
-    const i = mine.indexOf(key)
-    if (i >= 0) mine.splice(i, 1)
-    if (mine.length === 0) this.attemptsByIp.delete(ip)
-  }
-
-  private sweep (now: number): void {
-    for (const [key, p] of this.pending) {
-      if (p.expiresAt > now) continue
-      this.pending.delete(key)
-      this.unlist(key, p.ip)
-    }
-  }
-}
 
 const toInfo = (p: PasskeyRecord): PasskeyInfo => ({
   id: p.id, name: p.name, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, deviceType: p.deviceType, backedUp: p.backedUp
@@ -94,9 +44,14 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
  * error code; the library then checks the attestation or signature, flags and counter.
  */
 export class Passkeys {
-  private readonly challenges = new Challenges()
-
-  constructor (private readonly store: SessionStore, private readonly identity: Identity, private readonly config: ServerConfig) {}
+  constructor (
+    private readonly store: SessionStore,
+    private readonly identity: Identity,
+    private readonly config: ServerConfig,
+    /** Single-use WebAuthn challenges, each bound to what asked for it: a session (`register:<sid>`,
+     * `step-up:<sid>`) or a sign-in attempt (`login:<attemptId>`, at most a few open per IP). */
+    private readonly challenges: ChallengeStore = new MemoryChallengeStore()
+  ) {}
 
   /** The RP ID and the origins a response may come from, for this request. */
   private rp (ctx: RequestContext): { rpID: string, origins: string[] } {
@@ -121,7 +76,7 @@ export class Passkeys {
       excludeCredentials: existing.map(p => ({ id: p.id, transports: p.transports })),
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' }
     })
-    this.challenges.issue(`register:${a.session.id}`, options.challenge, ctx.ip)
+    await this.challenges.issue(`register:${a.session.id}`, options.challenge, CHALLENGE_TTL_MS)
     return options as unknown as WebAuthnJson
   }
 
@@ -129,7 +84,7 @@ export class Passkeys {
   async register (a: Authed, response: WebAuthnJson, name: string | undefined, ctx: RequestContext): Promise<PasskeyInfo> {
     const { verifyRegistrationResponse, decodeAttestationObject, isoBase64URL } = await webauthn()
     this.identity.requireStepUp(a)
-    const expected = this.challenges.take(`register:${a.session.id}`)
+    const expected = await this.challenges.take(`register:${a.session.id}`)
     const rp = this.rp(ctx)
     const res = response as unknown as RegistrationResponseJSON
     const fail: Refuse = (code, message) => this.refuse(a.user, code, message, ctx)
@@ -165,7 +120,7 @@ export class Passkeys {
     const { rpID } = this.rp(ctx)
     const options = await generateAuthenticationOptions({ rpID, userVerification: 'required', timeout: CHALLENGE_TTL_MS })
     const attemptId = randomUUID()
-    this.challenges.issue(`login:${attemptId}`, options.challenge, ctx.ip)
+    await this.challenges.issue(`login:${attemptId}`, options.challenge, CHALLENGE_TTL_MS, ctx.ip)
     return { attemptId, options: options as unknown as WebAuthnJson }
   }
 
@@ -173,7 +128,7 @@ export class Passkeys {
   async login (attemptId: string, response: WebAuthnJson, device: DeviceInfo, ctx: RequestContext): Promise<TokenResponse> {
     await this.identity.guard({ ip: ctx.ip }, ctx)
     const jkt = await this.identity.proof(ctx)
-    const expected = this.challenges.take(`login:${attemptId}`)
+    const expected = await this.challenges.take(`login:${attemptId}`)
     const { user } = await this.assert(response, expected, undefined, ctx)
     return this.identity.startSession(user, device, jkt, [PASSKEY_AMR], Date.now(), ctx)
   }
@@ -187,14 +142,14 @@ export class Passkeys {
       rpID: this.rp(ctx).rpID, userVerification: 'required', timeout: CHALLENGE_TTL_MS,
       allowCredentials: mine.map(p => ({ id: p.id, transports: p.transports }))
     })
-    this.challenges.issue(`step-up:${a.session.id}`, options.challenge, ctx.ip)
+    await this.challenges.issue(`step-up:${a.session.id}`, options.challenge, CHALLENGE_TTL_MS)
     return options as unknown as WebAuthnJson
   }
 
   /** Step-up: a verified passkey of this account marks the session's second factor (`hwk`) as fresh. */
   async stepUp (a: Authed, response: WebAuthnJson, ctx: RequestContext): Promise<StepUpResponse> {
     await this.identity.guard({ account: a.user.email, ip: ctx.ip }, ctx)
-    const expected = this.challenges.take(`step-up:${a.session.id}`)
+    const expected = await this.challenges.take(`step-up:${a.session.id}`)
     await this.assert(response, expected, a.user, ctx)
     await this.identity.markSecondFactor(a.session, PASSKEY_AMR)
     return this.identity.steppedUp(a.session)

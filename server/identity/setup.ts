@@ -51,7 +51,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     identity,
     /** Pairing a device by code (RFC 8628). */
     pairing: new Pairing(store, identity, config),
-    passkeys: new Passkeys(store, identity, config),
+    passkeys: new Passkeys(store, identity, config, shared.challenges),
     drafts,
     hooks,
     /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
