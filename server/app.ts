@@ -26,6 +26,8 @@ import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
+import type { SessionEventHandler } from './cluster/session-event-bus.js'
+import type { KeyStore } from './identity/key-store.js'
 import { CloseCode, sessionEndedCloseReason } from '../shared/protocol.js'
 
 export interface AppOptions {
@@ -59,6 +61,8 @@ const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous
 interface Storage {
   docs: DocStore
   sessions: SessionStore
+  /** Where the signing keys live when not in the data dir (PostgreSQL). */
+  keys?: KeyStore
   db?: Level<string, Uint8Array>
   /** Flush the document store, then close the database. */
   close(): Promise<void>
@@ -73,7 +77,7 @@ const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metric
     if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
     const { openPostgresStores } = await import('./storage/postgres/index.js')
     const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
-    return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
+    return { docs: pg.docs, sessions: pg.sessions, keys: pg.keys, close: () => pg.close() }
   }
   const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
   await db.open()
@@ -91,18 +95,33 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
+  const closeEnded: SessionEventHandler = ({ sessionId, reason, wipe }) => {
+    const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
+    if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+  }
+  // Identity is set up on the buses' shared state; the buses call back into it once it exists.
+  let identity: IdentitySetup | undefined
   const buses = await openBuses({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
-    onSessionEnded: ({ sessionId, reason, wipe }) => {
-      const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
-      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    sockets: sessions,
+    onSessionEnded: closeEnded,
+    onKeysChanged: () => {
+      identity?.reloadKeys().then(
+        r => logger.info(r, 'signing keys reloaded (rotated by another process)'),
+        (err: Error) => logger.error({ err: err.message }, 'signing key reload failed'))
+    },
+    recheckSessions: async () => {
+      const closed = await identity?.recheckSessions(closeEnded)
+      logger.info({ closed }, 're-checked live sockets against the store')
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!) : undefined
+  identity = !opts.authenticate && !config.insecureNoAuth
+    ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
+    : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
