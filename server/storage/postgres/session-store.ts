@@ -87,6 +87,7 @@ export class PostgresSessionStore implements SessionStore {
         await client.query('UPDATE docs SET record = $2 WHERE id = $1', [record.id, JSON.stringify(record)])
       }
       await client.query('DELETE FROM doc_members WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM security_events WHERE user_id = $1', [userId])
       await client.query('DELETE FROM users WHERE id = $1', [userId])
     })
   }
