@@ -6,6 +6,7 @@ import { RawClient } from '../helpers/raw-client.js'
 import { startServer } from '../helpers/server.js'
 import { signedInDevice, secondDevice, PASSWORD, type TestDevice } from '../helpers/identity.js'
 import { useTestDatabase } from '../storage/postgres.js'
+import { totpCode } from '../../server/identity/mfa.js'
 
 // Account export, deletion and retention, against both stores.
 const db = useTestDatabase()
@@ -112,6 +113,23 @@ describe.each(['level', 'postgres'] as const)('account deletion (%s)', store => 
     // Bob's account is untouched.
     expect((await storedMentions(app, store, [bobId])).length).toBeGreaterThan(0)
     expect((await bob.api('GET', '/me')).status).toBe(200)
+  })
+})
+
+describe('account deletion with MFA', () => {
+  it('needs a fresh second factor (step-up), not the password', async () => {
+    const app = await start('level')
+    const d = await signedInDevice(app.url)
+    const enroll = await d.api('POST', '/auth/mfa/enroll')
+    const confirm = await d.api('POST', '/auth/mfa/confirm', { code: totpCode(enroll.body.secret) })
+    expect(confirm.status).toBe(200)
+    // The token was minted before the second factor was proven: the password alone is not enough.
+    expect((await d.api('DELETE', '/me', { password: PASSWORD })).body.error).toBe('step_up_required')
+    const up = await d.api('POST', '/auth/step-up', { code: confirm.body.recoveryCodes[0] })
+    expect(up.status).toBe(200)
+    expect((await d.api('DELETE', '/me', {}, up.body.accessToken)).status).toBe(204)
+    expect((await d.api('GET', '/me', undefined, up.body.accessToken)).body.reason).toBe('account_deleted')
+    expect(await storedMentions(app, 'level', [d.tokens.userId, d.email])).toEqual([])
   })
 })
 
