@@ -47,6 +47,12 @@ const call = async <T>(fn: () => Promise<T>): Promise<T> => {
 }
 
 const END_REASON: Record<string, EndReason> = {
+  signed_out_elsewhere: 'revoked',
+  refresh_reuse: 'revoked',
+  expired_idle: 'expired',
+  expired_absolute: 'expired',
+  password_changed: 'password-changed',
+  account_deleted: 'signed-out',
   revoked: 'revoked',
   refresh_token_reused: 'revoked',
   session_ended: 'unknown',
@@ -55,6 +61,10 @@ const END_REASON: Record<string, EndReason> = {
 
 /** The server's close reason ("device session ended: expired") says why, when a socket saw the end. */
 const DETAIL_REASON: Record<string, EndReason> = {
+  signed_out_elsewhere: 'revoked',
+  expired_idle: 'expired',
+  expired_absolute: 'expired',
+  account_deleted: 'signed-out',
   revoked: 'revoked',
   refresh_reuse: 'revoked',
   password_changed: 'password-changed',
