@@ -14,6 +14,11 @@ const main = async () => {
     console.log(JSON.stringify(await rotateSigningKeys(config)))
     return
   }
+  if (process.argv[2] === 'apikey') {
+    const { apiKeyCommand } = await import('./docapi/cli.js')
+    process.exitCode = await apiKeyCommand(process.argv.slice(3))
+    return
+  }
   const config = loadConfig()
   const app = await createApp(config)
   await app.listen()

@@ -157,13 +157,16 @@ export class Identity {
     // refreshing the same token at once hand out one successor: the second sees the first's rotation.
     const now = Date.now()
     const fresh = newRefreshToken()
-    // Indexed first: once stored as current, the new token must find its session.
-    await this.store.indexRefreshHash(hashRefreshToken(fresh), session.id)
+    // Indexed before it is stored as current, so the new token always finds its session. Only when
+    // the token was current as read: a grace retry or a replay needs no new token.
+    const rotating = sameHash(session.refreshHash, hash)
+    if (rotating) await this.store.indexRefreshHash(hashRefreshToken(fresh), session.id)
     let next = null as string | null
     const stored = await this.writeSession(session.id, cur => {
       next = null
       if (cur.endedAt) return false
-      if (sameHash(cur.refreshHash, hash)) {
+      // A token that is current now was current when read (a current hash never comes back).
+      if (rotating && sameHash(cur.refreshHash, hash)) {
         next = fresh
         Object.assign(cur, { prevRefreshHash: hash, prevRotatedAt: now, prevSealedSuccessor: sealSuccessor(refreshToken, fresh), refreshHash: hashRefreshToken(fresh) })
       } else {

@@ -114,6 +114,23 @@ export interface PasskeyRecord {
 }
 
 /**
+ * A key an app backend uses for the server-side document API (`Authorization: Bearer ssk_<id>.<secret>`).
+ * Only the secret's SHA-256 is stored; the secret is shown once, when the key is created.
+ */
+export interface ApiKeyRecord {
+  /** Public part of the key, unique. */
+  id: string
+  /** SHA-256 (base64url) of the secret part. */
+  secretHash: string
+  /** e.g. `docs:read`, `docs:write`. */
+  scopes: string[]
+  name: string
+  createdAt: number
+  lastUsedAt?: number
+  revokedAt?: number
+}
+
+/**
  * A stored security event (server/identity/security-events.ts): identifiers and a reason, never
  * secrets or document content. Kept for the retention window, then deleted.
  */
@@ -204,6 +221,12 @@ export interface SessionStore {
   passkeyById (id: string): Promise<PasskeyRecord | undefined>
   passkeysOfUser (userId: string): Promise<PasskeyRecord[]>
   deletePasskey (p: PasskeyRecord): Promise<void>
+
+  /** Inserts or replaces an API key. */
+  putApiKey (k: ApiKeyRecord): Promise<void>
+  apiKeyById (id: string): Promise<ApiKeyRecord | undefined>
+  /** Every key, revoked ones included, in id order. */
+  apiKeys (): Promise<ApiKeyRecord[]>
 
   addSecurityEvent (e: SecurityEventRecord): Promise<void>
   securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { securityEventTimeKey, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventRecord, type SessionRecord, type UserRecord } from '../../server/storage/session-store.js'
+import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventRecord, type SessionRecord, type UserRecord } from '../../server/storage/session-store.js'
 import { securityEventId } from '../../server/identity/security-events.js'
 import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
 
@@ -308,6 +308,24 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.deviceGrantByUserCode(nul)).toBeUndefined()
     expect(await s.sessions.passkeyById(nul)).toBeUndefined()
     expect(await s.sessions.passkeysOfUser(nul)).toEqual([])
+  })
+
+  it('API keys: put, read by id, replace (revoke), list in id order; kept across a restart', async () => {
+    let s = await start()
+    const key = (over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: `k${randomUUID().replace(/-/g, '')}`, secretHash: 'h', scopes: ['docs:read'], name: 'backend', createdAt: 1, ...over })
+    const a = key({ scopes: ['docs:read', 'docs:write'] })
+    const b = key()
+    await s.sessions.putApiKey(a)
+    await s.sessions.putApiKey(b)
+    expect(await s.sessions.apiKeyById(a.id)).toEqual(a)
+    expect(await s.sessions.apiKeyById('kmissing')).toBeUndefined()
+    expect(await s.sessions.apiKeyById('k\u0000x')).toBeUndefined()
+    const revoked = { ...b, revokedAt: 5, lastUsedAt: 4 }
+    await s.sessions.putApiKey(revoked)
+    s = await restart(s)
+    expect(await s.sessions.apiKeyById(b.id)).toEqual(revoked)
+    const mine = (await s.sessions.apiKeys()).filter(k => k.id === a.id || k.id === b.id)
+    expect(mine).toEqual(byId([a, revoked]))
   })
 
   it('everything is still there after a restart', async () => {

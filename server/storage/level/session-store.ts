@@ -1,6 +1,6 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import { listedSession, securityEventTimeKey, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { listedSession, securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
@@ -10,7 +10,7 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
  * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`, `device-grants` id→grant,
  * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
  * `user-passkeys` `<user>!<passkey>`, `security-events` id→event (ids sort by time),
- * `user-events` `<user>!<event>`. Index and record are always written in one batch.
+ * `user-events` `<user>!<event>`, `api-keys` id→key. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -25,6 +25,7 @@ export class LevelSessionStore implements SessionStore {
   private readonly grantExpiry: Sub<string>
   private readonly passkeys: Sub<PasskeyRecord>
   private readonly userPasskeys: Sub<string>
+  private readonly keys: Sub<ApiKeyRecord>
   private readonly events: Sub<SecurityEventRecord>
   private readonly userEvents: Sub<string>
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
@@ -46,6 +47,7 @@ export class LevelSessionStore implements SessionStore {
     this.grantExpiry = sub('grant-expiry')
     this.passkeys = sub('passkeys')
     this.userPasskeys = sub('user-passkeys')
+    this.keys = sub('api-keys')
     this.events = sub('security-events')
     this.userEvents = sub('user-events')
   }
@@ -243,6 +245,10 @@ export class LevelSessionStore implements SessionStore {
       { type: 'del', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}` }
     ] as never)
   }
+
+  putApiKey (k: ApiKeyRecord) { return this.keys.put(k.id, k) }
+  apiKeyById (id: string) { return this.keys.get(id) }
+  apiKeys () { return this.keys.values().all() }
 
   addSecurityEvent (e: SecurityEventRecord) {
     const ops: unknown[] = [{ type: 'put', sublevel: this.events, key: e.id, value: e }]

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { listedSession, securityEventTimeKey, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { listedSession, securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 import { inTransaction } from './pool.js'
 
 /**
@@ -8,7 +8,7 @@ import { inTransaction } from './pool.js'
  * `users` (id, unique email), `sessions` (id, user_id, ended), `refresh_hashes` (hash → session),
  * `docs` (id, owner_id) and `doc_members` (doc, user, role; the owner included); migrations/002:
  * `device_grants` (id, unique user_code, expires_at) and `passkeys` (id, user_id); migrations/003:
- * `security_events` (id, user_id, kind; ids sort by time). A new lookup is a
+ * `security_events` (id, user_id, kind; ids sort by time); migrations/008: `api_keys` (id). A new lookup is a
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
  */
@@ -165,6 +165,18 @@ export class PostgresSessionStore implements SessionStore {
 
   async deletePasskey (p: PasskeyRecord): Promise<void> {
     await this.pool.query('DELETE FROM passkeys WHERE id = $1', [p.id])
+  }
+
+  async putApiKey (k: ApiKeyRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO api_keys (id, record) VALUES ($1, $2)
+      ON CONFLICT (id) DO UPDATE SET record = excluded.record`, [k.id, JSON.stringify(k)])
+  }
+
+  apiKeyById (id: string) { return this.one<ApiKeyRecord>('SELECT record FROM api_keys WHERE id = $1', [id]) }
+
+  async apiKeys (): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.pool.query<{ record: ApiKeyRecord }>('SELECT record FROM api_keys ORDER BY id')
+    return rows.map(r => r.record)
   }
 
   async addSecurityEvent (e: SecurityEventRecord): Promise<void> {
