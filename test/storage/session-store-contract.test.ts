@@ -111,7 +111,7 @@ describe.each(backends)('SessionStore contract: $name', backend => {
   it('sessionsSeenBefore pages through sessions last seen before a time that still hold an address', async () => {
     const s = await start()
     const u = user()
-    const old = session(u.id, { lastSeenAt: 100 })
+    const old = session(u.id, { lastSeenAt: 100, deviceName: 'nul\u0000name' })
     const oldEnded = session(u.id, { lastSeenAt: 150, endedAt: 160 })
     const scrubbed = session(u.id, { lastSeenAt: 100, lastIp: '' })
     const recent = session(u.id, { lastSeenAt: 10_000 })
@@ -139,7 +139,7 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     await s.sessions.createPasskey(passkey(u.id))
     const theirKey = passkey(other.id)
     await s.sessions.createPasskey(theirKey)
-    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id })
+    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id, deviceName: 'nul\u0000TV' })
     const theirs = grant({ status: 'approved', userId: other.id })
     await s.sessions.putDeviceGrant(g)
     await s.sessions.putDeviceGrant(theirs)
