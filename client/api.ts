@@ -3,7 +3,7 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AccountExport, DeleteAccountRequest, AddMemberRequest, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
+  AccountExport, DeleteAccountRequest, AddMemberRequest, SecurityAlertListResponse, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
   LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PairingRequestInfo, PasskeyInfo,
   PasskeyListResponse, PasskeyLoginOptionsResponse, PasskeyLoginRequest, PasskeyRegisterRequest, PasswordChangeRequest,
   RefreshRequest, RegisterRequest, RegisterResponse, RevokeSessionRequest, SessionDeadlinesResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
@@ -148,6 +148,11 @@ export class Api {
   denyPairing (userCode: string) { return this.authed<PairingRequestInfo>('POST', '/auth/device/deny', { user_code: userCode }) }
 
   // Passkeys
+  /** Open security alerts of the signed-in user; "it was me"; "sign it out". */
+  listAlerts () { return this.authed<SecurityAlertListResponse>('GET', '/auth/alerts') }
+  confirmAlert (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/confirm`) }
+  signOutAlertSession (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/sign-out`) }
+
   listPasskeys () { return this.authed<PasskeyListResponse>('GET', '/auth/passkeys') }
   passkeyRegistrationOptions () { return this.authed<WebAuthnJson>('POST', '/auth/passkeys/register/options') }
   registerPasskey (req: PasskeyRegisterRequest, proof: () => Promise<string>) { return this.authedBound<PasskeyInfo>('POST', '/auth/passkeys/register', req, proof) }
@@ -158,6 +163,12 @@ export class Api {
   renamePasskey (id: string, name: string) { return this.authed<PasskeyInfo>('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name }) }
   /** With MFA on, needs a stepped-up token. */
   removePasskey (id: string) { return this.authed<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`) }
+
+  /**
+   * An admin API call (`/admin/*`, admins only): needs a proof by this session's key per request
+   * (`SyncClient.admin` makes them); ending sessions and disabling accounts need step-up with MFA on.
+   */
+  admin<T> (method: string, path: string, body: unknown, proof: () => Promise<string>) { return this.authedBound<T>(method, path, body, proof) }
 
   // Shared documents
   createDoc (req: CreateDocRequest) { return this.authed<DocInfo>('POST', '/docs', req) }

@@ -4,7 +4,7 @@
  * injected; see node.ts and browser.ts for ready-made setups.
  */
 import * as Y from 'yjs'
-import type { AccountExport, DeleteAccountRequest, DeviceInfo, PairingRequestInfo, PasskeyInfo, RegisterResponse, SessionDeadlinesResponse, TokenResponse } from '../shared/api.js'
+import type { AccountExport, DeleteAccountRequest, DeviceInfo, SecurityAlert, PairingRequestInfo, PasskeyInfo, RegisterResponse, SessionDeadlinesResponse, TokenResponse } from '../shared/api.js'
 import { isSessionEndReason } from '../shared/api.js'
 import { SYNC_PATH_PREFIX, isValidDocName, parseSessionEndedCloseReason } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
@@ -67,6 +67,13 @@ export interface ClientEvents extends Record<string, unknown> {
   expiryWarning: ExpiryWarning
   /** Local data was deleted (logout with wipe, a revocation with wipe, or wipeOnRevoke). */
   wiped: undefined
+  /**
+   * Unusual activity on the account (a sign-in on a new device or network, …), live while the
+   * session document is open: ask the person "was this you?" (`confirmAlert`, `signOutAlertSession`).
+   */
+  securityAlert: SecurityAlert
+  /** An alert was answered, on this device or another. */
+  securityAlertResolved: { id: string, resolution: 'confirmed' | 'signed_out' }
 }
 
 export class SyncClient extends Emitter<ClientEvents> {
@@ -168,12 +175,25 @@ export class SyncClient extends Emitter<ClientEvents> {
   approvePairing (userCode: string): Promise<PairingRequestInfo> { return this.auth.approvePairing(userCode) }
   denyPairing (userCode: string): Promise<PairingRequestInfo> { return this.api.denyPairing(userCode) }
 
+  /**
+   * Call the admin API (`/admin/*`, see docs/identity.md#admin-role) as this device: e.g.
+   * `admin<AdminUserListResponse>('GET', '/admin/users?prefix=ann')`. Admins only (`forbidden`).
+   */
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> { return this.auth.admin<T>(method, path, body) }
+
   /** Sign in with a passkey of this site, no email typed. */
   async loginWithPasskey (): Promise<TokenResponse> { return this.auth.loginWithPasskey(this.passkeyAuthenticator()) }
   /** Add a passkey to the signed-in account (with MFA on, step up first). */
   async registerPasskey (name?: string): Promise<PasskeyInfo> { return this.auth.registerPasskey(this.passkeyAuthenticator(), name) }
   /** Prove the second factor with a passkey instead of a code. */
   async stepUpWithPasskey (): Promise<void> { return this.auth.stepUpWithPasskey(this.passkeyAuthenticator()) }
+
+  /** Security alerts not answered yet (also those raised while this device was offline). */
+  async securityAlerts (): Promise<SecurityAlert[]> { return (await this.api.listAlerts()).alerts }
+  /** "It was me": the alert is resolved on every device. */
+  confirmAlert (id: string): Promise<void> { return this.api.confirmAlert(id) }
+  /** "Sign it out": ends the device session the alert is about. */
+  signOutAlertSession (id: string): Promise<void> { return this.api.signOutAlertSession(id) }
 
   private passkeyAuthenticator (): PasskeyAuthenticator {
     if (!this.opts.passkeys) throw new Error('no passkey authenticator: pass `passkeys` to the client (browsers get one by default)')
@@ -203,7 +223,11 @@ export class SyncClient extends Emitter<ClientEvents> {
     // The provider exists before the cache loads so it counts cached state as possibly unsynced.
     const provider = new SyncProvider(doc, name, {
       url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + SYNC_PATH_PREFIX, WebSocket: o.WebSocket, tokens: this.tokens,
-      device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs
+      device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs, extensions: name === this.sessionDoc
+    })
+    provider.on('securityAlert', m => {
+      if (m.type === 'alert') this.emit('securityAlert', m.alert)
+      else this.emit('securityAlertResolved', { id: m.id, resolution: m.resolution })
     })
     let cached
     try {

@@ -18,6 +18,10 @@ export class DocHandle {
   get awareness (): Awareness { return this.provider.awareness }
   get status (): SyncStatus { return this.provider.status }
   get hasUnsyncedChanges (): boolean { return this.provider.hasUnsyncedChanges }
+  /** When the provider's next reconnect attempt runs (epoch ms), or null (connected, or not retrying). */
+  get nextRetryAt (): number | null { return this.provider.nextRetryAt }
+  /** Skip the rest of the reconnect backoff ("Retry now"). */
+  retryNow (): void { this.provider.retryNow() }
 
   on<K extends keyof ProviderEvents> (event: K, cb: (arg: ProviderEvents[K]) => void): () => void {
     return this.provider.on(event, cb)

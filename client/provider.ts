@@ -5,11 +5,10 @@
  */
 import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
-import type { DeviceInfo } from '../shared/api.js'
+import type { DeviceInfo, SecurityAlertMessage } from '../shared/api.js'
 import {
   AuthType, CloseCode, MessageType, SYNC_SUBPROTOCOL, SyncType, TOKEN_SUBPROTOCOL_PREFIX, decodeMessage, encodeAwareness,
-  encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate
-} from '../shared/protocol.js'
+  encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate, EXTENSIONS_PARAM } from '../shared/protocol.js'
 import { backoffDelay, unrefTimer, type BackoffOptions } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { SessionEndedError } from './errors.js'
@@ -55,16 +54,22 @@ export interface ProviderOptions {
   heartbeatMs?: number
   /** Debounce of the confirmation probe after local edits. Default 50 ms. */
   probeDelayMs?: number
+  /** Ask for the server's extension messages (`?ext=1`): security alerts on the session document. */
+  extensions?: boolean
 }
 
 export interface ProviderEvents extends Record<string, unknown> {
   status: SyncStatus
+  /** A reconnect was scheduled (epoch ms of the attempt) or cleared (null): see `nextRetryAt`. */
+  retry: number | null
   unsyncedChanges: boolean
   /** Close codes and upgrade failures the provider cannot fix by itself (permission, bad name). */
   error: Error
   permissionDenied: string
   /** Close 4409: the user's rights on this document changed (removed, downgraded, deleted). Reconnects with backoff; re-check access. */
   accessChanged: string
+  /** A `securityAlert` message (session document, with `extensions`). */
+  securityAlert: SecurityAlertMessage
 }
 
 const OPEN = 1
@@ -95,6 +100,7 @@ export class SyncProvider extends Emitter<ProviderEvents> {
   private failuresBeforeOpen = 0
   private authRetries = 0
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  private retryAt: number | null = null
   private probeTimer: ReturnType<typeof setTimeout> | null = null
   private heartbeat: ReturnType<typeof setInterval> | null = null
   private connecting = false
@@ -116,11 +122,19 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     ;(globalThis as { addEventListener?: (t: string, cb: () => void) => void }).addEventListener?.('online', this.onOnline)
   }
 
-  private readonly onOnline = () => {
-    if (this.reconnectTimer && this.shouldConnect) { this.clearReconnect(); void this.open() }
-  }
+  private readonly onOnline = () => { this.retryNow() }
 
   get hasUnsyncedChanges () { return this.unsynced }
+
+  /** When the next reconnect attempt of the backoff runs (epoch ms), or null when none is scheduled. */
+  get nextRetryAt (): number | null { return this.retryAt }
+
+  /** Skip the rest of the backoff and try now (a "Retry now" button). No-op unless a retry is scheduled. */
+  retryNow (): void {
+    if (!this.reconnectTimer || !this.shouldConnect || this.destroyed) return
+    this.clearReconnect()
+    void this.open()
+  }
 
   /** Start (or resume) syncing; reconnects until `disconnect`, `destroy` or the session ends. */
   connect (): void {
@@ -191,7 +205,7 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     this.connecting = false
     if (token === null) return this.halt()
     if (!this.shouldConnect || this.destroyed || this.conn) return
-    const url = `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}`
+    const url = `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}${this.opts.extensions ? `?${EXTENSIONS_PARAM}=1` : ''}`
     let ws: WebSocketLike
     try {
       ws = new this.opts.WebSocket(url, token ? [SYNC_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SYNC_SUBPROTOCOL])
@@ -290,6 +304,12 @@ export class SyncProvider extends Emitter<ProviderEvents> {
       case MessageType.queryAwareness:
         this.send(conn, encodeAwareness(encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()])))
         break
+      case MessageType.securityAlert: {
+        let parsed: SecurityAlertMessage
+        try { parsed = JSON.parse(msg.json) as SecurityAlertMessage } catch { break }
+        this.emit('securityAlert', parsed)
+        break
+      }
       default:
         break // authExpiry: the auth layer's refresh timer already runs ahead of it
     }
@@ -348,12 +368,20 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     this.setStatus('offline')
     if (!this.shouldConnect || this.destroyed || this.reconnectTimer) return
     const delay = backoffDelay(this.attempt++, this.opts.backoff)
-    this.reconnectTimer = unrefTimer(setTimeout(() => { this.reconnectTimer = null; void this.open() }, delay))
+    this.reconnectTimer = unrefTimer(setTimeout(() => { this.reconnectTimer = null; this.setRetryAt(null); void this.open() }, delay))
+    this.setRetryAt(Date.now() + delay)
   }
 
   private clearReconnect () {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
     this.reconnectTimer = null
+    this.setRetryAt(null)
+  }
+
+  private setRetryAt (at: number | null) {
+    if (this.retryAt === at) return
+    this.retryAt = at
+    this.emit('retry', at)
   }
 
   private closeSocket (code: number, reason: string) {

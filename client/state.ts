@@ -13,7 +13,8 @@ import * as Y from 'yjs'
 export interface Task { id: string, title: string, done: boolean }
 /** One entry of the "recent documents" index: which documents the user works on. */
 export interface DraftEntry { id: string, docName: string, title: string, updatedAt: number }
-export interface Playback { seconds: number, at: number, deviceId: string }
+/** `deviceName`: the writing device's name, when it gave one ("continue watching … on Laptop"). */
+export interface Playback { seconds: number, at: number, deviceId: string, deviceName?: string }
 export interface LastActive { deviceId: string, deviceName: string, docName: string, cursor: unknown, at: number }
 
 /** Per preference, a check of values read back; a value that fails it reads as missing. */
@@ -54,7 +55,7 @@ export class SessionState<Prefs extends object = Record<string, unknown>> {
   readonly preferences: Y.Map<unknown>
   /** Document id → DraftEntry. */
   readonly drafts: Y.Map<unknown>
-  /** Y.Maps with `id`, `title`, `done`. */
+  /** Y.Maps with `id`, `title`, `done` and `order` (the list sorts by it: see moveTask). */
   readonly tasks: Y.Array<Y.Map<unknown>>
   /** `<mediaId>\0<deviceId>` → Playback: one slot per device, so no two devices write one key. */
   readonly playback: Y.Map<unknown>
@@ -137,9 +138,12 @@ export class SessionState<Prefs extends object = Record<string, unknown>> {
 
   // Tasks: an ordered list; title and done edited on two devices both survive.
 
+  /** Appends at the end of the list. */
   addTask (title: string): string {
     const id = globalThis.crypto.randomUUID()
-    this.tasks.push([new Y.Map<unknown>([['id', id], ['title', title], ['done', false]])])
+    const last = this.orderedTasks().at(-1)
+    const order = last ? last.order + 1 : 0
+    this.tasks.push([new Y.Map<unknown>([['id', id], ['title', title], ['done', false], ['order', order]])])
     return id
   }
 
@@ -156,17 +160,54 @@ export class SessionState<Prefs extends object = Record<string, unknown>> {
     if (t) this.tasks.delete(t.index, 1)
   }
 
+  /**
+   * Move a task to `toIndex` of the list (clamped). Order is a number per task (`order`), so a move
+   * is one field write: a concurrent rename or done on another device survives it, and two devices
+   * moving one task converge on one place.
+   */
+  moveTask (id: string, toIndex: number): void {
+    const list = this.orderedTasks()
+    const from = list.findIndex(t => t.id === id)
+    if (from < 0) return
+    const [moved] = list.splice(from, 1)
+    const to = Math.max(0, Math.min(Math.trunc(toIndex), list.length))
+    if (to === from) return
+    const prev = list[to - 1]?.order
+    const next = list[to]?.order
+    const order = prev !== undefined && next !== undefined ? (prev + next) / 2 : prev !== undefined ? prev + 1 : next !== undefined ? next - 1 : 0
+    if (prev !== undefined && next !== undefined && !(order > prev && order < next)) {
+      // No number left between the neighbours: renumber the whole list, in one transaction.
+      list.splice(to, 0, moved!)
+      this.doc.transact(() => list.forEach((t, i) => t.map.set('order', i)))
+      return
+    }
+    moved!.map.set('order', order)
+  }
+
+  /** Valid tasks sorted by `order` (tasks without one: their position), ties by position; first copy of an id wins. */
+  private orderedTasks (): Array<{ id: string, map: Y.Map<unknown>, order: number }> {
+    const seen = new Set<string>()
+    const out: Array<{ id: string, map: Y.Map<unknown>, order: number, index: number }> = []
+    this.tasks.toArray().forEach((m, index) => {
+      if (!(m instanceof Y.Map)) return
+      const id = m.get('id')
+      if (!isString(id) || seen.has(id)) return
+      seen.add(id)
+      const o = m.get('order')
+      out.push({ id, map: m, order: isNumber(o) ? o : index, index })
+    })
+    return out.sort((a, b) => a.order - b.order || a.index - b.index)
+  }
+
   listTasks (): Task[] {
-    return this.tasks.toArray()
-      .filter(m => m instanceof Y.Map && isString(m.get('id')))
-      .map(m => ({ id: m.get('id') as string, title: String(m.get('title') ?? ''), done: m.get('done') === true }))
+    return this.orderedTasks().map(({ id, map }) => ({ id, title: String(map.get('title') ?? ''), done: map.get('done') === true }))
   }
 
   // Media playback: the newest position wins, whichever device wrote it.
 
   setPlayback (mediaId: string, seconds: number): void {
-    const deviceId = this.opts.deviceId
-    this.playback.set(mediaId + SEP + deviceId, { seconds, at: this.now(), deviceId })
+    const { deviceId, deviceName } = this.opts
+    this.playback.set(mediaId + SEP + deviceId, { seconds, at: this.now(), deviceId, deviceName })
   }
 
   getPlayback (mediaId: string): Playback | null {

@@ -114,5 +114,6 @@ export interface Ctx {
   setStatusSource (doc: OpenDoc | null): void
   /** A caret to restore when the next editor opens ("continue where you left off"). */
   pendingCursor: { docId: string, cursor: unknown } | null
-  signOut (): Promise<void>
+  /** With `wipe`, also delete this device's copy of the account. */
+  signOut (opts?: { wipe?: boolean }): Promise<void>
 }

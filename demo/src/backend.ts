@@ -4,10 +4,10 @@
  */
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import type { DeviceCodeResponse, DeviceInfo, DocInfo, SessionInfo, MfaEnrollResponse, PairingRequestInfo, PasskeyInfo } from '../../shared/api.js'
-import type { Preferences } from './model.js'
+import type { DeviceCodeResponse, DeviceInfo, DocInfo, SessionInfo, MfaEnrollResponse, PairingRequestInfo, PasskeyInfo, SecurityAlert } from '../../shared/api.js'
+import type { DraftEdit, Preferences } from './model.js'
 
-export type { DocInfo, SessionInfo, DeviceInfo, DeviceCodeResponse, PairingRequestInfo, PasskeyInfo }
+export type { DocInfo, SessionInfo, DeviceInfo, DeviceCodeResponse, PairingRequestInfo, PasskeyInfo, SecurityAlert }
 
 export type SyncStatus = 'offline' | 'connecting' | 'syncing' | 'synced'
 
@@ -28,23 +28,33 @@ export interface OpenDoc {
   awareness: Awareness
   status (): SyncStatus
   hasUnsyncedChanges (): boolean
-  /** Status or unsynced flag changed. Returns an unsubscribe function. */
+  /** While the server cannot be reached: when the next reconnect attempt runs (epoch ms), else null. */
+  nextRetryAt (): number | null
+  /** Skip the rest of the reconnect wait (of every open document: they wait for the same server). */
+  retryNow (): void
+  /** Status, unsynced flag or next retry time changed. Returns an unsubscribe function. */
   onChange (fn: () => void): () => void
   /** The server closed the socket because this user's access changed (removed, downgraded, deleted). */
   onAccessChanged (fn: () => void): () => void
   close (): void
 }
 
-export { DEFAULT_PREFS, type Preferences, type Theme } from './model.js'
+export { DEFAULT_PREFS, type Preferences, type Theme, type DraftEdit } from './model.js'
 
 /** Where the user was last active: written by the editor, read by every other device. */
 export interface LastActive { docId: string, title: string, cursor: unknown, sessionId: string, deviceName: string, at: number }
 
-/** A synced playback position: the newest of any device. */
-export interface Playback { seconds: number, at: number }
+/** A synced playback position: the newest of any device (`deviceName` of the one that wrote it; `mine`: this device). */
+export interface Playback { seconds: number, at: number, deviceName?: string, mine: boolean }
 
-/** Why this device's session ended, for the sign-in-again prompt. */
-export type EndReason = 'revoked' | 'expired' | 'signed-out' | 'password-changed' | 'unknown'
+/** A task of the account's list, synced between devices. */
+export interface Task { id: string, title: string, done: boolean }
+
+/** Why this device's session ended, for the sign-in-again prompt (the SDK's reasons). */
+export type EndReason = 'expired_idle' | 'expired_absolute' | 'signed_out_elsewhere' | 'password_changed' | 'refresh_reuse' | 'account_deleted' | 'logout' | 'unknown'
+
+/** The session ends soon: `idle` unless there is activity, `absolute` whatever happens. */
+export interface ExpiryWarning { kind: 'idle' | 'absolute', expiresAt: number }
 
 export interface Backend {
   /** The signed-in account kept on this device (works offline), or null. */
@@ -52,7 +62,8 @@ export interface Backend {
   register (email: string, password: string): Promise<void>
   login (email: string, password: string, device: DeviceInfo): Promise<Account | 'mfa'>
   verifyMfa (code: string): Promise<Account>
-  logout (): Promise<void>
+  /** With `wipe`, also delete this device's copy of the account: cached drafts, tokens, device key. */
+  logout (opts?: { wipe?: boolean }): Promise<void>
   changePassword (current: string, next: string): Promise<void>
 
   mfaEnroll (): Promise<MfaEnrollResponse>
@@ -61,7 +72,8 @@ export interface Backend {
   stepUp (code: string): Promise<void>
 
   listDevices (): Promise<SessionInfo[]>
-  revokeDevice (sessionId: string): Promise<void>
+  /** `wipe`: that device deletes its local data when it learns of it (listed as `wipe: 'pending'` until then). */
+  revokeDevice (sessionId: string, opts?: { wipe?: boolean }): Promise<void>
   revokeOtherDevices (): Promise<void>
 
   /** This device (a TV) asks for a pairing code and waits until a signed-in device approves it. */
@@ -103,16 +115,51 @@ export interface Backend {
   /** Where the user is in a video, on whichever device watched last. */
   playback (mediaId: string): Playback | null
   setPlayback (mediaId: string, seconds: number): void
-  /** Session-state changes (preferences, last active) from any device. */
+  tasks (): Task[]
+  addTask (title: string): void
+  setTaskDone (id: string, done: boolean): void
+  /** Move to `toIndex` of the list. */
+  moveTask (id: string, toIndex: number): void
+  removeTask (id: string): void
+  /** The newest content edit of each draft this account has seen, by draft id. */
+  draftEdits (): Map<string, DraftEdit>
+  recordDraftEdit (draftId: string, e: DraftEdit): void
+  /** Session-state changes (preferences, last active, tasks, playback, draft edits) from any device. */
   onSessionState (fn: () => void): () => void
 
-  /** The device session ended (revoked elsewhere, expired, password changed): sign in again. */
-  onSessionEnded (fn: (reason: EndReason) => void): () => void
+  /** The device session ended (revoked elsewhere, expired, password changed): sign in again. Called again with `wiped` once a revocation deleted this device's data. */
+  onSessionEnded (fn: (reason: EndReason, wiped: boolean) => void): () => void
+  /** The session ends soon (see ExpiryWarning); `null`: the warning no longer applies (activity, new sign-in). */
+  onExpiryWarning (fn: (w: ExpiryWarning | null) => void): () => void
+  /** The person is using the app (throttled by the caller): an idle session's deadline moves. */
+  reportActivity (): void
+  /** "Stay signed in" on an idle warning. */
+  staySignedIn (): Promise<void>
+
+  /** Security alerts (views/alerts.ts); a backend without them shows no banner. */
+  securityAlerts? (): Promise<SecurityAlert[]>
+  confirmAlert? (id: string): Promise<void>
+  signOutAlertSession? (id: string): Promise<void>
+  /** New alerts and resolutions, live while the session document is open. */
+  onSecurityAlert? (fn: (e: { alert: SecurityAlert } | { resolved: string }) => void): () => void
+  /** Whether the signed-in account has the admin role (asked from the server). */
+  isAdmin (): Promise<boolean>
+  /** An admin API call (`/admin/*`); ending sessions and disabling need step-up with MFA on. */
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T>
 }
 
 /** An API failure with the server's error code (`shared/api.ts` ErrorCode) when there is one. */
 export class BackendError extends Error {
-  constructor (readonly code: string, message: string, readonly status = 0) { super(message) }
+  /** For `rate_limited`: how long the server asks to wait (its Retry-After), when it said. */
+  constructor (readonly code: string, message: string, readonly status = 0, readonly retryAfterMs: number | null = null) { super(message) }
+}
+
+/** "30 s", "2 min", "1 h 5 min". */
+export const formatWait = (ms: number): string => {
+  const s = Math.max(1, Math.ceil(ms / 1000))
+  if (s < 90) return `${s} s`
+  const m = Math.ceil(s / 60)
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`
 }
 
 const FRIENDLY: Record<string, string> = {
@@ -122,7 +169,7 @@ const FRIENDLY: Record<string, string> = {
   invalid_mfa_code: 'That code is not right. Check your authenticator app and try again.',
   mfa_not_enabled: 'Two-factor authentication is not on.',
   mfa_already_enabled: 'Two-factor authentication is already on.',
-  rate_limited: 'Too many attempts. Wait a minute and try again.',
+  rate_limited: 'Too many attempts. Wait a little and try again.',
   session_ended: 'You were signed out on this device.',
   refresh_token_reused: 'You were signed out on this device.',
   token_expired: 'Your session expired.',
@@ -139,12 +186,16 @@ const FRIENDLY: Record<string, string> = {
   passkey_rp_id_mismatch: 'That passkey belongs to another site.',
   passkey_cancelled: 'Passkey request cancelled.',
   forbidden: 'You do not have permission to do that.',
+  account_disabled: 'This account is disabled. Contact the administrator.',
   not_found: 'That no longer exists.',
   conflict: 'That conflicts with a change made elsewhere. Reload and try again.',
   offline: 'You are offline. Try again when you are back online.'
 }
 
 export const friendlyError = (err: unknown): string => {
+  if (err instanceof BackendError && err.code === 'rate_limited' && err.retryAfterMs !== null) {
+    return `Too many attempts. Try again in ${formatWait(err.retryAfterMs)}.`
+  }
   if (err instanceof BackendError) return FRIENDLY[err.code] ?? err.message
   const e = err as { code?: string, message?: string }
   if (e && typeof e.code === 'string' && FRIENDLY[e.code]) return FRIENDLY[e.code]!

@@ -13,6 +13,10 @@ import { devicesPage } from './views/devices.js'
 import { settingsPage } from './views/settings.js'
 import { pairPage } from './views/pair.js'
 import { tvPage } from './views/tv.js'
+import { adminPage } from './views/admin.js'
+import { tasksPage } from './views/tasks.js'
+import { connectionBanner } from './views/connection.js'
+import { expiryBanner } from './views/expiry.js'
 
 const root = document.getElementById('app')!
 
@@ -24,17 +28,32 @@ let teardown: (() => void) | null = null
 // ----------------------------------------------------------------------------------- signed out
 
 const END_TEXT: Record<EndReason, string> = {
-  revoked: 'This device was signed out from another device.',
-  expired: 'Your session on this device expired.',
-  'signed-out': 'You were signed out on this device.',
-  'password-changed': 'Your password was changed on another device.',
+  expired_idle: 'You were signed out because this device was not used for a while.',
+  expired_absolute: 'You were signed out because your session reached its time limit. Sign in again to continue.',
+  signed_out_elsewhere: 'You were signed out because this device was signed out from another device.',
+  password_changed: 'You were signed out because your password was changed.',
+  refresh_reuse: 'You were signed out because your sign-in was used from two places at once, which can mean it was copied. Sign in again, then check your devices.',
+  account_deleted: 'You were signed out because this account was deleted.',
+  logout: 'You were signed out on this device.',
   unknown: 'You were signed out on this device.'
 }
+const WIPED_TEXT = ' This device’s copy of your account was removed.'
+
+/** User input counts as activity for an idle session, at most once per ACTIVITY_EVERY_MS. */
+const ACTIVITY_EVERY_MS = 30_000
 
 let endedDialog: DialogHandle | null = null
 
 /** The friendly prompt: never a raw error. Edits stay in this device's cache and sync after sign-in. */
-const showSignedOut = (account: Account, reason: EndReason) => {
+const showSignedOut = (account: Account, reason: EndReason, wiped: boolean) => {
+  // Nothing left to sign back in to on this device (data removed, or the account is gone): the
+  // sign-in screen, with the reason.
+  if (wiped || reason === 'account_deleted') {
+    endedDialog?.close()
+    endedDialog = null
+    showAuth((END_TEXT[reason] ?? END_TEXT.unknown) + (wiped ? WIPED_TEXT : ''))
+    return
+  }
   if (endedDialog) return
   endedDialog = openDialog({
     title: 'Sign in again',
@@ -62,13 +81,13 @@ const showSignedOut = (account: Account, reason: EndReason) => {
 
 // ------------------------------------------------------------------------------------- screens
 
-const showAuth = () => {
+const showAuth = (notice?: string) => {
   teardown?.()
   teardown = null
   applyPreferences(DEFAULT_PREFS)
   // Arriving from a TV's QR code: sign in, then go on to approve it.
   const keep = currentPath() === '/device'
-  root.replaceChildren(authPage({ backend, onSignedIn: (acc) => { if (!keep) navigate('/', { replace: true }); startApp(acc) } }))
+  root.replaceChildren(authPage({ backend, notice, onSignedIn: (acc) => { if (!keep) navigate('/', { replace: true }); startApp(acc) } }))
   document.title = keep ? 'Sign in to add a device · Tandem' : 'Sign in · Tandem'
 }
 
@@ -91,15 +110,29 @@ const startApp = (account: Account) => {
     pendingCursor: null,
     // The top bar shows the account's sync (session document); an open draft shows its own.
     setStatusSource: (doc) => { shell.el.dataset.editor = doc ? 'open' : '' },
-    signOut: async () => {
-      try { await backend.logout() } catch (err) { toast(friendlyError(err), 'error') }
-      showAuth()
+    signOut: async (opts) => {
+      try { await backend.logout(opts) } catch (err) { toast(friendlyError(err), 'error') }
+      showAuth(opts?.wipe ? 'You signed out and this device’s data was removed.' : undefined)
     }
   }
   shell = createShell(ctx)
   shell.badge.bind(null)
-  void backend.sessionDoc().then(d => { shell.badge.bind(d); applyPreferences(backend.preferences()) }, () => {})
+  const connection = connectionBanner()
+  const expiry = expiryBanner({ backend, account, onSignedIn: (acc) => startApp(acc) })
+  shell.banners.append(connection.el, expiry.el)
+  void backend.sessionDoc().then(d => { shell.badge.bind(d); connection.bind(d); applyPreferences(backend.preferences()) }, () => {})
   root.replaceChildren(shell.el)
+
+  // Typing, clicking, scrolling: the person is here (an idle session's deadline moves).
+  let lastActivity = 0
+  const onActivity = () => {
+    const now = Date.now()
+    if (now - lastActivity < ACTIVITY_EVERY_MS) return
+    lastActivity = now
+    backend.reportActivity()
+  }
+  const ACTIVITY_EVENTS = ['keydown', 'pointerdown', 'wheel', 'touchstart'] as const
+  for (const t of ACTIVITY_EVENTS) document.addEventListener(t, onActivity, { passive: true, capture: true })
 
   // Preferences apply once the session document is loaded (until then the theme applied before
   // first paint from localStorage stays, so there is no flash).
@@ -107,7 +140,7 @@ const startApp = (account: Account) => {
   const media = window.matchMedia('(prefers-color-scheme: dark)')
   const onMedia = () => applyPreferences(backend.preferences())
   media.addEventListener('change', onMedia)
-  const unsubEnded = backend.onSessionEnded(reason => showSignedOut(account, reason))
+  const unsubEnded = backend.onSessionEnded((reason, wiped) => showSignedOut(account, reason, wiped))
 
   let view: View | null = null
   const route = () => {
@@ -118,11 +151,13 @@ const startApp = (account: Account) => {
     else if (path === '/devices') view = devicesPage(ctx)
     else if (path === '/device') view = pairPage(ctx, new URLSearchParams(location.search).get('code') ?? '')
     else if (path === '/settings') view = settingsPage(ctx)
+    else if (path === '/admin') view = adminPage(ctx)
+    else if (path === '/tasks') view = tasksPage(ctx)
     else { if (path !== '/') history.replaceState(null, '', '/'); view = homePage(ctx) }
     shell.main.replaceChildren(view.el)
     shell.refreshNav()
     shell.closeDrawer()
-    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : 'Drafts'
+    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/admin' ? 'Admin' : path === '/tasks' ? 'Tasks' : 'Drafts'
     document.title = `${title} · Tandem`
     shell.main.scrollTop = 0
   }
@@ -147,6 +182,9 @@ const startApp = (account: Account) => {
     media.removeEventListener('change', onMedia)
     window.removeEventListener('online', onOnline)
     clearInterval(poll)
+    for (const t of ACTIVITY_EVENTS) document.removeEventListener(t, onActivity, { capture: true })
+    connection.destroy()
+    expiry.destroy()
     shell.destroy()
   }
 }

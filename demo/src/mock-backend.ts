@@ -5,9 +5,9 @@
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
-import { BackendError, DEFAULT_PREFS, type Account, type Backend, type DocInfo, type LastActive, type OpenDoc, type PasskeyInfo, type Preferences, type SessionInfo } from './backend.js'
+import { BackendError, DEFAULT_PREFS, type Account, type Backend, type DocInfo, type LastActive, type OpenDoc, type PasskeyInfo, type Preferences, type SessionInfo, type Task, type DraftEdit } from './backend.js'
 
-interface Store { users: Array<{ id: string, email: string, password: string }>, docs: DocInfo[], account: Account | null, prefs: Preferences, last: LastActive | null, playback?: Record<string, number>, passkeys?: PasskeyInfo[] }
+interface Store { users: Array<{ id: string, email: string, password: string }>, docs: DocInfo[], account: Account | null, prefs: Preferences, last: LastActive | null, playback?: Record<string, number>, passkeys?: PasskeyInfo[], tasks?: Task[], edits?: Record<string, DraftEdit> }
 
 export const createMockBackend = (): Backend => {
   const load = (): Store => {
@@ -16,6 +16,7 @@ export const createMockBackend = (): Backend => {
   const s = load()
   const save = () => localStorage.setItem('tandem.mock', JSON.stringify(s))
   const stateListeners = new Set<() => void>()
+  const changed = () => { save(); for (const fn of stateListeners) fn() }
   const docs = new Map<string, Y.Doc>()
   const me = () => { if (!s.account) throw new BackendError('session_ended', 'signed out'); return s.account }
   const wait = () => new Promise(r => setTimeout(r, 150))
@@ -31,6 +32,8 @@ export const createMockBackend = (): Backend => {
       name, doc, awareness,
       status: () => 'synced',
       hasUnsyncedChanges: () => false,
+      nextRetryAt: () => null,
+      retryNow: () => {},
       onChange: () => () => {},
       onAccessChanged: () => () => {},
       close: () => awareness.destroy()
@@ -108,9 +111,29 @@ export const createMockBackend = (): Backend => {
     setPreferences (p) { s.prefs = { ...s.prefs, ...p }; save(); for (const fn of stateListeners) fn() },
     lastActive: () => s.last,
     setLastActive (a) { s.last = { ...a, sessionId: 'other', deviceName: 'Safari on iPhone', at: Date.now() }; save() },
-    playback: (mediaId) => { const sec = s.playback?.[mediaId]; return sec === undefined ? null : { seconds: sec, at: Date.now() } },
+    playback: (mediaId) => { const sec = s.playback?.[mediaId]; return sec === undefined ? null : { seconds: sec, at: Date.now(), mine: true } },
     setPlayback (mediaId, seconds) { s.playback = { ...s.playback, [mediaId]: seconds }; save(); for (const fn of stateListeners) fn() },
     onSessionState (fn) { stateListeners.add(fn); return () => { stateListeners.delete(fn) } },
-    onSessionEnded () { return () => {} }
+    tasks: () => s.tasks ?? [],
+    addTask (title) { s.tasks = [...(s.tasks ?? []), { id: crypto.randomUUID(), title, done: false }]; changed() },
+    setTaskDone (id, done) { s.tasks = (s.tasks ?? []).map(t => t.id === id ? { ...t, done } : t); changed() },
+    moveTask (id, to) {
+      const list = [...(s.tasks ?? [])]
+      const i = list.findIndex(t => t.id === id)
+      if (i < 0) return
+      list.splice(Math.max(0, Math.min(to, list.length - 1)), 0, ...list.splice(i, 1))
+      s.tasks = list
+      changed()
+    },
+    removeTask (id) { s.tasks = (s.tasks ?? []).filter(t => t.id !== id); changed() },
+    draftEdits: () => new Map(Object.entries(s.edits ?? {})),
+    recordDraftEdit (id, e) { s.edits = { ...s.edits, [id]: e }; changed() },
+    onSessionEnded () { return () => {} },
+    onExpiryWarning () { return () => {} },
+    reportActivity () {},
+    async staySignedIn () {},
+    // The admin page needs a server.
+    isAdmin: async () => false,
+    admin: () => Promise.reject(new Error('the admin page needs the server'))
   }
 }

@@ -12,8 +12,8 @@ import type { DeviceCodeResponse, DeviceInfo, DocInfo, TokenResponse } from '../
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import { BackendError, type Account, type Backend, type EndReason, type LastActive, type OpenDoc, type Playback } from './backend.js'
-import { DEFAULT_PREFS, PREFERENCE_GUARDS, type Preferences } from './model.js'
+import { BackendError, type Account, type Backend, type EndReason, type ExpiryWarning, type LastActive, type OpenDoc, type Playback, type Task, type SecurityAlert } from './backend.js'
+import { DEFAULT_PREFS, PREFERENCE_GUARDS, draftEdits, recordDraftEdit, type DraftEdit, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
 /** The SDK profile of sign-ins that start without an email (pairing by code, passkeys): one per browser. */
@@ -28,11 +28,27 @@ const loadAccount = (): Account | null => {
 const saveAccount = (a: Account | null) => {
   try { if (a) localStorage.setItem(ACCOUNT_KEY, JSON.stringify(a)); else localStorage.removeItem(ACCOUNT_KEY) } catch { /* private mode */ }
 }
+/** What the demo itself keeps in localStorage besides the SDK's data (drafts list, theme), for a wipe. */
+const forgetLocal = () => {
+  try {
+    for (const k of Object.keys(localStorage)) if (k.startsWith('tandem.')) localStorage.removeItem(k)
+  } catch { /* private mode */ }
+}
+
+/**
+ * The session-lifecycle part of the SDK client (expiry warnings, activity), reached structurally so
+ * that the demo also runs against an SDK without it (the calls are then no-ops).
+ */
+interface LifecycleClient {
+  on (event: 'expiryWarning', cb: (w: { kind: 'idle' | 'absolute', expiresAt: number, inMs?: number }) => void): () => void
+  reportActivity?: () => unknown
+  staySignedIn?: () => Promise<unknown>
+}
 
 /** SDK errors as the UI's BackendError (with the server's error code, or 'offline'). */
 const translate = (err: unknown): unknown => {
   if (err instanceof BackendError) return err
-  if (err instanceof ApiRequestError) return new BackendError(err.code, err.message, err.status)
+  if (err instanceof ApiRequestError) return new BackendError(err.code, err.message, err.status, err.retryAfterMs)
   if (err instanceof NetworkError) return new BackendError('offline', err.message)
   if (err instanceof SessionEndedError) return new BackendError('session_ended', err.message, 401)
   // The person closed the browser's passkey prompt, or it timed out (WebAuthn's NotAllowedError).
@@ -46,34 +62,27 @@ const call = async <T>(fn: () => Promise<T>): Promise<T> => {
   try { return await fn() } catch (err) { throw translate(err) }
 }
 
+/** The SDK's end reasons (and older servers' close reasons, "device session ended: <reason>"). */
 const END_REASON: Record<string, EndReason> = {
-  signed_out_elsewhere: 'revoked',
-  refresh_reuse: 'revoked',
-  expired_idle: 'expired',
-  expired_absolute: 'expired',
-  password_changed: 'password-changed',
-  account_deleted: 'signed-out',
-  revoked: 'revoked',
-  refresh_token_reused: 'revoked',
-  session_ended: 'unknown',
-  signed_out: 'signed-out'
+  expired_idle: 'expired_idle',
+  expired_absolute: 'expired_absolute',
+  signed_out_elsewhere: 'signed_out_elsewhere',
+  password_changed: 'password_changed',
+  refresh_reuse: 'refresh_reuse',
+  account_deleted: 'account_deleted',
+  logout: 'logout',
+  revoked: 'signed_out_elsewhere',
+  signed_out: 'signed_out_elsewhere',
+  refresh_token_reused: 'refresh_reuse',
+  expired: 'expired_idle'
 }
-
-/** The server's close reason ("device session ended: expired") says why, when a socket saw the end. */
-const DETAIL_REASON: Record<string, EndReason> = {
-  signed_out_elsewhere: 'revoked',
-  expired_idle: 'expired',
-  expired_absolute: 'expired',
-  account_deleted: 'signed-out',
-  revoked: 'revoked',
-  refresh_reuse: 'revoked',
-  password_changed: 'password-changed',
-  expired: 'expired',
-  logout: 'signed-out'
-}
+/** Reasons that say no more than "it ended": the close reason's detail may say more. */
+const VAGUE = new Set(['revoked', 'session_ended', 'signed_out'])
 const endReasonFrom = (reason: string, detail?: string): EndReason => {
   const m = detail?.match(/ended: ([a-z_]+)/)
-  return (m && DETAIL_REASON[m[1]!]) || END_REASON[reason] || 'unknown'
+  const fromDetail = m ? END_REASON[m[1]!] : undefined
+  if (VAGUE.has(reason) && fromDetail) return fromDetail
+  return END_REASON[reason] ?? fromDetail ?? 'unknown'
 }
 
 export class SdkBackend implements Backend {
@@ -87,8 +96,13 @@ export class SdkBackend implements Backend {
   private session: { handle: DocHandle, open: OpenDoc, state: SessionState<Preferences> } | null = null
   private sessionOpening: Promise<OpenDoc> | null = null
   private readonly stateListeners = new Set<() => void>()
-  private readonly endListeners = new Set<(r: EndReason) => void>()
-  private pendingEnd: EndReason | null = null
+  private readonly endListeners = new Set<(r: EndReason, wiped: boolean) => void>()
+  private pendingEnd: { reason: EndReason, wiped: boolean } | null = null
+  private lastEnd: EndReason = 'unknown'
+  private readonly warnListeners = new Set<(w: ExpiryWarning | null) => void>()
+  private warning: ExpiryWarning | null = null
+  /** Our own logout is wiping: the client's `wiped` event is no news then. */
+  private selfWipe = false
   private offClient: Array<() => void> = []
 
   constructor (private readonly origin = location.origin) {
@@ -117,8 +131,21 @@ export class SdkBackend implements Backend {
     this.clientKey = key
     this.offClient = [
       client.on('sessionEnded', ({ reason, detail }) => {
+        this.setWarning(null)
         if (reason === 'logout') return
-        this.fireEnded(endReasonFrom(reason, detail))
+        this.lastEnd = endReasonFrom(reason, detail)
+        this.fireEnded(this.lastEnd, false)
+      }),
+      // Revoked with wipe: the SDK deleted this device's data. Forget the account here too.
+      client.on('wiped', () => {
+        if (this.selfWipe) return
+        forgetLocal()
+        this.account = null
+        this.fireEnded(this.lastEnd, true)
+      }),
+      client.on('signedIn', () => this.setWarning(null)),
+      (client as unknown as LifecycleClient).on('expiryWarning', (w) => {
+        if (w && (w.kind === 'idle' || w.kind === 'absolute') && typeof w.expiresAt === 'number') this.setWarning({ kind: w.kind, expiresAt: w.expiresAt })
       })
     ]
     return client
@@ -134,9 +161,15 @@ export class SdkBackend implements Backend {
     await c?.close().catch(() => {})
   }
 
-  private fireEnded (reason: EndReason) {
-    if (this.endListeners.size === 0) { this.pendingEnd = reason; return }
-    for (const fn of [...this.endListeners]) fn(reason)
+  private fireEnded (reason: EndReason, wiped: boolean) {
+    if (this.endListeners.size === 0) { this.pendingEnd = { reason, wiped }; return }
+    for (const fn of [...this.endListeners]) fn(reason, wiped)
+  }
+
+  private setWarning (w: ExpiryWarning | null) {
+    if (w === null && this.warning === null) return
+    this.warning = w
+    for (const fn of [...this.warnListeners]) fn(w)
   }
 
   private get api (): Api {
@@ -170,7 +203,7 @@ export class SdkBackend implements Backend {
     if (!client.signedIn || client.userId !== account.userId) {
       // Tokens are gone (the session ended while the app was closed): show the app with its cached
       // drafts and the sign-in-again prompt.
-      this.pendingEnd = 'unknown'
+      this.pendingEnd = { reason: 'unknown', wiped: false }
     }
     return account
   }
@@ -203,13 +236,21 @@ export class SdkBackend implements Backend {
     })
   }
 
-  async logout (): Promise<void> {
+  async logout ({ wipe = false }: { wipe?: boolean } = {}): Promise<void> {
     const c = this.client
     this.closeSession()
     for (const h of [...this.handles]) this.closeHandle(h)
-    try { await c?.logout() } finally {
+    // The caches must be closed before a wipe deletes them.
+    await Promise.all([...this.closing.values()])
+    this.selfWipe = wipe
+    try {
+      await c?.logout({ wipe })
+    } finally {
+      this.selfWipe = false
+      if (wipe) forgetLocal()
       saveAccount(null)
       this.account = null
+      this.setWarning(null)
       await this.dropClient()
     }
   }
@@ -246,8 +287,21 @@ export class SdkBackend implements Backend {
 
   // --------------------------------------------------------------------------------- devices
 
+  async securityAlerts () { return call(() => this.client ? this.client.securityAlerts() : Promise.resolve([])) }
+  async confirmAlert (id: string) { await call(() => this.api.confirmAlert(id)) }
+  async signOutAlertSession (id: string) { await call(() => this.api.signOutAlertSession(id)) }
+  onSecurityAlert (fn: (e: { alert: SecurityAlert } | { resolved: string }) => void): () => void {
+    const client = this.client
+    if (!client) return () => {}
+    const offs = [client.on('securityAlert', alert => fn({ alert })), client.on('securityAlertResolved', r => fn({ resolved: r.id }))]
+    return () => { for (const off of offs) off() }
+  }
+
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
-  async revokeDevice (sessionId: string) { await call(() => this.api.revokeSession(sessionId)) }
+  async revokeDevice (sessionId: string, opts: { wipe?: boolean } = {}) {
+    const api = this.api as unknown as { revokeSession (id: string, o?: { wipe?: boolean }): Promise<void> }
+    await call(() => api.revokeSession(sessionId, opts))
+  }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
 
   // ------------------------------------------------------------------- pairing and passkeys
@@ -305,6 +359,16 @@ export class SdkBackend implements Backend {
     await call(() => client.stepUpWithPasskey())
   }
 
+  // ----------------------------------------------------------------------------------- admin
+
+  async isAdmin (): Promise<boolean> { return (await call(() => this.api.me())).admin === true }
+
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
+    const client = this.client
+    if (!client) return Promise.reject(new BackendError('session_ended', 'not signed in', 401))
+    return call(() => client.admin<T>(method, path))
+  }
+
   // ---------------------------------------------------------------------------------- drafts
 
   async listDrafts () { return (await call(() => this.api.listDocs())).docs }
@@ -326,10 +390,14 @@ export class SdkBackend implements Backend {
       awareness: handle.awareness,
       status: () => (navigator.onLine ? handle.status : 'offline'),
       hasUnsyncedChanges: () => handle.hasUnsyncedChanges,
+      nextRetryAt: () => (navigator.onLine ? handle.nextRetryAt : null),
+      // Every open document waits for the same server: retry them all.
+      retryNow: () => { for (const h of this.handles) h.retryNow() },
       onChange: (fn) => {
         const a = handle.on('status', () => fn())
         const b = handle.on('unsyncedChanges', () => fn())
-        return () => { a(); b() }
+        const c = handle.on('retry', () => fn())
+        return () => { a(); b(); c() }
       },
       onAccessChanged: (fn) => handle.on('accessChanged', () => fn()),
       close: onClose
@@ -371,6 +439,7 @@ export class SdkBackend implements Backend {
       this.session = { handle, open, state }
       const emit = () => { for (const fn of [...this.stateListeners]) fn() }
       state.onChange(emit)
+      handle.doc.getMap('draftEdits').observe(emit)
       emit()
       return open
     })()
@@ -415,20 +484,57 @@ export class SdkBackend implements Backend {
   }
 
   playback (mediaId: string): Playback | null {
-    const p = this.session?.state.getPlayback(mediaId)
-    return p ? { seconds: p.seconds, at: p.at } : null
+    const state = this.session?.state
+    const p = state?.getPlayback(mediaId)
+    return p && state ? { seconds: p.seconds, at: p.at, deviceName: p.deviceName, mine: p.deviceId === state.deviceId } : null
   }
 
   setPlayback (mediaId: string, seconds: number): void {
     this.session?.state.setPlayback(mediaId, seconds)
   }
 
+  tasks (): Task[] { return this.session?.state.listTasks() ?? [] }
+  addTask (title: string) { this.session?.state.addTask(title) }
+  setTaskDone (id: string, done: boolean) { this.session?.state.setTaskDone(id, done) }
+  moveTask (id: string, toIndex: number) { this.session?.state.moveTask(id, toIndex) }
+  removeTask (id: string) { this.session?.state.removeTask(id) }
+
+  draftEdits (): Map<string, DraftEdit> {
+    const s = this.session
+    return s ? draftEdits(s.handle.doc) : new Map()
+  }
+
+  recordDraftEdit (draftId: string, e: DraftEdit) {
+    const s = this.session
+    if (s) recordDraftEdit(s.handle.doc, draftId, e)
+  }
+
   onSessionState (fn: () => void) { this.stateListeners.add(fn); return () => { this.stateListeners.delete(fn) } }
 
-  onSessionEnded (fn: (reason: EndReason) => void) {
+  onSessionEnded (fn: (reason: EndReason, wiped: boolean) => void) {
     this.endListeners.add(fn)
-    if (this.pendingEnd) { const r = this.pendingEnd; this.pendingEnd = null; queueMicrotask(() => fn(r)) }
+    if (this.pendingEnd) { const r = this.pendingEnd; this.pendingEnd = null; queueMicrotask(() => fn(r.reason, r.wiped)) }
     return () => { this.endListeners.delete(fn) }
+  }
+
+  onExpiryWarning (fn: (w: ExpiryWarning | null) => void) {
+    this.warnListeners.add(fn)
+    if (this.warning) { const w = this.warning; queueMicrotask(() => fn(w)) }
+    return () => { this.warnListeners.delete(fn) }
+  }
+
+  reportActivity (): void {
+    const c = this.client as unknown as LifecycleClient | null
+    if (!c || !this.client?.signedIn) return
+    if (this.warning?.kind === 'idle') this.setWarning(null)
+    void Promise.resolve(c.reportActivity?.()).catch(() => {})
+  }
+
+  async staySignedIn (): Promise<void> {
+    const c = this.client as unknown as LifecycleClient | null
+    if (!c) throw new BackendError('session_ended', 'not signed in', 401)
+    await call(async () => { await c.staySignedIn?.() })
+    if (this.warning?.kind === 'idle') this.setWarning(null)
   }
 }
 

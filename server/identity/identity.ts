@@ -12,11 +12,11 @@ import { AuthRateLimits, HourlyBudget, RateLimited } from './rate-limits.js'
 import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } from './refresh-token.js'
 import type { SecurityEventFields, SecurityEventKind, SecurityLog } from './security-events.js'
 import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
-import { expiryPolicy, expiryReason, lastActive, sessionDeadlines, type ExpiryPolicy } from './expiry-policy.js'
-import { endOf } from './session-end.js'
 import type { SharedState } from '../cluster/shared-state.js'
 import { MemoryOnceCache } from '../cluster/memory-once-cache.js'
 import { memoryLimiters } from '../cluster/memory-limiters.js'
+import { expiryPolicy, expiryReason, lastActive, sessionDeadlines, type ExpiryPolicy } from './expiry-policy.js'
+import { endOf } from './session-end.js'
 import { canonicalEmail, validEmail } from './email.js'
 
 /** What the HTTP layer knows about a request, for proofs, rate limits and the session dashboard. */
@@ -26,6 +26,14 @@ export interface RequestContext { ip: string, userAgent: string, dpop?: string, 
 export interface Authed { claims: AccessClaims, session: SessionRecord, user: UserRecord }
 
 export type { SessionEndReason }
+
+/** Told of every device session started, and of each one once, when it ends (analytics). */
+export interface SessionObserver { started (s: SessionRecord): void, ended (s: SessionRecord): void }
+
+/** Refuses a disabled account (admin API) before it gets a session, a token or a socket. */
+const refuseDisabled = (user: UserRecord): void => {
+  if (user.disabledAt) throw new Failure(ErrorCode.accountDisabled, 'this account is disabled: contact the administrator')
+}
 
 const MFA_CHALLENGE_MS = 5 * 60_000
 /** `amr` values that prove a second factor: a TOTP or recovery code, a passkey with user verification. */
@@ -42,6 +50,12 @@ export class Identity {
   private readonly registrations: HourlyBudget
   private readonly locks = new Map<string, Promise<unknown>>()
   readonly policy: ExpiryPolicy
+  /**
+   * Told when a live session is used from another address than its last one (before the record
+   * changes: `s.lastIp` and `s.lastSeenAt` are still the previous use). Anomaly detection listens.
+   */
+  onSessionUse: ((s: SessionRecord, ip: string) => void) | undefined
+  sessionObserver?: SessionObserver
 
   constructor (
     readonly store: SessionStore,
@@ -92,6 +106,7 @@ export class Identity {
       this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
       throw new Failure(ErrorCode.invalidCredentials, 'wrong email or password')
     }
+    refuseDisabled(user)
     if (user.mfaSecret) {
       const mfaToken = await this.tokens.issuePurpose('mfa', { sub: user.id, jkt, device }, MFA_CHALLENGE_MS)
       return { mfaRequired: true, mfaToken }
@@ -152,6 +167,7 @@ export class Identity {
     if (session.endedAt || await this.endIfExpired(session)) throw await this.endedFailure(session)
     const user = await this.store.userById(session.userId)
     if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists', undefined, { reason: 'account_deleted' })
+    refuseDisabled(user)
 
     // Decided on the record as stored, under the store's per-session update lock, so two nodes
     // refreshing the same token at once hand out one successor: the second sees the first's rotation.
@@ -185,6 +201,7 @@ export class Identity {
       await this.endSession(stored, 'refresh_reuse')
       throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked', undefined, { reason: 'refresh_reuse' })
     }
+    if (ctx.ip !== session.lastIp) this.onSessionUse?.({ ...session }, ctx.ip)
     return this.tokenResponse(user, stored, next)
   }
 
@@ -213,6 +230,7 @@ export class Identity {
     if (session.endedAt || await this.endIfExpired(session)) throw await this.endedFailure(session)
     const user = await this.store.userById(claims.sub)
     if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists', undefined, { reason: 'account_deleted' })
+    refuseDisabled(user)
     return { claims, session, user }
   }
 
@@ -384,6 +402,7 @@ export class Identity {
   async touch (s: SessionRecord, ip?: string): Promise<void> {
     const now = Date.now()
     if (now - s.lastSeenAt < TOUCH_EVERY_MS && (!ip || ip === s.lastIp)) return
+    if (ip && ip !== s.lastIp) this.onSessionUse?.({ ...s }, ip)
     s.lastSeenAt = now
     if (ip) s.lastIp = ip
     await this.writeSession(s.id, cur => {
@@ -394,17 +413,21 @@ export class Identity {
     })
   }
 
+  /** Ends a device session; its sockets close on every node with the reason (and the wipe request). */
   async endSession (s: SessionRecord, reason: SessionEndReason, wipe = false): Promise<void> {
     if (!s.endedAt) {
+      let ended = false
       const stored = await this.writeSession(s.id, cur => {
         if (cur.endedAt) return false
         cur.endedAt = Date.now()
         cur.endReason = reason
+        ended = true
         if (wipe) cur.wipe = true
         return true
       })
       s.endedAt = stored?.endedAt ?? Date.now()
       s.endReason = stored?.endReason ?? reason
+      if (ended && stored) this.sessionObserver?.ended(stored)
       s.wipe = stored?.wipe ?? wipe
     }
     const end = endOf(s)
@@ -438,18 +461,39 @@ export class Identity {
    */
   requireStepUp (a: Authed): void {
     if (!a.user.mfaSecret) return
+    // An anomaly on this session: only a second factor proven after it counts (which clears the flag).
+    if (a.session.stepUpRequiredAt) throw new Failure(ErrorCode.stepUpRequired, 'unusual activity on this device session: confirm with your authenticator code or a passkey first (POST /auth/step-up)')
     const proven = a.claims.amr.some(m => STEP_UP_METHODS.has(m))
     const fresh = proven && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
     if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code or a passkey first (POST /auth/step-up)')
   }
 
+  /** Sensitive acts of a session need a second factor proven from now on (an anomaly's `step_up` action). */
+  async requireStepUpFor (sessionId: string): Promise<void> {
+    const at = Date.now()
+    await this.writeSession(sessionId, cur => {
+      if (cur.endedAt) return false
+      cur.stepUpRequiredAt = at
+      return true
+    })
+  }
+
+  /** Ends a live session on the server's own decision (an anomaly's `revoke` action); false when it had ended. */
+  async revokeById (sessionId: string, reason: string): Promise<boolean> {
+    const s = await this.store.sessionById(sessionId)
+    if (!s || s.endedAt) return false
+    this.event('session_revoked', { userId: s.userId, sessionId, reason })
+    await this.endSession(s, 'suspicious_activity')
+    return true
+  }
+
   /** The session proved a second factor (`otp` or `hwk`) now: its tokens carry it and a fresh `mfa_time`. */
   async markSecondFactor (s: SessionRecord, method: 'otp' | 'hwk' = 'otp'): Promise<void> {
     const mfaAt = Date.now()
-    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])] })
+    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])], stepUpRequiredAt: undefined })
     await this.writeSession(s.id, cur => {
       if (cur.endedAt) return false
-      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])] })
+      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])], stepUpRequiredAt: undefined })
       return true
     })
   }
@@ -477,6 +521,7 @@ export class Identity {
    * device. `amr` says how it was authenticated; `mfaAt` when a second factor was proven, if now.
    */
   async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
+    refuseDisabled(user)
     const now = Date.now()
     const refresh = newRefreshToken()
     const session: SessionRecord = {
@@ -486,7 +531,8 @@ export class Identity {
     }
     await this.store.indexRefreshHash(session.refreshHash, session.id)
     await this.store.putSession(session)
-    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
+    this.sessionObserver?.started(session)
+    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, userAgent: session.userAgent, reason: amr.join('+') })
     this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
     return this.tokenResponse(user, session, refresh)
   }

@@ -37,8 +37,10 @@ export interface SyncContext {
   liveDocs: LiveDocBudget
   /** Fans accepted updates out to the document's room here and on the other nodes. */
   updates: DocUpdateBus
-  /** Told of the device session of each accepted edit (user activity for idle expiry); must be cheap. */
-  activity?: (sessionId: string) => void
   /** Runs between loading a document from storage and subscribing to its updates (tests force races there). */
   afterLoad?: (doc: string) => Promise<void>
+  /** Told of each socket attached to a document and of its close (analytics). */
+  activity?: { opened (c: Connection): void, closed (c: Connection): void }
+  /** Told of the device session of each accepted edit (user activity for idle expiry); must be cheap. */
+  editActivity?: (sessionId: string) => void
 }

@@ -222,7 +222,7 @@ export class Room implements DocUpdateSubscriber {
     this.logBytes += update.byteLength
     this.ctx.updates.publish(this.name, update, frame, from, key)
     const sid = from?.principal.sessionId
-    if (sid !== undefined) this.ctx.activity?.(sid)
+    if (sid !== undefined) this.ctx.editActivity?.(sid)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }

@@ -70,7 +70,7 @@ describe.skipIf(!chromiumAvailable())('pairing a TV and passkeys in Chromium', (
     await laptop.page.getByTestId('nav-watch').click()
     await laptop.page.getByTestId('tv-seek').waitFor()
     await setSeek(laptop.page, 754)
-    await expect.poll(() => laptop.page.getByTestId('tv-continue').innerText()).toMatch(/continue watching from 12:34/i)
+    await expect.poll(() => laptop.page.getByTestId('tv-continue').innerText()).toMatch(/continue watching at 12:34/i)
 
     // The TV: no keyboard, a code and a QR code of the link with the code in it.
     await tv.page.goto(base + '/tv')
@@ -95,7 +95,7 @@ describe.skipIf(!chromiumAvailable())('pairing a TV and passkeys in Chromium', (
     await laptop.page.getByTestId('pair-approved').waitFor()
 
     // The TV polls, signs in, and offers to continue where the laptop stopped.
-    await expect.poll(() => tv.page.getByTestId('tv-continue').innerText(), { timeout: 20_000 }).toMatch(/continue watching from 12:34/i)
+    await expect.poll(() => tv.page.getByTestId('tv-continue').innerText(), { timeout: 20_000 }).toMatch(/continue watching at 12:34 — you were watching on Laptop/i)
     expect(await tv.page.getByTestId('tv-account').innerText()).toBe(ALICE)
     await screenshot(tv.page, 'tv-continue-watching')
 

@@ -78,8 +78,9 @@ describe('bad input', () => {
   it('a message of exactly the size limit is accepted', async () => {
     server = await startServer({ maxMessageBytes: 2048 })
     const { same } = await bystanders(server)
-    // An insert whose message is exactly 2048 bytes long.
-    const messageOf = (n: number) => { const d = new Y.Doc(); d.getText('t').insert(0, 'x'.repeat(n)); return encodeUpdate(Y.encodeStateAsUpdate(d)) }
+    // An insert whose message is exactly 2048 bytes long. A fixed client id: a random one's varint
+    // length would change the size from one call to the next.
+    const messageOf = (n: number) => { const d = new Y.Doc(); d.clientID = 123_456_789; d.getText('t').insert(0, 'x'.repeat(n)); return encodeUpdate(Y.encodeStateAsUpdate(d)) }
     let n = 2000
     while (messageOf(n).byteLength < 2048) n++
     const message = messageOf(n)
@@ -132,7 +133,10 @@ describe('bad input', () => {
     slow.ws.resume()
     // Reading resumes: the client drains megabytes the server buffered before the close frame.
     await waitFor(() => closedCode !== null, 30_000, 'slow client closed')
-    expect(closedCode).toBe(CloseCode.slowConsumer)
+    // The counter above shows the server closed it with 4408. The client reads that code unless ws's
+    // 30 s closing handshake ran out first while it drained (a starved machine): then the server
+    // ends the TCP connection and the client sees 1006. Either way the socket is gone.
+    expect([CloseCode.slowConsumer, 1006]).toContain(closedCode)
     expect(writer.ws.readyState).toBe(WebSocket.OPEN)
     await stillServing(server, same, other)
   }, 90_000)

@@ -82,6 +82,38 @@ describe('session state', () => {
     expect(a.state.listTasks()).toEqual(b.state.listTasks())
   })
 
+  it('reordering tasks: a move is one field write, so a concurrent rename and done survive it', () => {
+    const { a, b } = pair()
+    const [t1, t2, t3] = ['one', 'two', 'three'].map(t => a.state.addTask(t))
+    sync(a.doc, b.doc)
+    const ids = (s: SessionState<Prefs>) => s.listTasks().map(t => t.id)
+    expect(ids(b.state)).toEqual([t1, t2, t3])
+    a.state.moveTask(t3!, 0)
+    b.state.renameTask(t3!, 'three (renamed)')
+    b.state.setTaskDone(t3!, true)
+    sync(a.doc, b.doc)
+    expect(ids(a.state)).toEqual([t3, t1, t2])
+    expect(b.state.listTasks()).toEqual(a.state.listTasks())
+    expect(a.state.listTasks()[0]).toEqual({ id: t3, title: 'three (renamed)', done: true })
+    // Down one, to the end (clamped), and concurrent moves of one task converge on one place.
+    a.state.moveTask(t3!, 1)
+    expect(ids(a.state)).toEqual([t1, t3, t2])
+    a.state.moveTask(t1!, 99)
+    expect(ids(a.state)).toEqual([t3, t2, t1])
+    sync(a.doc, b.doc)
+    a.state.moveTask(t2!, 0)
+    b.state.moveTask(t2!, 2)
+    sync(a.doc, b.doc)
+    expect(ids(a.state)).toEqual(ids(b.state))
+    expect(a.state.listTasks()).toHaveLength(3)
+    // Many moves between the same two neighbours keep the order exact (renumbering when needed).
+    for (let i = 0; i < 80; i++) a.state.moveTask(ids(a.state)[2]!, 1)
+    expect(new Set(ids(a.state)).size).toBe(3)
+    const before = ids(a.state)
+    a.state.moveTask(before[0]!, 1)
+    expect(ids(a.state)).toEqual([before[1], before[0], before[2]])
+  })
+
   it('the recent-documents index merges entries from both devices, newest first', () => {
     const { a, b } = pair()
     a.clock.t = 100
@@ -104,7 +136,7 @@ describe('session state', () => {
     b.state.setPlayback('episode-7', 300)
     a.state.setPlayback('episode-8', 10)
     sync(a.doc, b.doc)
-    expect(a.state.getPlayback('episode-7')).toEqual({ seconds: 300, at: 6000, deviceId: 'device-b' })
+    expect(a.state.getPlayback('episode-7')).toEqual({ seconds: 300, at: 6000, deviceId: 'device-b', deviceName: 'device-b-name' })
     expect(b.state.getPlayback('episode-7')).toEqual(a.state.getPlayback('episode-7'))
     expect(b.state.getPlayback('episode-8')?.seconds).toBe(10)
     expect(a.state.getPlayback('episode-9')).toBeNull()
@@ -113,7 +145,7 @@ describe('session state', () => {
     a.state.setPlayback('episode-7', 1)
     b.state.setPlayback('episode-7', 2)
     sync(a.doc, b.doc)
-    expect(a.state.getPlayback('episode-7')).toEqual({ seconds: 2, at: 7000, deviceId: 'device-b' })
+    expect(a.state.getPlayback('episode-7')).toEqual({ seconds: 2, at: 7000, deviceId: 'device-b', deviceName: 'device-b-name' })
     expect(b.state.getPlayback('episode-7')).toEqual(a.state.getPlayback('episode-7'))
   })
 

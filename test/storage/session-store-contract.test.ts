@@ -96,6 +96,28 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.sessionsOfUser(id())).toEqual([])
   })
 
+  it('updateSession applies concurrent changes one after another, each to the record as stored', async () => {
+    const s = await start()
+    const u = user()
+    const x = session(u.id, { lastSeenAt: 0 })
+    await s.sessions.putSession(x)
+    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateSession(x.id, cur => { cur.lastSeenAt += 1; return true })))
+    expect((await s.sessions.sessionById(x.id))!.lastSeenAt).toBe(20)
+    // false leaves the record as stored and resolves with it.
+    const seen = await s.sessions.updateSession(x.id, cur => { cur.lastIp = '10.9.9.9'; return false })
+    expect(seen!.lastSeenAt).toBe(20)
+    expect((await s.sessions.sessionById(x.id))!.lastIp).toBe('127.0.0.1')
+    // Ending a session through an update takes it out of sessionsOfUser.
+    const ended = await s.sessions.updateSession(x.id, cur => { cur.endedAt = 5; cur.endReason = 'logout'; return true })
+    expect(ended).toMatchObject({ endedAt: 5, endReason: 'logout' })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    let called = false
+    expect(await s.sessions.updateSession(id(), () => { called = true; return true })).toBeUndefined()
+    expect(await s.sessions.updateSession('a\u0000b', () => { called = true; return true })).toBeUndefined()
+    expect(called).toBe(false)
+  })
+
   it('an ended session with a pending wipe stays listed until the wipe is delivered', async () => {
     const s = await start()
     const u = user()
@@ -176,28 +198,6 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.deviceGrantById(theirs.id)).toEqual(theirs)
     expect(await s.sessions.docsOfUser(other.id)).toEqual([{ ...shared, members: {} }])
     await s.sessions.deleteAccount(u.id) // nothing left: no error
-  })
-
-  it('updateSession applies concurrent changes one after another, each to the record as stored', async () => {
-    const s = await start()
-    const u = user()
-    const x = session(u.id, { lastSeenAt: 0 })
-    await s.sessions.putSession(x)
-    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
-    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateSession(x.id, cur => { cur.lastSeenAt += 1; return true })))
-    expect((await s.sessions.sessionById(x.id))!.lastSeenAt).toBe(20)
-    // false leaves the record as stored and resolves with it.
-    const seen = await s.sessions.updateSession(x.id, cur => { cur.lastIp = '10.9.9.9'; return false })
-    expect(seen!.lastSeenAt).toBe(20)
-    expect((await s.sessions.sessionById(x.id))!.lastIp).toBe('127.0.0.1')
-    // Ending a session through an update takes it out of sessionsOfUser.
-    const ended = await s.sessions.updateSession(x.id, cur => { cur.endedAt = 5; cur.endReason = 'logout'; return true })
-    expect(ended).toMatchObject({ endedAt: 5, endReason: 'logout' })
-    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
-    let called = false
-    expect(await s.sessions.updateSession(id(), () => { called = true; return true })).toBeUndefined()
-    expect(await s.sessions.updateSession('a\u0000b', () => { called = true; return true })).toBeUndefined()
-    expect(called).toBe(false)
   })
 
   it('the refresh-hash index maps every hash issued to its session', async () => {
@@ -394,5 +394,54 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.securityEvents({ ...inRange, userId: bob, limit: 10 })).toEqual([])
     const restarted = await restart(s)
     expect(await restarted.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2]])
+  })
+
+  it('usersByEmailPrefix pages through one prefix in email order', async () => {
+    const s = await start()
+    const tag = randomUUID().slice(0, 8)
+    const users = ['c', 'a', 'b', 'd'].map(x => user({ email: `${tag}-${x}@example.com` }))
+    for (const u of users) await s.sessions.createUser(u)
+    await s.sessions.createUser(user({ email: `z${tag}-a@example.com` }))
+    const sorted = [...users].sort((x, y) => (x.email < y.email ? -1 : 1))
+    const first = await s.sessions.usersByEmailPrefix(tag, undefined, 3)
+    expect(first).toEqual(sorted.slice(0, 3))
+    expect(await s.sessions.usersByEmailPrefix(tag, first[2]!.email, 3)).toEqual(sorted.slice(3))
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-b`, undefined, 10)).toEqual([sorted[1]])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-x`, undefined, 10)).toEqual([])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}\u0000`, undefined, 10)).toEqual([])
+  })
+
+  it('daily counts add up, also when added concurrently; values replace; days come back in order', async () => {
+    let s = await start()
+    const day = 100_000 + Math.floor(Math.random() * 1_000_000)
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.addDailyCounts(day, { started: 1, edits: 3 })))
+    await s.sessions.addDailyCounts(day + 2, { started: 5 })
+    await s.sessions.setDailyValues(day, { active: 7 })
+    await s.sessions.setDailyValues(day, { active: 4 })
+    s = await restart(s)
+    expect(await s.sessions.dailyFigures(day, day + 3)).toEqual([
+      { day, values: { active: 4, edits: 60, started: 20 } },
+      { day: day + 2, values: { started: 5 } }
+    ])
+    expect(await s.sessions.dailyFigures(day + 1, day + 2)).toEqual([])
+    expect(await s.sessions.dailyFigures(day + 2, day + 2)).toEqual([])
+  })
+
+  it('activity is replaced by id, found by overlap with a time range, and deleted once ended before a time', async () => {
+    let s = await start()
+    const base = 4_000_000_000_000 + Math.floor(Math.random() * 1e9) * 1000
+    const a = { id: id(), userId: 'u1', sessionId: 's1', start: base, end: base + 100, edits: 1 }
+    const b = { id: id(), userId: 'u1', sessionId: 's2', start: base + 50, end: base + 60, edits: 0 }
+    const c = { id: id(), userId: 'u2', sessionId: 's3', start: base + 200, end: base + 300, edits: 9 }
+    for (const r of [c, a, b]) await s.sessions.putActivity(r)
+    const a2 = { ...a, end: base + 150, edits: 5 }
+    await s.sessions.putActivity(a2)
+    s = await restart(s)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([a2, b, c])
+    expect(await s.sessions.activityBetween(base + 120, base + 200, 10)).toEqual([a2])
+    expect(await s.sessions.activityBetween(base + 61, base + 1000, 1)).toEqual([a2])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(2)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([c])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(0)
   })
 })

@@ -117,8 +117,8 @@ export const authForm = (opts: AuthFormOptions): HTMLElement => {
   return host
 }
 
-/** The full-page sign-in screen. */
-export const authPage = (opts: AuthFormOptions): HTMLElement =>
+/** The full-page sign-in screen; `notice` says why this device is signed out, when it was not the person's choice. */
+export const authPage = (opts: AuthFormOptions & { notice?: string }): HTMLElement =>
   h('div', { class: 'auth-page' },
     h('section', { class: 'auth-hero', 'aria-hidden': 'true' },
       h('div', { class: 'brand' }, h('span', { class: 'brand-logo' }), 'Tandem'),
@@ -136,6 +136,7 @@ export const authPage = (opts: AuthFormOptions): HTMLElement =>
         h('div', { class: 'brand auth-mobile-brand' }, h('span', { class: 'brand-logo' }), 'Tandem'),
         h('h1', null, 'Welcome'),
         h('p', { class: 'sub' }, 'Sign in or create an account to start writing.'),
+        opts.notice ? h('p', { class: 'card banner-inline notice', role: 'status', 'data-testid': 'signed-out-reason' }, icon('shield', 16), opts.notice) : null,
         authForm(opts),
         h('p', { class: 'auth-foot' }, 'Each device gets its own session. You can sign any of them out from another.'),
         h('p', { class: 'auth-foot' }, 'On a TV? ', h('a', { href: '/tv', 'data-testid': 'tv-link' }, 'Sign in with a code'), ' from your phone instead.'))))

@@ -1,9 +1,32 @@
 /** The session dashboard: every signed-in device, online now or last seen; sign one or all others out. */
 import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime, busy } from '../dom.js'
+
+/** A listed session; one revoked with a wipe request stays listed (`wipe: 'pending'`) until the device was told. */
+type Listed = SessionInfo & { wipe?: 'pending', endedAt?: number }
+
+/** Ask before signing a device out; `wipe`: also have it delete its local data. Null when cancelled. */
+const revokeDialog = (s: SessionInfo): Promise<{ wipe: boolean } | null> => new Promise(resolve => {
+  let answer: { wipe: boolean } | null = null
+  const wipe = h('input', { type: 'checkbox', id: 'revoke-wipe', 'data-testid': 'revoke-wipe' })
+  const d = openDialog({
+    title: `Sign out ${s.deviceName}?`,
+    body: [
+      h('p', null, 'That device is signed out at once. Edits it has not synced yet stay on it until someone signs in there again.'),
+      h('label', { class: 'row', for: 'revoke-wipe', style: 'gap:8px;align-items:flex-start' }, wipe,
+        h('span', null, 'Also remove this device’s data: its saved drafts, sign-in and device key are deleted when it next connects (a lost or shared device).'))
+    ],
+    actions: [
+      h('button', { class: 'btn', type: 'button', onclick: () => d.close() }, 'Cancel'),
+      h('button', { class: 'btn btn-danger', type: 'button', 'data-autofocus': true, onclick: () => { answer = { wipe: wipe.checked }; d.close() } }, 'Sign out')
+    ],
+    onClose: () => resolve(answer)
+  })
+})
 import type { Ctx } from '../app.js'
 import { friendlyError, errorCode, type SessionInfo } from '../backend.js'
 import { onCodeSubmit } from './code-form.js'
 import { describeUserAgent, platformIcon, platformLabel } from '../device.js'
+import { alertBanner } from './alerts.js'
 
 /** "192.168.1.x": enough to recognise a network without printing the full address. */
 export const ipHint = (ip: string): string => {
@@ -70,7 +93,9 @@ export const devicesPage = (ctx: Ctx) => {
   const list = h('div', { class: 'device-list', 'data-testid': 'device-list', 'aria-live': 'polite' })
   const note = h('p', { class: 'muted small' })
   const othersBtn = h('button', { class: 'btn btn-danger', type: 'button', 'data-testid': 'revoke-others', onclick: () => void revokeOthers() }, icon('logout', 16), 'Sign out all other devices')
+  const alerts = alertBanner(ctx)
   const el = h('div', { class: 'page devices' },
+    alerts.el,
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Devices'), h('p', { class: 'muted', style: 'margin:4px 0 0' }, 'Every device signed in to your account. A green dot means it is connected now.')),
       h('span', { class: 'spacer' }),
@@ -78,14 +103,17 @@ export const devicesPage = (ctx: Ctx) => {
       othersBtn),
     list, note)
 
-  let sessions: SessionInfo[] = []
+  let sessions: Listed[] = []
   let destroyed = false
 
   const render = () => {
     clear(list)
     for (const s of sessions) {
-      const online = s.online > 0 || s.current
-      const facts = [
+      const wipePending = s.wipe === 'pending'
+      const online = !wipePending && (s.online > 0 || s.current)
+      const facts = wipePending
+        ? [platformLabel(s.platform), s.endedAt ? `Signed out ${relativeTime(s.endedAt)}` : 'Signed out']
+        : [
         platformLabel(s.platform),
         describeUserAgent(s.userAgent),
         s.current ? 'Active now' : online ? 'Online now' : `Last seen ${relativeTime(s.lastSeenAt)}`,
@@ -96,14 +124,15 @@ export const devicesPage = (ctx: Ctx) => {
         h('div', { class: 'device-icon', 'aria-hidden': 'true' }, icon(platformIcon(s.platform), 22), h('span', { class: 'online-dot', 'data-online': String(online) })),
         h('div', { style: 'min-width:0' },
           h('div', { class: 'name' }, s.deviceName, s.current ? h('span', { class: 'this-device' }, 'This device') : null,
+            wipePending ? h('span', { class: 'role-tag', 'data-testid': 'will-be-wiped', title: 'Its local data is deleted as soon as it connects.' }, 'Will be wiped') : null,
             h('span', { class: 'sr-only' }, online ? ' (online)' : ' (offline)')),
           h('div', { class: 'facts' }, facts.map(f => h('span', null, f)))),
         h('div', { class: 'actions' },
-          s.current
+          s.current || wipePending
             ? null
             : h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'revoke', 'aria-label': `Sign out ${s.deviceName}`, onclick: () => void revoke(s) }, 'Sign out'))))
     }
-    othersBtn.disabled = sessions.filter(s => !s.current).length === 0
+    othersBtn.disabled = sessions.filter(s => !s.current && s.wipe !== 'pending').length === 0
   }
 
   const load = async () => {
@@ -118,11 +147,12 @@ export const devicesPage = (ctx: Ctx) => {
   }
 
 
-  const revoke = async (s: SessionInfo) => {
-    if (!(await confirmDialog(`Sign out ${s.deviceName}?`, 'That device is signed out at once. Edits it has not synced yet stay on it until someone signs in there again.', 'Sign out', true))) return
+  const revoke = async (s: Listed) => {
+    const answer = await revokeDialog(s)
+    if (!answer) return
     try {
-      await ctx.backend.revokeDevice(s.id)
-      toast(`${s.deviceName} was signed out.`, 'success')
+      await ctx.backend.revokeDevice(s.id, answer)
+      toast(answer.wipe ? `${s.deviceName} was signed out; its data is removed when it connects.` : `${s.deviceName} was signed out.`, 'success')
     } catch (err) { toast(friendlyError(err), 'error') }
     await load()
   }
@@ -141,5 +171,5 @@ export const devicesPage = (ctx: Ctx) => {
   list.append(h('p', { class: 'muted' }, 'Loading devices…'))
   void load()
   const timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
-  return { el, destroy () { destroyed = true; clearInterval(timer) } }
+  return { el, destroy () { destroyed = true; clearInterval(timer); alerts.destroy() } }
 }

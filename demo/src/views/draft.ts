@@ -3,10 +3,13 @@ import { h, icon, clear, toast, initials, colorFor } from '../dom.js'
 import { navigate, type Ctx } from '../app.js'
 import { friendlyError, type DocInfo, type OpenDoc } from '../backend.js'
 import { createEditor, type DraftEditor } from '../editor.js'
-import { onLiveTitle, setLiveTitle } from '../model.js'
+import { onLiveTitle, setLiveTitle, lastEdit, onLastEdit, onLocalTextEdit, stampEdit, type DraftEdit } from '../model.js'
 import { platformIcon } from '../device.js'
 import { statusBadge } from './status.js'
-import { shareFlow, deleteFlow } from './drafts.js'
+import { shareFlow, deleteFlow, editedText } from './drafts.js'
+
+/** Content edits stamp the draft ("Edited … by … on …") at most this often. */
+const STAMP_EVERY_MS = 5000
 
 interface PresenceState {
   user?: { name?: string, person?: string, color?: string, colorLight?: string, id?: string }
@@ -102,6 +105,33 @@ export const draftPage = (ctx: Ctx, id: string) => {
     })
     title.addEventListener('blur', () => void saveTitle())
 
+    // Who edited the content last: stamped on local edits (throttled), shown from any editor's stamp.
+    const edited = h('span', { class: 'muted small edited', 'data-testid': 'draft-edited' })
+    const showEdit = (e: DraftEdit | null) => {
+      edited.textContent = e ? editedText(e, person) : ''
+      if (e) ctx.backend.recordDraftEdit(info.id, e)
+    }
+    showEdit(lastEdit(open.doc))
+    cleanups.push(onLastEdit(open.doc, showEdit))
+    const refreshEdited = setInterval(() => { if (open) edited.textContent = lastEdit(open.doc) ? editedText(lastEdit(open.doc)!, person) : '' }, 30_000)
+    cleanups.push(() => clearInterval(refreshEdited))
+    if (!readOnly) {
+      let lastStamp = 0
+      let trailing: ReturnType<typeof setTimeout> | undefined
+      const stamp = () => {
+        trailing = undefined
+        lastStamp = Date.now()
+        if (open) stampEdit(open.doc, { at: lastStamp, by: person, on: ctx.account.deviceName })
+      }
+      cleanups.push(onLocalTextEdit(open.doc, () => {
+        const wait = lastStamp + STAMP_EVERY_MS - Date.now()
+        if (wait <= 0) stamp()
+        else if (!trailing) trailing = setTimeout(stamp, wait)
+      }))
+      // Leaving the draft: the last edits are stamped now rather than never.
+      cleanups.push(() => { if (trailing) { clearTimeout(trailing); stamp() } })
+    }
+
     const presence = h('div', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'Who is here' })
     const renderPresence = () => {
       if (!open) return
@@ -133,7 +163,7 @@ export const draftPage = (ctx: Ctx, id: string) => {
     const head = h('div', { class: 'editor-head' },
       h('a', { class: 'icon-btn', href: '/', 'data-link': true, 'aria-label': 'Back to drafts', title: 'Back to drafts' }, icon('back', 20)),
       title,
-      h('div', { class: 'editor-meta' }, badge.el, presence),
+      h('div', { class: 'editor-meta' }, badge.el, edited, presence),
       owner ? h('button', { class: 'btn btn-sm', type: 'button', 'data-testid': 'share', onclick: () => shareFlow(ctx, info) }, icon('share', 16), h('span', { class: 'only-desktop' }, 'Share')) : null,
       owner ? h('button', { class: 'icon-btn', type: 'button', 'aria-label': 'Delete draft', title: 'Delete draft', onclick: async () => { if (await deleteFlow(ctx, info)) navigate('/') } }, icon('trash', 18)) : null)
 

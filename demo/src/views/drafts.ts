@@ -1,7 +1,12 @@
 /** The drafts home: "continue where you left off", my drafts, shared with me; create, rename, delete, share. */
 import { h, append, icon, clear, toast, openDialog, confirmDialog, val, busy, relativeTime, initials, colorFor } from '../dom.js'
 import { navigate, type Ctx } from '../app.js'
-import { friendlyError, type DocInfo, type LastActive } from '../backend.js'
+import { friendlyError, type DocInfo, type LastActive, type Playback } from '../backend.js'
+import type { DraftEdit } from '../model.js'
+import { MEDIA, formatTime } from './tv.js'
+
+/** "Edited 2 min ago by Ana on Laptop" ("you" for the signed-in person, `me`). */
+export const editedText = (e: DraftEdit, me: string): string => `Edited ${relativeTime(e.at)} by ${e.by === me ? 'you' : e.by} on ${e.on}`
 
 // ------------------------------------------------------------------------------------ actions
 
@@ -160,12 +165,28 @@ const continueCard = (ctx: Ctx, last: LastActive): HTMLElement | null => {
     }, 'Continue', icon('arrowRight', 16)))
 }
 
+/** "Continue watching at 12:34 — you were watching on Laptop": the player's position from another device. */
+const watchCard = (p: Playback): HTMLElement =>
+  h('section', { class: 'card continue-card', 'data-testid': 'watch-card', 'aria-label': 'Continue watching' },
+    h('div', { class: 'device-icon', 'aria-hidden': 'true' }, icon('play', 22)),
+    h('div', { class: 'grow' },
+      h('div', { class: 'muted small' }, 'Continue watching'),
+      h('div', { class: 'title' }, MEDIA.title),
+      h('div', { class: 'muted small', 'data-testid': 'watch-where' }, `At ${formatTime(p.seconds)}${p.deviceName ? ` on ${p.deviceName}` : ''} · ${relativeTime(p.at)}`)),
+    // The player has its own full-screen layout: a page load, not an in-app route.
+    h('a', { class: 'btn btn-primary', href: '/tv', 'data-testid': 'watch-button' }, 'Resume', icon('arrowRight', 16)))
+
 const draftCard = (ctx: Ctx, d: DocInfo) => {
   const owner = d.role === 'owner'
   const canRename = d.role !== 'viewer'
+  const me = ctx.account.email.split('@')[0] ?? ctx.account.email
+  // Content edits (any collaborator, any device of this account) beat the server's updatedAt (renames, sharing).
+  const edit = ctx.backend.draftEdits().get(d.id)
+  const roleText = d.role === 'editor' ? 'You can edit' : 'You can view'
+  const meta = edit ? editedText(edit, me) + (owner ? '' : ` · ${roleText}`) : owner ? `Edited ${relativeTime(d.updatedAt)}` : roleText
   return h('article', { class: 'draft-card', 'data-testid': 'draft-card', 'data-doc': d.id },
     h('a', { class: 't', href: `/d/${d.id}`, 'data-link': true }, d.title || 'Untitled'),
-    h('div', { class: 'muted small' }, owner ? `Edited ${relativeTime(d.updatedAt)}` : d.role === 'editor' ? 'You can edit' : 'You can view'),
+    h('div', { class: 'muted small', 'data-testid': 'draft-card-edited' }, meta),
     h('div', { class: 'card-actions' },
       canRename ? h('button', { class: 'icon-btn', type: 'button', 'aria-label': `Rename ${d.title}`, title: 'Rename', 'data-action': 'rename', onclick: () => renameFlow(ctx, d) }, icon('edit', 16)) : null,
       owner ? h('button', { class: 'icon-btn', type: 'button', 'aria-label': `Share ${d.title}`, title: 'Share', 'data-action': 'share', onclick: () => shareFlow(ctx, d) }, icon('share', 16)) : null,
@@ -188,7 +209,8 @@ export const homePage = (ctx: Ctx) => {
   const render = () => {
     clear(el)
     const last = ctx.backend.lastActive()
-    lastKey = JSON.stringify(last)
+    lastKey = stateKey()
+    const watching = ctx.backend.playback(MEDIA.id)
     const mine = ctx.drafts.mine
     const shared = ctx.drafts.shared
     append(el, [
@@ -198,6 +220,7 @@ export const homePage = (ctx: Ctx) => {
         h('button', { class: 'btn btn-primary', type: 'button', 'data-testid': 'new-draft', onclick: () => void newDraftFlow(ctx) }, icon('plus'), 'New draft')),
       ctx.drafts.stale ? h('div', { class: 'card banner-inline' }, icon('cloudOff', 16), ' You are offline. Showing the drafts saved on this device.') : null,
       last ? continueCard(ctx, last) : null,
+      watching && !watching.mine && watching.seconds > 0 ? watchCard(watching) : null,
       h('section', { 'aria-labelledby': 'mine-h', class: 'section' },
         h('h2', { id: 'mine-h' }, 'My drafts'),
         mine.length
@@ -210,9 +233,10 @@ export const homePage = (ctx: Ctx) => {
           : h('p', { class: 'muted' }, 'When someone shares a draft with you, it shows here.'))])
   }
   let lastKey = ''
+  // What the page shows of the session state: re-render when it changed, not for every preference.
+  const stateKey = () => JSON.stringify([ctx.backend.lastActive(), ctx.backend.playback(MEDIA.id), [...ctx.backend.draftEdits()]])
   const unsub = ctx.drafts.subscribe(render)
-  // Re-render for a new "last active" only (not for every preference change).
-  const unsubState = ctx.backend.onSessionState(() => { if (JSON.stringify(ctx.backend.lastActive()) !== lastKey) render() })
+  const unsubState = ctx.backend.onSessionState(() => { if (stateKey() !== lastKey) render() })
   render()
   void ctx.drafts.refresh()
   return { el, destroy () { unsub(); unsubState() } }

@@ -1,11 +1,28 @@
 /** The signed-in layout: top bar (status, account), sidebar (drafts, devices, settings), main area. */
-import { h, icon, clear, initials, colorFor } from '../dom.js'
+import { h, icon, clear, initials, colorFor, confirmDialog } from '../dom.js'
 import { currentPath, type Ctx } from '../app.js'
 import { statusBadge } from './status.js'
 import type { DocInfo } from '../backend.js'
 import { newDraftFlow } from './drafts.js'
 
-export interface Shell { el: HTMLElement, main: HTMLElement, badge: ReturnType<typeof statusBadge>, refreshNav (): void, closeDrawer (): void, destroy (): void }
+export interface Shell {
+  el: HTMLElement
+  main: HTMLElement
+  badge: ReturnType<typeof statusBadge>
+  /** Banners over the page (connection, session expiry). */
+  banners: HTMLElement
+  refreshNav (): void
+  closeDrawer (): void
+  destroy (): void
+}
+
+/** Asks first: whatever did not reach the server yet is lost with the device's data. */
+export const signOutAndWipe = async (ctx: Ctx) => {
+  const ok = await confirmDialog('Sign out and remove this device’s data?',
+    'Your drafts, tasks and settings stay in your account. This device forgets them: its saved copies, its sign-in and its device key are deleted. Edits that have not synced yet are lost.',
+    'Sign out and remove', true)
+  if (ok) await ctx.signOut({ wipe: true })
+}
 
 export const createShell = (ctx: Ctx): Shell => {
   const badge = statusBadge()
@@ -19,6 +36,12 @@ export const createShell = (ctx: Ctx): Shell => {
   const navLink = (href: string, label: string, ic: string, testid?: string) =>
     h('a', { class: 'nav-item', href, 'data-link': true, 'data-testid': testid }, icon(ic), h('span', { class: 'title' }, label))
 
+  // Shown once the server says this account is an admin.
+  const adminSlot = h('div', { class: 'nav-admin-slot' })
+  void ctx.backend.isAdmin().then(admin => {
+    if (admin) { adminSlot.replaceChildren(navLink('/admin', 'Admin', 'shield', 'nav-admin')); refreshNav() }
+  }, () => {})
+
   const sidebar = h('nav', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Drafts and account' },
     h('button', { class: 'btn btn-primary btn-block', type: 'button', 'data-testid': 'new-draft-side', onclick: () => { closeDrawer(); void newDraftFlow(ctx) } }, icon('plus'), 'New draft'),
     h('div', { class: 'nav-section' },
@@ -28,23 +51,44 @@ export const createShell = (ctx: Ctx): Shell => {
     h('div', { class: 'nav-section' },
       h('div', { class: 'nav-title' }, 'Shared with me'), sharedList),
     h('div', { class: 'sidebar-foot' },
+      navLink('/tasks', 'Tasks', 'check2', 'nav-tasks'),
       navLink('/devices', 'Devices', 'devices', 'nav-devices'),
       navLink('/device', 'Add a device', 'tv', 'nav-add-device'),
       // The TV page has its own full-screen layout: a page load, not an in-app route.
       h('a', { class: 'nav-item', href: '/tv', 'data-testid': 'nav-watch' }, icon('play'), h('span', { class: 'title' }, 'Watch')),
       navLink('/settings', 'Settings', 'settings', 'nav-settings'),
+      adminSlot,
       h('button', { class: 'nav-item nav-button', type: 'button', onclick: () => void ctx.signOut() }, icon('logout'), h('span', { class: 'title' }, 'Sign out'))))
+
+  // The account menu: who is signed in here, settings, and the two ways to sign out.
+  const menu = h('div', { class: 'account-menu', role: 'menu', id: 'account-menu', 'data-testid': 'account-menu', hidden: true },
+    h('div', { class: 'account-menu-head' }, h('strong', null, ctx.account.email), h('span', { class: 'muted small' }, `on ${ctx.account.deviceName}`)),
+    h('a', { class: 'nav-item', role: 'menuitem', href: '/settings', 'data-link': true, onclick: () => closeMenu() }, icon('settings', 16), 'Settings'),
+    h('button', { class: 'nav-item nav-button', role: 'menuitem', type: 'button', 'data-testid': 'menu-sign-out', onclick: () => { closeMenu(); void ctx.signOut() } }, icon('logout', 16), 'Sign out'),
+    h('button', { class: 'nav-item nav-button danger', role: 'menuitem', type: 'button', 'data-testid': 'menu-sign-out-wipe', onclick: () => { closeMenu(); void signOutAndWipe(ctx) } }, icon('trash', 16), 'Sign out and remove this device’s data'))
+  const menuButton = h('button', { class: 'user-menu', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'account-menu', 'data-testid': 'account-button', title: `${ctx.account.email} · ${ctx.account.deviceName}`, 'aria-label': `Account: ${ctx.account.email}` },
+    h('span', { class: 'avatar', style: `background:${color}` }, initials(ctx.account.email)),
+    h('span', { class: 'user-email only-desktop' }, ctx.account.email))
+  const accountMenu = h('div', { class: 'account-menu-wrap' }, menuButton, menu)
+  const closeMenu = () => { menu.hidden = true; menuButton.setAttribute('aria-expanded', 'false') }
+  menuButton.addEventListener('click', () => {
+    menu.hidden = !menu.hidden
+    menuButton.setAttribute('aria-expanded', String(!menu.hidden))
+    if (!menu.hidden) menu.querySelector<HTMLElement>('[role="menuitem"]')?.focus()
+  })
+  const onDocClick = (e: MouseEvent) => { if (!accountMenu.contains(e.target as Node)) closeMenu() }
+  document.addEventListener('click', onDocClick)
+  menu.addEventListener('keydown', (e) => { if (e.key === 'Escape') { closeMenu(); menuButton.focus() } })
 
   const topbar = h('header', { class: 'topbar' },
     menuBtn,
     h('a', { class: 'brand', href: '/', 'data-link': true, 'aria-label': 'Tandem home' }, h('span', { class: 'brand-logo' }), h('span', { class: 'brand-name' }, 'Tandem')),
     h('span', { class: 'spacer' }),
     badge.el,
-    h('a', { class: 'user-menu', href: '/settings', 'data-link': true, title: `${ctx.account.email} · ${ctx.account.deviceName}`, 'aria-label': `Account settings for ${ctx.account.email}` },
-      h('span', { class: 'avatar', style: `background:${color}` }, initials(ctx.account.email)),
-      h('span', { class: 'user-email only-desktop' }, ctx.account.email)))
+    accountMenu)
 
-  const el = h('div', { class: 'shell', 'data-drawer': 'closed' }, topbar, sidebar, main)
+  const banners = h('div', { class: 'live-banners' })
+  const el = h('div', { class: 'shell', 'data-drawer': 'closed' }, topbar, sidebar, main, banners)
   el.addEventListener('click', (e) => {
     // Tapping the dimmed area (the shell's ::after overlay) closes the drawer on phones.
     if (el.dataset.drawer === 'open' && e.target === el) closeDrawer()
@@ -85,5 +129,5 @@ export const createShell = (ctx: Ctx): Shell => {
   const unsub = ctx.drafts.subscribe(refreshNav)
   refreshNav()
 
-  return { el, main, badge, refreshNav, closeDrawer, destroy () { unsub(); badge.destroy() } }
+  return { el, main, badge, banners, refreshNav, closeDrawer, destroy () { unsub(); badge.destroy(); document.removeEventListener('click', onDocClick) } }
 }

@@ -1,4 +1,8 @@
-/** The sync status badge (offline / connecting / syncing / synced) and the "unsynced changes" flag. */
+/**
+ * The sync status badge (offline / connecting / syncing / synced) and the "unsynced changes" flag.
+ * Passing states (connecting, syncing) show only once they last SETTLE_MS, and once offline, reconnect
+ * attempts show only when they get through (syncing): retries do not make the badge flicker.
+ */
 import { h, icon } from '../dom.js'
 import type { OpenDoc, SyncStatus } from '../backend.js'
 
@@ -16,6 +20,8 @@ const TITLE: Record<SyncStatus, string> = {
   synced: 'Everything on this device is on the server.'
 }
 
+const SETTLE_MS = 700
+
 export interface StatusBadge { el: HTMLElement, bind (doc: OpenDoc | null): void, destroy (): void }
 
 export const statusBadge = (): StatusBadge => {
@@ -25,14 +31,23 @@ export const statusBadge = (): StatusBadge => {
   const el = h('span', { class: 'status-group' }, badge, unsynced)
   let off: (() => void) | null = null
   let current: OpenDoc | null = null
+  let settle: ReturnType<typeof setTimeout> | undefined
 
+  const show = (s: SyncStatus) => {
+    if (badge.dataset.status === s) return
+    badge.dataset.status = s
+    badge.textContent = LABEL[s]
+    badge.title = TITLE[s]
+  }
   const render = () => {
     const s: SyncStatus = current ? current.status() : (navigator.onLine ? 'connecting' : 'offline')
-    if (badge.dataset.status !== s) {
-      badge.dataset.status = s
-      badge.textContent = LABEL[s]
-      badge.title = TITLE[s]
-    }
+    const shown = badge.dataset.status
+    clearTimeout(settle)
+    // Offline, a reconnect attempt is no news until it gets through (the connection banner counts down).
+    const holdOffline = s === 'connecting' && shown === 'offline'
+    const passing = (s === 'connecting' || s === 'syncing') && shown !== undefined
+    if (passing && !holdOffline) settle = setTimeout(() => show(s), SETTLE_MS)
+    else if (!holdOffline) show(s)
     const dirty = current?.hasUnsyncedChanges() ?? false
     unsynced.hidden = !dirty
   }
@@ -50,6 +65,7 @@ export const statusBadge = (): StatusBadge => {
     },
     destroy () {
       off?.()
+      clearTimeout(settle)
       window.removeEventListener('online', onNet)
       window.removeEventListener('offline', onNet)
     }

@@ -95,7 +95,10 @@ export const tvPage = (opts: TvOptions) => {
     try { await backend.sessionDoc() } catch { /* offline: the cached state shows */ }
     if (stopped.now) return
 
-    let position = backend.playback(MEDIA.id)?.seconds ?? 0
+    const synced = backend.playback(MEDIA.id)
+    let position = synced?.seconds ?? 0
+    /** The device the position came from, when another one ("… on Laptop"). */
+    let from = synced && !synced.mine ? synced.deviceName ?? 'another device' : ''
     let playing = false
     let timer: ReturnType<typeof setInterval> | undefined
     let sinceSave = 0
@@ -108,10 +111,10 @@ export const tvPage = (opts: TvOptions) => {
     const render = () => {
       seek.value = String(Math.round(position))
       where.textContent = `${formatTime(position)} of ${formatTime(MEDIA.durationS)}`
-      heading.textContent = position > 0 ? `Continue watching from ${formatTime(position)}` : 'Start watching'
+      heading.textContent = position > 0 ? `Continue watching at ${formatTime(position)}${from ? ` — you were watching on ${from}` : ''}` : 'Start watching'
       play.replaceChildren(icon(playing ? 'pause' : 'play', 28), playing ? 'Pause' : position > 0 ? 'Continue' : 'Play')
     }
-    const save = () => { sinceSave = 0; backend.setPlayback(MEDIA.id, position) }
+    const save = () => { sinceSave = 0; from = ''; backend.setPlayback(MEDIA.id, position) }
     play.addEventListener('click', () => {
       playing = !playing
       clearInterval(timer)
@@ -128,7 +131,7 @@ export const tvPage = (opts: TvOptions) => {
     // Another device moved on: follow it unless this one is playing.
     const unsubState = backend.onSessionState(() => {
       const p = backend.playback(MEDIA.id)
-      if (!playing && p && p.seconds !== position) { position = p.seconds; render() }
+      if (!playing && p && !p.mine && p.seconds !== position) { position = p.seconds; from = p.deviceName ?? 'another device'; render() }
     })
     cleanup.push(unsubState)
 
