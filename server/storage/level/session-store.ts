@@ -161,6 +161,11 @@ export class LevelSessionStore implements SessionStore {
       }
       del(this.userDocs, `${userId}!${d.id}`)
     }
+    for await (const r of this.activity.values()) {
+      if (r.userId !== userId) continue
+      del(this.activity, r.id)
+      del(this.activityStart, startKey(r))
+    }
     for await (const key of this.userEvents.keys({ gt: `${userId}!`, lt: `${userId}!\xff` })) {
       del(this.userEvents, key)
       del(this.events, key.slice(userId.length + 1))

@@ -100,6 +100,7 @@ export class PostgresSessionStore implements SessionStore {
       }
       await client.query('DELETE FROM doc_members WHERE user_id = $1', [userId])
       await client.query('DELETE FROM security_events WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM activity WHERE user_id = $1', [userId])
       await client.query('DELETE FROM users WHERE id = $1', [userId])
     })
   }
