@@ -3,7 +3,7 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, SecurityAlertListResponse, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
+  AccountExport, DeleteAccountRequest, AddMemberRequest, SecurityAlertListResponse, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
   LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PairingRequestInfo, PasskeyInfo,
   PasskeyListResponse, PasskeyLoginOptionsResponse, PasskeyLoginRequest, PasskeyRegisterRequest, PasswordChangeRequest,
   RefreshRequest, RegisterRequest, RegisterResponse, RevokeSessionRequest, SessionDeadlinesResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
@@ -116,6 +116,10 @@ export class Api {
       ? this.authed<void>('POST', `/sessions/${encodeURIComponent(id)}/revoke`, { wipe: true })
       : this.authed<void>('DELETE', `/sessions/${encodeURIComponent(id)}`)
   }
+  /** The account's data: profile, sessions, security events, every owned document (content and Yjs update). */
+  exportAccount () { return this.authed<AccountExport>('GET', '/me/export') }
+  /** Deletes the account for good (MFA on: step up first; else `password`). */
+  deleteAccount (req: DeleteAccountRequest) { return this.authed<void>('DELETE', '/me', req) }
   /** This session's idle and absolute deadlines (reading them is not activity). */
   sessionDeadlines () { return this.authed<SessionDeadlinesResponse>('GET', '/me/session') }
   /** The user is active on this device: moves the idle deadline. */

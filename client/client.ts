@@ -4,7 +4,7 @@
  * injected; see node.ts and browser.ts for ready-made setups.
  */
 import * as Y from 'yjs'
-import type { DeviceInfo, SecurityAlert, PairingRequestInfo, PasskeyInfo, RegisterResponse, SessionDeadlinesResponse, TokenResponse } from '../shared/api.js'
+import type { AccountExport, DeleteAccountRequest, DeviceInfo, SecurityAlert, PairingRequestInfo, PasskeyInfo, RegisterResponse, SessionDeadlinesResponse, TokenResponse } from '../shared/api.js'
 import { isSessionEndReason } from '../shared/api.js'
 import { SYNC_PATH_PREFIX, isValidDocName, parseSessionEndedCloseReason } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
@@ -83,6 +83,7 @@ export class SyncClient extends Emitter<ClientEvents> {
   private readonly tokens: TokenSource
   private readonly expiry: ExpiryWatch
   private lastActivityReport = 0
+  private wiping: Promise<void> | null = null
   private closed = false
 
   private constructor (private readonly opts: SyncClientOptions) {
@@ -297,11 +298,28 @@ export class SyncClient extends Emitter<ClientEvents> {
   revokeSession (sessionId: string, opts: { wipe?: boolean } = {}): Promise<void> { return this.api.revokeSession(sessionId, opts) }
 
   /** Delete all local data of this profile. Open documents are closed first. */
-  async wipe (): Promise<void> {
-    await this.closeDocs()
-    await this.opts.cache.wipe()
-    await this.opts.store.wipe()
-    this.emit('wiped', undefined)
+  wipe (): Promise<void> {
+    this.wiping ??= (async () => {
+      await this.closeDocs()
+      await this.opts.cache.wipe()
+      await this.opts.store.wipe()
+      this.emit('wiped', undefined)
+    })().finally(() => { this.wiping = null })
+    return this.wiping
+  }
+
+  /** The account's data as JSON (GET /me/export): profile, sessions, security events, owned documents. */
+  exportAccount (): Promise<AccountExport> { return this.api.exportAccount() }
+
+  /**
+   * Delete the account for good: every device session ends (`account_deleted`), owned drafts go to
+   * the member named in `transfer` (draft id → user id) or are deleted. With MFA on, step up first;
+   * otherwise pass the `password`. This device's local data is wiped afterwards.
+   */
+  async deleteAccount (req: DeleteAccountRequest = {}): Promise<void> {
+    await this.api.deleteAccount(req)
+    this.auth.end('account_deleted', true)
+    await this.wipe()
   }
 
   private async closeDocs () {

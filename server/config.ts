@@ -37,6 +37,8 @@ export interface ServerConfig {
   loginAttemptsPerIp: number
   registrationsPerIp: number
   memberAddsPerHour: number
+  retentionDays: number
+  exportsPerHour: number
   corsOrigins: string
   deviceCodeTtlMs: number
   deviceCodesPerIp: number
@@ -90,6 +92,8 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   corsOrigins: { flag: 'cors-origins', env: 'SYNC_CORS_ORIGINS', kind: 'string', def: '', help: 'comma-separated origins (https://app.example.com) whose browser apps may call the HTTP API and open sync sockets; empty = same origin only' },
   loginAttemptsPerIp: { flag: 'login-attempts-per-ip', env: 'SYNC_LOGIN_ATTEMPTS_PER_IP', kind: 'int', def: 100, help: 'failed login/MFA/refresh attempts per IP per 15 min before 429' },
   registrationsPerIp: { flag: 'registrations-per-ip', env: 'SYNC_REGISTRATIONS_PER_IP', kind: 'int', def: 10, help: 'registration attempts per IP per hour before 429; each one counts, a taken email included, so accounts cannot be enumerated fast' },
+  retentionDays: { flag: 'retention-days', env: 'SYNC_RETENTION_DAYS', kind: 'int', def: 90, help: 'keep security events and device-session IP addresses this many days, then delete them (an hourly sweep)' },
+  exportsPerHour: { flag: 'exports-per-hour', env: 'SYNC_EXPORTS_PER_HOUR', kind: 'int', def: 6, help: 'account exports (GET /me/export) per user per hour before 429' },
   memberAddsPerHour: { flag: 'member-adds-per-hour', env: 'SYNC_MEMBER_ADDS_PER_HOUR', kind: 'int', def: 30, help: 'draft shares by email (POST /docs/:id/members) per user and per IP per hour before 429; each answers whether an email has an account' },
   deviceCodeTtlMs: { flag: 'device-code-ttl-ms', env: 'SYNC_DEVICE_CODE_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'a pairing code (device and user code) expires this long after the new device asked for it' },
   deviceCodesPerIp: { flag: 'device-codes-per-ip', env: 'SYNC_DEVICE_CODES_PER_IP', kind: 'int', def: 30, help: 'pairing codes new devices may ask for per IP per hour before 429' },

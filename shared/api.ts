@@ -260,6 +260,16 @@ export interface SessionDeadlinesResponse {
 }
 /** `POST /sessions/:id/revoke`: `wipe` asks the device to delete its local data when it next connects. */
 export interface RevokeSessionRequest { wipe?: boolean }
+/** `GET /me/export`: the account's data (streamed by the server). Documents: content as JSON, `update` the Yjs update in base64. */
+export interface AccountExport {
+  format: 'sync-account-export/1'
+  exportedAt: number
+  account: { id: string, email: string, createdAt: number, mfaEnabled: boolean }
+  sessions: Array<Omit<SessionInfo, 'current' | 'online'> & { amr: string[], endReason?: string }>
+  passkeys: PasskeyInfo[]
+  securityEvents: Array<{ id: string, at: number, kind: string, sessionId?: string, ip?: string, userAgent?: string, reason?: string }>
+  documents: Array<{ name: string, kind: 'session' | 'draft', id?: string, title?: string, createdAt?: number, updatedAt?: number, members?: Record<string, 'editor' | 'viewer'>, content: Record<string, unknown>, update: string }>
+}
 /** `DELETE /me`: `password` when MFA is off; `transfer` gives owned drafts to a member instead of deleting them. */
 export interface DeleteAccountRequest { password?: string, transfer?: Record<string, string> }
 

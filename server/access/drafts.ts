@@ -90,6 +90,17 @@ export class Drafts {
     this.onAccessRemoved(draftDocName(d.id), memberId)
   }
 
+  /** Makes `toUserId`, a member, the owner of a draft `ownerId` owns; the former owner leaves it. */
+  async transfer (ownerId: string, id: string, toUserId: string): Promise<void> {
+    const d = await this.owned(ownerId, id)
+    if (!d.members[toUserId]) throw new Failure(ErrorCode.invalidRequest, `draft ${id} can only go to one of its members`)
+    delete d.members[toUserId]
+    d.ownerId = toUserId
+    d.updatedAt = Date.now()
+    await this.store.putDoc(d)
+    this.onAccessRemoved(draftDocName(d.id), ownerId)
+  }
+
   /** Socket access to `draft:<id>` for a user, or undefined when they have none. */
   async accessTo (id: string, userId: string): Promise<'read' | 'write' | undefined> {
     const d = await this.store.docById(id)

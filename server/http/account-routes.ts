@@ -1,16 +1,21 @@
+import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { RevokeSessionRequest, SessionDeadlinesResponse } from '../../shared/api.js'
-import type { Identity } from '../identity/identity.js'
+import { ErrorCode, type DeleteAccountRequest, type RevokeSessionRequest, type SessionDeadlinesResponse } from '../../shared/api.js'
+import { Failure } from '../errors.js'
 import { lastActive } from '../identity/expiry-policy.js'
-import type { ActivityTracker } from '../identity/activity.js'
+import { accountExport } from '../identity/export.js'
+import { RateLimited } from '../identity/rate-limits.js'
+import type { IdentitySetup } from '../identity/setup.js'
 import { requestContext } from './request-context.js'
 import { Schemas } from './schemas.js'
 
 /**
  * The account's lifecycle: the calling session's deadlines and reported activity (`/me/session`,
- * `/me/activity`), revocation with a wipe request (`/sessions/:id/revoke`).
+ * `/me/activity`), revocation with a wipe request (`/sessions/:id/revoke`), the account's export
+ * (`GET /me/export`, streamed) and its deletion (`DELETE /me`).
  */
-export const accountRoutes = (http: FastifyInstance, identity: Identity, activity: ActivityTracker, publicUrl: string) => {
+export const accountRoutes = (http: FastifyInstance, id: IdentitySetup, publicUrl: string) => {
+  const { identity, activity } = id
   const ctx = (req: FastifyRequest) => requestContext(req, publicUrl)
   const authed = (req: FastifyRequest) => identity.authenticate(req.headers.authorization, ctx(req))
   const noStore = { 'cache-control': 'no-store' }
@@ -34,4 +39,23 @@ export const accountRoutes = (http: FastifyInstance, identity: Identity, activit
       await identity.revokeSession(await authed(req), req.params.id, ctx(req), req.body?.wipe === true)
       return reply.code(204).send()
     })
+
+  /** Streamed as it is produced (chunked): one document in memory at a time. */
+  http.get('/me/export', async (req, reply) => {
+    const a = await authed(req)
+    try { await id.exports.budget.spend(`user:${a.user.id}`) } catch (err) {
+      if (err instanceof RateLimited) throw new Failure(ErrorCode.rateLimited, 'too many exports: try again later', err.retryAfterS)
+      throw err
+    }
+    void identity.securityLog.record('account_exported', { userId: a.user.id, sessionId: a.session.id, ip: ctx(req).ip })
+    return reply.headers(noStore)
+      .type('application/json; charset=utf-8')
+      .header('content-disposition', 'attachment; filename="account-export.json"')
+      .send(Readable.from(accountExport(identity.store, id.exports.readDoc, a.user)))
+  })
+
+  http.delete<{ Body: DeleteAccountRequest | undefined }>('/me', { schema: { body: Schemas.deleteAccount } }, async (req, reply) => {
+    await id.deletion.delete(await authed(req), req.body ?? {}, ctx(req))
+    return reply.code(204).send()
+  })
 }

@@ -16,5 +16,5 @@ export const identityRoutes = (http: FastifyInstance, id: IdentitySetup, publicU
   pairingRoutes(http, id.identity, id.pairing, publicUrl)
   passkeyRoutes(http, id.identity, id.passkeys, publicUrl)
   docsRoutes(http, id.identity, id.drafts, publicUrl)
-  accountRoutes(http, id.identity, id.activity, publicUrl)
+  accountRoutes(http, id, publicUrl)
 }

@@ -2,6 +2,7 @@ import type { SessionEventHandler } from '../cluster/session-event-bus.js'
 import type { SessionStore } from '../storage/session-store.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
 import type { Identity } from './identity.js'
+import { endOf } from './session-end.js'
 
 /**
  * Re-reads every session with live sockets on this node from the store and closes the sockets of
@@ -13,7 +14,8 @@ export const recheckLiveSessions = async (store: SessionStore, identity: Identit
   for (const [sessionId] of [...sockets.entries()]) {
     const s = await store.sessionById(sessionId)
     if (!s || s.endedAt) {
-      closeEnded({ sessionId, reason: s?.endReason ?? 'ended' })
+      // A session that is gone went with its account.
+      closeEnded(s ? { sessionId, ...endOf(s) } : { sessionId, reason: 'account_deleted' })
       closed++
     } else if (await identity.endIfExpired(s)) {
       closed++ // ending it published the event, which closed its sockets

@@ -11,6 +11,9 @@ import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
 import { ActivityTracker, activityThrottleMs } from './activity.js'
+import { AccountDeletion } from './account-deletion.js'
+import { RetentionSweep } from './retention.js'
+import { sessionEndedCloseReason } from '../../shared/protocol.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
@@ -46,6 +49,16 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const sweeper = new ExpirySweeper(identity, sockets)
   const activity = new ActivityTracker(identity, activityThrottleMs(identity.policy.idleTimeoutMs), logger)
   sockets.onSessionOffline = sessionId => { sweeper.unwatch(sessionId); activity.forget(sessionId) }
+  const retention = new RetentionSweep(store, config.retentionDays, logger)
+  retention.start()
+  /** A document's whole state, through its room (loaded for the read, unloaded after the grace period). */
+  const readDoc = async (name: string): Promise<Uint8Array> => {
+    const r = rooms()
+    const room = await r.acquire(name)
+    try { return room.diff(Uint8Array.of(0)) } finally { r.release(name) }
+  }
+  const deletion = new AccountDeletion(store, identity, drafts,
+    name => rooms().purge(name, CloseCode.sessionEnded, sessionEndedCloseReason('account_deleted')))
   const hooks = socketAuthHooks(identity, drafts, proxyTrust(config.trustedProxies, config.publicUrl), a => sweeper.watch(a.session))
   return {
     identity,
@@ -58,12 +71,18 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     sweeper,
     /** Edits and reported activity move a session's idle deadline (throttled per session). */
     activity,
+    /** `DELETE /me`. */
+    deletion,
+    /** `GET /me/export`: reads each owned document's state; at most `exportsPerHour` per account. */
+    exports: { readDoc, budget: new HourlyBudget(shared.limiters, 'export', config.exportsPerHour) },
+    /** Security events and IP addresses past `--retention-days`. */
+    retention,
     /** The public verification keys (JWKS). */
     jwks: () => keys.jwks(),
     /** Pick up keys added by `npm run keys:rotate` without a restart. */
     reloadKeys: () => keys.reload(),
     /** Close the sockets of sessions that ended or expired without this node hearing of it. */
     recheckSessions: (closeEnded: SessionEventHandler) => recheckLiveSessions(store, identity, sockets, closeEnded),
-    stop: () => sweeper.stop()
+    stop: () => { sweeper.stop(); void retention.stop() }
   }
 }

@@ -215,8 +215,8 @@ export interface SessionStore {
   sessionsSeenBefore (time: number, limit: number): Promise<SessionRecord[]>
   /**
    * Removes every record of the account: the user and its email, all its sessions (ended ones too)
-   * with their refresh-hash entries, its passkeys, the device grants it decided, the drafts it still
-   * owns and its memberships in others'. Document content is not the store's (DocStore.destroy).
+   * with their refresh-hash entries, its passkeys, the device grants it decided, its security events,
+   * the drafts it still owns and its memberships in others'. Document content is not the store's (DocStore.destroy).
    */
   deleteAccount (userId: string): Promise<void>
   /** Maps every refresh-token hash ever issued to its session, so a replayed one finds its session. */

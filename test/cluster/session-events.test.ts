@@ -34,7 +34,7 @@ describe('cluster: ended sessions close their sockets on every node', () => {
     expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(204)
     expect(await onB.closed).toBe(CloseCode.sessionEnded)
     expect(Date.now() - started).toBeLessThan(1000)
-    expect(onB.closeReason).toBe('device session ended: revoked')
+    expect(onB.closeReason).toBe('device session ended: signed_out_elsewhere')
   })
 
   it('a sign-out while node B was cut off from Redis closes the socket on B when it reconnects', async () => {
@@ -49,7 +49,7 @@ describe('cluster: ended sessions close their sockets on every node', () => {
     expect(onB.closeCode).toBeNull() // B has not heard of it
     gate.restore()
     expect(await onB.closed).toBe(CloseCode.sessionEnded)
-    expect(onB.closeReason).toBe('device session ended: revoked')
+    expect(onB.closeReason).toBe('device session ended: signed_out_elsewhere')
     expect(laptopOnB.closeCode).toBeNull()
   })
 

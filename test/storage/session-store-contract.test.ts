@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { ApiKeyRecord, DeviceGrantRecord, DocRecord, PasskeyRecord, SecurityEventRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventRecord, type SessionRecord, type UserRecord } from '../../server/storage/session-store.js'
 import { securityEventId } from '../../server/identity/security-events.js'
 import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
 
@@ -133,7 +133,7 @@ describe.each(backends)('SessionStore contract: $name', backend => {
   it('sessionsSeenBefore pages through sessions last seen before a time that still hold an address', async () => {
     const s = await start()
     const u = user()
-    const old = session(u.id, { lastSeenAt: 100 })
+    const old = session(u.id, { lastSeenAt: 100, deviceName: 'nul\u0000name' })
     const oldEnded = session(u.id, { lastSeenAt: 150, endedAt: 160 })
     const scrubbed = session(u.id, { lastSeenAt: 100, lastIp: '' })
     const recent = session(u.id, { lastSeenAt: 10_000 })
@@ -161,7 +161,7 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     await s.sessions.createPasskey(passkey(u.id))
     const theirKey = passkey(other.id)
     await s.sessions.createPasskey(theirKey)
-    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id })
+    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id, deviceName: 'nul\u0000TV' })
     const theirs = grant({ status: 'approved', userId: other.id })
     await s.sessions.putDeviceGrant(g)
     await s.sessions.putDeviceGrant(theirs)
@@ -169,8 +169,15 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     const shared = doc(other.id, { [u.id]: 'viewer' })
     await s.sessions.putDoc(owned)
     await s.sessions.putDoc(shared)
+    const event = (userId: string, n: number) => ({ id: `${securityEventTimeKey(n)}-${randomUUID()}`, at: n, kind: 'login_ok', userId, ip: '10.0.0.1' })
+    await s.sessions.addSecurityEvent(event(u.id, 1))
+    await s.sessions.addSecurityEvent(event(u.id, 2))
+    const theirEvent = event(other.id, 3)
+    await s.sessions.addSecurityEvent(theirEvent)
 
     await s.sessions.deleteAccount(u.id)
+    expect(await s.sessions.securityEvents({ userId: u.id, limit: 10 })).toEqual([])
+    expect(await s.sessions.securityEvents({ userId: other.id, limit: 10 })).toEqual([theirEvent])
     expect(await s.sessions.userById(u.id)).toBeUndefined()
     expect(await s.sessions.userByEmail(u.email)).toBeUndefined()
     expect(await s.sessions.sessionById(live.id)).toBeUndefined()

@@ -128,7 +128,7 @@ export class LevelSessionStore implements SessionStore {
   }
 
   /**
-   * One batch. Sessions, refresh hashes and grants have no index by user that covers ended ones, so
+   * One batch. Security events go by their per-user index. Sessions, refresh hashes and grants have no index by user that covers ended ones, so
    * they are found by a scan: account deletion is rare, and must leave nothing behind.
    */
   async deleteAccount (userId: string) {
@@ -160,6 +160,15 @@ export class LevelSessionStore implements SessionStore {
         ops.push({ type: 'put', sublevel: this.docs, key: d.id, value: d })
       }
       del(this.userDocs, `${userId}!${d.id}`)
+    }
+    for await (const r of this.activity.values()) {
+      if (r.userId !== userId) continue
+      del(this.activity, r.id)
+      del(this.activityStart, startKey(r))
+    }
+    for await (const key of this.userEvents.keys({ gt: `${userId}!`, lt: `${userId}!\xff` })) {
+      del(this.userEvents, key)
+      del(this.events, key.slice(userId.length + 1))
     }
     await this.db.batch(ops as never)
   }

@@ -12,6 +12,7 @@ import { inTransaction } from './pool.js'
  * name, value) and `activity` (one row per socket); migrations/008: `api_keys` (id). A new lookup is a
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
+ * `sessions.ended` is true once a session is no longer listed (ended, and no wipe pending).
  */
 /**
  * PostgreSQL text cannot hold U+0000 and refuses a parameter with one. No stored key has it, so a
@@ -55,7 +56,7 @@ export class PostgresSessionStore implements SessionStore {
       const current = rows[0]?.record
       if (current && change(current)) {
         await client.query('UPDATE sessions SET user_id = $2, ended = $3, record = $4 WHERE id = $1',
-          [id, current.userId, Boolean(current.endedAt), JSON.stringify(current)])
+          [id, current.userId, !listedSession(current), JSON.stringify(current)])
       }
       return current
     })
@@ -65,10 +66,19 @@ export class PostgresSessionStore implements SessionStore {
     return this.all<SessionRecord>('SELECT record FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY id', [userId])
   }
 
+  /**
+   * Pages through every session in id order and filters in JS: JSON operators would fail on a record
+   * holding an escaped U+0000 (a device name may), and the sweep runs rarely.
+   */
   async sessionsSeenBefore (time: number, limit: number): Promise<SessionRecord[]> {
-    const { rows } = await this.pool.query<{ record: SessionRecord }>(
-      `SELECT record FROM sessions WHERE (record->>'lastSeenAt')::bigint < $1 AND record->>'lastIp' <> '' ORDER BY id LIMIT $2`, [time, limit])
-    return rows.map(r => r.record)
+    const out: SessionRecord[] = []
+    for (let after = ''; out.length < limit;) {
+      const { rows } = await this.pool.query<{ id: string, record: SessionRecord }>('SELECT id, record FROM sessions WHERE id > $1 ORDER BY id LIMIT 1000', [after])
+      for (const { record } of rows) if (record.lastSeenAt < time && record.lastIp !== '' && out.length < limit) out.push(record)
+      if (rows.length < 1000) break
+      after = rows[rows.length - 1]!.id
+    }
+    return out
   }
 
   /** One transaction over every table that names the account. */
@@ -78,7 +88,8 @@ export class PostgresSessionStore implements SessionStore {
       await client.query('DELETE FROM refresh_hashes WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)', [userId])
       await client.query('DELETE FROM sessions WHERE user_id = $1', [userId])
       await client.query('DELETE FROM passkeys WHERE user_id = $1', [userId])
-      await client.query(`DELETE FROM device_grants WHERE record->>'userId' = $1`, [userId])
+      // The record's text as written (JSON.stringify), not parsed: a parse fails on an escaped U+0000.
+      await client.query(`DELETE FROM device_grants WHERE record::text LIKE '%"userId":' || to_json($1::text)::text || '%'`, [userId])
       // Owned drafts go with their members (ON DELETE CASCADE); memberships in others' leave their records too.
       await client.query('DELETE FROM docs WHERE owner_id = $1', [userId])
       const { rows } = await client.query<{ record: DocRecord }>(
@@ -88,6 +99,8 @@ export class PostgresSessionStore implements SessionStore {
         await client.query('UPDATE docs SET record = $2 WHERE id = $1', [record.id, JSON.stringify(record)])
       }
       await client.query('DELETE FROM doc_members WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM security_events WHERE user_id = $1', [userId])
+      await client.query('DELETE FROM activity WHERE user_id = $1', [userId])
       await client.query('DELETE FROM users WHERE id = $1', [userId])
     })
   }
