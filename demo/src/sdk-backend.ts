@@ -145,7 +145,9 @@ export class SdkBackend implements Backend {
       }),
       client.on('signedIn', () => this.setWarning(null)),
       (client as unknown as LifecycleClient).on('expiryWarning', (w) => {
-        if (w && (w.kind === 'idle' || w.kind === 'absolute') && typeof w.expiresAt === 'number') this.setWarning({ kind: w.kind, expiresAt: w.expiresAt })
+        if (!w || (w.kind !== 'idle' && w.kind !== 'absolute') || typeof w.expiresAt !== 'number') return
+        // `expiresAt` is server time; `inMs` is from the local clock, which the countdown runs on.
+        this.setWarning({ kind: w.kind, expiresAt: typeof w.inMs === 'number' ? Date.now() + w.inMs : w.expiresAt })
       })
     ]
     return client
