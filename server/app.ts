@@ -26,7 +26,15 @@ import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
+import type { SessionEventHandler } from './cluster/session-event-bus.js'
+import type { KeyStore } from './identity/key-store.js'
 import { CloseCode } from '../shared/protocol.js'
+import { HookRunner, type ServerHooks } from './hooks/hooks.js'
+import { WebhookSender } from './hooks/webhooks.js'
+import { observedBus } from './hooks/observed-bus.js'
+import { ApiKeys } from './docapi/api-keys.js'
+import { SessionDocs } from './docapi/session-docs.js'
+import { docApiRoutes } from './http/docapi-routes.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -35,6 +43,10 @@ export interface AppOptions {
   logger?: Logger
   /** Replaces the merge worker rooms compact in (tests). */
   merger?: Merger
+  /** Server-side hooks: document changes, session starts and ends, security events (hooks/hooks.ts). */
+  hooks?: ServerHooks
+  /** Runs between loading a document from storage and subscribing to its updates (tests). */
+  afterLoad?: (doc: string) => Promise<void>
 }
 
 export interface App {
@@ -47,6 +59,8 @@ export interface App {
   sessions: SessionSockets
   /** The LevelDB database with --store level (absent with --store postgres). */
   db?: Level<string, Uint8Array>
+  /** Scoped API keys of app backends (server-side document API); absent without identity. */
+  apiKeys?: ApiKeys
   /** `http://host:port` once listening. */
   url: string
   listen(): Promise<string>
@@ -56,9 +70,11 @@ export interface App {
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
-interface Storage {
+export interface Storage {
   docs: DocStore
   sessions: SessionStore
+  /** Where the signing keys live when not in the data dir (PostgreSQL). */
+  keys?: KeyStore
   db?: Level<string, Uint8Array>
   /** Flush the document store, then close the database. */
   close(): Promise<void>
@@ -68,12 +84,12 @@ interface Storage {
  * The stores `--store` names: LevelDB in the data dir, or PostgreSQL at `--database-url` (one pool).
  * The PostgreSQL driver is loaded only when it is used.
  */
-const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
+export const openStorage = async (config: ServerConfig, logger: Logger, metrics: Metrics): Promise<Storage> => {
   if (config.store === 'postgres') {
     if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
     const { openPostgresStores } = await import('./storage/postgres/index.js')
     const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
-    return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
+    return { docs: pg.docs, sessions: pg.sessions, keys: pg.keys, close: () => pg.close() }
   }
   const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
   await db.open()
@@ -91,25 +107,44 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
+  const closeEnded: SessionEventHandler = ({ sessionId, reason }) => {
+    const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+    if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+  }
+  // Identity is set up on the buses' shared state; the buses call back into it once it exists.
+  let identity: IdentitySetup | undefined
   const buses = await openBuses({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
-    onSessionEnded: ({ sessionId, reason }) => {
-      const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
-      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    sockets: sessions,
+    onSessionEnded: closeEnded,
+    onKeysChanged: () => {
+      identity?.reloadKeys().then(
+        r => logger.info(r, 'signing keys reloaded (rotated by another process)'),
+        (err: Error) => logger.error({ err: err.message }, 'signing key reload failed'))
+    },
+    recheckSessions: async () => {
+      const closed = await identity?.recheckSessions(closeEnded)
+      logger.info({ closed }, 're-checked live sockets against the store')
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!) : undefined
+  identity = !opts.authenticate && !config.insecureNoAuth
+    ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
+    : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
     authenticate = insecureAuthenticate
   }
 
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates: buses.updates }
+  const webhooks = config.webhookUrl ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, logger, retryBaseMs: config.webhookRetryMs }) : undefined
+  const hookRunner = new HookRunner(opts.hooks ?? {}, webhooks ? [webhooks.send] : [], logger, config.hookDebounceMs)
+  // The edit path pays for change notifications only when something listens.
+  const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -138,6 +173,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
   if (identity) identityRoutes(http, identity, config.publicUrl)
+  const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
+  if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms))
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
@@ -147,7 +184,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, db: storage.db, url: '',
+    http, logger, metrics, rooms, identity, sessions, apiKeys, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
@@ -167,6 +204,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
       http.server.closeIdleConnections?.()
       const httpClosed = http.close()
       await rooms.unloadAll()
+      hookRunner.flush()
+      webhooks?.close()
       await buses.close()
       await storage.close()
       upgrade.terminateAll()

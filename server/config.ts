@@ -42,6 +42,12 @@ export interface ServerConfig {
   verificationUri: string
   rpId: string
   rpName: string
+  webhookUrl: string
+  webhookSecret: string
+  webhookRetryMs: number
+  hookDebounceMs: number
+  anomalyPolicy: string
+  geoip: boolean
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -84,7 +90,13 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   userCodeAttempts: { flag: 'user-code-attempts', env: 'SYNC_USER_CODE_ATTEMPTS', kind: 'int', def: 10, help: 'wrong pairing codes entered per account and per IP per 15 min before 429 (unknown device codes count for the IP too)' },
   verificationUri: { flag: 'verification-uri', env: 'SYNC_VERIFICATION_URI', kind: 'string', def: '', help: 'the page where a signed-in device enters a pairing code; default: <public origin>/device' },
   rpId: { flag: 'rp-id', env: 'SYNC_RP_ID', kind: 'string', def: '', help: 'WebAuthn relying party ID passkeys are bound to (a domain, e.g. example.com); default: the host of --public-url, else of the request' },
-  rpName: { flag: 'rp-name', env: 'SYNC_RP_NAME', kind: 'string', def: 'Session Sync', help: 'the name passkey prompts show for this service' }
+  rpName: { flag: 'rp-name', env: 'SYNC_RP_NAME', kind: 'string', def: 'Session Sync', help: 'the name passkey prompts show for this service' },
+  webhookUrl: { flag: 'webhook-url', env: 'SYNC_WEBHOOK_URL', kind: 'string', def: '', help: 'POST document changes, session starts/ends and security events as signed JSON to this http(s) URL (needs --webhook-secret)' },
+  webhookSecret: { flag: 'webhook-secret', env: 'SYNC_WEBHOOK_SECRET', kind: 'string', def: '', help: 'HMAC-SHA256 key of the webhook-signature header (at least 16 characters)' },
+  webhookRetryMs: { flag: 'webhook-retry-ms', env: 'SYNC_WEBHOOK_RETRY_MS', kind: 'int', def: 1000, help: 'first webhook retry after this long, doubling up to 60 s; 6 attempts in all' },
+  hookDebounceMs: { flag: 'hook-debounce-ms', env: 'SYNC_HOOK_DEBOUNCE_MS', kind: 'int', def: 1000, help: 'document-change hooks and webhooks fire this long after a document\'s last update' },
+  anomalyPolicy: { flag: 'anomaly-policy', env: 'SYNC_ANOMALY_POLICY', kind: 'string', def: '', help: 'per anomaly signal: notify, step_up or revoke, e.g. new_network=notify,impossible_travel=step_up (unlisted signals: their default)' },
+  geoip: { flag: 'geoip', env: 'SYNC_GEOIP', kind: 'bool', def: false, help: 'locate client addresses with the optional geoip-lite package (impossible-travel signal, cities in alerts)' }
 }
 
 export class ConfigError extends Error {}
@@ -127,6 +139,8 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')
   if (c.redisUrl !== '' && c.store !== 'postgres') throw new ConfigError('--redis-url needs --store postgres: the nodes of a cluster share their storage')
+  if (c.webhookUrl && !/^https?:\/\//.test(c.webhookUrl)) throw new ConfigError('--webhook-url must be an http(s) URL')
+  if (c.webhookUrl && c.webhookSecret.length < 16) throw new ConfigError('--webhook-url needs --webhook-secret of at least 16 characters')
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

@@ -134,6 +134,15 @@ export interface PasskeyLoginOptionsResponse { attemptId: string, options: WebAu
 export interface PasskeyLoginRequest { attemptId: string, response: WebAuthnJson, device: DeviceInfo }
 export interface PasskeyStepUpRequest { response: WebAuthnJson }
 
+/**
+ * Server-side document API (`PATCH /api/users/:id/session-doc`): either `ops` on the document's maps
+ * (`path` is `<map>.<key>`, nested maps dot-separated; `set` needs `value`), or `update`, one base64
+ * Yjs v1 update.
+ */
+export type SessionDocOp = { op: 'set', path: string, value: unknown } | { op: 'delete', path: string }
+export type SessionDocPatchRequest = { ops: SessionDocOp[] } | { update: string }
+export interface SessionDocPatchResponse { appliedBytes: number }
+
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
   /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */

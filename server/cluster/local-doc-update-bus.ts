@@ -5,17 +5,19 @@ import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 export class LocalDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
 
-  async position (): Promise<string> { return '' }
-
   subscribe (doc: string, _from: string, subscriber: DocUpdateSubscriber): void { this.subscribers.set(doc, subscriber) }
 
   unsubscribe (doc: string, subscriber: DocUpdateSubscriber): void {
     if (this.subscribers.get(doc) === subscriber) this.subscribers.delete(doc)
   }
 
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection): void {
-    this.subscribers.get(doc)?.deliver(update, frame, from)
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void {
+    this.subscribers.get(doc)?.deliver(update, frame, from, '')
   }
+
+  seen (): string { return '' }
+
+  trim (): void {}
 
   async close (): Promise<void> { this.subscribers.clear() }
 }

@@ -56,5 +56,11 @@ export const Schemas = {
   passkeyLogin: obj({ attemptId: str(1, 64), response: assertion, device }),
   passkeyStepUp: obj({ response: assertion }),
   passkeyRename: obj({ name: str(1, 64) }),
-  passkeyParam: obj({ id: credentialId })
+  passkeyParam: obj({ id: credentialId }),
+  // The server-side document API: patch operations or one base64 Yjs update (checked by the handler: exactly one).
+  sessionDocPatch: obj({
+    ops: { type: 'array', minItems: 1, maxItems: 100, items: obj({ op: { type: 'string', enum: ['set', 'delete'] }, path: str(3, 256), value: {} }, ['op', 'path']) },
+    update: { type: 'string', minLength: 4, maxLength: 60_000, pattern: '^[A-Za-z0-9+/]+={0,2}$' }
+  }, []),
+  alertParam: obj({ id: str(1, 64) })
 } as const

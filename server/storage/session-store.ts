@@ -100,6 +100,59 @@ export interface PasskeyRecord {
   lastUsedAt?: number
 }
 
+/**
+ * A key an app backend uses for the server-side document API (`Authorization: Bearer ssk_<id>.<secret>`).
+ * Only the secret's SHA-256 is stored; the secret is shown once, when the key is created.
+ */
+export interface ApiKeyRecord {
+  /** Public part of the key, unique. */
+  id: string
+  /** SHA-256 (base64url) of the secret part. */
+  secretHash: string
+  /** e.g. `docs:read`, `docs:write`. */
+  scopes: string[]
+  name: string
+  createdAt: number
+  lastUsedAt?: number
+  revokedAt?: number
+}
+
+/**
+ * A stored security event (server/identity/security-events.ts): identifiers and a reason, never
+ * secrets or document content. Kept for the retention window, then deleted.
+ */
+export interface SecurityEventRecord {
+  /** Unique, and sorts by time: `securityEventId(at)`. The paging cursor of `securityEvents`. */
+  id: string
+  at: number
+  kind: string
+  userId?: string
+  sessionId?: string
+  ip?: string
+  userAgent?: string
+  reason?: string
+  /** Anomaly score, 0–100; absent when the event was not scored. */
+  score?: number
+  /** A few more facts (a signal's inputs, an admin's target): small values only. */
+  detail?: Record<string, string | number | boolean>
+}
+
+/** Newest first: events of one user or of everyone, optionally of some kinds, in [since, until). */
+export interface SecurityEventQuery {
+  userId?: string
+  kinds?: string[]
+  since?: number
+  until?: number
+  /** Only events older than this id (the last id of the previous page). */
+  before?: string
+  limit: number
+}
+
+const EVENT_TIME_DIGITS = 15
+
+/** The fixed-width time prefix of event ids: ids of events at or after `time` sort at or after it. */
+export const securityEventTimeKey = (time: number): string => String(Math.max(0, Math.floor(time))).padStart(EVENT_TIME_DIGITS, '0')
+
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
@@ -109,6 +162,13 @@ export interface SessionStore {
 
   putSession (s: SessionRecord): Promise<void>
   sessionById (id: string): Promise<SessionRecord | undefined>
+  /**
+   * Applies `change` to the session as stored and writes it when `change` returns true; resolves with
+   * the record as stored (changed or not), undefined when there is none. Updates of one session run
+   * one at a time on every node sharing the store: each sees the record the previous one wrote.
+   * `change` must be synchronous and free of side effects beyond the record (it may run again).
+   */
+  updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined>
   sessionsOfUser (userId: string): Promise<SessionRecord[]>
   /** Maps every refresh-token hash ever issued to its session, so a replayed one finds its session. */
   indexRefreshHash (hash: string, sessionId: string): Promise<void>
@@ -136,4 +196,15 @@ export interface SessionStore {
   passkeyById (id: string): Promise<PasskeyRecord | undefined>
   passkeysOfUser (userId: string): Promise<PasskeyRecord[]>
   deletePasskey (p: PasskeyRecord): Promise<void>
+
+  /** Inserts or replaces an API key. */
+  putApiKey (k: ApiKeyRecord): Promise<void>
+  apiKeyById (id: string): Promise<ApiKeyRecord | undefined>
+  /** Every key, revoked ones included, in id order. */
+  apiKeys (): Promise<ApiKeyRecord[]>
+
+  addSecurityEvent (e: SecurityEventRecord): Promise<void>
+  securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]>
+  /** Deletes up to `limit` events older than `time`, oldest first; resolves with how many went. */
+  deleteSecurityEventsBefore (time: number, limit: number): Promise<number>
 }

@@ -35,4 +35,6 @@ export interface SyncContext {
   liveDocs: LiveDocBudget
   /** Fans accepted updates out to the document's room here and on the other nodes. */
   updates: DocUpdateBus
+  /** Runs between loading a document from storage and subscribing to its updates (tests force races there). */
+  afterLoad?: (doc: string) => Promise<void>
 }

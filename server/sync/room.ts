@@ -4,7 +4,7 @@ import { EMPTY_UPDATE, encodeAwareness, encodeSyncStep1, isEmptyStateVector } fr
 import { decodeAwarenessUpdate, encodeAwarenessEntries } from '../../shared/awareness.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
-import type { StoredDoc } from '../storage/doc-store.js'
+import type { Claim, StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from '../yjs/update-check.js'
 import { UpdateLog } from './update-log.js'
@@ -23,7 +23,7 @@ const LIVE_DOC_MIN_BYTES = 256 * 1024
 const MAX_PRESENCE_IDS = 16
 
 /** Where a compaction cut the room's history: what its snapshot covers. */
-interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number }
+interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number, keys: number, position: string }
 
 /**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
@@ -72,9 +72,14 @@ export class Room implements DocUpdateSubscriber {
   private liveApplied = 0
   private liveCharge = 0
   private liveUsed = false
+  /** Store keys of the updates other nodes accepted since the last compaction (its snapshot covers them). */
+  private remoteKeys: string[] = []
+  /** Store keys of the log entries loaded: their bus entries are already in `merged`. */
+  private loadedKeys: Set<string> | null
 
   constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly merger: Merger, private readonly onEmpty: (room: Room) => void) {
     this.merged = stored.update
+    this.loadedKeys = stored.keys.length > 0 ? new Set(stored.keys) : null
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
     this.snapshotBytes = stored.snapshotBytes
@@ -198,35 +203,40 @@ export class Room implements DocUpdateSubscriber {
 
   /**
    * Check, persist and fan out. Throws on an update Yjs could not read or apply, or that the store
-   * refuses, before anything is sent.
+   * refuses, before anything is sent. `from` undefined: accepted without a socket (the server-side
+   * document API), sent to every connection.
    */
-  applyUpdate (update: Uint8Array, from: Connection, frame: Uint8Array): void {
+  applyUpdate (update: Uint8Array, from: Connection | undefined, frame: Uint8Array): void {
     // The check refuses everything Yjs would throw on (update-check.ts): what is stored and sent applies.
     checkUpdateV1(update)
     // Copied into the room's log until the next merge (and kept by the store until its batch is
     // written): a view into the socket's read buffer would keep all of that buffer alive.
-    this.ctx.store.append(this.name, this.recent.push(update))
+    const key = this.ctx.store.append(this.name, this.recent.push(update))
     this.appended++
     this.logEntries++
     this.logBytes += update.byteLength
-    this.ctx.updates.publish(this.name, update, frame, from)
+    this.ctx.updates.publish(this.name, update, frame, from, key)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
 
   /**
    * An update on the bus: the room's own (already in its log, sent to all but `from`), or one another
-   * node accepted and stored (`from` null), which joins the log without being stored again.
+   * node accepted and stored under `key` (`from` null), which joins the log without being stored again
+   * and counts toward compaction (whichever node holds the lease compacts it). One the room loaded
+   * from storage is skipped: its devices have it.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null): void {
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void {
     if (from === null) {
-      if (this.destroyed) return
+      if (this.destroyed || (key !== '' && this.loadedKeys?.delete(key))) return
       checkUpdateV1(update)
       this.recent.push(update)
-      // Not this node's to compact (it did not store them): merged in memory, as a sync would.
-      if (this.recent.length > this.ctx.config.compactMaxEntries * 10) this.current()
+      if (key !== '') this.remoteKeys.push(key)
+      this.logEntries++
+      this.logBytes += update.byteLength
+      if (!this.compacting && this.compactionDue()) deferRoom(this)
     }
-    this.broadcast(frame, from)
+    this.broadcast(frame, from ?? null)
   }
 
   runAtTurnEnd (): void { this.compactIfDue() }
@@ -326,12 +336,31 @@ export class Room implements DocUpdateSubscriber {
   }
 
   /**
-   * Merge `merged` and `recent` into a snapshot in the merge worker. The room keeps accepting updates
-   * meanwhile; the snapshot covers those before the cut, and the store keeps the log entries after it.
+   * Claim the store's compaction lease, then merge `merged` and `recent` into a snapshot in the merge
+   * worker. The room keeps accepting updates meanwhile; the snapshot covers those before the cut, and
+   * the store keeps the log entries after it. Without the lease (another node compacts the document)
+   * the merge only shrinks the room's memory.
    */
   private startCompaction (): Promise<void> {
-    const cut: Cut = { recent: this.recent.length, syncMerges: this.syncMerges, appended: this.appended, entries: this.logEntries, bytes: this.logBytes }
-    const parts = this.parts()
+    const compacting = this.ctx.store.claimCompaction(this.name)
+      .catch((err: Error) => {
+        this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not claim the compaction lease; merging in memory only')
+        return null
+      })
+      .then(claim => this.destroyed ? undefined : this.mergeAndStore(claim))
+      .finally(() => {
+        this.compacting = null
+        // What arrived meanwhile may be due already; it compacts at the end of a turn, after the writes.
+        if (!this.destroyed && this.compactionDue()) deferRoom(this)
+      })
+    this.compacting = compacting
+    return compacting
+  }
+
+  private mergeAndStore (claim: Claim | null): Promise<void> {
+    const cut: Cut = { recent: this.recent.length, syncMerges: this.syncMerges, appended: this.appended, entries: this.logEntries, bytes: this.logBytes, keys: this.remoteKeys.length, position: this.ctx.updates.seen(this.name) }
+    // A snapshot another node wrote since this room loaded: the new one must hold it too.
+    const parts = claim?.snapshot ? [claim.snapshot, ...this.parts()] : this.parts()
     const timer = this.ctx.metrics.compactionLatency.startTimer()
     const merging = parts.length === 1
       ? Promise.resolve(this.merged ?? parts[0]!.slice())
@@ -342,24 +371,23 @@ export class Room implements DocUpdateSubscriber {
         built.doc?.destroy()
         return built.update
       })
-    const compacting = merging
+    return merging
       .then(snapshot => {
         if (!snapshot || this.destroyed) return
-        this.compacted(snapshot, cut)
+        this.compacted(snapshot, cut, claim)
         timer()
       })
       .catch((err: Error) => this.ctx.logger.error({ doc: this.name, err: err.message }, 'compaction failed'))
-      .finally(() => {
-        this.compacting = null
-        // What arrived meanwhile may be due already; it compacts at the end of a turn, after the writes.
-        if (!this.destroyed && this.compactionDue()) deferRoom(this)
-      })
-    this.compacting = compacting
-    return compacting
   }
 
-  private compacted (snapshot: Uint8Array, cut: Cut): void {
-    this.ctx.store.compact(this.name, snapshot, this.appended - cut.appended)
+  private compacted (snapshot: Uint8Array, cut: Cut, claim: Claim | null): void {
+    const remote = this.remoteKeys.slice(0, cut.keys)
+    this.remoteKeys = this.remoteKeys.slice(cut.keys)
+    this.loadedKeys = null
+    if (claim) {
+      void this.ctx.store.compact(this.name, snapshot, { pending: this.appended - cut.appended, remote, position: cut.position, token: claim.token })
+        .then(written => { if (written) this.ctx.updates.trim(this.name, cut.position) })
+    }
     this.snapshotBytes = snapshot.byteLength
     this.logEntries -= cut.entries
     this.logBytes -= cut.bytes

@@ -4,6 +4,7 @@ import { Level } from 'level'
 import { afterEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../server/config.js'
 import { AccessTokens } from '../../server/identity/access-token.js'
+import { SecurityLog } from '../../server/identity/security-events.js'
 import { Identity, type Authed, type RequestContext } from '../../server/identity/identity.js'
 import { KeyRing } from '../../server/identity/keys.js'
 import { createLogger } from '../../server/observe/logger.js'
@@ -49,8 +50,9 @@ describe('session record writes', () => {
     const config = { ...loadConfig([], {}), dataDir: dir }
     const store = new GatedStore(db)
     const ended: string[] = []
-    const identity = new Identity(store, new AccessTokens(await KeyRing.open(dir), config.accessTokenTtlMs), config, createLogger('silent'),
-      sessionId => { ended.push(sessionId) }, () => 0)
+    const logger = createLogger('silent')
+    const identity = new Identity(store, new AccessTokens(await KeyRing.open(dir), config.accessTokenTtlMs), config, logger,
+      sessionId => { ended.push(sessionId) }, () => 0, new SecurityLog(store, logger))
     const now = Date.now()
     const session: SessionRecord = {
       id: randomUUID(), userId: randomUUID(), deviceName: 'laptop', platform: 'node', userAgent: 'test', createdAt: now, lastSeenAt: now,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import type { ApiKeyRecord, DeviceGrantRecord, DocRecord, PasskeyRecord, SecurityEventRecord, SessionRecord, UserRecord } from '../../server/storage/session-store.js'
+import { securityEventId } from '../../server/identity/security-events.js'
 import { levelBackend, postgresBackend, type Backend, type Stores } from './backends.js'
 
 // The same cases against every SessionStore implementation.
@@ -93,6 +94,28 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     await s.sessions.putSession(touched)
     expect(await s.sessions.sessionById(a.id)).toEqual(touched)
     expect(await s.sessions.sessionsOfUser(id())).toEqual([])
+  })
+
+  it('updateSession applies concurrent changes one after another, each to the record as stored', async () => {
+    const s = await start()
+    const u = user()
+    const x = session(u.id, { lastSeenAt: 0 })
+    await s.sessions.putSession(x)
+    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateSession(x.id, cur => { cur.lastSeenAt += 1; return true })))
+    expect((await s.sessions.sessionById(x.id))!.lastSeenAt).toBe(20)
+    // false leaves the record as stored and resolves with it.
+    const seen = await s.sessions.updateSession(x.id, cur => { cur.lastIp = '10.9.9.9'; return false })
+    expect(seen!.lastSeenAt).toBe(20)
+    expect((await s.sessions.sessionById(x.id))!.lastIp).toBe('127.0.0.1')
+    // Ending a session through an update takes it out of sessionsOfUser.
+    const ended = await s.sessions.updateSession(x.id, cur => { cur.endedAt = 5; cur.endReason = 'logout'; return true })
+    expect(ended).toMatchObject({ endedAt: 5, endReason: 'logout' })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    let called = false
+    expect(await s.sessions.updateSession(id(), () => { called = true; return true })).toBeUndefined()
+    expect(await s.sessions.updateSession('a\u0000b', () => { called = true; return true })).toBeUndefined()
+    expect(called).toBe(false)
   })
 
   it('the refresh-hash index maps every hash issued to its session', async () => {
@@ -205,6 +228,24 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.passkeysOfUser(nul)).toEqual([])
   })
 
+  it('API keys: put, read by id, replace (revoke), list in id order; kept across a restart', async () => {
+    let s = await start()
+    const key = (over: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({ id: `k${randomUUID().replace(/-/g, '')}`, secretHash: 'h', scopes: ['docs:read'], name: 'backend', createdAt: 1, ...over })
+    const a = key({ scopes: ['docs:read', 'docs:write'] })
+    const b = key()
+    await s.sessions.putApiKey(a)
+    await s.sessions.putApiKey(b)
+    expect(await s.sessions.apiKeyById(a.id)).toEqual(a)
+    expect(await s.sessions.apiKeyById('kmissing')).toBeUndefined()
+    expect(await s.sessions.apiKeyById('k\u0000x')).toBeUndefined()
+    const revoked = { ...b, revokedAt: 5, lastUsedAt: 4 }
+    await s.sessions.putApiKey(revoked)
+    s = await restart(s)
+    expect(await s.sessions.apiKeyById(b.id)).toEqual(revoked)
+    const mine = (await s.sessions.apiKeys()).filter(k => k.id === a.id || k.id === b.id)
+    expect(mine).toEqual(byId([a, revoked]))
+  })
+
   it('everything is still there after a restart', async () => {
     let s = await start()
     const u = user()
@@ -226,5 +267,50 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.sessionIdByRefreshHash(sess.refreshHash)).toBe(sess.id)
     expect(await s.sessions.docsOfUser(u.id)).toEqual([d])
     expect(await s.sessions.createUser({ ...user(), email: u.email })).toBe(false)
+  })
+
+  it('security events: newest first, by user, kind, time range and cursor; retention deletes the oldest', async () => {
+    const s = await start()
+    // A time far from other tests' events: the PostgreSQL database is shared by this file's tests.
+    const t0 = 4_000_000_000_000 + Math.floor(Math.random() * 1e9)
+    const alice = id()
+    const bob = id()
+    const ev = (i: number, over: Partial<SecurityEventRecord>): SecurityEventRecord =>
+      ({ id: securityEventId(t0 + i * 1000), at: t0 + i * 1000, kind: 'login_ok', ...over })
+    const events = [
+      ev(0, { userId: alice, ip: '10.0.0.1', reason: 'pwd' }),
+      ev(1, { userId: bob, kind: 'login_failed' }),
+      ev(2, { userId: alice, kind: 'refresh_reuse', sessionId: 's1', score: 90, detail: { prefix: '10.0.0.0/24', far: true } }),
+      ev(3, { kind: 'rate_limited', ip: '10.9.9.9' }),
+      ev(4, { userId: alice, kind: 'logout', userAgent: 'Firefox' })
+    ]
+    for (const e of [...events].reverse()) await s.sessions.addSecurityEvent(e)
+    const inRange = { since: t0, until: t0 + 10_000 }
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 10 })).toEqual([...events].reverse())
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2], events[0]])
+    expect(await s.sessions.securityEvents({ ...inRange, kinds: ['login_failed', 'rate_limited'], limit: 10 })).toEqual([events[3], events[1]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, kinds: ['login_ok'], limit: 10 })).toEqual([events[0]])
+    expect(await s.sessions.securityEvents({ since: t0 + 1000, until: t0 + 3000, limit: 10 })).toEqual([events[2], events[1]])
+    const page1 = await s.sessions.securityEvents({ ...inRange, limit: 2 })
+    expect(page1).toEqual([events[4], events[3]])
+    expect(await s.sessions.securityEvents({ ...inRange, before: page1[1]!.id, limit: 2 })).toEqual([events[2], events[1]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: alice, before: events[2]!.id, limit: 5 })).toEqual([events[0]])
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 0 })).toEqual([])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: 'nobody\u0000', limit: 5 })).toEqual([])
+
+    // Retention: everything before t0 + 2 s, in bounded steps, index entries included.
+    const before = (await s.sessions.securityEvents({ until: t0 + 2000, limit: 1000 })).length
+    let deleted = 0
+    for (let round = 0; round < 100; round++) {
+      const n = await s.sessions.deleteSecurityEventsBefore(t0 + 2000, 1)
+      if (n === 0) break
+      expect(n).toBe(1)
+      deleted += n
+    }
+    expect(deleted).toBe(before)
+    expect(await s.sessions.securityEvents({ ...inRange, limit: 10 })).toEqual([events[4], events[3], events[2]])
+    expect(await s.sessions.securityEvents({ ...inRange, userId: bob, limit: 10 })).toEqual([])
+    const restarted = await restart(s)
+    expect(await restarted.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2]])
   })
 })

@@ -1,6 +1,6 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
+import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
@@ -9,7 +9,8 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
  * `users` id→user, `emails` canonical email→id, `sessions` id→session, `user-sessions` `<user>!<session>`,
  * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`, `device-grants` id→grant,
  * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
- * `user-passkeys` `<user>!<passkey>`. Index and record are always written in one batch.
+ * `user-passkeys` `<user>!<passkey>`, `security-events` id→event (ids sort by time),
+ * `user-events` `<user>!<event>`, `api-keys` id→key. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -24,8 +25,13 @@ export class LevelSessionStore implements SessionStore {
   private readonly grantExpiry: Sub<string>
   private readonly passkeys: Sub<PasskeyRecord>
   private readonly userPasskeys: Sub<string>
+  private readonly keys: Sub<ApiKeyRecord>
+  private readonly events: Sub<SecurityEventRecord>
+  private readonly userEvents: Sub<string>
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
+  /** The last queued update of each session being updated. */
+  private readonly updating = new Map<string, Promise<unknown>>()
 
   constructor (private readonly db: Level<string, Uint8Array>) {
     const sub = <V>(name: string) => db.sublevel<string, V>(name, { valueEncoding: 'json' }) as unknown as Sub<V>
@@ -41,6 +47,9 @@ export class LevelSessionStore implements SessionStore {
     this.grantExpiry = sub('grant-expiry')
     this.passkeys = sub('passkeys')
     this.userPasskeys = sub('user-passkeys')
+    this.keys = sub('api-keys')
+    this.events = sub('security-events')
+    this.userEvents = sub('user-events')
   }
 
   private oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
@@ -78,6 +87,19 @@ export class LevelSessionStore implements SessionStore {
   }
 
   sessionById (id: string) { return this.sessions.get(id) }
+
+  /** One process holds a LevelDB database: updates of a session queue in memory. */
+  updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    const run = (this.updating.get(id) ?? Promise.resolve()).then(async () => {
+      const current = await this.sessions.get(id)
+      if (current && change(current)) await this.putSession(current)
+      return current
+    })
+    const tail = run.catch(() => {})
+    this.updating.set(id, tail)
+    void tail.then(() => { if (this.updating.get(id) === tail) this.updating.delete(id) })
+    return run
+  }
 
   async sessionsOfUser (userId: string) {
     const ids = await this.userSessions.keys({ gt: `${userId}!`, lt: `${userId}!\xff` }).all()
@@ -170,6 +192,52 @@ export class LevelSessionStore implements SessionStore {
       { type: 'del', sublevel: this.passkeys, key: p.id },
       { type: 'del', sublevel: this.userPasskeys, key: `${p.userId}!${p.id}` }
     ] as never)
+  }
+
+  putApiKey (k: ApiKeyRecord) { return this.keys.put(k.id, k) }
+  apiKeyById (id: string) { return this.keys.get(id) }
+  apiKeys () { return this.keys.values().all() }
+
+  addSecurityEvent (e: SecurityEventRecord) {
+    const ops: unknown[] = [{ type: 'put', sublevel: this.events, key: e.id, value: e }]
+    if (e.userId) ops.push({ type: 'put', sublevel: this.userEvents, key: `${e.userId}!${e.id}`, value: '' })
+    return this.db.batch(ops as never)
+  }
+
+  async securityEvents (q: SecurityEventQuery) {
+    // Ids sort by time, so [since, until) and the cursor are one key range, read newest first. A kind
+    // filter reads on through the range until the page is full.
+    const lower = q.since === undefined ? '' : securityEventTimeKey(q.since)
+    let upper = q.until === undefined ? '\xff' : securityEventTimeKey(q.until)
+    if (q.before !== undefined && q.before < upper) upper = q.before
+    const kinds = q.kinds && new Set(q.kinds)
+    const out: SecurityEventRecord[] = []
+    if (q.limit <= 0) return out
+    if (q.userId === undefined) {
+      for await (const e of this.events.values({ gte: lower, lt: upper, reverse: true })) {
+        if (!kinds || kinds.has(e.kind)) out.push(e)
+        if (out.length >= q.limit) break
+      }
+      return out
+    }
+    const prefix = `${q.userId}!`
+    for await (const key of this.userEvents.keys({ gte: prefix + lower, lt: prefix + upper, reverse: true })) {
+      const e = await this.events.get(key.slice(prefix.length))
+      if (e && (!kinds || kinds.has(e.kind))) out.push(e)
+      if (out.length >= q.limit) break
+    }
+    return out
+  }
+
+  async deleteSecurityEventsBefore (time: number, limit: number) {
+    const old = await this.events.values({ lt: securityEventTimeKey(time), limit }).all()
+    const ops: unknown[] = []
+    for (const e of old) {
+      ops.push({ type: 'del', sublevel: this.events, key: e.id })
+      if (e.userId) ops.push({ type: 'del', sublevel: this.userEvents, key: `${e.userId}!${e.id}` })
+    }
+    if (ops.length > 0) await this.db.batch(ops as never)
+    return old.length
   }
 }
 

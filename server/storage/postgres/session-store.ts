@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { DeviceGrantRecord, DocRecord, PasskeyRecord, SessionRecord, SessionStore, UserRecord } from '../session-store.js'
+import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 import { inTransaction } from './pool.js'
 
 /**
@@ -7,7 +7,8 @@ import { inTransaction } from './pool.js'
  * next to the columns it is looked up by, which are written from the record in the same statement:
  * `users` (id, unique email), `sessions` (id, user_id, ended), `refresh_hashes` (hash → session),
  * `docs` (id, owner_id) and `doc_members` (doc, user, role; the owner included); migrations/002:
- * `device_grants` (id, unique user_code, expires_at) and `passkeys` (id, user_id). A new lookup is a
+ * `device_grants` (id, unique user_code, expires_at) and `passkeys` (id, user_id); migrations/003:
+ * `security_events` (id, user_id, kind; ids sort by time); migrations/008: `api_keys` (id). A new lookup is a
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
  */
@@ -44,6 +45,20 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   sessionById (id: string) { return this.one<SessionRecord>('SELECT record FROM sessions WHERE id = $1', [id]) }
+
+  /** The row stays locked (FOR UPDATE) from read to write: an update on another node waits for it. */
+  async updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    if (!storable(id)) return undefined
+    return inTransaction(this.pool, async client => {
+      const { rows } = await client.query<{ record: SessionRecord }>('SELECT record FROM sessions WHERE id = $1 FOR UPDATE', [id])
+      const current = rows[0]?.record
+      if (current && change(current)) {
+        await client.query('UPDATE sessions SET user_id = $2, ended = $3, record = $4 WHERE id = $1',
+          [id, current.userId, Boolean(current.endedAt), JSON.stringify(current)])
+      }
+      return current
+    })
+  }
 
   sessionsOfUser (userId: string) {
     return this.all<SessionRecord>('SELECT record FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY id', [userId])
@@ -122,6 +137,45 @@ export class PostgresSessionStore implements SessionStore {
 
   async deletePasskey (p: PasskeyRecord): Promise<void> {
     await this.pool.query('DELETE FROM passkeys WHERE id = $1', [p.id])
+  }
+
+  async putApiKey (k: ApiKeyRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO api_keys (id, record) VALUES ($1, $2)
+      ON CONFLICT (id) DO UPDATE SET record = excluded.record`, [k.id, JSON.stringify(k)])
+  }
+
+  apiKeyById (id: string) { return this.one<ApiKeyRecord>('SELECT record FROM api_keys WHERE id = $1', [id]) }
+
+  async apiKeys (): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.pool.query<{ record: ApiKeyRecord }>('SELECT record FROM api_keys ORDER BY id')
+    return rows.map(r => r.record)
+  }
+
+  async addSecurityEvent (e: SecurityEventRecord): Promise<void> {
+    await this.pool.query('INSERT INTO security_events (id, user_id, kind, record) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [e.id, e.userId ?? null, e.kind, JSON.stringify(e)])
+  }
+
+  /** Ids sort by time: [since, until) and the cursor are one range of the primary key. */
+  async securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]> {
+    if (q.limit <= 0 || (q.userId !== undefined && !storable(q.userId))) return []
+    const lower = q.since === undefined ? '' : securityEventTimeKey(q.since)
+    let upper = q.until === undefined ? '\u{10FFFF}' : securityEventTimeKey(q.until)
+    if (q.before !== undefined && q.before < upper) upper = q.before
+    if (!storable(upper)) return []
+    const { rows } = await this.pool.query<{ record: SecurityEventRecord }>(
+      `SELECT record FROM security_events
+       WHERE id >= $1 AND id < $2 AND ($3::text IS NULL OR user_id = $3) AND ($4::text[] IS NULL OR kind = ANY($4))
+       ORDER BY id DESC LIMIT $5`,
+      [lower, upper, q.userId ?? null, q.kinds ?? null, q.limit])
+    return rows.map(r => r.record)
+  }
+
+  async deleteSecurityEventsBefore (time: number, limit: number): Promise<number> {
+    const res = await this.pool.query(
+      'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE id < $1 ORDER BY id LIMIT $2)',
+      [securityEventTimeKey(time), limit])
+    return res.rowCount ?? 0
   }
 
   private async one<T> (sql: string, params: [string]): Promise<T | undefined> {
