@@ -50,6 +50,8 @@ const showSignedOut = (account: Account, reason: EndReason, wiped: boolean) => {
   if (wiped || reason === 'account_deleted') {
     endedDialog?.close()
     endedDialog = null
+    // A deleted account's copy on this device serves nothing any more.
+    if (reason === 'account_deleted' && !wiped) void backend.logout({ wipe: true }).catch(() => {})
     showAuth((END_TEXT[reason] ?? END_TEXT.unknown) + (wiped ? WIPED_TEXT : ''))
     return
   }

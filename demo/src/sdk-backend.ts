@@ -142,6 +142,8 @@ export class SdkBackend implements Backend {
         forgetLocal()
         this.account = null
         this.fireEnded(this.lastEnd, true)
+        // Its profile is gone: the next sign-in starts a fresh client.
+        void this.dropClient()
       }),
       client.on('signedIn', () => this.setWarning(null)),
       (client as unknown as LifecycleClient).on('expiryWarning', (w) => {
