@@ -3,10 +3,10 @@
  * injected `authorize` (the AuthManager), which also owns refresh-and-retry on 401.
  */
 import type {
-  AddMemberRequest, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
+  AddMemberRequest, SecurityAlertListResponse, ApiError, CreateDocRequest, DeviceCodeRequest, DeviceCodeResponse, DocInfo, DocListResponse, LoginRequest,
   LoginResponse, MeResponse, MfaConfirmResponse, MfaEnrollResponse, MfaVerifyRequest, PairingRequestInfo, PasskeyInfo,
   PasskeyListResponse, PasskeyLoginOptionsResponse, PasskeyLoginRequest, PasskeyRegisterRequest, PasswordChangeRequest,
-  RefreshRequest, RegisterRequest, RegisterResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
+  RefreshRequest, RegisterRequest, RegisterResponse, RevokeSessionRequest, SessionDeadlinesResponse, SessionListResponse, StepUpResponse, TokenResponse, UpdateDocRequest, WebAuthnJson
 } from '../shared/api.js'
 import { DEVICE_CODE_GRANT_TYPE } from '../shared/device-code.js'
 import { ApiRequestError, NetworkError } from './errors.js'
@@ -82,7 +82,8 @@ export class Api {
       // 502–504 come from proxies in front of a down server: that is "offline", not an answer.
       if (res.status >= 502 && res.status <= 504) throw new NetworkError(`${method} ${path}: HTTP ${res.status}`)
       const message = typeof e.message === 'string' ? redact(e.message, secrets) : `HTTP ${res.status}`
-      throw new ApiRequestError(res.status, typeof e.error === 'string' ? e.error : 'internal', message, parseRetryAfter(res.headers.get('retry-after')))
+      const ended = { ...(typeof e.reason === 'string' ? { reason: e.reason } : {}), ...(e.wipe === true ? { wipe: true } : {}) }
+      throw new ApiRequestError(res.status, typeof e.error === 'string' ? e.error : 'internal', message, parseRetryAfter(res.headers.get('retry-after')), ended)
     }
     return json as T
   }
@@ -109,7 +110,16 @@ export class Api {
 
   // Device sessions
   listSessions () { return this.authed<SessionListResponse>('GET', '/sessions') }
-  revokeSession (id: string) { return this.authed<void>('DELETE', `/sessions/${encodeURIComponent(id)}`) }
+  /** `wipe`: the device deletes its local data (caches, tokens, key) when it learns of the revocation. */
+  revokeSession (id: string, opts: RevokeSessionRequest = {}) {
+    return opts.wipe
+      ? this.authed<void>('POST', `/sessions/${encodeURIComponent(id)}/revoke`, { wipe: true })
+      : this.authed<void>('DELETE', `/sessions/${encodeURIComponent(id)}`)
+  }
+  /** This session's idle and absolute deadlines (reading them is not activity). */
+  sessionDeadlines () { return this.authed<SessionDeadlinesResponse>('GET', '/me/session') }
+  /** The user is active on this device: moves the idle deadline. */
+  reportActivity () { return this.authed<SessionDeadlinesResponse>('POST', '/me/activity') }
   revokeOtherSessions () { return this.authed<void>('POST', '/sessions/revoke-others') }
 
   // Account security
@@ -134,6 +144,11 @@ export class Api {
   denyPairing (userCode: string) { return this.authed<PairingRequestInfo>('POST', '/auth/device/deny', { user_code: userCode }) }
 
   // Passkeys
+  /** Open security alerts of the signed-in user; "it was me"; "sign it out". */
+  listAlerts () { return this.authed<SecurityAlertListResponse>('GET', '/auth/alerts') }
+  confirmAlert (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/confirm`) }
+  signOutAlertSession (id: string) { return this.authed<void>('POST', `/auth/alerts/${encodeURIComponent(id)}/sign-out`) }
+
   listPasskeys () { return this.authed<PasskeyListResponse>('GET', '/auth/passkeys') }
   passkeyRegistrationOptions () { return this.authed<WebAuthnJson>('POST', '/auth/passkeys/register/options') }
   registerPasskey (req: PasskeyRegisterRequest, proof: () => Promise<string>) { return this.authedBound<PasskeyInfo>('POST', '/auth/passkeys/register', req, proof) }
@@ -144,6 +159,12 @@ export class Api {
   renamePasskey (id: string, name: string) { return this.authed<PasskeyInfo>('PATCH', `/auth/passkeys/${encodeURIComponent(id)}`, { name }) }
   /** With MFA on, needs a stepped-up token. */
   removePasskey (id: string) { return this.authed<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`) }
+
+  /**
+   * An admin API call (`/admin/*`, admins only): needs a proof by this session's key per request
+   * (`SyncClient.admin` makes them); ending sessions and disabling accounts need step-up with MFA on.
+   */
+  admin<T> (method: string, path: string, body: unknown, proof: () => Promise<string>) { return this.authedBound<T>(method, path, body, proof) }
 
   // Shared documents
   createDoc (req: CreateDocRequest) { return this.authed<DocInfo>('POST', '/docs', req) }

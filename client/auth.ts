@@ -12,21 +12,24 @@ import type { Api, Authorize } from './api.js'
 import { backoffDelay, sleep, unrefTimer } from './backoff.js'
 import { getOrCreateDeviceKey } from './device-key.js'
 import { Emitter } from './emitter.js'
-import { ApiRequestError, NetworkError, SESSION_OVER_CODES, SessionEndedError } from './errors.js'
+import { ApiRequestError, NetworkError, SESSION_OVER_CODES, SessionEndedError, endReasonOf, type SessionEndReason } from './errors.js'
 import { withProfileLock } from './lock.js'
 import type { PasskeyAuthenticator } from './passkeys.js'
 import type { ProfileStore } from './profile-store.js'
 
-/** Why a session is over. Server-side ends ('revoked', 'session_ended', 'refresh_token_reused') also emit `revoked`. */
-export type SessionEndReason = 'revoked' | 'session_ended' | 'refresh_token_reused' | 'signed_out' | 'logout'
+export type { SessionEndReason }
+
+/** `detail`: the server's explanation when it gave one (e.g. a close reason); `wipe`: the device is to delete its local data. */
+export interface SessionEndedEvent { reason: SessionEndReason, detail?: string, wipe?: boolean }
 
 export interface AuthEvents extends Record<string, unknown> {
   /** A new access token (login, refresh, or adopted from a sibling instance). */
   token: { accessToken: string, expiresAt: number }
   signedIn: { userId: string, sessionId: string }
-  /** `detail`: the server's explanation when it gave one (e.g. a close reason). */
-  sessionEnded: { reason: SessionEndReason, detail?: string }
-  revoked: { reason: SessionEndReason, detail?: string }
+  /** Once per device session, whatever ended it. */
+  sessionEnded: SessionEndedEvent
+  /** The server ended it (every reason but this device's own logout). */
+  revoked: SessionEndedEvent
 }
 
 export interface AuthOptions {
@@ -88,9 +91,9 @@ export class AuthManager extends Emitter<AuthEvents> {
   get current () { return this.tokens }
 
   /** `locked`: the caller already holds the profile lock (it is not re-entrant). */
-  private async proof (path: string, locked = false): Promise<string> {
+  private async proof (path: string, locked = false, method = 'POST'): Promise<string> {
     const key = locked ? await getOrCreateDeviceKey(this.store) : await withProfileLock(this.store, () => getOrCreateDeviceKey(this.store))
-    return createDpopProof(key.privateKey, key.publicJwk, 'POST', this.api.url(path))
+    return createDpopProof(key.privateKey, key.publicJwk, method, this.api.url(path))
   }
 
   async login (email: string, password: string): Promise<LoginResult> {
@@ -165,6 +168,11 @@ export class AuthManager extends Emitter<AuthEvents> {
   }
 
   /** Lets the device that shows `userCode` sign in to this account (with MFA on, step up first). */
+  /** An admin API call with a fresh proof (for the path without its query) per attempt. */
+  admin<T> (method: string, path: string, body?: unknown): Promise<T> {
+    return this.api.admin<T>(method, path, body, () => this.proof(path.split('?')[0]!, false, method))
+  }
+
   approvePairing (userCode: string): Promise<PairingRequestInfo> {
     return this.api.approvePairing(userCode, () => this.proof('/auth/device/approve'))
   }
@@ -244,7 +252,7 @@ export class AuthManager extends Emitter<AuthEvents> {
     if (!held || this.ended) throw new SessionEndedError('session_ended')
     if (!stored) {
       // A sibling instance logged out or saw the session end and cleared the profile.
-      this.end('signed_out', false)
+      this.end('logout', false, 'signed out by another instance of this profile')
       throw new SessionEndedError('signed_out')
     }
     if (stored.refreshToken !== held.refreshToken) {
@@ -258,8 +266,8 @@ export class AuthManager extends Emitter<AuthEvents> {
     } catch (err) {
       // Any 401 from the refresh endpoint other than a bad proof means this refresh token will never work again.
       if (err instanceof ApiRequestError && err.status === 401 && err.code !== 'invalid_dpop_proof') {
-        const reason = SESSION_OVER_CODES.has(err.code) ? err.code as SessionEndReason : 'session_ended'
-        this.end(reason, true)
+        const reason = endReasonOf(err)
+        this.end(reason, true, err.message, err.ended.wipe === true)
         throw new SessionEndedError(reason)
       }
       throw err
@@ -300,16 +308,16 @@ export class AuthManager extends Emitter<AuthEvents> {
     } catch (err) {
       if (!(err instanceof ApiRequestError) || err.status !== 401) throw err
       if (SESSION_OVER_CODES.has(err.code)) {
-        this.end(err.code as SessionEndReason, true)
-        throw new SessionEndedError(err.code)
+        this.end(endReasonOf(err), true, err.message, err.ended.wipe === true)
+        throw new SessionEndedError(endReasonOf(err))
       }
       const fresh = await this.refresh(token)
       try {
         return await send(fresh)
       } catch (err2) {
         if (err2 instanceof ApiRequestError && err2.status === 401 && SESSION_OVER_CODES.has(err2.code)) {
-          this.end(err2.code as SessionEndReason, true)
-          throw new SessionEndedError(err2.code)
+          this.end(endReasonOf(err2), true, err2.message, err2.ended.wipe === true)
+          throw new SessionEndedError(endReasonOf(err2))
         }
         throw err2
       }
@@ -320,7 +328,7 @@ export class AuthManager extends Emitter<AuthEvents> {
    * The one-way transition: stops the refresh timer, forgets the tokens (the key and caches stay, so
    * that re-login on this device resumes and uploads what was edited meanwhile). Emits once.
    */
-  end (reason: SessionEndReason, byServer: boolean, detail?: string): void {
+  end (reason: SessionEndReason, byServer: boolean, detail?: string, wipe = false): void {
     if (this.ended) return
     this.ended = true
     if (this.timer) clearTimeout(this.timer)
@@ -332,7 +340,7 @@ export class AuthManager extends Emitter<AuthEvents> {
       const t = await this.store.getTokens()
       if (t && t.sessionId === sessionId) await this.store.setTokens(null)
     }).catch(() => {})
-    const ev = detail ? { reason, detail } : { reason }
+    const ev: SessionEndedEvent = { reason, ...(detail ? { detail } : {}), ...(wipe ? { wipe } : {}) }
     this.emit('sessionEnded', ev)
     if (byServer) this.emit('revoked', ev)
   }

@@ -4,10 +4,13 @@
  * injected; see node.ts and browser.ts for ready-made setups.
  */
 import * as Y from 'yjs'
-import type { DeviceInfo, PairingRequestInfo, PasskeyInfo, RegisterResponse, TokenResponse } from '../shared/api.js'
-import { SYNC_PATH_PREFIX, isValidDocName } from '../shared/protocol.js'
+import type { DeviceInfo, SecurityAlert, PairingRequestInfo, PasskeyInfo, RegisterResponse, SessionDeadlinesResponse, TokenResponse } from '../shared/api.js'
+import { isSessionEndReason } from '../shared/api.js'
+import { SYNC_PATH_PREFIX, isValidDocName, parseSessionEndedCloseReason } from '../shared/protocol.js'
 import { Api, type FetchLike } from './api.js'
-import { AuthManager, type LoginResult, type PairDeviceOptions, type SessionEndReason } from './auth.js'
+import { AuthManager, type LoginResult, type PairDeviceOptions, type SessionEndedEvent } from './auth.js'
+import { ExpiryWatch, type ExpiryWarning } from './expiry.js'
+import { SessionEndedError } from './errors.js'
 import type { PasskeyAuthenticator } from './passkeys.js'
 import { unrefTimer, type BackoffOptions } from './backoff.js'
 import type { DocCache } from './doc-cache.js'
@@ -30,8 +33,16 @@ export interface SyncClientOptions {
   fetch?: FetchLike
   /** For servers run with --insecure-no-auth (development): sync without signing in. */
   anonymous?: boolean
-  /** On revocation, delete caches, tokens and the device key (shared or untrusted devices). */
+  /**
+   * On any end the server states (revocation, expiry, …), delete caches, tokens and the device key
+   * (shared or untrusted devices). Without it the device still wipes itself when the revocation asks
+   * for it (`sessionEnded.wipe`).
+   */
   wipeOnRevoke?: boolean
+  /** Emit `expiryWarning` this long before the session's idle or absolute deadline. Default 60 s; 0: never. */
+  expiryWarningMs?: number
+  /** `reportActivity()` contacts the server at most this often. Default: a tenth of the idle timeout, 30 s at most. */
+  activityThrottleMs?: number
   refreshMarginMs?: number
   /** Refresh access tokens on a timer before they expire (default true). */
   autoRefresh?: boolean
@@ -43,12 +54,26 @@ export interface SyncClientOptions {
 
 export interface ClientEvents extends Record<string, unknown> {
   signedIn: { userId: string, sessionId: string }
-  /** Emitted once per device session, whatever ended it. */
-  sessionEnded: { reason: SessionEndReason, detail?: string }
-  /** The server ended the session (revocation, logout elsewhere, refresh reuse, password change, expiry). */
-  revoked: { reason: SessionEndReason, detail?: string }
-  /** Local data was deleted (logout with wipe, or wipeOnRevoke). */
+  /**
+   * Emitted once per device session, whatever ended it. `reason` (SessionEndReason) says why:
+   * `logout` (this device), `signed_out_elsewhere`, `expired_idle`, `expired_absolute`,
+   * `password_changed`, `refresh_reuse`, `account_deleted`, or `unknown`. `wipe`: the revocation
+   * asked this device to delete its local data, which the client does next (then `wiped`).
+   */
+  sessionEnded: SessionEndedEvent
+  /** The server ended the session (every reason but this device's own logout). */
+  revoked: SessionEndedEvent
+  /** The session ends in `inMs` unless the user is active (`idle`: call `staySignedIn()`) or at all (`absolute`). */
+  expiryWarning: ExpiryWarning
+  /** Local data was deleted (logout with wipe, a revocation with wipe, or wipeOnRevoke). */
   wiped: undefined
+  /**
+   * Unusual activity on the account (a sign-in on a new device or network, …), live while the
+   * session document is open: ask the person "was this you?" (`confirmAlert`, `signOutAlertSession`).
+   */
+  securityAlert: SecurityAlert
+  /** An alert was answered, on this device or another. */
+  securityAlertResolved: { id: string, resolution: 'confirmed' | 'signed_out' }
 }
 
 export class SyncClient extends Emitter<ClientEvents> {
@@ -56,6 +81,8 @@ export class SyncClient extends Emitter<ClientEvents> {
   readonly auth: AuthManager
   private readonly handles = new Map<string, Promise<DocHandle>>()
   private readonly tokens: TokenSource
+  private readonly expiry: ExpiryWatch
+  private lastActivityReport = 0
   private closed = false
 
   private constructor (private readonly opts: SyncClientOptions) {
@@ -66,25 +93,63 @@ export class SyncClient extends Emitter<ClientEvents> {
     this.tokens = {
       token: async () => (anon ? '' : this.auth.signedIn ? this.auth.accessToken() : null),
       refresh: async (rejected) => (anon ? '' : this.auth.refresh(rejected)),
-      sessionEnded: (detail) => this.auth.end('revoked', true, detail),
+      sessionEnded: (detail) => {
+        const said = parseSessionEndedCloseReason(detail)
+        this.auth.end(said && isSessionEndReason(said.reason) ? said.reason : 'unknown', true, detail, said?.wipe === true)
+      },
       onToken: (cb) => this.auth.on('token', t => cb(t.accessToken))
     }
-    this.auth.on('signedIn', (e) => { this.forEachProvider(p => p.connect()); this.emit('signedIn', e) })
+    this.expiry = new ExpiryWatch(() => this.api.sessionDeadlines(), () => this.api.skewMs, opts.expiryWarningMs ?? 60_000,
+      w => { if (opts.expiryWarningMs !== 0) this.emit('expiryWarning', w) })
+    this.auth.on('signedIn', (e) => {
+      this.forEachProvider(p => p.connect())
+      this.expiry.restart()
+      this.emit('signedIn', e)
+    })
     this.auth.on('sessionEnded', (e) => {
+      this.expiry.stop()
       // Documents stay open and editable: edits go to the cache and upload after the next sign-in.
       if (!anon) this.forEachProvider(p => p.disconnect())
       this.emit('sessionEnded', e)
     })
     this.auth.on('revoked', (e) => {
       this.emit('revoked', e)
-      if (opts.wipeOnRevoke) void this.wipe()
+      if (e.wipe || opts.wipeOnRevoke) void this.wipe().catch(err => console.error('[sync-sdk] wipe failed', err))
     })
   }
 
   static async create (opts: SyncClientOptions): Promise<SyncClient> {
     const c = new SyncClient(opts)
     await c.auth.init()
+    if (c.auth.signedIn && !opts.anonymous) c.expiry.restart()
     return c
+  }
+
+  /** The session's deadlines as last read from the server (null before the first read or when signed out). */
+  get sessionDeadlines (): SessionDeadlinesResponse | null { return this.expiry.current }
+
+  /**
+   * Tell the server the user is active on this device (typing, clicking): moves the idle deadline.
+   * Throttled: call it on every interaction; it contacts the server at most once per
+   * `activityThrottleMs`. Best effort: offline, it does nothing (edits count once they upload).
+   */
+  async reportActivity (): Promise<void> {
+    const d = this.expiry.current
+    const every = this.opts.activityThrottleMs ?? Math.min(30_000, d ? Math.floor(d.idleTimeoutMs / 10) : 30_000)
+    if (!this.auth.signedIn || Date.now() - this.lastActivityReport < every) return
+    await this.staySignedIn().catch(() => {})
+  }
+
+  /**
+   * "Stay signed in" (the answer to an `expiryWarning` of kind `idle`): reports activity now, without
+   * throttling, and resolves with the moved deadlines. Rejects offline or when the session is over.
+   */
+  async staySignedIn (): Promise<SessionDeadlinesResponse> {
+    if (!this.auth.signedIn) throw new SessionEndedError('signed_out')
+    this.lastActivityReport = Date.now()
+    const d = await this.api.reportActivity()
+    this.expiry.set(d)
+    return d
   }
 
   get signedIn () { return this.auth.signedIn }
@@ -109,12 +174,25 @@ export class SyncClient extends Emitter<ClientEvents> {
   approvePairing (userCode: string): Promise<PairingRequestInfo> { return this.auth.approvePairing(userCode) }
   denyPairing (userCode: string): Promise<PairingRequestInfo> { return this.api.denyPairing(userCode) }
 
+  /**
+   * Call the admin API (`/admin/*`, see docs/identity.md#admin-role) as this device: e.g.
+   * `admin<AdminUserListResponse>('GET', '/admin/users?prefix=ann')`. Admins only (`forbidden`).
+   */
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> { return this.auth.admin<T>(method, path, body) }
+
   /** Sign in with a passkey of this site, no email typed. */
   async loginWithPasskey (): Promise<TokenResponse> { return this.auth.loginWithPasskey(this.passkeyAuthenticator()) }
   /** Add a passkey to the signed-in account (with MFA on, step up first). */
   async registerPasskey (name?: string): Promise<PasskeyInfo> { return this.auth.registerPasskey(this.passkeyAuthenticator(), name) }
   /** Prove the second factor with a passkey instead of a code. */
   async stepUpWithPasskey (): Promise<void> { return this.auth.stepUpWithPasskey(this.passkeyAuthenticator()) }
+
+  /** Security alerts not answered yet (also those raised while this device was offline). */
+  async securityAlerts (): Promise<SecurityAlert[]> { return (await this.api.listAlerts()).alerts }
+  /** "It was me": the alert is resolved on every device. */
+  confirmAlert (id: string): Promise<void> { return this.api.confirmAlert(id) }
+  /** "Sign it out": ends the device session the alert is about. */
+  signOutAlertSession (id: string): Promise<void> { return this.api.signOutAlertSession(id) }
 
   private passkeyAuthenticator (): PasskeyAuthenticator {
     if (!this.opts.passkeys) throw new Error('no passkey authenticator: pass `passkeys` to the client (browsers get one by default)')
@@ -144,7 +222,11 @@ export class SyncClient extends Emitter<ClientEvents> {
     // The provider exists before the cache loads so it counts cached state as possibly unsynced.
     const provider = new SyncProvider(doc, name, {
       url: o.url.replace(/^http/, 'ws').replace(/\/+$/, '') + SYNC_PATH_PREFIX, WebSocket: o.WebSocket, tokens: this.tokens,
-      device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs
+      device: o.device, backoff: o.backoff, heartbeatMs: o.heartbeatMs, extensions: name === this.sessionDoc
+    })
+    provider.on('securityAlert', m => {
+      if (m.type === 'alert') this.emit('securityAlert', m.alert)
+      else this.emit('securityAlertResolved', { id: m.id, resolution: m.resolution })
     })
     let cached
     try {
@@ -205,6 +287,15 @@ export class SyncClient extends Emitter<ClientEvents> {
     if (wipe) await this.wipe()
   }
 
+  /** The same as `logout`: `signOut({ wipe: true })` leaves nothing of the account on this device. */
+  signOut (opts: { wipe?: boolean } = {}): Promise<void> { return this.logout(opts) }
+
+  /**
+   * End another device session of this account. `wipe`: that device deletes its cached documents,
+   * tokens and key when it learns of it (at once if online; else when it next connects).
+   */
+  revokeSession (sessionId: string, opts: { wipe?: boolean } = {}): Promise<void> { return this.api.revokeSession(sessionId, opts) }
+
   /** Delete all local data of this profile. Open documents are closed first. */
   async wipe (): Promise<void> {
     await this.closeDocs()
@@ -223,6 +314,7 @@ export class SyncClient extends Emitter<ClientEvents> {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.expiry.stop()
     await this.closeDocs()
     await this.opts.cache.close()
     await this.auth.idle()

@@ -5,11 +5,10 @@
  */
 import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
-import type { DeviceInfo } from '../shared/api.js'
+import type { DeviceInfo, SecurityAlertMessage } from '../shared/api.js'
 import {
   AuthType, CloseCode, MessageType, SYNC_SUBPROTOCOL, SyncType, TOKEN_SUBPROTOCOL_PREFIX, decodeMessage, encodeAwareness,
-  encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate
-} from '../shared/protocol.js'
+  encodeReauth, encodeSyncStep1, encodeSyncStep2, encodeUpdate, EXTENSIONS_PARAM } from '../shared/protocol.js'
 import { backoffDelay, unrefTimer, type BackoffOptions } from './backoff.js'
 import { Emitter } from './emitter.js'
 import { SessionEndedError } from './errors.js'
@@ -55,6 +54,8 @@ export interface ProviderOptions {
   heartbeatMs?: number
   /** Debounce of the confirmation probe after local edits. Default 50 ms. */
   probeDelayMs?: number
+  /** Ask for the server's extension messages (`?ext=1`): security alerts on the session document. */
+  extensions?: boolean
 }
 
 export interface ProviderEvents extends Record<string, unknown> {
@@ -67,6 +68,8 @@ export interface ProviderEvents extends Record<string, unknown> {
   permissionDenied: string
   /** Close 4409: the user's rights on this document changed (removed, downgraded, deleted). Reconnects with backoff; re-check access. */
   accessChanged: string
+  /** A `securityAlert` message (session document, with `extensions`). */
+  securityAlert: SecurityAlertMessage
 }
 
 const OPEN = 1
@@ -202,7 +205,7 @@ export class SyncProvider extends Emitter<ProviderEvents> {
     this.connecting = false
     if (token === null) return this.halt()
     if (!this.shouldConnect || this.destroyed || this.conn) return
-    const url = `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}`
+    const url = `${this.opts.url.replace(/\/+$/, '')}/${encodeURIComponent(this.name)}${this.opts.extensions ? `?${EXTENSIONS_PARAM}=1` : ''}`
     let ws: WebSocketLike
     try {
       ws = new this.opts.WebSocket(url, token ? [SYNC_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + token] : [SYNC_SUBPROTOCOL])
@@ -301,6 +304,12 @@ export class SyncProvider extends Emitter<ProviderEvents> {
       case MessageType.queryAwareness:
         this.send(conn, encodeAwareness(encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()])))
         break
+      case MessageType.securityAlert: {
+        let parsed: SecurityAlertMessage
+        try { parsed = JSON.parse(msg.json) as SecurityAlertMessage } catch { break }
+        this.emit('securityAlert', parsed)
+        break
+      }
       default:
         break // authExpiry: the auth layer's refresh timer already runs ahead of it
     }

@@ -28,13 +28,19 @@ import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
 import type { SessionEventHandler } from './cluster/session-event-bus.js'
 import type { KeyStore } from './identity/key-store.js'
-import { CloseCode } from '../shared/protocol.js'
+import { CloseCode, sessionEndedCloseReason } from '../shared/protocol.js'
 import { HookRunner, type ServerHooks } from './hooks/hooks.js'
 import { WebhookSender } from './hooks/webhooks.js'
 import { observedBus } from './hooks/observed-bus.js'
 import { ApiKeys } from './docapi/api-keys.js'
 import { SessionDocs } from './docapi/session-docs.js'
 import { docApiRoutes } from './http/docapi-routes.js'
+import { setupAnomaly } from './anomaly/setup.js'
+import type { Locate } from './anomaly/geo.js'
+import { alertRoutes } from './http/alert-routes.js'
+import { Admin } from './admin/admin.js'
+import { Analytics } from './analytics/analytics.js'
+import { adminRoutes } from './http/admin-routes.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -47,6 +53,8 @@ export interface AppOptions {
   hooks?: ServerHooks
   /** Runs between loading a document from storage and subscribing to its updates (tests). */
   afterLoad?: (doc: string) => Promise<void>
+  /** Replaces the `--geoip` database for anomaly detection (tests, embedders with their own). */
+  locate?: Locate
 }
 
 export interface App {
@@ -57,8 +65,12 @@ export interface App {
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
   identity?: IdentitySetup
   sessions: SessionSockets
+  /** Deployment analytics (with identity on). */
+  analytics?: Analytics
   /** The LevelDB database with --store level (absent with --store postgres). */
   db?: Level<string, Uint8Array>
+  /** Anomaly detection and security alerts; absent without identity. */
+  anomaly?: Awaited<ReturnType<typeof setupAnomaly>>
   /** Scoped API keys of app backends (server-side document API); absent without identity. */
   apiKeys?: ApiKeys
   /** `http://host:port` once listening. */
@@ -67,6 +79,9 @@ export interface App {
   /** Graceful shutdown: stop accepting, close sockets with 1001, flush, close the database. */
   close(): Promise<void>
 }
+
+/** Security events that end a device session (for the onSessionEnd hook). */
+const SESSION_END_KINDS = new Set(['logout', 'session_revoked', 'session_expired', 'refresh_reuse'])
 
 const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous', access: 'write' })
 
@@ -107,8 +122,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
-  const closeEnded: SessionEventHandler = ({ sessionId, reason }) => {
-    const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+  const closeEnded: SessionEventHandler = ({ sessionId, reason, wipe }) => {
+    const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
     if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
   }
   // Identity is set up on the buses' shared state; the buses call back into it once it exists.
@@ -134,6 +149,9 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   identity = !opts.authenticate && !config.insecureNoAuth
     ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
     : undefined
+  // Analytics count device sessions (identity's observer) and their sockets (the sync context's activity).
+  const analytics = identity && new Analytics(storage.sessions, metrics, logger, { handoffWindowMs: config.handoffWindowMs, retentionDays: config.analyticsRetentionDays, flushMs: config.analyticsFlushMs })
+  if (identity && analytics) identity.identity.sessionObserver = analytics
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
@@ -143,8 +161,14 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const webhooks = config.webhookUrl ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, logger, retryBaseMs: config.webhookRetryMs }) : undefined
   const hookRunner = new HookRunner(opts.hooks ?? {}, webhooks ? [webhooks.send] : [], logger, config.hookDebounceMs)
   // The edit path pays for change notifications only when something listens.
+  const anomaly = identity ? await setupAnomaly(config, storage.sessions, identity.identity, () => rooms!, logger, opts.locate) : undefined
+  identity?.identity.securityLog.onEvent(e => {
+    hookRunner.securityEvent(e)
+    if (e.kind === 'login_ok' && e.userId && e.sessionId) hookRunner.sessionStarted({ userId: e.userId, sessionId: e.sessionId, ip: e.ip, at: e.at })
+    if (SESSION_END_KINDS.has(e.kind) && e.sessionId) hookRunner.sessionEnded({ userId: e.userId, sessionId: e.sessionId, reason: e.kind === 'session_revoked' ? e.reason ?? 'revoked' : e.kind, at: e.at })
+  })
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad, activity: analytics?.sockets, editActivity: identity?.activity.note }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -172,24 +196,31 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
-  if (identity) identityRoutes(http, identity, config.publicUrl)
+  if (identity) {
+    identityRoutes(http, identity, config.publicUrl)
+    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => sessions.count(sid)), analytics, config.publicUrl)
+  }
   const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
+  if (identity && anomaly) alertRoutes(http, identity.identity, anomaly.alerts, config.publicUrl)
   if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms))
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
   let closing = false
+  // A response finished while shutting down closes its connection: keep-alive would hold close() up.
+  http.addHook('onSend', async (_req, reply, payload) => { if (closing) reply.header('connection', 'close'); return payload })
   healthRoutes(http, metrics, { ready: () => !closing, documents: () => rooms.size })
   demoRoutes(http)
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, apiKeys, db: storage.db, url: '',
+    http, logger, metrics, rooms, identity, analytics, sessions, apiKeys, anomaly, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
+      analytics?.start()
       logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { proxyTrust } from './transport/client-ip.js'
+import { parsePolicy } from './anomaly/policy.js'
 
 /** Every setting, its CLI flag, environment variable and default. README's table mirrors this. */
 export interface ServerConfig {
@@ -22,6 +23,7 @@ export interface ServerConfig {
   fsync: boolean
   compactMaxEntries: number
   compactMaxBytes: number
+  presenceTimeoutMs: number
   liveDocBudgetBytes: number
   shutdownTimeoutMs: number
   accessTokenTtlMs: number
@@ -48,6 +50,9 @@ export interface ServerConfig {
   hookDebounceMs: number
   anomalyPolicy: string
   geoip: boolean
+  handoffWindowMs: number
+  analyticsRetentionDays: number
+  analyticsFlushMs: number
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -58,7 +63,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
   store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
   databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
-  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates and session events' },
+  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates, session events, rate limits, used DPoP proofs and online counts' },
   redisPrefix: { flag: 'redis-prefix', env: 'SYNC_REDIS_PREFIX', kind: 'string', def: 'sync:', help: 'prefix of every Redis key this cluster uses' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
@@ -71,6 +76,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   fsync: { flag: 'fsync', env: 'SYNC_FSYNC', kind: 'bool', def: false, help: 'fsync every batch (survive power loss, slower)' },
   compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
+  presenceTimeoutMs: { flag: 'presence-timeout-ms', env: 'SYNC_PRESENCE_TIMEOUT_MS', kind: 'int', def: 30_000, help: 'cluster mode: presence (awareness) of a device on another node that is not renewed for this long is removed (its node died)' },
   liveDocBudgetBytes: { flag: 'live-doc-budget-bytes', env: 'SYNC_LIVE_DOC_BUDGET_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'documents of 256 KB or more that devices join while they are edited may keep a live Y.Doc, up to this many encoded bytes in all (a live Y.Doc holds 4-6x its encoded size in heap). 0 = off' },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' },
   accessTokenTtlMs: { flag: 'access-token-ttl-ms', env: 'SYNC_ACCESS_TOKEN_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'access token (JWT) lifetime' },
@@ -96,7 +102,10 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   webhookRetryMs: { flag: 'webhook-retry-ms', env: 'SYNC_WEBHOOK_RETRY_MS', kind: 'int', def: 1000, help: 'first webhook retry after this long, doubling up to 60 s; 6 attempts in all' },
   hookDebounceMs: { flag: 'hook-debounce-ms', env: 'SYNC_HOOK_DEBOUNCE_MS', kind: 'int', def: 1000, help: 'document-change hooks and webhooks fire this long after a document\'s last update' },
   anomalyPolicy: { flag: 'anomaly-policy', env: 'SYNC_ANOMALY_POLICY', kind: 'string', def: '', help: 'per anomaly signal: notify, step_up or revoke, e.g. new_network=notify,impossible_travel=step_up (unlisted signals: their default)' },
-  geoip: { flag: 'geoip', env: 'SYNC_GEOIP', kind: 'bool', def: false, help: 'locate client addresses with the optional geoip-lite package (impossible-travel signal, cities in alerts)' }
+  geoip: { flag: 'geoip', env: 'SYNC_GEOIP', kind: 'bool', def: false, help: 'locate client addresses with the optional geoip-lite package (impossible-travel signal, cities in alerts)' },
+  handoffWindowMs: { flag: 'handoff-window-ms', env: 'SYNC_HANDOFF_WINDOW_MS', kind: 'int', def: 30 * 60_000, help: 'analytics: a user opening another device within this long of activity on one is a hand-off' },
+  analyticsRetentionDays: { flag: 'analytics-retention-days', env: 'SYNC_ANALYTICS_RETENTION_DAYS', kind: 'int', def: 35, help: 'analytics: per-user activity is kept this many days (at least 31), then only daily aggregates remain' },
+  analyticsFlushMs: { flag: 'analytics-flush-ms', env: 'SYNC_ANALYTICS_FLUSH_MS', kind: 'int', def: 60_000, help: 'analytics: open sockets\' activity and edit counts are stored this often; finished days are rolled up and old activity deleted' }
 }
 
 export class ConfigError extends Error {}
@@ -135,12 +144,15 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
   if (c.rpId && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(c.rpId)) throw new ConfigError('--rp-id must be a domain name (example.com), without scheme, port or path')
+  if (c.analyticsRetentionDays < 31) throw new ConfigError('--analytics-retention-days must be at least 31 (monthly active users need 30 days of activity)')
+  if (c.analyticsFlushMs < 1000) throw new ConfigError('--analytics-flush-ms must be at least 1000')
   if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')
   if (c.redisUrl !== '' && c.store !== 'postgres') throw new ConfigError('--redis-url needs --store postgres: the nodes of a cluster share their storage')
   if (c.webhookUrl && !/^https?:\/\//.test(c.webhookUrl)) throw new ConfigError('--webhook-url must be an http(s) URL')
   if (c.webhookUrl && c.webhookSecret.length < 16) throw new ConfigError('--webhook-url needs --webhook-secret of at least 16 characters')
+  try { parsePolicy(c.anomalyPolicy) } catch (err) { throw new ConfigError(`--anomaly-policy: ${(err as Error).message}`) }
   c.publicUrl = c.publicUrl.replace(/\/+$/, '')
   try {
     proxyTrust(c.trustedProxies, c.publicUrl)

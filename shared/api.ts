@@ -40,7 +40,7 @@ export interface MfaConfirmRequest { code: string }
 export interface MfaConfirmResponse { recoveryCodes: string[] }
 
 /** `GET /me`: the signed-in account. */
-export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string }
+export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string, /** Present (true) for admins. */ admin?: true }
 
 export interface SessionInfo {
   id: string
@@ -54,6 +54,14 @@ export interface SessionInfo {
   current: boolean
   /** Live sockets of this session right now. */
   online: number
+  /** The last reported user activity or edit (idle expiry counts from it). */
+  lastActiveAt?: number
+  /**
+   * Revoked with a wipe request: `pending` until the device has been told (it then deletes its
+   * local data). Such a session is listed while the wipe is pending, with `endedAt` set.
+   */
+  wipe?: 'pending'
+  endedAt?: number
 }
 export interface SessionListResponse { sessions: SessionInfo[] }
 
@@ -143,6 +151,29 @@ export type SessionDocOp = { op: 'set', path: string, value: unknown } | { op: '
 export type SessionDocPatchRequest = { ops: SessionDocOp[] } | { update: string }
 export interface SessionDocPatchResponse { appliedBytes: number }
 
+/** What a security alert is about: `signal` is the strongest of `signals` (docs/identity.md, Anomaly detection). */
+export interface SecurityAlert {
+  id: string
+  at: number
+  signal: string
+  signals: string[]
+  /** 0..100. */
+  score: number
+  /** What the server did besides telling: `step_up` (the session must prove a second factor), `revoke` (ended). */
+  action: 'notify' | 'step_up' | 'revoke'
+  /** The device session the alert is about, when there is one; `device` and `place` describe it. */
+  sessionId?: string
+  device?: { name: string, platform: string }
+  ip?: string
+  /** "Berlin, DE" with `--geoip`. */
+  place?: string
+}
+export interface SecurityAlertListResponse { alerts: SecurityAlert[] }
+/** Sent on the session document's socket (`securityAlert` message): a new alert, or one resolved anywhere. */
+export type SecurityAlertMessage =
+  | { type: 'alert', alert: SecurityAlert }
+  | { type: 'resolved', id: string, resolution: 'confirmed' | 'signed_out' }
+
 export const ErrorCode = {
   invalidRequest: 'invalid_request',
   /** Not a usable email address (invisible characters, spaces, no domain): the message says why. */
@@ -161,6 +192,8 @@ export const ErrorCode = {
   refreshReuse: 'refresh_token_reused',
   invalidDpop: 'invalid_dpop_proof',
   stepUpRequired: 'step_up_required',
+  /** The account was disabled by an admin: sign-in, refresh and sockets are refused. */
+  accountDisabled: 'account_disabled',
   forbidden: 'forbidden',
   notFound: 'not_found',
   conflict: 'conflict',
@@ -194,8 +227,103 @@ export const ErrorCode = {
   passkeyExists: 'passkey_exists'
 } as const
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
-export interface ApiError { error: ErrorCodeValue, message: string }
+/**
+ * Why a device session ended, as the server states it (close 4403 reason, `reason` of a
+ * `session_ended` error). `logout`: this device signed out; `signed_out_elsewhere`: another device
+ * (or the account's owner) revoked it; `refresh_reuse`: a spent refresh token was presented again
+ * (possible theft); `expired_idle` / `expired_absolute`: the idle or absolute deadline passed;
+ * `signed_out_by_admin` / `account_disabled`: an admin ended it or disabled the account;
+ * `suspicious_activity`: anomaly detection's `revoke` policy ended it.
+ */
+export const SESSION_END_REASONS = [
+  'logout', 'signed_out_elsewhere', 'expired_idle', 'expired_absolute', 'password_changed', 'refresh_reuse', 'account_deleted',
+  'signed_out_by_admin', 'account_disabled', 'suspicious_activity'
+] as const
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number]
+export const isSessionEndReason = (v: unknown): v is SessionEndReason => (SESSION_END_REASONS as readonly unknown[]).includes(v)
+
+/**
+ * Every error body. `session_ended` (and `refresh_token_reused`) carry the `reason` when the server
+ * knows it, and `wipe: true` when the session was revoked with a request to wipe the device.
+ */
+export interface ApiError { error: ErrorCodeValue, message: string, reason?: SessionEndReason, wipe?: boolean }
+
+/** `GET /me/session`: the calling session's deadlines (ms). The idle deadline moves on reported activity and edits. */
+export interface SessionDeadlinesResponse {
+  sessionId: string
+  /** When the session ends without activity before. */
+  idleExpiresAt: number
+  /** When the session ends whatever happens. */
+  absoluteExpiresAt: number
+  idleTimeoutMs: number
+  lastActiveAt: number
+}
+/** `POST /sessions/:id/revoke`: `wipe` asks the device to delete its local data when it next connects. */
+export interface RevokeSessionRequest { wipe?: boolean }
+/** `DELETE /me`: `password` when MFA is off; `transfer` gives owned drafts to a member instead of deleting them. */
+export interface DeleteAccountRequest { password?: string, transfer?: Record<string, string> }
 
 /** Names of documents owned by the identity layer. */
 export const sessionDocName = (userId: string) => `session:${userId}`
 export const draftDocName = (docId: string) => `draft:${docId}`
+
+/** Admin API (`/admin/*`, admins only): an account as admins see it. */
+export interface AdminUserInfo {
+  id: string
+  email: string
+  createdAt: number
+  admin: boolean
+  mfaEnabled: boolean
+  /** When an admin disabled the account; absent while it is enabled. */
+  disabledAt?: number
+}
+/** `GET /admin/users?prefix=&after=&limit=`: `next` is the `after` of the next page, absent on the last. */
+export interface AdminUserListResponse { users: AdminUserInfo[], next?: string }
+/** A user's live device sessions; `online` counts this node's sockets. */
+export interface AdminSessionInfo { id: string, deviceName: string, platform: string, userAgent: string, createdAt: number, lastSeenAt: number, lastIp: string, online: number }
+export interface AdminSessionListResponse { sessions: AdminSessionInfo[] }
+
+/** A stored security event (`GET /admin/security-events`): identifiers and a reason, never secrets. */
+export interface SecurityEventInfo {
+  /** Sorts by time; the `before` cursor of the next page. */
+  id: string
+  at: number
+  kind: string
+  userId?: string
+  sessionId?: string
+  ip?: string
+  userAgent?: string
+  reason?: string
+  score?: number
+  detail?: Record<string, string | number | boolean>
+}
+/** Newest first; `next` is the `before` of the next page, absent on the last. */
+export interface SecurityEventListResponse { events: SecurityEventInfo[], next?: string }
+
+/** One day of `GET /admin/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&bucket=day`. */
+export interface AnalyticsDay {
+  /** `YYYY-MM-DD` (UTC). */
+  date: string
+  /** Distinct users with a socket open that day, in the 7 and the 30 days ending with it. */
+  activeUsers: number
+  weeklyActiveUsers: number
+  monthlyActiveUsers: number
+  /** Distinct device sessions with a socket open that day. */
+  activeSessions: number
+  /** activeSessions / activeUsers (0 without active users). */
+  devicesPerUser: number
+  sessionsStarted: number
+  /** Sessions started that day by platform (web, ios, android, macos, windows, linux, node, tv, cli, other). */
+  platforms: Record<string, number>
+  sessionsEnded: number
+  /** Sessions ended that day by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled). */
+  endedByReason: Record<string, number>
+  /** Mean duration of the sessions that ended that day (0 if none). */
+  avgSessionMs: number
+  /** Updates sent by devices that day, and per active session. */
+  edits: number
+  editsPerSession: number
+  /** Devices taken over by another device of the same user within the hand-off window. */
+  handoffs: number
+}
+export interface AnalyticsResponse { bucket: 'day', from: string, to: string, handoffWindowMs: number, days: AnalyticsDay[] }

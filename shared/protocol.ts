@@ -17,7 +17,12 @@ export const MessageType = {
   /** Client → server: `[100, accessToken: varString]` re-authenticates a live socket in-band. */
   reauth: 100,
   /** Server → client: `[101, expiresAtMs: varUint]` the socket's (new) authentication expiry. */
-  authExpiry: 101
+  authExpiry: 101,
+  /**
+   * Server → client, on the user's session document only: `[102, json: varString]`, a
+   * `SecurityAlertMessage` (shared/api.ts): a new security alert, or one resolved on another device.
+   */
+  securityAlert: 102
 } as const
 
 /** Query parameter on the sync URL: `?ext=1` asks for the server's extension messages (authExpiry). */
@@ -60,6 +65,17 @@ export const CloseCode = {
   internalError: 4500
 } as const
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode]
+
+/**
+ * The reason text of close 4403, machine-readable: `device session ended: <reason>` where `<reason>`
+ * is a SessionEndReason of shared/api.ts (`expired_idle`, `signed_out_elsewhere`, …), followed by
+ * ` +wipe` when the device is to delete its local data.
+ */
+export const sessionEndedCloseReason = (reason: string, wipe = false): string => `device session ended: ${reason}${wipe ? ' +wipe' : ''}`
+export const parseSessionEndedCloseReason = (text: string): { reason: string, wipe: boolean } | null => {
+  const m = /^device session ended: ([a-z_]+)( \+wipe)?$/.exec(text)
+  return m ? { reason: m[1]!, wipe: m[2] !== undefined } : null
+}
 
 /** A close frame's payload is at most 125 bytes: the 2-byte code and a reason of up to 123. */
 const MAX_CLOSE_REASON_BYTES = 123
@@ -151,6 +167,13 @@ export const encodeAuthExpiry = (expiresAtMs: number): Uint8Array => {
   return encoding.toUint8Array(e)
 }
 
+export const encodeSecurityAlert = (json: string): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, MessageType.securityAlert)
+  encoding.writeVarString(e, json)
+  return encoding.toUint8Array(e)
+}
+
 export const encodePermissionDenied = (reason: string): Uint8Array => {
   const e = encoding.createEncoder()
   encoding.writeVarUint(e, MessageType.auth)
@@ -173,6 +196,7 @@ export type Message =
   | { type: typeof MessageType.queryAwareness }
   | { type: typeof MessageType.reauth; token: string }
   | { type: typeof MessageType.authExpiry; expiresAt: number }
+  | { type: typeof MessageType.securityAlert; json: string }
 
 export class ProtocolError extends Error {}
 
@@ -206,6 +230,9 @@ export const decodeMessage = (data: Uint8Array): Message => {
         break
       case MessageType.authExpiry:
         msg = { type, expiresAt: decoding.readVarUint(d) }
+        break
+      case MessageType.securityAlert:
+        msg = { type, json: decoding.readVarString(d) }
         break
       default:
         throw new ProtocolError(`unknown message type ${type}`)

@@ -16,6 +16,7 @@ import { tvPage } from './views/tv.js'
 import { tasksPage } from './views/tasks.js'
 import { connectionBanner } from './views/connection.js'
 import { expiryBanner } from './views/expiry.js'
+import { adminPage } from './views/admin.js'
 
 const root = document.getElementById('app')!
 
@@ -153,11 +154,12 @@ const startApp = (account: Account) => {
     else if (path === '/device') view = pairPage(ctx, new URLSearchParams(location.search).get('code') ?? '')
     else if (path === '/settings') view = settingsPage(ctx)
     else if (path === '/tasks') view = tasksPage(ctx)
+    else if (path === '/admin') view = adminPage(ctx)
     else { if (path !== '/') history.replaceState(null, '', '/'); view = homePage(ctx) }
     shell.main.replaceChildren(view.el)
     shell.refreshNav()
     shell.closeDrawer()
-    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/tasks' ? 'Tasks' : 'Drafts'
+    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/tasks' ? 'Tasks' : path === '/admin' ? 'Admin' : 'Drafts'
     document.title = `${title} · Tandem`
     shell.main.scrollTop = 0
   }

@@ -131,6 +131,9 @@ export const createMockBackend = (): Backend => {
     onSessionEnded () { return () => {} },
     onExpiryWarning () { return () => {} },
     reportActivity () {},
-    async staySignedIn () {}
+    async staySignedIn () {},
+    // The admin page needs a server.
+    isAdmin: async () => false,
+    admin: () => Promise.reject(new Error('the admin page needs the server'))
   }
 }

@@ -12,7 +12,7 @@ import type { DeviceCodeResponse, DeviceInfo, DocInfo, TokenResponse } from '../
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import { BackendError, type Account, type Backend, type EndReason, type ExpiryWarning, type LastActive, type OpenDoc, type Playback, type Task } from './backend.js'
+import { BackendError, type Account, type Backend, type EndReason, type ExpiryWarning, type LastActive, type OpenDoc, type Playback, type SecurityAlert, type Task } from './backend.js'
 import { DEFAULT_PREFS, PREFERENCE_GUARDS, draftEdits, recordDraftEdit, type DraftEdit, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
@@ -35,15 +35,6 @@ const forgetLocal = () => {
   } catch { /* private mode */ }
 }
 
-/**
- * The session-lifecycle part of the SDK client (expiry warnings, activity), reached structurally so
- * that the demo also runs against an SDK without it (the calls are then no-ops).
- */
-interface LifecycleClient {
-  on (event: 'expiryWarning', cb: (w: { kind: 'idle' | 'absolute', expiresAt: number, inMs?: number }) => void): () => void
-  reportActivity?: () => unknown
-  staySignedIn?: () => Promise<unknown>
-}
 
 /** SDK errors as the UI's BackendError (with the server's error code, or 'offline'). */
 const translate = (err: unknown): unknown => {
@@ -146,11 +137,8 @@ export class SdkBackend implements Backend {
         void this.dropClient()
       }),
       client.on('signedIn', () => this.setWarning(null)),
-      (client as unknown as LifecycleClient).on('expiryWarning', (w) => {
-        if (!w || (w.kind !== 'idle' && w.kind !== 'absolute') || typeof w.expiresAt !== 'number') return
-        // `expiresAt` is server time; `inMs` is from the local clock, which the countdown runs on.
-        this.setWarning({ kind: w.kind, expiresAt: typeof w.inMs === 'number' ? Date.now() + w.inMs : w.expiresAt })
-      })
+      // `expiresAt` is server time; `inMs` is from the local clock, which the countdown runs on.
+      client.on('expiryWarning', (w) => this.setWarning({ kind: w.kind, expiresAt: Date.now() + w.inMs }))
     ]
     return client
   }
@@ -291,10 +279,19 @@ export class SdkBackend implements Backend {
 
   // --------------------------------------------------------------------------------- devices
 
+  async securityAlerts () { return call(() => this.client ? this.client.securityAlerts() : Promise.resolve([])) }
+  async confirmAlert (id: string) { await call(() => this.api.confirmAlert(id)) }
+  async signOutAlertSession (id: string) { await call(() => this.api.signOutAlertSession(id)) }
+  onSecurityAlert (fn: (e: { alert: SecurityAlert } | { resolved: string }) => void): () => void {
+    const client = this.client
+    if (!client) return () => {}
+    const offs = [client.on('securityAlert', alert => fn({ alert })), client.on('securityAlertResolved', r => fn({ resolved: r.id }))]
+    return () => { for (const off of offs) off() }
+  }
+
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
   async revokeDevice (sessionId: string, opts: { wipe?: boolean } = {}) {
-    const api = this.api as unknown as { revokeSession (id: string, o?: { wipe?: boolean }): Promise<void> }
-    await call(() => api.revokeSession(sessionId, opts))
+    await call(() => this.api.revokeSession(sessionId, opts))
   }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
 
@@ -351,6 +348,16 @@ export class SdkBackend implements Backend {
     const client = this.client
     if (!client) throw new BackendError('session_ended', 'not signed in', 401)
     await call(() => client.stepUpWithPasskey())
+  }
+
+  // ----------------------------------------------------------------------------------- admin
+
+  async isAdmin (): Promise<boolean> { return (await call(() => this.api.me())).admin === true }
+
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
+    const client = this.client
+    if (!client) return Promise.reject(new BackendError('session_ended', 'not signed in', 401))
+    return call(() => client.admin<T>(method, path))
   }
 
   // ---------------------------------------------------------------------------------- drafts
@@ -508,16 +515,16 @@ export class SdkBackend implements Backend {
   }
 
   reportActivity (): void {
-    const c = this.client as unknown as LifecycleClient | null
-    if (!c || !this.client?.signedIn) return
+    const c = this.client
+    if (!c?.signedIn) return
     if (this.warning?.kind === 'idle') this.setWarning(null)
-    void Promise.resolve(c.reportActivity?.()).catch(() => {})
+    void c.reportActivity().catch(() => {})
   }
 
   async staySignedIn (): Promise<void> {
-    const c = this.client as unknown as LifecycleClient | null
+    const c = this.client
     if (!c) throw new BackendError('session_ended', 'not signed in', 401)
-    await call(async () => { await c.staySignedIn?.() })
+    await call(async () => { await c.staySignedIn() })
     if (this.warning?.kind === 'idle') this.setWarning(null)
   }
 }

@@ -10,6 +10,8 @@ export interface DocUpdateSubscriber {
    * update from another node (DocStore.append), '' otherwise.
    */
   deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void
+  /** A presence (awareness) update another node's devices sent. */
+  deliverAwareness (update: Uint8Array): void
 }
 
 /**
@@ -28,8 +30,10 @@ export interface DocUpdateBus {
    * The position up to which the subscriber of `doc` has every update: those delivered, and its own
    * (which it holds before they are published). '' when unknown.
    */
+  /** Hand a presence update of this node's devices to the other nodes holding `doc` (not back here). */
+  publishAwareness (doc: string, update: Uint8Array): void
   seen (doc: string): string
-  /** A snapshot holding every update up to `upTo` is stored: the bus may forget them. */
-  trim (doc: string, upTo: string): void
+  /** A snapshot holding every update up to `upTo` is stored: the bus may forget them. Never rejects. */
+  trim (doc: string, upTo: string): Promise<void>
   close (): Promise<void>
 }

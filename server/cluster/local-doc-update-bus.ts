@@ -15,9 +15,11 @@ export class LocalDocUpdateBus implements DocUpdateBus {
     this.subscribers.get(doc)?.deliver(update, frame, from, '')
   }
 
+  publishAwareness (): void {}
+
   seen (): string { return '' }
 
-  trim (): void {}
+  async trim (): Promise<void> {}
 
   async close (): Promise<void> { this.subscribers.clear() }
 }

@@ -20,6 +20,9 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
  * been in storage yet when it loaded).
  */
 export const TRIM_AFTER_MS = 60_000
+/** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
+export const AWARENESS_STREAM_MAXLEN = 100
+export const AWARENESS_REPLAY_MS = 30_000
 
 /**
  * Each document is a Redis Stream `<prefix>doc:<name>`: a node appends every update it accepts (with its
@@ -34,10 +37,13 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   constructor (
     private readonly writer: Redis,
     private readonly reader: StreamReader,
-    private readonly opts: { prefix: string, nodeId: string, logger: Logger }
+    /** `trimAfterMs`: TRIM_AFTER_MS by default; 0 trims regardless of age. */
+    private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number }
   ) {}
 
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
+  /** Presence of the document's devices: short-lived, a stream so a new subscriber reads the last ones. */
+  private awarenessKey (doc: string): string { return `${this.opts.prefix}aw:${doc}` }
 
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void {
     this.subscribers.set(doc, subscriber)
@@ -48,12 +54,19 @@ export class RedisDocUpdateBus implements DocUpdateBus {
       const bytes = new Uint8Array(update.buffer, update.byteOffset, update.byteLength)
       this.subscribers.get(doc)?.deliver(bytes, encodeUpdate(bytes), null, field(fields, 'k')?.toString() ?? '')
     })
+    // Presence from the last AWARENESS_REPLAY_MS (by this node's clock): what devices elsewhere show now.
+    this.reader.follow(this.awarenessKey(doc), `${Math.max(0, Date.now() - AWARENESS_REPLAY_MS)}-0`, fields => {
+      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      const update = field(fields, 'u')
+      if (update) this.subscribers.get(doc)?.deliverAwareness(new Uint8Array(update.buffer, update.byteOffset, update.byteLength))
+    })
   }
 
   unsubscribe (doc: string, subscriber: DocUpdateSubscriber): void {
     if (this.subscribers.get(doc) !== subscriber) return
     this.subscribers.delete(doc)
     this.reader.unfollow(this.key(doc))
+    this.reader.unfollow(this.awarenessKey(doc))
   }
 
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
@@ -70,21 +83,34 @@ export class RedisDocUpdateBus implements DocUpdateBus {
       })
   }
 
+  publishAwareness (doc: string, update: Uint8Array): void {
+    const stream = this.awarenessKey(doc)
+    this.writer.multi()
+      .xadd(stream, 'MAXLEN', '~', AWARENESS_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength))
+      .pexpire(stream, AWARENESS_REPLAY_MS * 2)
+      .exec()
+      .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
+  }
+
   seen (doc: string): string {
     const id = this.reader.position(this.key(doc))
     return id === undefined || id === '0' ? '' : id
   }
 
-  trim (doc: string, upTo: string): void {
+  async trim (doc: string, upTo: string): Promise<void> {
     if (upTo === '') return
     const stream = this.key(doc)
-    redisTimeId(this.writer, TRIM_AFTER_MS)
+    const delayMs = this.opts.trimAfterMs ?? TRIM_AFTER_MS
+    await (delayMs > 0 ? redisTimeId(this.writer, delayMs) : Promise.resolve(upTo))
       .then(old => this.writer.xtrim(stream, 'MINID', compareStreamIds(old, upTo) < 0 ? old : upTo))
       .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not trim the document stream'))
   }
 
   async close (): Promise<void> {
-    for (const doc of this.subscribers.keys()) this.reader.unfollow(this.key(doc))
+    for (const doc of this.subscribers.keys()) {
+      this.reader.unfollow(this.key(doc))
+      this.reader.unfollow(this.awarenessKey(doc))
+    }
     this.subscribers.clear()
   }
 }

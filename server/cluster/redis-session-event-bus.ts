@@ -27,14 +27,14 @@ export class RedisSessionEventBus implements SessionEventBus {
     reader.follow(bus.key, await redisTimeId(writer), fields => {
       if (field(fields, 'n')?.toString() === opts.nodeId) return
       const sessionId = field(fields, 's')?.toString()
-      if (sessionId) handle({ sessionId, reason: field(fields, 'r')?.toString() ?? 'ended' })
+      if (sessionId) handle({ sessionId, reason: field(fields, 'r')?.toString() ?? 'ended', wipe: field(fields, 'w')?.toString() === '1' })
     })
     return bus
   }
 
   publish (event: SessionEndedEvent): void {
     this.handle(event)
-    this.writer.xadd(this.key, 'MAXLEN', '~', SESSION_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 's', event.sessionId, 'r', event.reason)
+    this.writer.xadd(this.key, 'MAXLEN', '~', SESSION_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 's', event.sessionId, 'r', event.reason, 'w', event.wipe ? '1' : '0')
       .catch((err: Error) => this.opts.logger.error({ err: err.message }, 'could not publish a session event to Redis'))
   }
 

@@ -3,6 +3,8 @@ export interface SessionEndedEvent {
   sessionId: string
   /** Why, as the identity layer names it; goes into the close reason. */
   reason: string
+  /** The device is to delete its local data (revocation with wipe): said in the close reason. */
+  wipe?: boolean
 }
 
 export type SessionEventHandler = (event: SessionEndedEvent) => void

@@ -9,21 +9,30 @@ const idValue = (id: string): bigint => {
 }
 
 /**
- * Whether entries after `lastId` may be gone from the stream `key`: it was trimmed past `lastId`
- * (`max-deleted-entry-id`, Redis 7), or it no longer exists (Redis restarted without its data, or it
- * was deleted), or Redis is too old to tell.
+ * Whether entries after `lastId` may be gone from the stream `key`: entries were deleted from it
+ * (trimmed: `entries-added` exceeds its length), some were added after `lastId`, and none of those is
+ * left before the first entry still there. Also true when the stream no longer exists (Redis
+ * restarted without its data, or it was deleted) or Redis is too old to tell (before 7.0). At worst a
+ * needless re-check; never a missed one.
  */
 export const streamLostEntries = async (redis: Redis, key: string, lastId: string): Promise<boolean> => {
-  let info: unknown[]
+  let reply: unknown[]
   try {
-    info = await redis.call('XINFO', 'STREAM', key) as unknown[]
+    reply = await redis.call('XINFO', 'STREAM', key) as unknown[]
   } catch (err) {
     if (/no such key/i.test((err as Error).message)) return true
     throw err
   }
-  const at = info.findIndex(v => String(v) === 'max-deleted-entry-id')
-  if (at < 0) return true
-  return idValue(String(info[at + 1])) > idValue(lastId)
+  const info = new Map<string, unknown>()
+  for (let i = 0; i + 1 < reply.length; i += 2) info.set(String(reply[i]), reply[i + 1])
+  const added = info.get('entries-added')
+  const lastGenerated = info.get('last-generated-id')
+  if (added === undefined || lastGenerated === undefined) return true
+  const length = Number(info.get('length'))
+  if (Number(added) <= length) return false // nothing was ever deleted
+  if (idValue(String(lastGenerated)) <= idValue(lastId)) return false // nothing new since lastId
+  const first = info.get('first-entry') as [unknown, unknown] | null | undefined
+  return !first || idValue(String(first[0])) > idValue(lastId)
 }
 
 /**

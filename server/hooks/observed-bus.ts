@@ -13,5 +13,6 @@ export const observedBus = (bus: DocUpdateBus, changed: (doc: string) => void): 
   },
   seen: doc => bus.seen(doc),
   trim: (doc, upTo) => bus.trim(doc, upTo),
+  publishAwareness: (doc, update) => bus.publishAwareness(doc, update),
   close: () => bus.close()
 })

@@ -17,6 +17,7 @@ export const HTTP_STATUS: Record<ErrorCodeValue, 400 | 401 | 403 | 404 | 409 | 4
   [ErrorCode.refreshReuse]: 401,
   [ErrorCode.invalidDpop]: 401,
   [ErrorCode.stepUpRequired]: 403,
+  [ErrorCode.accountDisabled]: 403,
   [ErrorCode.forbidden]: 403,
   [ErrorCode.notFound]: 404,
   [ErrorCode.conflict]: 409,
@@ -47,7 +48,9 @@ export const apiErrorHandler = (err: Error & { validation?: unknown, statusCode?
   if (err instanceof Failure) {
     if (err.retryAfterS !== undefined) reply.header('retry-after', String(err.retryAfterS))
     reply.code(HTTP_STATUS[err.code])
-    return reply.send({ error: err.code, message: err.message })
+    return reply.send(err.ended
+      ? { error: err.code, message: err.message, reason: err.ended.reason, ...(err.ended.wipe ? { wipe: true } : {}) }
+      : { error: err.code, message: err.message })
   }
   if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
     reply.code(err.statusCode === 413 ? 413 : 400)

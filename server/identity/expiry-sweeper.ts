@@ -36,7 +36,7 @@ export class ExpirySweeper {
   watch (s: SessionRecord): void {
     let w = this.watched.get(s.id)
     if (!w) this.watched.set(s.id, (w = new Watched(s.id, this)))
-    this.clock.schedule(w, sessionDeadline(s))
+    this.clock.schedule(w, sessionDeadline(s, this.identity.policy))
   }
 
   /** The session's last socket closed: nothing to sweep until it connects again. */
@@ -54,7 +54,7 @@ export class ExpirySweeper {
     this.identity.liveSession(w.id).then(
       live => {
         if (this.watched.get(w.id) !== w) return // unwatched meanwhile
-        if (live) this.clock.schedule(w, sessionDeadline(live))
+        if (live) this.clock.schedule(w, sessionDeadline(live, this.identity.policy))
         else this.unwatch(w.id) // liveSession ended it and closed its sockets
       },
       () => { if (this.watched.get(w.id) === w) this.clock.schedule(w, Date.now() + RETRY_MS) })

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { DeviceInfo, LoginResponse, TokenResponse, SessionInfo, StepUpResponse, MfaEnrollResponse } from '../../shared/api.js'
+import type { DeviceInfo, LoginResponse, TokenResponse, SessionInfo, StepUpResponse, MfaEnrollResponse, SessionEndReason, SessionDeadlinesResponse } from '../../shared/api.js'
 import { ErrorCode, sessionDocName } from '../../shared/api.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../observe/logger.js'
-import { Failure } from '../errors.js'
+import { Failure, type SessionEnd } from '../errors.js'
 import { AccessTokens, STEP_UP_WINDOW_S, TokenError, type AccessClaims } from './access-token.js'
 import { DpopError, verifyDpopProof } from './dpop.js'
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
@@ -16,6 +16,8 @@ import { expiryPolicy, sessionDeadline } from './expiry-policy.js'
 import type { SharedState } from '../cluster/shared-state.js'
 import { MemoryOnceCache } from '../cluster/memory-once-cache.js'
 import { memoryLimiters } from '../cluster/memory-limiters.js'
+import { expiryReason, lastActive, sessionDeadlines, type ExpiryPolicy } from './expiry-policy.js'
+import { endOf } from './session-end.js'
 import { canonicalEmail, validEmail } from './email.js'
 
 /** What the HTTP layer knows about a request, for proofs, rate limits and the session dashboard. */
@@ -24,7 +26,15 @@ export interface RequestContext { ip: string, userAgent: string, dpop?: string, 
 /** A verified Bearer token with its live session. */
 export interface Authed { claims: AccessClaims, session: SessionRecord, user: UserRecord }
 
-export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'expired'
+export type { SessionEndReason }
+
+/** Told of every device session started, and of each one once, when it ends (analytics). */
+export interface SessionObserver { started (s: SessionRecord): void, ended (s: SessionRecord): void }
+
+/** Refuses a disabled account (admin API) before it gets a session, a token or a socket. */
+const refuseDisabled = (user: UserRecord): void => {
+  if (user.disabledAt) throw new Failure(ErrorCode.accountDisabled, 'this account is disabled: contact the administrator')
+}
 
 const MFA_CHALLENGE_MS = 5 * 60_000
 /** `amr` values that prove a second factor: a TOTP or recovery code, a passkey with user verification. */
@@ -40,14 +50,20 @@ export class Identity {
   private readonly limits: AuthRateLimits
   private readonly registrations: HourlyBudget
   private readonly locks = new Map<string, Promise<unknown>>()
-  private readonly policy: { idleTimeoutMs: number, absoluteLifetimeMs: number }
+  readonly policy: ExpiryPolicy
+  /**
+   * Told when a live session is used from another address than its last one (before the record
+   * changes: `s.lastIp` and `s.lastSeenAt` are still the previous use). Anomaly detection listens.
+   */
+  onSessionUse: ((s: SessionRecord, ip: string) => void) | undefined
+  sessionObserver?: SessionObserver
 
   constructor (
     readonly store: SessionStore,
     readonly tokens: AccessTokens,
     private readonly config: ServerConfig,
     private readonly logger: Logger,
-    private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason) => void,
+    private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason, wipe: boolean) => void,
     /** Open sockets of a session on every node (cluster/online-counts.ts). */
     private readonly onlineCount: (sessionId: string) => number | Promise<number>,
     /** Where security events go: log line, metric, store, listeners. */
@@ -91,6 +107,7 @@ export class Identity {
       this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
       throw new Failure(ErrorCode.invalidCredentials, 'wrong email or password')
     }
+    refuseDisabled(user)
     if (user.mfaSecret) {
       const mfaToken = await this.tokens.issuePurpose('mfa', { sub: user.id, jkt, device }, MFA_CHALLENGE_MS)
       return { mfaRequired: true, mfaToken }
@@ -148,22 +165,25 @@ export class Identity {
       this.event('dpop_key_mismatch', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
       throw new Failure(ErrorCode.invalidDpop, 'refresh token is bound to another device key')
     }
-    if (await this.endIfExpired(session)) throw new Failure(ErrorCode.sessionEnded, 'device session expired: sign in again')
-    if (session.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
+    if (session.endedAt || await this.endIfExpired(session)) throw await this.endedFailure(session)
     const user = await this.store.userById(session.userId)
-    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
+    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists', undefined, { reason: 'account_deleted' })
+    refuseDisabled(user)
 
     // Decided on the record as stored, under the store's per-session update lock, so two nodes
     // refreshing the same token at once hand out one successor: the second sees the first's rotation.
     const now = Date.now()
     const fresh = newRefreshToken()
-    // Indexed first: once stored as current, the new token must find its session.
-    await this.store.indexRefreshHash(hashRefreshToken(fresh), session.id)
+    // Indexed before it is stored as current, so the new token always finds its session. Only when
+    // the token was current as read: a grace retry or a replay needs no new token.
+    const rotating = sameHash(session.refreshHash, hash)
+    if (rotating) await this.store.indexRefreshHash(hashRefreshToken(fresh), session.id)
     let next = null as string | null
     const stored = await this.writeSession(session.id, cur => {
       next = null
       if (cur.endedAt) return false
-      if (sameHash(cur.refreshHash, hash)) {
+      // A token that is current now was current when read (a current hash never comes back).
+      if (rotating && sameHash(cur.refreshHash, hash)) {
         next = fresh
         Object.assign(cur, { prevRefreshHash: hash, prevRotatedAt: now, prevSealedSuccessor: sealSuccessor(refreshToken, fresh), refreshHash: hashRefreshToken(fresh) })
       } else {
@@ -176,12 +196,13 @@ export class Identity {
       Object.assign(cur, { lastSeenAt: now, lastIp: ctx.ip })
       return true
     })
-    if (!stored || stored.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
+    if (!stored || stored.endedAt) throw await this.endedFailure(stored ?? session)
     if (next === null) {
       this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
       await this.endSession(stored, 'refresh_reuse')
-      throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
+      throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked', undefined, { reason: 'refresh_reuse' })
     }
+    if (ctx.ip !== session.lastIp) this.onSessionUse?.({ ...session }, ctx.ip)
     return this.tokenResponse(user, stored, next)
   }
 
@@ -202,11 +223,15 @@ export class Identity {
       throw new Failure(expired ? ErrorCode.tokenExpired : ErrorCode.invalidToken, expired ? 'access token expired' : 'access token invalid')
     }
     const session = await this.store.sessionById(claims.sid)
-    if (!session || session.userId !== claims.sub || session.endedAt || await this.endIfExpired(session)) {
-      throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
+    if (!session || session.userId !== claims.sub) {
+      // A deleted account takes its sessions with it.
+      const gone = !await this.store.userById(claims.sub)
+      throw new Failure(ErrorCode.sessionEnded, gone ? 'account no longer exists' : 'device session ended: sign in again', undefined, gone ? { reason: 'account_deleted' } : undefined)
     }
+    if (session.endedAt || await this.endIfExpired(session)) throw await this.endedFailure(session)
     const user = await this.store.userById(claims.sub)
-    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
+    if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists', undefined, { reason: 'account_deleted' })
+    refuseDisabled(user)
     return { claims, session, user }
   }
 
@@ -219,25 +244,30 @@ export class Identity {
     const all = await this.store.sessionsOfUser(a.user.id)
     const live: SessionInfo[] = []
     for (const s of all) {
-      if (s.endedAt || await this.endIfExpired(s)) continue
+      const ended = s.endedAt !== undefined || await this.endIfExpired(s)
+      // An ended session stays listed while its wipe is pending, so the user sees it happen.
+      if (ended && !(s.wipe && !s.wipeDeliveredAt)) continue
       live.push({
         id: s.id, deviceName: s.deviceName, platform: s.platform, userAgent: s.userAgent, createdAt: s.createdAt,
-        lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, current: s.id === a.session.id, online: await this.onlineCount(s.id)
+        lastSeenAt: s.lastSeenAt, lastActiveAt: lastActive(s), lastIp: s.lastIp, current: s.id === a.session.id, online: await this.onlineCount(s.id),
+        ...(ended ? { endedAt: s.endedAt, wipe: 'pending' as const } : {})
       })
     }
     return live.sort((x, y) => Number(y.current) - Number(x.current) || y.lastSeenAt - x.lastSeenAt)
   }
 
-  async revokeSession (a: Authed, sessionId: string, ctx: RequestContext): Promise<void> {
+  /** Ends a device session of the account; `wipe`: the device deletes its local data when it learns of it. */
+  async revokeSession (a: Authed, sessionId: string, ctx: RequestContext, wipe = false): Promise<void> {
     const s = await this.store.sessionById(sessionId)
     if (!s || s.userId !== a.user.id || s.endedAt) throw new Failure(ErrorCode.notFound, 'no such device session')
-    this.event('session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: s.id === a.session.id ? 'self' : 'remote' })
-    await this.endSession(s, 'revoked')
+    const self = s.id === a.session.id
+    this.event('session_revoked', { userId: a.user.id, sessionId, ip: ctx.ip, reason: `${self ? 'self' : 'remote'}${wipe ? '+wipe' : ''}` })
+    await this.endSession(s, self ? 'logout' : 'signed_out_elsewhere', wipe)
   }
 
   async revokeOthers (a: Authed, ctx: RequestContext): Promise<number> {
     this.requireStepUp(a)
-    return this.endOthers(a, 'revoked', ctx)
+    return this.endOthers(a, 'signed_out_elsewhere', ctx)
   }
 
   async changePassword (a: Authed, current: string, next: string, ctx: RequestContext): Promise<void> {
@@ -325,10 +355,42 @@ export class Identity {
   /** Ends a session if its idle or absolute deadline passed; true when it is (now) ended. */
   async endIfExpired (s: SessionRecord): Promise<boolean> {
     if (s.endedAt) return true
-    if (Date.now() < sessionDeadline(s)) return false
-    this.event('session_expired', { userId: s.userId, sessionId: s.id })
-    await this.endSession(s, 'expired')
+    const reason = expiryReason(s, this.policy)
+    if (!reason) return false
+    this.event('session_expired', { userId: s.userId, sessionId: s.id, reason })
+    await this.endSession(s, reason)
     return true
+  }
+
+  /** The session's deadlines under the policy in force. */
+  deadlines (s: SessionRecord): SessionDeadlinesResponse {
+    const d = sessionDeadlines(s, this.policy)
+    return { sessionId: s.id, idleExpiresAt: Math.min(d.idle, d.absolute), absoluteExpiresAt: d.absolute, idleTimeoutMs: this.policy.idleTimeoutMs, lastActiveAt: lastActive(s) }
+  }
+
+  /**
+   * User activity of a session (reported by the client, or an edit the server accepted): moves its
+   * idle deadline. Never revives an ended session. Resolves with the stored record.
+   */
+  async recordActivity (sessionId: string, at = Date.now()): Promise<SessionRecord | undefined> {
+    return this.writeSession(sessionId, cur => {
+      if (cur.endedAt || at <= (cur.lastActiveAt ?? 0)) return false
+      cur.lastActiveAt = at
+      return true
+    })
+  }
+
+  /**
+   * The failure for a request of an ended session: `session_ended` with its reason and wipe request.
+   * Telling the device about a wipe counts as delivering it (the dashboard stops showing it pending).
+   */
+  private async endedFailure (s: SessionRecord): Promise<Failure> {
+    const end: SessionEnd = endOf(s)
+    if (s.wipe && !s.wipeDeliveredAt) {
+      const at = Date.now()
+      await this.writeSession(s.id, cur => { if (cur.wipeDeliveredAt) return false; cur.wipeDeliveredAt = at; return true })
+    }
+    return new Failure(ErrorCode.sessionEnded, `device session ended (${end.reason}): sign in again`, undefined, end)
   }
 
   /** Re-reads a session (e.g. for the expiry sweeper); undefined when it is gone or ended. */
@@ -337,10 +399,11 @@ export class Identity {
     return !s || s.endedAt || await this.endIfExpired(s) ? undefined : s
   }
 
-  /** Records use (time, IP) of a session; never revives one that ended since `s` was read. */
+  /** Records contact (time, IP) of a session for the dashboard: not activity, no effect on expiry. Never revives one that ended since `s` was read. */
   async touch (s: SessionRecord, ip?: string): Promise<void> {
     const now = Date.now()
     if (now - s.lastSeenAt < TOUCH_EVERY_MS && (!ip || ip === s.lastIp)) return
+    if (ip && ip !== s.lastIp) this.onSessionUse?.({ ...s }, ip)
     s.lastSeenAt = now
     if (ip) s.lastIp = ip
     await this.writeSession(s.id, cur => {
@@ -351,18 +414,25 @@ export class Identity {
     })
   }
 
-  private async endSession (s: SessionRecord, reason: SessionEndReason): Promise<void> {
+  /** Ends a device session; its sockets close on every node with the reason (and the wipe request). */
+  async endSession (s: SessionRecord, reason: SessionEndReason, wipe = false): Promise<void> {
     if (!s.endedAt) {
+      let ended = false
       const stored = await this.writeSession(s.id, cur => {
         if (cur.endedAt) return false
         cur.endedAt = Date.now()
         cur.endReason = reason
+        ended = true
+        if (wipe) cur.wipe = true
         return true
       })
       s.endedAt = stored?.endedAt ?? Date.now()
       s.endReason = stored?.endReason ?? reason
+      if (ended && stored) this.sessionObserver?.ended(stored)
+      s.wipe = stored?.wipe ?? wipe
     }
-    this.onSessionEnded(s.id, reason)
+    const end = endOf(s)
+    this.onSessionEnded(s.id, end.reason, end.wipe === true)
   }
 
   /**
@@ -392,18 +462,39 @@ export class Identity {
    */
   requireStepUp (a: Authed): void {
     if (!a.user.mfaSecret) return
+    // An anomaly on this session: only a second factor proven after it counts (which clears the flag).
+    if (a.session.stepUpRequiredAt) throw new Failure(ErrorCode.stepUpRequired, 'unusual activity on this device session: confirm with your authenticator code or a passkey first (POST /auth/step-up)')
     const proven = a.claims.amr.some(m => STEP_UP_METHODS.has(m))
     const fresh = proven && typeof a.claims.mfa_time === 'number' && Date.now() / 1000 - a.claims.mfa_time <= STEP_UP_WINDOW_S
     if (!fresh) throw new Failure(ErrorCode.stepUpRequired, 'confirm with your authenticator code or a passkey first (POST /auth/step-up)')
   }
 
+  /** Sensitive acts of a session need a second factor proven from now on (an anomaly's `step_up` action). */
+  async requireStepUpFor (sessionId: string): Promise<void> {
+    const at = Date.now()
+    await this.writeSession(sessionId, cur => {
+      if (cur.endedAt) return false
+      cur.stepUpRequiredAt = at
+      return true
+    })
+  }
+
+  /** Ends a live session on the server's own decision (an anomaly's `revoke` action); false when it had ended. */
+  async revokeById (sessionId: string, reason: string): Promise<boolean> {
+    const s = await this.store.sessionById(sessionId)
+    if (!s || s.endedAt) return false
+    this.event('session_revoked', { userId: s.userId, sessionId, reason })
+    await this.endSession(s, 'suspicious_activity')
+    return true
+  }
+
   /** The session proved a second factor (`otp` or `hwk`) now: its tokens carry it and a fresh `mfa_time`. */
   async markSecondFactor (s: SessionRecord, method: 'otp' | 'hwk' = 'otp'): Promise<void> {
     const mfaAt = Date.now()
-    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])] })
+    Object.assign(s, { mfaAt, amr: [...new Set([...s.amr, method])], stepUpRequiredAt: undefined })
     await this.writeSession(s.id, cur => {
       if (cur.endedAt) return false
-      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])] })
+      Object.assign(cur, { mfaAt, amr: [...new Set([...cur.amr, method])], stepUpRequiredAt: undefined })
       return true
     })
   }
@@ -431,16 +522,18 @@ export class Identity {
    * device. `amr` says how it was authenticated; `mfaAt` when a second factor was proven, if now.
    */
   async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
+    refuseDisabled(user)
     const now = Date.now()
     const refresh = newRefreshToken()
     const session: SessionRecord = {
       id: randomUUID(), userId: user.id, deviceName: device.name, platform: device.platform, userAgent: ctx.userAgent.slice(0, 256),
-      createdAt: now, lastSeenAt: now, lastIp: ctx.ip, jkt, amr, mfaAt, refreshHash: hashRefreshToken(refresh),
+      createdAt: now, lastSeenAt: now, lastActiveAt: now, lastIp: ctx.ip, jkt, amr, mfaAt, refreshHash: hashRefreshToken(refresh),
       idleTimeoutMs: this.policy.idleTimeoutMs, absoluteExpiresAt: now + this.policy.absoluteLifetimeMs
     }
     await this.store.indexRefreshHash(session.refreshHash, session.id)
     await this.store.putSession(session)
-    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: amr.join('+') })
+    this.sessionObserver?.started(session)
+    this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, userAgent: session.userAgent, reason: amr.join('+') })
     this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
     return this.tokenResponse(user, session, refresh)
   }

@@ -10,6 +10,7 @@ import type { SharedState } from '../cluster/shared-state.js'
 import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
 import { ExpirySweeper } from './expiry-sweeper.js'
+import { ActivityTracker, activityThrottleMs } from './activity.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
@@ -35,7 +36,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const keys = keyStore ? await KeyRing.open(keyStore, new FileKeyStore(config.dataDir)) : await KeyRing.open(config.dataDir)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
   const identity = new Identity(store, tokens, config, logger,
-    (sessionId, reason) => sessionEvents.publish({ sessionId, reason }),
+    (sessionId, reason, wipe) => sessionEvents.publish({ sessionId, reason, wipe }),
     sessionId => shared.online.count(sessionId),
     new SecurityLog(store, logger, metrics.securityEvents), shared)
   const drafts = new Drafts(store,
@@ -43,7 +44,8 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
     new HourlyBudget(shared.limiters, 'member-add', config.memberAddsPerHour))
   const sweeper = new ExpirySweeper(identity, sockets)
-  sockets.onSessionOffline = sessionId => sweeper.unwatch(sessionId)
+  const activity = new ActivityTracker(identity, activityThrottleMs(identity.policy.idleTimeoutMs), logger)
+  sockets.onSessionOffline = sessionId => { sweeper.unwatch(sessionId); activity.forget(sessionId) }
   const hooks = socketAuthHooks(identity, drafts, proxyTrust(config.trustedProxies, config.publicUrl), a => sweeper.watch(a.session))
   return {
     identity,
@@ -54,6 +56,8 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     hooks,
     /** Sessions with live sockets, each waiting for its idle or absolute deadline. */
     sweeper,
+    /** Edits and reported activity move a session's idle deadline (throttled per session). */
+    activity,
     /** The public verification keys (JWKS). */
     jwks: () => keys.jwks(),
     /** Pick up keys added by `npm run keys:rotate` without a restart. */

@@ -17,6 +17,10 @@ export interface UserRecord {
   recoveryHashes?: string[]
   /** Last accepted TOTP time step, so a code is never accepted twice. */
   lastTotpStep?: number
+  /** May use the admin API (granted by `npm run admin -- grant <email>`). */
+  admin?: boolean
+  /** Disabled by an admin (ms): sign-in, refresh and sockets are refused. */
+  disabledAt?: number
 }
 
 export interface SessionRecord {
@@ -26,7 +30,11 @@ export interface SessionRecord {
   platform: string
   userAgent: string
   createdAt: number
+  /** Last contact of any kind (API call, socket, refresh): shown on the dashboard, no effect on expiry. */
   lastSeenAt: number
+  /** Last user activity (reported by the client, or an accepted edit): idle expiry counts from it. Absent: since sign-in. */
+  lastActiveAt?: number
+  /** Cleared by the retention sweep once the session was last seen longer ago than the retention period. */
   lastIp: string
   /** JWK thumbprint of the device key the session is bound to (DPoP). */
   jkt: string
@@ -39,11 +47,22 @@ export interface SessionRecord {
   prevRefreshHash?: string
   prevRotatedAt?: number
   prevSealedSuccessor?: string
+  /** The policy when the session started; informational: deadlines follow the policy in force (expiry-policy.ts). */
   idleTimeoutMs: number
   absoluteExpiresAt: number
+  /** An anomaly asked for a step-up: sensitive acts need a second factor proven after this time (ms). */
+  stepUpRequiredAt?: number
   endedAt?: number
+  /** A SessionEndReason (shared/api.ts); older records may hold `revoked` or `expired`. */
   endReason?: string
+  /** Revoked with a request to wipe the device; `wipeDeliveredAt` once the device was told. */
+  wipe?: boolean
+  wipeDeliveredAt?: number
 }
+
+/** Whether `sessionsOfUser` lists a session: while it is live, and after its end while a wipe request waits for its device. */
+export const listedSession = (s: Pick<SessionRecord, 'endedAt' | 'wipe' | 'wipeDeliveredAt'>): boolean =>
+  !s.endedAt || (s.wipe === true && !s.wipeDeliveredAt)
 
 export interface DocRecord {
   id: string
@@ -153,6 +172,24 @@ const EVENT_TIME_DIGITS = 15
 /** The fixed-width time prefix of event ids: ids of events at or after `time` sort at or after it. */
 export const securityEventTimeKey = (time: number): string => String(Math.max(0, Math.floor(time))).padStart(EVENT_TIME_DIGITS, '0')
 
+/**
+ * One socket's time on the server, for analytics (server/analytics/): who, which device session,
+ * from when to when (`end` moves while the socket lives) and how many updates it sent. Never document
+ * content. Kept only within the analytics retention window.
+ */
+export interface ActivityRecord {
+  /** Unique per socket; rewriting a record with the same id replaces it. */
+  id: string
+  userId: string
+  sessionId: string
+  start: number
+  end: number
+  edits: number
+}
+
+/** A day's analytics figures by name (integers). `day` counts UTC days since the epoch. */
+export interface DailyFigures { day: number, values: Record<string, number> }
+
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
@@ -169,7 +206,19 @@ export interface SessionStore {
    * `change` must be synchronous and free of side effects beyond the record (it may run again).
    */
   updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined>
+  /** The sessions that are `listed` (below): live ones, and ended ones whose wipe is still pending. */
   sessionsOfUser (userId: string): Promise<SessionRecord[]>
+  /**
+   * Up to `limit` sessions (ended ones too) last seen before `time` that still hold an IP address
+   * (`lastIp` not empty), for the retention sweep.
+   */
+  sessionsSeenBefore (time: number, limit: number): Promise<SessionRecord[]>
+  /**
+   * Removes every record of the account: the user and its email, all its sessions (ended ones too)
+   * with their refresh-hash entries, its passkeys, the device grants it decided, the drafts it still
+   * owns and its memberships in others'. Document content is not the store's (DocStore.destroy).
+   */
+  deleteAccount (userId: string): Promise<void>
   /** Maps every refresh-token hash ever issued to its session, so a replayed one finds its session. */
   indexRefreshHash (hash: string, sessionId: string): Promise<void>
   sessionIdByRefreshHash (hash: string): Promise<string | undefined>
@@ -207,4 +256,20 @@ export interface SessionStore {
   securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]>
   /** Deletes up to `limit` events older than `time`, oldest first; resolves with how many went. */
   deleteSecurityEventsBefore (time: number, limit: number): Promise<number>
+
+  /** Up to `limit` users whose email starts with `prefix` and sorts after `after`, in email order. */
+  usersByEmailPrefix (prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]>
+
+  /** Adds each count to the day's figure of that name (atomic: concurrent nodes never lose one). */
+  addDailyCounts (day: number, counts: Record<string, number>): Promise<void>
+  /** Sets the day's figures of these names, replacing what they were. */
+  setDailyValues (day: number, values: Record<string, number>): Promise<void>
+  /** Figures of days `from` ≤ day < `to`, by day; days without any are left out. */
+  dailyFigures (from: number, to: number): Promise<DailyFigures[]>
+  /** Inserts or replaces (by id) a socket's activity. */
+  putActivity (a: ActivityRecord): Promise<void>
+  /** Up to `limit` activity records with `end` ≥ `from` and `start` < `to`, by start. */
+  activityBetween (from: number, to: number, limit: number): Promise<ActivityRecord[]>
+  /** Deletes up to `limit` activity records that ended before `time`; how many were deleted. */
+  deleteActivityBefore (time: number, limit: number): Promise<number>
 }

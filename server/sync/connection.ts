@@ -35,6 +35,8 @@ export class Connection implements Expiring, SessionMember {
   private turnBytes = NOT_CORKED
   /** The expiry clock's bookkeeping (expiry-clock.ts). */
   expiryBucket = NOT_SCHEDULED
+  /** Updates accepted from this socket; read by analytics at its own pace (socket-activity.ts). */
+  edits = 0
 
   constructor (
     readonly ws: WebSocket,
@@ -50,6 +52,9 @@ export class Connection implements Expiring, SessionMember {
   }
 
   get isOpen () { return !this.closed }
+
+  /** The client reads the server's extension messages (shared/protocol.ts). */
+  get readsExtensions () { return this.extensions }
 
   /** Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. */
   send (frame: Uint8Array): void {
@@ -117,6 +122,7 @@ export class Connection implements Expiring, SessionMember {
           break
         case MessageType.auth:
         case MessageType.authExpiry:
+        case MessageType.securityAlert:
           break // server-to-client messages; a client echoing them is harmless
       }
     } catch (err) {
@@ -137,6 +143,7 @@ export class Connection implements Expiring, SessionMember {
       }
       return
     }
+    this.edits++
     this.room.applyUpdate(update, this, frame ?? encodeUpdate(update))
   }
 

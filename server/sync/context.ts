@@ -20,6 +20,8 @@ export interface SyncConfig {
   compactMaxEntries: number
   /** …or past this many bytes. */
   compactMaxBytes: number
+  /** Presence of a device on another node is dropped when not renewed for this long. */
+  presenceTimeoutMs: number
 }
 
 /** What the sync core needs from its surroundings; `app.ts` builds it. */
@@ -37,4 +39,8 @@ export interface SyncContext {
   updates: DocUpdateBus
   /** Runs between loading a document from storage and subscribing to its updates (tests force races there). */
   afterLoad?: (doc: string) => Promise<void>
+  /** Told of each socket attached to a document and of its close (analytics). */
+  activity?: { opened (c: Connection): void, closed (c: Connection): void }
+  /** Told of the device session of each accepted edit (user activity for idle expiry); must be cheap. */
+  editActivity?: (sessionId: string) => void
 }

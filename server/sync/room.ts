@@ -39,6 +39,9 @@ export class Room implements DocUpdateSubscriber {
   private awareness: awarenessProtocol.Awareness | null = null
   /** The connection that first announced each awareness client id: only it changes or removes that entry. */
   private readonly presenceOwners = new Map<number, Connection>()
+  /** Presence of devices on other nodes (cluster mode): when each entry was last renewed (performance.now()). */
+  private remotePresence: Map<number, number> | null = null
+  private remotePresenceTimer: NodeJS.Timeout | null = null
   readonly connections = new Set<Connection>()
   /** Everything accepted up to the last merge, as one update (null: nothing yet). */
   private merged: Uint8Array | null
@@ -98,7 +101,9 @@ export class Room implements DocUpdateSubscriber {
       const ids = [...conn.awarenessIds].filter(id => awareness.states.has(id))
       if (ids.length > 0) {
         awarenessProtocol.removeAwarenessStates(awareness, ids, null)
-        this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+        const update = awarenessProtocol.encodeAwarenessUpdate(awareness, ids)
+        this.broadcast(encodeAwareness(update), null)
+        this.ctx.updates.publishAwareness(this.name, update)
       }
     }
     if (this.connections.size === 0) this.onEmpty(this)
@@ -216,6 +221,8 @@ export class Room implements DocUpdateSubscriber {
     this.logEntries++
     this.logBytes += update.byteLength
     this.ctx.updates.publish(this.name, update, frame, from, key)
+    const sid = from?.principal.sessionId
+    if (sid !== undefined) this.ctx.editActivity?.(sid)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
@@ -253,23 +260,76 @@ export class Room implements DocUpdateSubscriber {
     const entries = decodeAwarenessUpdate(update)
     const kept = entries.filter(entry => this.speaksFor(from, entry.clientID, entry.removed))
     if (kept.length === 0) return
+    if (kept.length < entries.length) {
+      update = encodeAwarenessEntries(kept)
+      frame = encodeAwareness(update)
+    }
+    awarenessProtocol.applyAwarenessUpdate(this.presence(), update, from)
+    this.broadcast(frame, from)
+    this.ctx.updates.publishAwareness(this.name, update)
+  }
+
+  private presence (): awarenessProtocol.Awareness {
     if (!this.awareness) {
       // The doc only carries the awareness' clientID; like a built doc it is never a subdocument.
       this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
     }
-    if (kept.length < entries.length) {
-      update = encodeAwarenessEntries(kept)
-      frame = encodeAwareness(update)
+    return this.awareness
+  }
+
+  /**
+   * Presence that devices on another node sent (that node applied the ownership rules): applied and
+   * sent to every device here, except entries for ids a connection of this node owns. An entry not
+   * renewed within --presence-timeout-ms is removed (devices renew theirs every 15 s; its node died).
+   */
+  deliverAwareness (update: Uint8Array): void {
+    if (this.destroyed) return
+    const entries = decodeAwarenessUpdate(update)
+    const kept = entries.filter(entry => !this.presenceOwners.has(entry.clientID))
+    if (kept.length === 0) return
+    const remote = this.remotePresence ??= new Map()
+    const now = performance.now()
+    for (const entry of kept) {
+      if (entry.removed) remote.delete(entry.clientID)
+      else remote.set(entry.clientID, now)
     }
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
-    this.broadcast(frame, from)
+    if (kept.length < entries.length) update = encodeAwarenessEntries(kept)
+    awarenessProtocol.applyAwarenessUpdate(this.presence(), update, 'remote')
+    this.broadcast(encodeAwareness(update), null)
+    if (!this.remotePresenceTimer && remote.size > 0) {
+      this.remotePresenceTimer = setInterval(this.expireRemotePresence, Math.max(50, this.ctx.config.presenceTimeoutMs / 4))
+      this.remotePresenceTimer.unref()
+    }
+  }
+
+  private expireRemotePresence = (): void => {
+    const remote = this.remotePresence
+    const awareness = this.awareness
+    if (!remote || !awareness) return
+    const oldest = performance.now() - this.ctx.config.presenceTimeoutMs
+    const gone: number[] = []
+    for (const [id, at] of remote) if (at < oldest) gone.push(id)
+    for (const id of gone) remote.delete(id)
+    const ids = gone.filter(id => awareness.states.has(id))
+    if (ids.length > 0) {
+      awarenessProtocol.removeAwarenessStates(awareness, ids, 'timeout')
+      this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+    }
+    if (remote.size === 0) this.stopRemotePresence()
+  }
+
+  private stopRemotePresence (): void {
+    if (this.remotePresenceTimer) clearInterval(this.remotePresenceTimer)
+    this.remotePresenceTimer = null
   }
 
   /** Whether `conn` may set (or remove) the presence of `clientID`; claims it when nobody owns it. */
   private speaksFor (conn: Connection, clientID: number, removed: boolean): boolean {
     const owner = this.presenceOwners.get(clientID)
     if (owner === conn) return true
+    // A device on another node shows it: not this connection's to change.
+    if (!owner && this.remotePresence?.has(clientID)) return false
     const sameSession = owner?.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId
     if (owner && !sameSession) return false
     // A removal claims nothing: the id stays free for the client that announces it.
@@ -315,6 +375,8 @@ export class Room implements DocUpdateSubscriber {
     this.merged = null
     const awareness = this.awareness
     this.presenceOwners.clear()
+    this.stopRemotePresence()
+    this.remotePresence = null
     awareness?.destroy()
     awareness?.doc.destroy()
   }
@@ -386,7 +448,7 @@ export class Room implements DocUpdateSubscriber {
     this.loadedKeys = null
     if (claim) {
       void this.ctx.store.compact(this.name, snapshot, { pending: this.appended - cut.appended, remote, position: cut.position, token: claim.token })
-        .then(written => { if (written) this.ctx.updates.trim(this.name, cut.position) })
+        .then(written => { if (written) void this.ctx.updates.trim(this.name, cut.position) })
     }
     this.snapshotBytes = snapshot.byteLength
     this.logEntries -= cut.entries

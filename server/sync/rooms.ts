@@ -77,6 +77,16 @@ export class Rooms {
     return n
   }
 
+  /** Send `frame` to the connections of a loaded document that `to` picks; how many it went to. */
+  async sendTo (name: string, frame: Uint8Array, to: (conn: Room['connections'] extends Set<infer C> ? C : never) => boolean): Promise<number> {
+    const entry = this.entries.get(name)
+    if (!entry) return 0
+    const room = await entry.room.catch(() => null)
+    let n = 0
+    for (const conn of room?.connections ?? []) if (to(conn)) { conn.send(frame); n++ }
+    return n
+  }
+
   /**
    * Delete a document: close its sockets (`code`), unload it without writing, delete it from storage.
    * Callers revoke access first, so nobody can open it again meanwhile.

@@ -101,7 +101,8 @@ export class ClusterNode {
       '--unload-grace-ms', '500', '--registrations-per-ip', '1000000', ...(o.args ?? [])
     ], { cwd: root, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     capture(this.proc, this.logs)
-    await waitForLine(this.proc, this.logs, line => line.includes('"msg":"listening"'), `node ${this.name}`)
+    // The JSON 'listening' line, or the human one on stderr when --log-level hides info lines.
+    await waitForLine(this.proc, this.logs, line => line.includes('"msg":"listening"') || line.includes('session-sync is up'), `node ${this.name}`)
   }
 
   /** SIGKILL: no flush, no close frames, no goodbye to Redis or PostgreSQL. */

@@ -10,7 +10,6 @@ import { chromiumAvailable, launchBrowser, newDevice, screenshot, type ProblemLo
 import { startServer } from '../helpers/server.js'
 import { PASSWORD, editorText, signIn, signUp, typeAtEnd } from '../helpers/demo.js'
 import { ensureDemoBuilt } from '../../demo/build.js'
-import { SyncClient } from '../../client/index.js'
 
 if (process.env.CI && !chromiumAvailable()) throw new Error('CI=true but Chromium is missing: .ci/run should have installed it')
 
@@ -21,10 +20,7 @@ const expiry = (page: Page) => page.getByTestId('expiry-banner')
 const expirySeconds = (page: Page) => page.getByTestId('expiry-text').getAttribute('data-seconds').then(Number)
 const sdkDatabases = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map(d => d.name ?? '').filter(n => n.startsWith('sync-sdk-')))
 
-/** The SDK and server of the session lifecycle (stated reasons, expiry warnings, wipe on revoke). */
-const lifecycleInSdk = typeof (SyncClient.prototype as unknown as { staySignedIn?: unknown }).staySignedIn === 'function'
-
-describe.skipIf(!chromiumAvailable() || !lifecycleInSdk)('demo: session lifecycle', () => {
+describe.skipIf(!chromiumAvailable())('demo: session lifecycle', () => {
   let browser: Browser
   const servers: Server[] = []
   const log: ProblemLog = { problems: [], network: [] }

@@ -5,7 +5,7 @@ import { signedInDevice } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
 import { WEBHOOK_HEADERS, webhookSignature } from '../../server/hooks/webhooks.js'
-import type { DocumentChangeEvent, ServerHooks } from '../../server/hooks/hooks.js'
+import type { DocumentChangeEvent, SecurityHookEvent, ServerHooks, SessionEndEvent, SessionStartEvent } from '../../server/hooks/hooks.js'
 import type { ServerConfig } from '../../server/config.js'
 
 const SECRET = 'whsec-0123456789abcdef'
@@ -108,5 +108,29 @@ describe('server-side hooks and webhooks', () => {
     await waitFor(() => r.got.some(g => g.json.type === 'document.changed' && g.json.id !== firstId), undefined, 'a later delivery')
     await waitFor(() => r.got.filter(g => g.json.type === 'document.changed' && g.json.id !== firstId).length >= 6, undefined, 'the later delivery given up')
     expect(r.got.filter(g => g.json.id === firstId)).toHaveLength(6)
+  })
+
+  it('onSessionStart, onSessionEnd and onSecurityEvent follow sign-in and sign-out, and reach the webhook', async () => {
+    const r = await receiver()
+    const started: SessionStartEvent[] = []
+    const ended: SessionEndEvent[] = []
+    const security: SecurityHookEvent[] = []
+    const s = await start({ webhookUrl: r.url, webhookSecret: SECRET }, {
+      onSessionStart: e => { started.push(e) },
+      onSessionEnd: async e => { ended.push(e) },
+      onSecurityEvent: e => { security.push(e) }
+    })
+    const d = await signedInDevice(s.url)
+    await waitFor(() => started.length === 1, undefined, 'the start hook')
+    expect(started[0]).toMatchObject({ userId: d.tokens.userId, sessionId: d.tokens.sessionId })
+    expect((await d.api('POST', '/auth/logout')).status).toBe(204)
+    await waitFor(() => ended.length === 1, undefined, 'the end hook')
+    expect(ended[0]).toMatchObject({ userId: d.tokens.userId, sessionId: d.tokens.sessionId, reason: 'logout' })
+    expect(security.map(e => e.kind)).toEqual(expect.arrayContaining(['register', 'login_ok', 'logout']))
+    await waitFor(() => r.got.some(g => g.json.type === 'session.ended'), undefined, 'the webhook')
+    expect(r.got.filter(g => g.json.type === 'session.started')[0]!.json.data).toMatchObject({ sessionId: d.tokens.sessionId })
+    expect(r.got.every(verified)).toBe(true)
+    // Nothing secret rides along.
+    expect(r.got.map(g => g.body).join('')).not.toContain(d.tokens.refreshToken)
   })
 })

@@ -74,7 +74,7 @@ describe('session record writes', () => {
 
     const stored = await store.sessionById(session.id)
     expect(stored?.endedAt).toEqual(expect.any(Number))
-    expect(stored?.endReason).toBe('revoked')
+    expect(stored?.endReason).toBe('logout') // its own session: this device signed out
     expect(ended).toEqual([session.id])
     expect(await store.sessionsOfUser(session.userId)).toEqual([])
   })

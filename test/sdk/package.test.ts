@@ -80,7 +80,7 @@ void createBrowserClient
 // @ts-expect-error profileDir is required
 void createNodeClient({ url: 'x', device: { name: 'n', platform: 'node' } })
 const status: SyncStatus = 'synced'
-const reason: SessionEndReason = 'revoked'
+const reason: SessionEndReason = 'signed_out_elsewhere'
 const err: unknown = null
 if (err instanceof ApiRequestError) { const code: string = err.code; void code }
 interface Prefs { theme: 'light' | 'dark', fontSize: number }

@@ -118,6 +118,81 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(called).toBe(false)
   })
 
+  it('an ended session with a pending wipe stays listed until the wipe is delivered', async () => {
+    const s = await start()
+    const u = user()
+    const live = session(u.id)
+    const wiped = session(u.id, { endedAt: 10, endReason: 'signed_out_elsewhere', wipe: true })
+    await s.sessions.putSession(live)
+    await s.sessions.putSession(wiped)
+    expect(byId(await s.sessions.sessionsOfUser(u.id))).toEqual(byId([live, wiped]))
+    await s.sessions.putSession({ ...wiped, wipeDeliveredAt: 11 })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([live])
+  })
+
+  it('sessionsSeenBefore pages through sessions last seen before a time that still hold an address', async () => {
+    const s = await start()
+    const u = user()
+    const old = session(u.id, { lastSeenAt: 100 })
+    const oldEnded = session(u.id, { lastSeenAt: 150, endedAt: 160 })
+    const scrubbed = session(u.id, { lastSeenAt: 100, lastIp: '' })
+    const recent = session(u.id, { lastSeenAt: 10_000 })
+    for (const x of [old, oldEnded, scrubbed, recent]) await s.sessions.putSession(x)
+    const found = await s.sessions.sessionsSeenBefore(1000, 100)
+    const mine = found.filter(x => x.userId === u.id)
+    expect(byId(mine)).toEqual(byId([old, oldEnded]))
+    expect(await s.sessions.sessionsSeenBefore(1000, 1)).toHaveLength(1)
+    expect(await s.sessions.sessionsSeenBefore(1000, 0)).toEqual([])
+  })
+
+  it('deleteAccount leaves nothing of the account and nothing of others behind', async () => {
+    const s = await start()
+    const u = user()
+    const other = user()
+    await s.sessions.createUser(u)
+    await s.sessions.createUser(other)
+    const live = session(u.id)
+    const ended = session(u.id, { endedAt: 5 })
+    const keep = session(other.id)
+    for (const x of [live, ended, keep]) await s.sessions.putSession(x)
+    await s.sessions.indexRefreshHash('h-live', live.id)
+    await s.sessions.indexRefreshHash('h-ended', ended.id)
+    await s.sessions.indexRefreshHash('h-keep', keep.id)
+    await s.sessions.createPasskey(passkey(u.id))
+    const theirKey = passkey(other.id)
+    await s.sessions.createPasskey(theirKey)
+    const g = grant({ status: 'approved', userId: u.id, decidedBy: live.id })
+    const theirs = grant({ status: 'approved', userId: other.id })
+    await s.sessions.putDeviceGrant(g)
+    await s.sessions.putDeviceGrant(theirs)
+    const owned = doc(u.id, { [other.id]: 'editor' })
+    const shared = doc(other.id, { [u.id]: 'viewer' })
+    await s.sessions.putDoc(owned)
+    await s.sessions.putDoc(shared)
+
+    await s.sessions.deleteAccount(u.id)
+    expect(await s.sessions.userById(u.id)).toBeUndefined()
+    expect(await s.sessions.userByEmail(u.email)).toBeUndefined()
+    expect(await s.sessions.sessionById(live.id)).toBeUndefined()
+    expect(await s.sessions.sessionById(ended.id)).toBeUndefined()
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    expect(await s.sessions.sessionIdByRefreshHash('h-live')).toBeUndefined()
+    expect(await s.sessions.sessionIdByRefreshHash('h-ended')).toBeUndefined()
+    expect(await s.sessions.passkeysOfUser(u.id)).toEqual([])
+    expect(await s.sessions.deviceGrantById(g.id)).toBeUndefined()
+    expect(await s.sessions.deviceGrantByUserCode(g.userCode)).toBeUndefined()
+    expect(await s.sessions.docById(owned.id)).toBeUndefined()
+    expect(await s.sessions.docsOfUser(u.id)).toEqual([])
+    // The other account keeps everything, minus the deleted member and the deleted draft.
+    expect(await s.sessions.userById(other.id)).toEqual(other)
+    expect(await s.sessions.sessionById(keep.id)).toEqual(keep)
+    expect(await s.sessions.sessionIdByRefreshHash('h-keep')).toBe(keep.id)
+    expect(await s.sessions.passkeysOfUser(other.id)).toEqual([theirKey])
+    expect(await s.sessions.deviceGrantById(theirs.id)).toEqual(theirs)
+    expect(await s.sessions.docsOfUser(other.id)).toEqual([{ ...shared, members: {} }])
+    await s.sessions.deleteAccount(u.id) // nothing left: no error
+  })
+
   it('the refresh-hash index maps every hash issued to its session', async () => {
     const s = await start()
     const sid = id()
@@ -312,5 +387,54 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.securityEvents({ ...inRange, userId: bob, limit: 10 })).toEqual([])
     const restarted = await restart(s)
     expect(await restarted.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2]])
+  })
+
+  it('usersByEmailPrefix pages through one prefix in email order', async () => {
+    const s = await start()
+    const tag = randomUUID().slice(0, 8)
+    const users = ['c', 'a', 'b', 'd'].map(x => user({ email: `${tag}-${x}@example.com` }))
+    for (const u of users) await s.sessions.createUser(u)
+    await s.sessions.createUser(user({ email: `z${tag}-a@example.com` }))
+    const sorted = [...users].sort((x, y) => (x.email < y.email ? -1 : 1))
+    const first = await s.sessions.usersByEmailPrefix(tag, undefined, 3)
+    expect(first).toEqual(sorted.slice(0, 3))
+    expect(await s.sessions.usersByEmailPrefix(tag, first[2]!.email, 3)).toEqual(sorted.slice(3))
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-b`, undefined, 10)).toEqual([sorted[1]])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-x`, undefined, 10)).toEqual([])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}\u0000`, undefined, 10)).toEqual([])
+  })
+
+  it('daily counts add up, also when added concurrently; values replace; days come back in order', async () => {
+    let s = await start()
+    const day = 100_000 + Math.floor(Math.random() * 1_000_000)
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.addDailyCounts(day, { started: 1, edits: 3 })))
+    await s.sessions.addDailyCounts(day + 2, { started: 5 })
+    await s.sessions.setDailyValues(day, { active: 7 })
+    await s.sessions.setDailyValues(day, { active: 4 })
+    s = await restart(s)
+    expect(await s.sessions.dailyFigures(day, day + 3)).toEqual([
+      { day, values: { active: 4, edits: 60, started: 20 } },
+      { day: day + 2, values: { started: 5 } }
+    ])
+    expect(await s.sessions.dailyFigures(day + 1, day + 2)).toEqual([])
+    expect(await s.sessions.dailyFigures(day + 2, day + 2)).toEqual([])
+  })
+
+  it('activity is replaced by id, found by overlap with a time range, and deleted once ended before a time', async () => {
+    let s = await start()
+    const base = 4_000_000_000_000 + Math.floor(Math.random() * 1e9) * 1000
+    const a = { id: id(), userId: 'u1', sessionId: 's1', start: base, end: base + 100, edits: 1 }
+    const b = { id: id(), userId: 'u1', sessionId: 's2', start: base + 50, end: base + 60, edits: 0 }
+    const c = { id: id(), userId: 'u2', sessionId: 's3', start: base + 200, end: base + 300, edits: 9 }
+    for (const r of [c, a, b]) await s.sessions.putActivity(r)
+    const a2 = { ...a, end: base + 150, edits: 5 }
+    await s.sessions.putActivity(a2)
+    s = await restart(s)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([a2, b, c])
+    expect(await s.sessions.activityBetween(base + 120, base + 200, 10)).toEqual([a2])
+    expect(await s.sessions.activityBetween(base + 61, base + 1000, 1)).toEqual([a2])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(2)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([c])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(0)
   })
 })

@@ -1,9 +1,6 @@
 /** The session dashboard: every signed-in device, online now or last seen; sign one or all others out. */
 import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime, busy } from '../dom.js'
 
-/** A listed session; one revoked with a wipe request stays listed (`wipe: 'pending'`) until the device was told. */
-type Listed = SessionInfo & { wipe?: 'pending', endedAt?: number }
-
 /** Ask before signing a device out; `wipe`: also have it delete its local data. Null when cancelled. */
 const revokeDialog = (s: SessionInfo): Promise<{ wipe: boolean } | null> => new Promise(resolve => {
   let answer: { wipe: boolean } | null = null
@@ -26,6 +23,7 @@ import type { Ctx } from '../app.js'
 import { friendlyError, errorCode, type SessionInfo } from '../backend.js'
 import { onCodeSubmit } from './code-form.js'
 import { describeUserAgent, platformIcon, platformLabel } from '../device.js'
+import { alertBanner } from './alerts.js'
 
 /** "192.168.1.x": enough to recognise a network without printing the full address. */
 export const ipHint = (ip: string): string => {
@@ -92,7 +90,9 @@ export const devicesPage = (ctx: Ctx) => {
   const list = h('div', { class: 'device-list', 'data-testid': 'device-list', 'aria-live': 'polite' })
   const note = h('p', { class: 'muted small' })
   const othersBtn = h('button', { class: 'btn btn-danger', type: 'button', 'data-testid': 'revoke-others', onclick: () => void revokeOthers() }, icon('logout', 16), 'Sign out all other devices')
+  const alerts = alertBanner(ctx)
   const el = h('div', { class: 'page devices' },
+    alerts.el,
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Devices'), h('p', { class: 'muted', style: 'margin:4px 0 0' }, 'Every device signed in to your account. A green dot means it is connected now.')),
       h('span', { class: 'spacer' }),
@@ -100,7 +100,7 @@ export const devicesPage = (ctx: Ctx) => {
       othersBtn),
     list, note)
 
-  let sessions: Listed[] = []
+  let sessions: SessionInfo[] = []
   let destroyed = false
 
   const render = () => {
@@ -144,7 +144,7 @@ export const devicesPage = (ctx: Ctx) => {
   }
 
 
-  const revoke = async (s: Listed) => {
+  const revoke = async (s: SessionInfo) => {
     const answer = await revokeDialog(s)
     if (!answer) return
     try {
@@ -168,5 +168,5 @@ export const devicesPage = (ctx: Ctx) => {
   list.append(h('p', { class: 'muted' }, 'Loading devices…'))
   void load()
   const timer = setInterval(() => { if (document.visibilityState === 'visible') void load() }, 5000)
-  return { el, destroy () { destroyed = true; clearInterval(timer) } }
+  return { el, destroy () { destroyed = true; clearInterval(timer); alerts.destroy() } }
 }
