@@ -13,10 +13,10 @@ import { devicesPage } from './views/devices.js'
 import { settingsPage } from './views/settings.js'
 import { pairPage } from './views/pair.js'
 import { tvPage } from './views/tv.js'
-import { adminPage } from './views/admin.js'
 import { tasksPage } from './views/tasks.js'
 import { connectionBanner } from './views/connection.js'
 import { expiryBanner } from './views/expiry.js'
+import { adminPage } from './views/admin.js'
 
 const root = document.getElementById('app')!
 
@@ -51,6 +51,8 @@ const showSignedOut = (account: Account, reason: EndReason, wiped: boolean) => {
   if (wiped || reason === 'account_deleted') {
     endedDialog?.close()
     endedDialog = null
+    // A deleted account's copy on this device serves nothing any more.
+    if (reason === 'account_deleted' && !wiped) void backend.logout({ wipe: true }).catch(() => {})
     showAuth((END_TEXT[reason] ?? END_TEXT.unknown) + (wiped ? WIPED_TEXT : ''))
     return
   }
@@ -151,13 +153,13 @@ const startApp = (account: Account) => {
     else if (path === '/devices') view = devicesPage(ctx)
     else if (path === '/device') view = pairPage(ctx, new URLSearchParams(location.search).get('code') ?? '')
     else if (path === '/settings') view = settingsPage(ctx)
-    else if (path === '/admin') view = adminPage(ctx)
     else if (path === '/tasks') view = tasksPage(ctx)
+    else if (path === '/admin') view = adminPage(ctx)
     else { if (path !== '/') history.replaceState(null, '', '/'); view = homePage(ctx) }
     shell.main.replaceChildren(view.el)
     shell.refreshNav()
     shell.closeDrawer()
-    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/admin' ? 'Admin' : path === '/tasks' ? 'Tasks' : 'Drafts'
+    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/tasks' ? 'Tasks' : path === '/admin' ? 'Admin' : 'Drafts'
     document.title = `${title} · Tandem`
     shell.main.scrollTop = 0
   }

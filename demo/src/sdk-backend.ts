@@ -12,7 +12,7 @@ import type { DeviceCodeResponse, DeviceInfo, DocInfo, TokenResponse } from '../
 import { draftDocName } from '../../shared/api.js'
 import { Api, ApiRequestError, NetworkError, SessionEndedError, SessionState, type SyncClient, type DocHandle } from '../../client/index.js'
 import { createBrowserClient } from '../../client/browser.js'
-import { BackendError, type Account, type Backend, type EndReason, type ExpiryWarning, type LastActive, type OpenDoc, type Playback, type Task, type SecurityAlert } from './backend.js'
+import { BackendError, type Account, type Backend, type EndReason, type ExpiryWarning, type LastActive, type OpenDoc, type Playback, type SecurityAlert, type Task } from './backend.js'
 import { DEFAULT_PREFS, PREFERENCE_GUARDS, draftEdits, recordDraftEdit, type DraftEdit, type Preferences } from './model.js'
 
 const ACCOUNT_KEY = 'tandem.account'
@@ -35,15 +35,6 @@ const forgetLocal = () => {
   } catch { /* private mode */ }
 }
 
-/**
- * The session-lifecycle part of the SDK client (expiry warnings, activity), reached structurally so
- * that the demo also runs against an SDK without it (the calls are then no-ops).
- */
-interface LifecycleClient {
-  on (event: 'expiryWarning', cb: (w: { kind: 'idle' | 'absolute', expiresAt: number, inMs?: number }) => void): () => void
-  reportActivity?: () => unknown
-  staySignedIn?: () => Promise<unknown>
-}
 
 /** SDK errors as the UI's BackendError (with the server's error code, or 'offline'). */
 const translate = (err: unknown): unknown => {
@@ -142,11 +133,12 @@ export class SdkBackend implements Backend {
         forgetLocal()
         this.account = null
         this.fireEnded(this.lastEnd, true)
+        // Its profile is gone: the next sign-in starts a fresh client.
+        void this.dropClient()
       }),
       client.on('signedIn', () => this.setWarning(null)),
-      (client as unknown as LifecycleClient).on('expiryWarning', (w) => {
-        if (w && (w.kind === 'idle' || w.kind === 'absolute') && typeof w.expiresAt === 'number') this.setWarning({ kind: w.kind, expiresAt: w.expiresAt })
-      })
+      // `expiresAt` is server time; `inMs` is from the local clock, which the countdown runs on.
+      client.on('expiryWarning', (w) => this.setWarning({ kind: w.kind, expiresAt: Date.now() + w.inMs }))
     ]
     return client
   }
@@ -299,8 +291,7 @@ export class SdkBackend implements Backend {
 
   async listDevices () { return (await call(() => this.api.listSessions())).sessions }
   async revokeDevice (sessionId: string, opts: { wipe?: boolean } = {}) {
-    const api = this.api as unknown as { revokeSession (id: string, o?: { wipe?: boolean }): Promise<void> }
-    await call(() => api.revokeSession(sessionId, opts))
+    await call(() => this.api.revokeSession(sessionId, opts))
   }
   async revokeOtherDevices () { await call(() => this.api.revokeOtherSessions()) }
 
@@ -524,16 +515,16 @@ export class SdkBackend implements Backend {
   }
 
   reportActivity (): void {
-    const c = this.client as unknown as LifecycleClient | null
-    if (!c || !this.client?.signedIn) return
+    const c = this.client
+    if (!c?.signedIn) return
     if (this.warning?.kind === 'idle') this.setWarning(null)
-    void Promise.resolve(c.reportActivity?.()).catch(() => {})
+    void c.reportActivity().catch(() => {})
   }
 
   async staySignedIn (): Promise<void> {
-    const c = this.client as unknown as LifecycleClient | null
+    const c = this.client
     if (!c) throw new BackendError('session_ended', 'not signed in', 401)
-    await call(async () => { await c.staySignedIn?.() })
+    await call(async () => { await c.staySignedIn() })
     if (this.warning?.kind === 'idle') this.setWarning(null)
   }
 }

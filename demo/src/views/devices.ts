@@ -1,9 +1,6 @@
 /** The session dashboard: every signed-in device, online now or last seen; sign one or all others out. */
 import { h, icon, clear, toast, confirmDialog, openDialog, relativeTime, busy } from '../dom.js'
 
-/** A listed session; one revoked with a wipe request stays listed (`wipe: 'pending'`) until the device was told. */
-type Listed = SessionInfo & { wipe?: 'pending', endedAt?: number }
-
 /** Ask before signing a device out; `wipe`: also have it delete its local data. Null when cancelled. */
 const revokeDialog = (s: SessionInfo): Promise<{ wipe: boolean } | null> => new Promise(resolve => {
   let answer: { wipe: boolean } | null = null
@@ -103,7 +100,7 @@ export const devicesPage = (ctx: Ctx) => {
       othersBtn),
     list, note)
 
-  let sessions: Listed[] = []
+  let sessions: SessionInfo[] = []
   let destroyed = false
 
   const render = () => {
@@ -147,7 +144,7 @@ export const devicesPage = (ctx: Ctx) => {
   }
 
 
-  const revoke = async (s: Listed) => {
+  const revoke = async (s: SessionInfo) => {
     const answer = await revokeDialog(s)
     if (!answer) return
     try {

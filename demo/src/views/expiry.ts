@@ -3,7 +3,7 @@
  * the session) or "Your session ends in N s — Sign in again" (absolute: only a new sign-in does).
  * Signing in again happens in a dialog over the open app: open drafts and unsynced edits stay.
  */
-import { h, icon, busy, toast, openDialog, type DialogHandle } from '../dom.js'
+import { h, icon, toast, openDialog, type DialogHandle } from '../dom.js'
 import { friendlyError, type Account, type Backend, type ExpiryWarning } from '../backend.js'
 import { authForm } from './auth.js'
 
@@ -42,9 +42,9 @@ export const expiryBanner = (opts: ExpiryBannerOptions) => {
   }
   action.addEventListener('click', () => {
     if (warning?.kind === 'idle') {
-      void busy(action, async () => {
-        try { await backend.staySignedIn() } catch (err) { toast(friendlyError(err), 'error') }
-      })
+      // Not `busy()`: it would restore this label over a new warning's (e.g. now `absolute`).
+      action.disabled = true
+      backend.staySignedIn().catch(err => toast(friendlyError(err), 'error')).finally(() => { action.disabled = false })
       return
     }
     if (dialog) return
