@@ -51,7 +51,7 @@ export interface Playback { seconds: number, at: number, deviceName?: string, mi
 export interface Task { id: string, title: string, done: boolean }
 
 /** Why this device's session ended, for the sign-in-again prompt (the SDK's reasons). */
-export type EndReason = 'expired_idle' | 'expired_absolute' | 'signed_out_elsewhere' | 'password_changed' | 'refresh_reuse' | 'account_deleted' | 'logout' | 'unknown'
+export type EndReason = 'expired_idle' | 'expired_absolute' | 'signed_out_elsewhere' | 'password_changed' | 'refresh_reuse' | 'account_deleted' | 'signed_out_by_admin' | 'account_disabled' | 'suspicious_activity' | 'logout' | 'unknown'
 
 /** The session ends soon: `idle` unless there is activity, `absolute` whatever happens. */
 export interface ExpiryWarning { kind: 'idle' | 'absolute', expiresAt: number }

@@ -34,6 +34,9 @@ const END_TEXT: Record<EndReason, string> = {
   password_changed: 'You were signed out because your password was changed.',
   refresh_reuse: 'You were signed out because your sign-in was used from two places at once, which can mean it was copied. Sign in again, then check your devices.',
   account_deleted: 'You were signed out because this account was deleted.',
+  signed_out_by_admin: 'You were signed out by an administrator.',
+  account_disabled: 'You were signed out because an administrator disabled this account.',
+  suspicious_activity: 'You were signed out because of unusual activity on this session. Sign in again, then check your devices.',
   logout: 'You were signed out on this device.',
   unknown: 'You were signed out on this device.'
 }
