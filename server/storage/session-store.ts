@@ -115,7 +115,6 @@ export interface ApiKeyRecord {
   scopes: string[]
   name: string
   createdAt: number
-  lastUsedAt?: number
   revokedAt?: number
 }
 
