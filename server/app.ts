@@ -26,6 +26,8 @@ import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
+import type { SessionEventHandler } from './cluster/session-event-bus.js'
+import type { KeyStore } from './identity/key-store.js'
 import { CloseCode } from '../shared/protocol.js'
 import { HookRunner, type ServerHooks } from './hooks/hooks.js'
 import { WebhookSender } from './hooks/webhooks.js'
@@ -46,6 +48,8 @@ export interface AppOptions {
   merger?: Merger
   /** Server-side hooks: document changes, session starts and ends, security events (hooks/hooks.ts). */
   hooks?: ServerHooks
+  /** Runs between loading a document from storage and subscribing to its updates (tests). */
+  afterLoad?: (doc: string) => Promise<void>
   /** Replaces the `--geoip` database for anomaly detection (tests, embedders with their own). */
   locate?: Locate
 }
@@ -79,6 +83,8 @@ const insecureAuthenticate: AuthenticateHook = async () => ({ userId: 'anonymous
 export interface Storage {
   docs: DocStore
   sessions: SessionStore
+  /** Where the signing keys live when not in the data dir (PostgreSQL). */
+  keys?: KeyStore
   db?: Level<string, Uint8Array>
   /** Flush the document store, then close the database. */
   close(): Promise<void>
@@ -93,7 +99,7 @@ export const openStorage = async (config: ServerConfig, logger: Logger, metrics:
     if (config.fsync) logger.warn('--fsync has no effect with --store postgres: durability is set in PostgreSQL (fsync, synchronous_commit)')
     const { openPostgresStores } = await import('./storage/postgres/index.js')
     const pg = await openPostgresStores(config.databaseUrl, { flushIntervalMs: config.flushIntervalMs, maxBatchOps: config.maxBatchOps, logger, metrics })
-    return { docs: pg.docs, sessions: pg.sessions, close: () => pg.close() }
+    return { docs: pg.docs, sessions: pg.sessions, keys: pg.keys, close: () => pg.close() }
   }
   const db = new Level<string, Uint8Array>(path.join(config.dataDir, 'db'), { valueEncoding: 'view' })
   await db.open()
@@ -111,18 +117,33 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
+  const closeEnded: SessionEventHandler = ({ sessionId, reason }) => {
+    const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
+    if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+  }
+  // Identity is set up on the buses' shared state; the buses call back into it once it exists.
+  let identity: IdentitySetup | undefined
   const buses = await openBuses({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
-    onSessionEnded: ({ sessionId, reason }) => {
-      const closed = sessions.close(sessionId, CloseCode.sessionEnded, `device session ended: ${reason}`)
-      if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
+    sockets: sessions,
+    onSessionEnded: closeEnded,
+    onKeysChanged: () => {
+      identity?.reloadKeys().then(
+        r => logger.info(r, 'signing keys reloaded (rotated by another process)'),
+        (err: Error) => logger.error({ err: err.message }, 'signing key reload failed'))
+    },
+    recheckSessions: async () => {
+      const closed = await identity?.recheckSessions(closeEnded)
+      logger.info({ closed }, 're-checked live sockets against the store')
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
   let rooms: Rooms | undefined
-  const identity = !opts.authenticate && !config.insecureNoAuth ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!) : undefined
+  identity = !opts.authenticate && !config.insecureNoAuth
+    ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
+    : undefined
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
@@ -139,7 +160,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     if (SESSION_END_KINDS.has(e.kind) && e.sessionId) hookRunner.sessionEnded({ userId: e.userId, sessionId: e.sessionId, reason: e.kind === 'session_revoked' ? e.reason ?? 'revoked' : e.kind, at: e.at })
   })
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)

@@ -23,6 +23,7 @@ export interface ServerConfig {
   fsync: boolean
   compactMaxEntries: number
   compactMaxBytes: number
+  presenceTimeoutMs: number
   liveDocBudgetBytes: number
   shutdownTimeoutMs: number
   accessTokenTtlMs: number
@@ -59,7 +60,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   dataDir: { flag: 'data-dir', env: 'SYNC_DATA_DIR', kind: 'string', def: './data', help: 'directory of the LevelDB database (--store level) and the token signing keys' },
   store: { flag: 'store', env: 'SYNC_STORE', kind: 'string', def: 'level', help: 'where documents and accounts live: level (LevelDB in --data-dir) or postgres (--database-url)' },
   databaseUrl: { flag: 'database-url', env: 'SYNC_DATABASE_URL', kind: 'string', def: '', help: 'PostgreSQL URL for --store postgres (postgres://user:password@host:5432/db); DATABASE_URL is read too' },
-  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates and session events' },
+  redisUrl: { flag: 'redis-url', env: 'SYNC_REDIS_URL', kind: 'string', def: '', help: 'cluster mode (needs --store postgres): Redis URL (redis://host:6379) through which the nodes share document updates, session events, rate limits, used DPoP proofs and online counts' },
   redisPrefix: { flag: 'redis-prefix', env: 'SYNC_REDIS_PREFIX', kind: 'string', def: 'sync:', help: 'prefix of every Redis key this cluster uses' },
   logLevel: { flag: 'log-level', env: 'SYNC_LOG_LEVEL', kind: 'string', def: 'info', help: 'pino level: trace … fatal, silent' },
   insecureNoAuth: { flag: 'insecure-no-auth', env: 'SYNC_INSECURE_NO_AUTH', kind: 'bool', def: false, help: 'DEVELOPMENT ONLY: accept every socket with write access' },
@@ -72,6 +73,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   fsync: { flag: 'fsync', env: 'SYNC_FSYNC', kind: 'bool', def: false, help: 'fsync every batch (survive power loss, slower)' },
   compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
+  presenceTimeoutMs: { flag: 'presence-timeout-ms', env: 'SYNC_PRESENCE_TIMEOUT_MS', kind: 'int', def: 30_000, help: 'cluster mode: presence (awareness) of a device on another node that is not renewed for this long is removed (its node died)' },
   liveDocBudgetBytes: { flag: 'live-doc-budget-bytes', env: 'SYNC_LIVE_DOC_BUDGET_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'documents of 256 KB or more that devices join while they are edited may keep a live Y.Doc, up to this many encoded bytes in all (a live Y.Doc holds 4-6x its encoded size in heap). 0 = off' },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'SYNC_SHUTDOWN_TIMEOUT_MS', kind: 'int', def: 10_000, help: 'force exit if graceful shutdown takes longer' },
   accessTokenTtlMs: { flag: 'access-token-ttl-ms', env: 'SYNC_ACCESS_TOKEN_TTL_MS', kind: 'int', def: 10 * 60_000, help: 'access token (JWT) lifetime' },

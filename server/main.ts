@@ -1,6 +1,6 @@
 import { loadConfig, usage, ConfigError } from './config.js'
 import { createApp } from './app.js'
-import { rotateKeys } from './identity/keys.js'
+import { rotateSigningKeys } from './identity/rotate-cli.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
 const main = async () => {
@@ -9,10 +9,9 @@ const main = async () => {
     return
   }
   if (process.argv[2] === 'keys:rotate') {
-    // Adds a signing key (used from the next start); old keys verify until their tokens have expired.
+    // Adds a signing key; old keys verify until their tokens have expired.
     const config = loadConfig(process.argv.slice(3))
-    const { added, removed } = await rotateKeys(config.dataDir, config.accessTokenTtlMs + 60_000)
-    console.log(JSON.stringify({ added, removed }))
+    console.log(JSON.stringify(await rotateSigningKeys(config)))
     return
   }
   if (process.argv[2] === 'apikey') {

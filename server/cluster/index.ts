@@ -1,28 +1,50 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../observe/logger.js'
+import type { SessionSockets } from '../sync/session-sockets.js'
 import type { DocUpdateBus } from './doc-update-bus.js'
 import { LocalDocUpdateBus } from './local-doc-update-bus.js'
+import { LocalOnlineCounts } from './local-online-counts.js'
 import { LocalSessionEventBus } from './local-session-event-bus.js'
+import { memoryLimiters } from './memory-limiters.js'
+import { MemoryOnceCache } from './memory-once-cache.js'
 import type { SessionEventBus, SessionEventHandler } from './session-event-bus.js'
+import type { SharedState } from './shared-state.js'
 
 export interface Buses {
   updates: DocUpdateBus
   sessionEvents: SessionEventBus
+  /** Identity state all nodes share: used ids, rate-limit counters, online counts. */
+  state: SharedState
   /** After the rooms are unloaded: stop reading and close the connections. */
   close (): Promise<void>
 }
 
+export interface BusOptions {
+  redisUrl: string
+  prefix: string
+  logger: Logger
+  onSessionEnded: SessionEventHandler
+  /** This node's sockets, for the online counts. */
+  sockets: SessionSockets
+  /** Another node rotated the signing keys: re-read them. */
+  onKeysChanged?: () => void
+  /** Session events may have been missed (Redis was away too long): re-check every live socket. */
+  recheckSessions?: () => Promise<void>
+}
+
 /**
- * In-process buses without `redisUrl`; with it, Redis Streams shared by every node on that Redis. The
- * Redis client is loaded only when it is used.
+ * In-process buses and state without `redisUrl`; with it, Redis shared by every node on that Redis.
+ * The Redis client is loaded only when it is used.
  */
-export const openBuses = async (opts: { redisUrl: string, prefix: string, logger: Logger, onSessionEnded: SessionEventHandler }): Promise<Buses> => {
+export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   if (!opts.redisUrl) {
     const updates = new LocalDocUpdateBus()
-    return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEnded), close: () => updates.close() }
+    const state: SharedState = { once: new MemoryOnceCache(), limiters: memoryLimiters, online: new LocalOnlineCounts(opts.sockets) }
+    return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEnded), state, close: () => updates.close() }
   }
-  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }] = await Promise.all([
-    import('./redis-connection.js'), import('./stream-reader.js'), import('./redis-doc-update-bus.js'), import('./redis-session-event-bus.js')
+  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }] = await Promise.all([
+    import('./redis-connection.js'), import('./stream-reader.js'), import('./redis-doc-update-bus.js'), import('./redis-session-event-bus.js'),
+    import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js')
   ])
   const nodeId = randomUUID()
   const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
@@ -38,13 +60,20 @@ export const openBuses = async (opts: { redisUrl: string, prefix: string, logger
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
   const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEnded, busOpts)
-  opts.logger.info({ node: nodeId, prefix: opts.prefix }, 'cluster mode: document updates and session events on Redis')
+  if (opts.recheckSessions) watchSessionStreamGaps(readerConn, writer, reader, sessionEvents.key, opts.recheckSessions, opts.logger)
+  const onKeysChanged = opts.onKeysChanged
+  if (onKeysChanged) await followKeyChanges(reader, writer, opts.prefix, onKeysChanged)
+  const online = new RedisOnlineCounts(writer, opts.sockets, busOpts)
+  const state: SharedState = { once: new RedisOnceCache(writer, opts.prefix, opts.logger), limiters: redisLimiters(writer, opts.prefix), online }
+  opts.logger.info({ node: nodeId, prefix: opts.prefix }, 'cluster mode: document updates, session events and identity state on Redis')
   return {
     updates,
     sessionEvents,
+    state,
     async close () {
       await updates.close()
       await sessionEvents.close()
+      await online.close()
       await reader.close()
       await Promise.allSettled([writer.quit(), readerConn.quit()])
     }

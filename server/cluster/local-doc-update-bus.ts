@@ -5,8 +5,6 @@ import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 export class LocalDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
 
-  async position (): Promise<string> { return '' }
-
   subscribe (doc: string, _from: string, subscriber: DocUpdateSubscriber): void { this.subscribers.set(doc, subscriber) }
 
   unsubscribe (doc: string, subscriber: DocUpdateSubscriber): void {
@@ -14,8 +12,14 @@ export class LocalDocUpdateBus implements DocUpdateBus {
   }
 
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void {
-    this.subscribers.get(doc)?.deliver(update, frame, from)
+    this.subscribers.get(doc)?.deliver(update, frame, from, '')
   }
+
+  publishAwareness (): void {}
+
+  seen (): string { return '' }
+
+  async trim (): Promise<void> {}
 
   async close (): Promise<void> { this.subscribers.clear() }
 }

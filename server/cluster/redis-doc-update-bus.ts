@@ -5,23 +5,29 @@ import type { Connection } from '../sync/connection.js'
 import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 import { redisTimeId } from './redis-connection.js'
 import { field, type StreamReader } from './stream-reader.js'
+import { compareStreamIds } from './stream-id.js'
 
-/** Entries kept per document stream (approximately: MAXLEN ~). */
+/**
+ * Entries kept per document stream (approximately: MAXLEN ~). A safety bound: compaction trims the
+ * stream far earlier (`trim`), and what this drops is long in storage.
+ */
 export const DOC_STREAM_MAXLEN = 10_000
 /** A document stream nobody wrote to for this long is deleted, so idle documents hold no Redis memory. */
 export const DOC_STREAM_IDLE_MS = 60 * 60_000
-
 /**
- * How far back a new subscription reads. The node that accepted an update publishes it at once and
- * writes it to storage within its batch window; a load that ran in between misses it in storage, so the
- * subscription starts this much earlier and applies those updates again (applying a Yjs update twice
- * changes nothing).
+ * Entries younger than this stay in the stream even once a snapshot holds them: a node that loaded the
+ * previous snapshot just before reads them from the stream (the log rows of another node may not have
+ * been in storage yet when it loaded).
  */
-export const REPLAY_MS = 10_000
+export const TRIM_AFTER_MS = 60_000
+/** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
+export const AWARENESS_STREAM_MAXLEN = 100
+export const AWARENESS_REPLAY_MS = 30_000
 
 /**
  * Each document is a Redis Stream `<prefix>doc:<name>`: a node appends every update it accepts (with its
- * node id) and reads the streams of the documents it holds, skipping its own entries.
+ * node id and the update's store key) and reads the streams of the documents it holds, skipping its own
+ * entries. A stream id is a position: a snapshot records the one it holds everything up to.
  */
 export class RedisDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
@@ -31,21 +37,28 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   constructor (
     private readonly writer: Redis,
     private readonly reader: StreamReader,
-    private readonly opts: { prefix: string, nodeId: string, logger: Logger }
+    /** `trimAfterMs`: TRIM_AFTER_MS by default; 0 trims regardless of age. */
+    private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number }
   ) {}
 
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
-
-  position (): Promise<string> { return redisTimeId(this.writer, REPLAY_MS) }
+  /** Presence of the document's devices: short-lived, a stream so a new subscriber reads the last ones. */
+  private awarenessKey (doc: string): string { return `${this.opts.prefix}aw:${doc}` }
 
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void {
     this.subscribers.set(doc, subscriber)
-    this.reader.follow(this.key(doc), from, fields => {
+    this.reader.follow(this.key(doc), from === '' ? '0' : from, fields => {
       if (field(fields, 'n')?.toString() === this.opts.nodeId) return
       const update = field(fields, 'u')
       if (!update) return
       const bytes = new Uint8Array(update.buffer, update.byteOffset, update.byteLength)
-      this.subscribers.get(doc)?.deliver(bytes, encodeUpdate(bytes), null)
+      this.subscribers.get(doc)?.deliver(bytes, encodeUpdate(bytes), null, field(fields, 'k')?.toString() ?? '')
+    })
+    // Presence from the last AWARENESS_REPLAY_MS (by this node's clock): what devices elsewhere show now.
+    this.reader.follow(this.awarenessKey(doc), `${Math.max(0, Date.now() - AWARENESS_REPLAY_MS)}-0`, fields => {
+      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      const update = field(fields, 'u')
+      if (update) this.subscribers.get(doc)?.deliverAwareness(new Uint8Array(update.buffer, update.byteOffset, update.byteLength))
     })
   }
 
@@ -53,15 +66,16 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     if (this.subscribers.get(doc) !== subscriber) return
     this.subscribers.delete(doc)
     this.reader.unfollow(this.key(doc))
+    this.reader.unfollow(this.awarenessKey(doc))
   }
 
-  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined): void {
-    this.subscribers.get(doc)?.deliver(update, frame, from)
+  publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
+    this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    const key = this.key(doc)
+    const stream = this.key(doc)
     this.writer.multi()
-      .xadd(key, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', data)
-      .pexpire(key, DOC_STREAM_IDLE_MS)
+      .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', key, 'u', data)
+      .pexpire(stream, DOC_STREAM_IDLE_MS)
       .exec()
       .then(() => { this.failing = false }, (err: Error) => {
         if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
@@ -69,8 +83,34 @@ export class RedisDocUpdateBus implements DocUpdateBus {
       })
   }
 
+  publishAwareness (doc: string, update: Uint8Array): void {
+    const stream = this.awarenessKey(doc)
+    this.writer.multi()
+      .xadd(stream, 'MAXLEN', '~', AWARENESS_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength))
+      .pexpire(stream, AWARENESS_REPLAY_MS * 2)
+      .exec()
+      .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
+  }
+
+  seen (doc: string): string {
+    const id = this.reader.position(this.key(doc))
+    return id === undefined || id === '0' ? '' : id
+  }
+
+  async trim (doc: string, upTo: string): Promise<void> {
+    if (upTo === '') return
+    const stream = this.key(doc)
+    const delayMs = this.opts.trimAfterMs ?? TRIM_AFTER_MS
+    await (delayMs > 0 ? redisTimeId(this.writer, delayMs) : Promise.resolve(upTo))
+      .then(old => this.writer.xtrim(stream, 'MINID', compareStreamIds(old, upTo) < 0 ? old : upTo))
+      .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not trim the document stream'))
+  }
+
   async close (): Promise<void> {
-    for (const doc of this.subscribers.keys()) this.reader.unfollow(this.key(doc))
+    for (const doc of this.subscribers.keys()) {
+      this.reader.unfollow(this.key(doc))
+      this.reader.unfollow(this.awarenessKey(doc))
+    }
     this.subscribers.clear()
   }
 }

@@ -19,7 +19,8 @@ export class RedisSessionEventBus implements SessionEventBus {
     private readonly opts: { prefix: string, nodeId: string, logger: Logger }
   ) {}
 
-  private get key (): string { return `${this.opts.prefix}sessions` }
+  /** The stream every node reads. */
+  get key (): string { return `${this.opts.prefix}sessions` }
 
   static async start (writer: Redis, reader: StreamReader, handle: SessionEventHandler, opts: { prefix: string, nodeId: string, logger: Logger }): Promise<RedisSessionEventBus> {
     const bus = new RedisSessionEventBus(writer, reader, handle, opts)

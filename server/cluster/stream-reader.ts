@@ -34,6 +34,9 @@ export class StreamReader {
     this.changed()
   }
 
+  /** The id of the last entry read from `key` (or where its follow started); undefined when not followed. */
+  position (key: string): string | undefined { return this.streams.get(key)?.lastId }
+
   unfollow (key: string): void {
     if (this.streams.delete(key)) this.changed()
   }

@@ -66,7 +66,7 @@ export class AccessTokens {
   private async verifyTyped (token: string, typ: string, audience: string): Promise<Record<string, unknown>> {
     let kid: string | undefined
     try { kid = decodeProtectedHeader(token).kid } catch { throw new TokenError('invalid_token', 'malformed token') }
-    const key = this.keys.byKid(kid)
+    const key = await this.keys.findKid(kid)
     if (!key) throw new TokenError('invalid_token', 'unknown signing key')
     try {
       // `algorithms` pins EdDSA: `none` and HS256-with-the-public-key are refused before any crypto.

@@ -1,3 +1,4 @@
+import type { OnceCache } from '../cluster/once-cache.js'
 import { jwtVerify, EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose'
 
 /**
@@ -8,34 +9,16 @@ export const DPOP_MAX_SKEW_S = 60
 
 export class DpopError extends Error {}
 
-/**
- * Remembers proof `jti`s for as long as a proof could still be fresh, so each proof is usable once.
- * In memory, per process: a restarted process has no replay history for the first 2 × the skew
- * window, which a single node accepts; several nodes behind one API would have to share it.
- */
-export class JtiCache {
-  constructor (private readonly ttlS = 2 * DPOP_MAX_SKEW_S) {}
-  private seen = new Map<string, number>()
-  private lastSweep = 0
-
-  /** False when `jti` was already used. */
-  claim (jti: string, nowS: number): boolean {
-    if (nowS - this.lastSweep > 10) {
-      for (const [k, exp] of this.seen) if (exp < nowS) this.seen.delete(k)
-      this.lastSweep = nowS
-    }
-    if (this.seen.has(jti)) return false
-    this.seen.set(jti, nowS + this.ttlS)
-    return true
-  }
-}
+/** How long a proof's `jti` is remembered: as long as the proof could still be fresh. */
+const JTI_TTL_MS = 2 * DPOP_MAX_SKEW_S * 1000
 
 /**
  * Verifies a DPoP proof (RFC 9449 §4.3) for `method url` and returns the JWK thumbprint of the key
  * that signed it. Checks: `typ: dpop+jwt`, an asymmetric `alg`, the embedded public `jwk`, the
- * signature, `htm`, `htu` (scheme, host and path; no query), `iat` within ±DPOP_MAX_SKEW_S, a never-seen `jti`.
+ * signature, `htm`, `htu` (scheme, host and path; no query), `iat` within ±DPOP_MAX_SKEW_S, a never-seen `jti`
+ * (claimed in `used`, which a cluster shares).
  */
-export const verifyDpopProof = async (proof: string | undefined, method: string, url: string, jtis: JtiCache): Promise<string> => {
+export const verifyDpopProof = async (proof: string | undefined, method: string, url: string, used: OnceCache): Promise<string> => {
   if (!proof || typeof proof !== 'string') throw new DpopError('DPoP proof header missing')
   let header
   try { header = decodeProtectedHeader(proof) } catch { throw new DpopError('DPoP proof is not a JWT') }
@@ -52,7 +35,7 @@ export const verifyDpopProof = async (proof: string | undefined, method: string,
   const now = Math.floor(Date.now() / 1000)
   if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > DPOP_MAX_SKEW_S) throw new DpopError('DPoP proof is stale or from the future')
   if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128) throw new DpopError('DPoP proof jti missing')
-  if (!jtis.claim(payload.jti, now)) throw new DpopError('DPoP proof was already used')
+  if (!await used.claim('dpop', payload.jti, JTI_TTL_MS)) throw new DpopError('DPoP proof was already used')
   return calculateJwkThumbprint(header.jwk as JWK, 'sha256')
 }
 

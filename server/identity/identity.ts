@@ -5,7 +5,7 @@ import type { ServerConfig } from '../config.js'
 import type { Logger } from '../observe/logger.js'
 import { Failure } from '../errors.js'
 import { AccessTokens, STEP_UP_WINDOW_S, TokenError, type AccessClaims } from './access-token.js'
-import { DpopError, JtiCache, verifyDpopProof } from './dpop.js'
+import { DpopError, verifyDpopProof } from './dpop.js'
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js'
 import { hashRecoveryCode, newRecoveryCodes, newTotpSecret, sameHash, totpStep } from './mfa.js'
 import { AuthRateLimits, HourlyBudget, RateLimited } from './rate-limits.js'
@@ -13,6 +13,9 @@ import { hashRefreshToken, newRefreshToken, sealSuccessor, unsealSuccessor } fro
 import type { SecurityEventFields, SecurityEventKind, SecurityLog } from './security-events.js'
 import type { SessionRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 import { expiryPolicy, sessionDeadline } from './expiry-policy.js'
+import type { SharedState } from '../cluster/shared-state.js'
+import { MemoryOnceCache } from '../cluster/memory-once-cache.js'
+import { memoryLimiters } from '../cluster/memory-limiters.js'
 import { canonicalEmail, validEmail } from './email.js'
 
 /** What the HTTP layer knows about a request, for proofs, rate limits and the session dashboard. */
@@ -34,8 +37,6 @@ const TOUCH_EVERY_MS = 60_000
  * expiry and revocation. Transport-free; `onSessionEnded` lets the sync layer close sockets.
  */
 export class Identity {
-  private readonly proofJtis = new JtiCache()
-  private readonly usedChallenges = new JtiCache(MFA_CHALLENGE_MS / 1000 + 60)
   private readonly limits: AuthRateLimits
   private readonly registrations: HourlyBudget
   private readonly locks = new Map<string, Promise<unknown>>()
@@ -52,12 +53,15 @@ export class Identity {
     private readonly config: ServerConfig,
     private readonly logger: Logger,
     private readonly onSessionEnded: (sessionId: string, reason: SessionEndReason) => void,
-    private readonly onlineCount: (sessionId: string) => number,
+    /** Open sockets of a session on every node (cluster/online-counts.ts). */
+    private readonly onlineCount: (sessionId: string) => number | Promise<number>,
     /** Where security events go: log line, metric, store, listeners. */
-    readonly securityLog: SecurityLog
+    readonly securityLog: SecurityLog,
+    /** Used ids and rate-limit counters: this process's, or a cluster's (cluster/shared-state.ts). */
+    readonly shared: Pick<SharedState, 'once' | 'limiters'> = { once: new MemoryOnceCache(), limiters: memoryLimiters }
   ) {
-    this.limits = new AuthRateLimits(config.loginAttemptsPerAccount, config.loginAttemptsPerIp)
-    this.registrations = new HourlyBudget('register', config.registrationsPerIp)
+    this.limits = new AuthRateLimits(shared.limiters, 'auth', config.loginAttemptsPerAccount, config.loginAttemptsPerIp)
+    this.registrations = new HourlyBudget(shared.limiters, 'register', config.registrationsPerIp)
     this.policy = expiryPolicy(config)
   }
 
@@ -116,7 +120,7 @@ export class Identity {
       this.event('mfa_challenge_failed', { userId: user.id, ip: ctx.ip })
       throw new Failure(ErrorCode.invalidMfaCode, 'wrong or already used code')
     }
-    if (!this.usedChallenges.claim(String(claims.jti), Math.floor(Date.now() / 1000))) {
+    if (!await this.shared.once.claim('mfa', String(claims.jti), MFA_CHALLENGE_MS + 60_000)) {
       throw new Failure(ErrorCode.invalidToken, 'MFA challenge already used')
     }
     await this.limits.reset(user.email)
@@ -154,37 +158,40 @@ export class Identity {
     const user = await this.store.userById(session.userId)
     if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
 
+    // Decided on the record as stored, under the store's per-session update lock, so two nodes
+    // refreshing the same token at once hand out one successor: the second sees the first's rotation.
     const now = Date.now()
-    let next: string
-    if (sameHash(session.refreshHash, hash)) {
-      next = newRefreshToken()
-      session.prevRefreshHash = hash
-      session.prevRotatedAt = now
-      session.prevSealedSuccessor = sealSuccessor(refreshToken, next)
-      session.refreshHash = hashRefreshToken(next)
-      await this.store.indexRefreshHash(session.refreshHash, session.id)
-    } else {
-      const successor = session.prevRefreshHash === hash && session.prevSealedSuccessor && now - (session.prevRotatedAt ?? 0) <= this.config.refreshGraceMs
-        ? unsealSuccessor(refreshToken, session.prevSealedSuccessor)
-        : null
-      if (successor === null || hashRefreshToken(successor) !== session.refreshHash) {
-        this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
-        await this.endSession(session, 'refresh_reuse')
-        throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
-      }
-      next = successor
-    }
-    if (ctx.ip !== session.lastIp) this.onSessionUse?.({ ...session }, ctx.ip)
-    session.lastSeenAt = now
-    session.lastIp = ctx.ip
-    const { refreshHash, prevRefreshHash, prevRotatedAt, prevSealedSuccessor } = session
+    const fresh = newRefreshToken()
+    // Indexed before it is stored as current, so the new token always finds its session. Only when
+    // the token was current as read: a grace retry or a replay needs no new token.
+    const rotating = sameHash(session.refreshHash, hash)
+    if (rotating) await this.store.indexRefreshHash(hashRefreshToken(fresh), session.id)
+    let next = null as string | null
     const stored = await this.writeSession(session.id, cur => {
+      next = null
       if (cur.endedAt) return false
-      Object.assign(cur, { refreshHash, prevRefreshHash, prevRotatedAt, prevSealedSuccessor, lastSeenAt: now, lastIp: ctx.ip })
+      // A token that is current now was current when read (a current hash never comes back).
+      if (rotating && sameHash(cur.refreshHash, hash)) {
+        next = fresh
+        Object.assign(cur, { prevRefreshHash: hash, prevRotatedAt: now, prevSealedSuccessor: sealSuccessor(refreshToken, fresh), refreshHash: hashRefreshToken(fresh) })
+      } else {
+        const successor = cur.prevRefreshHash === hash && cur.prevSealedSuccessor && now - (cur.prevRotatedAt ?? 0) <= this.config.refreshGraceMs
+          ? unsealSuccessor(refreshToken, cur.prevSealedSuccessor)
+          : null
+        if (successor === null || hashRefreshToken(successor) !== cur.refreshHash) return false
+        next = successor
+      }
+      Object.assign(cur, { lastSeenAt: now, lastIp: ctx.ip })
       return true
     })
     if (!stored || stored.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
-    return this.tokenResponse(user, session, next)
+    if (next === null) {
+      this.event('refresh_reuse', { userId: session.userId, sessionId: session.id, ip: ctx.ip })
+      await this.endSession(stored, 'refresh_reuse')
+      throw new Failure(ErrorCode.refreshReuse, 'refresh token was already used: the device session has been revoked')
+    }
+    if (ctx.ip !== session.lastIp) this.onSessionUse?.({ ...session }, ctx.ip)
+    return this.tokenResponse(user, stored, next)
   }
 
   /** Verifies `Authorization: Bearer …` and that its device session is still live. */
@@ -224,7 +231,7 @@ export class Identity {
       if (s.endedAt || await this.endIfExpired(s)) continue
       live.push({
         id: s.id, deviceName: s.deviceName, platform: s.platform, userAgent: s.userAgent, createdAt: s.createdAt,
-        lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, current: s.id === a.session.id, online: this.onlineCount(s.id)
+        lastSeenAt: s.lastSeenAt, lastIp: s.lastIp, current: s.id === a.session.id, online: await this.onlineCount(s.id)
       })
     }
     return live.sort((x, y) => Number(y.current) - Number(x.current) || y.lastSeenAt - x.lastSeenAt)
@@ -369,17 +376,13 @@ export class Identity {
   }
 
   /**
-   * Changes a stored session record: one change at a time per session, each applied to the record as
-   * stored when its turn comes, so a write prepared from an older copy cannot undo another (e.g. clear
-   * `endedAt`). `change` returns false to leave the record as it is. Resolves with the stored record.
-   * Its own lock key: `rotate` (under the refresh lock of the same session) calls it.
+   * Changes a stored session record: one change at a time per session on every node (the store's
+   * `updateSession`), each applied to the record as stored when its turn comes, so a write prepared
+   * from an older copy cannot undo another (e.g. clear `endedAt`). `change` returns false to leave the
+   * record as it is. Resolves with the stored record.
    */
   private writeSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
-    return this.serialized(`write:${id}`, async () => {
-      const current = await this.store.sessionById(id)
-      if (current && change(current)) await this.store.putSession(current)
-      return current
-    })
+    return this.store.updateSession(id, change)
   }
 
   private async endOthers (a: Authed, reason: SessionEndReason, ctx: RequestContext): Promise<number> {
@@ -485,7 +488,7 @@ export class Identity {
   /** Verifies the request's DPoP proof; the JWK thumbprint of its key. */
   async proof (ctx: RequestContext): Promise<string> {
     try {
-      return await verifyDpopProof(ctx.dpop, ctx.method, ctx.url, this.proofJtis)
+      return await verifyDpopProof(ctx.dpop, ctx.method, ctx.url, this.shared.once)
     } catch (err) {
       if (err instanceof DpopError) throw new Failure(ErrorCode.invalidDpop, err.message)
       throw err

@@ -48,8 +48,8 @@ export class Pairing {
   private lastSweep = 0
 
   constructor (private readonly store: SessionStore, private readonly identity: Identity, private readonly config: ServerConfig) {
-    this.attempts = new AuthRateLimits(config.userCodeAttempts, config.userCodeAttempts)
-    this.codes = new HourlyBudget('device-code', config.deviceCodesPerIp)
+    this.attempts = new AuthRateLimits(identity.shared.limiters, 'user-code', config.userCodeAttempts, config.userCodeAttempts)
+    this.codes = new HourlyBudget(identity.shared.limiters, 'device-code', config.deviceCodesPerIp)
   }
 
   /** `POST /auth/device/code`: a device code and a user code for the device whose proof came with it. */

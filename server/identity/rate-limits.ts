@@ -1,4 +1,5 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import type { LimiterFactory } from '../cluster/limiters.js'
 
 export class RateLimited extends Error {
   constructor (readonly retryAfterS: number) { super('too many attempts') }
@@ -11,15 +12,15 @@ const retryAfterS = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeN
  * Failed-attempt budgets for the credential endpoints (login, MFA, step-up, refresh), per account and
  * per IP, over a 15-minute window. Only failures count: a busy office behind one NAT address, or a
  * device refreshing its token, never locks anyone out; guessing does. `rate-limiter-flexible` keeps the
- * counters; its Redis store can replace the memory one when several processes serve the API.
+ * counters, in memory or on Redis (`limiters`); `name` tells these budgets from other ones.
  */
 export class AuthRateLimits {
-  private readonly account: RateLimiterMemory
-  private readonly ip: RateLimiterMemory
+  private readonly account: RateLimiterAbstract
+  private readonly ip: RateLimiterAbstract
 
-  constructor (private readonly perAccount: number, private readonly perIp: number) {
-    this.account = new RateLimiterMemory({ keyPrefix: 'acct', points: Math.max(1, perAccount), duration: WINDOW_S })
-    this.ip = new RateLimiterMemory({ keyPrefix: 'ip', points: Math.max(1, perIp), duration: WINDOW_S })
+  constructor (limiters: LimiterFactory, name: string, private readonly perAccount: number, private readonly perIp: number) {
+    this.account = limiters({ keyPrefix: `${name}:acct`, points: Math.max(1, perAccount), duration: WINDOW_S })
+    this.ip = limiters({ keyPrefix: `${name}:ip`, points: Math.max(1, perIp), duration: WINDOW_S })
   }
 
   /** Throws RateLimited when a budget is used up; call before checking a credential. */
@@ -33,7 +34,7 @@ export class AuthRateLimits {
 
   /** Records one failed attempt against each given budget. */
   async fail (keys: { account?: string, ip?: string }): Promise<void> {
-    const spend = async (limiter: RateLimiterMemory, key?: string) => {
+    const spend = async (limiter: RateLimiterAbstract, key?: string) => {
       if (!key) return
       try { await limiter.consume(key) } catch (res) { if (!(res instanceof RateLimiterRes)) throw res }
     }
@@ -50,10 +51,10 @@ export class AuthRateLimits {
  * (whether an email has an account). Each key is its own budget; callers namespace them (`ip:…`).
  */
 export class HourlyBudget {
-  private readonly limiter: RateLimiterMemory
+  private readonly limiter: RateLimiterAbstract
 
-  constructor (name: string, points: number) {
-    this.limiter = new RateLimiterMemory({ keyPrefix: name, points: Math.max(1, points), duration: 60 * 60 })
+  constructor (limiters: LimiterFactory, name: string, points: number) {
+    this.limiter = limiters({ keyPrefix: name, points: Math.max(1, points), duration: 60 * 60 })
   }
 
   /** Spends one action from every key's budget; throws RateLimited when any of them was used up. */

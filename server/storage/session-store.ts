@@ -163,6 +163,13 @@ export interface SessionStore {
 
   putSession (s: SessionRecord): Promise<void>
   sessionById (id: string): Promise<SessionRecord | undefined>
+  /**
+   * Applies `change` to the session as stored and writes it when `change` returns true; resolves with
+   * the record as stored (changed or not), undefined when there is none. Updates of one session run
+   * one at a time on every node sharing the store: each sees the record the previous one wrote.
+   * `change` must be synchronous and free of side effects beyond the record (it may run again).
+   */
+  updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined>
   sessionsOfUser (userId: string): Promise<SessionRecord[]>
   /** Maps every refresh-token hash ever issued to its session, so a replayed one finds its session. */
   indexRefreshHash (hash: string, sessionId: string): Promise<void>

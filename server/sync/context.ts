@@ -20,6 +20,8 @@ export interface SyncConfig {
   compactMaxEntries: number
   /** …or past this many bytes. */
   compactMaxBytes: number
+  /** Presence of a device on another node is dropped when not renewed for this long. */
+  presenceTimeoutMs: number
 }
 
 /** What the sync core needs from its surroundings; `app.ts` builds it. */
@@ -35,4 +37,6 @@ export interface SyncContext {
   liveDocs: LiveDocBudget
   /** Fans accepted updates out to the document's room here and on the other nodes. */
   updates: DocUpdateBus
+  /** Runs between loading a document from storage and subscribing to its updates (tests force races there). */
+  afterLoad?: (doc: string) => Promise<void>
 }

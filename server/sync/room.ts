@@ -4,7 +4,7 @@ import { EMPTY_UPDATE, encodeAwareness, encodeSyncStep1, isEmptyStateVector } fr
 import { decodeAwarenessUpdate, encodeAwarenessEntries } from '../../shared/awareness.js'
 import type { Connection } from './connection.js'
 import type { SyncContext } from './context.js'
-import type { StoredDoc } from '../storage/doc-store.js'
+import type { Claim, StoredDoc } from '../storage/doc-store.js'
 import { cancelRoom, deferRoom } from './turn-end.js'
 import { checkUpdateV1 } from '../yjs/update-check.js'
 import { UpdateLog } from './update-log.js'
@@ -23,7 +23,7 @@ const LIVE_DOC_MIN_BYTES = 256 * 1024
 const MAX_PRESENCE_IDS = 16
 
 /** Where a compaction cut the room's history: what its snapshot covers. */
-interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number }
+interface Cut { recent: number, syncMerges: number, appended: number, entries: number, bytes: number, keys: number, position: string }
 
 /**
  * One loaded document and the connections editing it. The room holds the document as one merged Yjs
@@ -39,6 +39,9 @@ export class Room implements DocUpdateSubscriber {
   private awareness: awarenessProtocol.Awareness | null = null
   /** The connection that first announced each awareness client id: only it changes or removes that entry. */
   private readonly presenceOwners = new Map<number, Connection>()
+  /** Presence of devices on other nodes (cluster mode): when each entry was last renewed (performance.now()). */
+  private remotePresence: Map<number, number> | null = null
+  private remotePresenceTimer: NodeJS.Timeout | null = null
   readonly connections = new Set<Connection>()
   /** Everything accepted up to the last merge, as one update (null: nothing yet). */
   private merged: Uint8Array | null
@@ -72,9 +75,14 @@ export class Room implements DocUpdateSubscriber {
   private liveApplied = 0
   private liveCharge = 0
   private liveUsed = false
+  /** Store keys of the updates other nodes accepted since the last compaction (its snapshot covers them). */
+  private remoteKeys: string[] = []
+  /** Store keys of the log entries loaded: their bus entries are already in `merged`. */
+  private loadedKeys: Set<string> | null
 
   constructor (readonly name: string, stored: StoredDoc, private readonly ctx: SyncContext, private readonly merger: Merger, private readonly onEmpty: (room: Room) => void) {
     this.merged = stored.update
+    this.loadedKeys = stored.keys.length > 0 ? new Set(stored.keys) : null
     this.logEntries = stored.logEntries
     this.logBytes = stored.logBytes
     this.snapshotBytes = stored.snapshotBytes
@@ -93,7 +101,9 @@ export class Room implements DocUpdateSubscriber {
       const ids = [...conn.awarenessIds].filter(id => awareness.states.has(id))
       if (ids.length > 0) {
         awarenessProtocol.removeAwarenessStates(awareness, ids, null)
-        this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+        const update = awarenessProtocol.encodeAwarenessUpdate(awareness, ids)
+        this.broadcast(encodeAwareness(update), null)
+        this.ctx.updates.publishAwareness(this.name, update)
       }
     }
     if (this.connections.size === 0) this.onEmpty(this)
@@ -206,26 +216,30 @@ export class Room implements DocUpdateSubscriber {
     checkUpdateV1(update)
     // Copied into the room's log until the next merge (and kept by the store until its batch is
     // written): a view into the socket's read buffer would keep all of that buffer alive.
-    this.ctx.store.append(this.name, this.recent.push(update))
+    const key = this.ctx.store.append(this.name, this.recent.push(update))
     this.appended++
     this.logEntries++
     this.logBytes += update.byteLength
-    this.ctx.updates.publish(this.name, update, frame, from)
+    this.ctx.updates.publish(this.name, update, frame, from, key)
     // Compaction starts at the end of the turn, after the sockets' writes (turn-end.ts).
     if (!this.compacting && this.compactionDue()) deferRoom(this)
   }
 
   /**
    * An update on the bus: the room's own (already in its log, sent to all but `from`), or one another
-   * node accepted and stored (`from` null), which joins the log without being stored again.
+   * node accepted and stored under `key` (`from` null), which joins the log without being stored again
+   * and counts toward compaction (whichever node holds the lease compacts it). One the room loaded
+   * from storage is skipped: its devices have it.
    */
-  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined): void {
+  deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void {
     if (from === null) {
-      if (this.destroyed) return
+      if (this.destroyed || (key !== '' && this.loadedKeys?.delete(key))) return
       checkUpdateV1(update)
       this.recent.push(update)
-      // Not this node's to compact (it did not store them): merged in memory, as a sync would.
-      if (this.recent.length > this.ctx.config.compactMaxEntries * 10) this.current()
+      if (key !== '') this.remoteKeys.push(key)
+      this.logEntries++
+      this.logBytes += update.byteLength
+      if (!this.compacting && this.compactionDue()) deferRoom(this)
     }
     this.broadcast(frame, from ?? null)
   }
@@ -244,23 +258,76 @@ export class Room implements DocUpdateSubscriber {
     const entries = decodeAwarenessUpdate(update)
     const kept = entries.filter(entry => this.speaksFor(from, entry.clientID, entry.removed))
     if (kept.length === 0) return
+    if (kept.length < entries.length) {
+      update = encodeAwarenessEntries(kept)
+      frame = encodeAwareness(update)
+    }
+    awarenessProtocol.applyAwarenessUpdate(this.presence(), update, from)
+    this.broadcast(frame, from)
+    this.ctx.updates.publishAwareness(this.name, update)
+  }
+
+  private presence (): awarenessProtocol.Awareness {
     if (!this.awareness) {
       // The doc only carries the awareness' clientID; like a built doc it is never a subdocument.
       this.awareness = new awarenessProtocol.Awareness(new Y.Doc({ guid: BUILT_DOC_GUID }))
       this.awareness.setLocalState(null) // the server has no presence of its own
     }
-    if (kept.length < entries.length) {
-      update = encodeAwarenessEntries(kept)
-      frame = encodeAwareness(update)
+    return this.awareness
+  }
+
+  /**
+   * Presence that devices on another node sent (that node applied the ownership rules): applied and
+   * sent to every device here, except entries for ids a connection of this node owns. An entry not
+   * renewed within --presence-timeout-ms is removed (devices renew theirs every 15 s; its node died).
+   */
+  deliverAwareness (update: Uint8Array): void {
+    if (this.destroyed) return
+    const entries = decodeAwarenessUpdate(update)
+    const kept = entries.filter(entry => !this.presenceOwners.has(entry.clientID))
+    if (kept.length === 0) return
+    const remote = this.remotePresence ??= new Map()
+    const now = performance.now()
+    for (const entry of kept) {
+      if (entry.removed) remote.delete(entry.clientID)
+      else remote.set(entry.clientID, now)
     }
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, from)
-    this.broadcast(frame, from)
+    if (kept.length < entries.length) update = encodeAwarenessEntries(kept)
+    awarenessProtocol.applyAwarenessUpdate(this.presence(), update, 'remote')
+    this.broadcast(encodeAwareness(update), null)
+    if (!this.remotePresenceTimer && remote.size > 0) {
+      this.remotePresenceTimer = setInterval(this.expireRemotePresence, Math.max(50, this.ctx.config.presenceTimeoutMs / 4))
+      this.remotePresenceTimer.unref()
+    }
+  }
+
+  private expireRemotePresence = (): void => {
+    const remote = this.remotePresence
+    const awareness = this.awareness
+    if (!remote || !awareness) return
+    const oldest = performance.now() - this.ctx.config.presenceTimeoutMs
+    const gone: number[] = []
+    for (const [id, at] of remote) if (at < oldest) gone.push(id)
+    for (const id of gone) remote.delete(id)
+    const ids = gone.filter(id => awareness.states.has(id))
+    if (ids.length > 0) {
+      awarenessProtocol.removeAwarenessStates(awareness, ids, 'timeout')
+      this.broadcast(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, ids)), null)
+    }
+    if (remote.size === 0) this.stopRemotePresence()
+  }
+
+  private stopRemotePresence (): void {
+    if (this.remotePresenceTimer) clearInterval(this.remotePresenceTimer)
+    this.remotePresenceTimer = null
   }
 
   /** Whether `conn` may set (or remove) the presence of `clientID`; claims it when nobody owns it. */
   private speaksFor (conn: Connection, clientID: number, removed: boolean): boolean {
     const owner = this.presenceOwners.get(clientID)
     if (owner === conn) return true
+    // A device on another node shows it: not this connection's to change.
+    if (!owner && this.remotePresence?.has(clientID)) return false
     const sameSession = owner?.principal.sessionId !== undefined && owner.principal.sessionId === conn.principal.sessionId
     if (owner && !sameSession) return false
     // A removal claims nothing: the id stays free for the client that announces it.
@@ -306,6 +373,8 @@ export class Room implements DocUpdateSubscriber {
     this.merged = null
     const awareness = this.awareness
     this.presenceOwners.clear()
+    this.stopRemotePresence()
+    this.remotePresence = null
     awareness?.destroy()
     awareness?.doc.destroy()
   }
@@ -327,12 +396,31 @@ export class Room implements DocUpdateSubscriber {
   }
 
   /**
-   * Merge `merged` and `recent` into a snapshot in the merge worker. The room keeps accepting updates
-   * meanwhile; the snapshot covers those before the cut, and the store keeps the log entries after it.
+   * Claim the store's compaction lease, then merge `merged` and `recent` into a snapshot in the merge
+   * worker. The room keeps accepting updates meanwhile; the snapshot covers those before the cut, and
+   * the store keeps the log entries after it. Without the lease (another node compacts the document)
+   * the merge only shrinks the room's memory.
    */
   private startCompaction (): Promise<void> {
-    const cut: Cut = { recent: this.recent.length, syncMerges: this.syncMerges, appended: this.appended, entries: this.logEntries, bytes: this.logBytes }
-    const parts = this.parts()
+    const compacting = this.ctx.store.claimCompaction(this.name)
+      .catch((err: Error) => {
+        this.ctx.logger.error({ doc: this.name, err: err.message }, 'could not claim the compaction lease; merging in memory only')
+        return null
+      })
+      .then(claim => this.destroyed ? undefined : this.mergeAndStore(claim))
+      .finally(() => {
+        this.compacting = null
+        // What arrived meanwhile may be due already; it compacts at the end of a turn, after the writes.
+        if (!this.destroyed && this.compactionDue()) deferRoom(this)
+      })
+    this.compacting = compacting
+    return compacting
+  }
+
+  private mergeAndStore (claim: Claim | null): Promise<void> {
+    const cut: Cut = { recent: this.recent.length, syncMerges: this.syncMerges, appended: this.appended, entries: this.logEntries, bytes: this.logBytes, keys: this.remoteKeys.length, position: this.ctx.updates.seen(this.name) }
+    // A snapshot another node wrote since this room loaded: the new one must hold it too.
+    const parts = claim?.snapshot ? [claim.snapshot, ...this.parts()] : this.parts()
     const timer = this.ctx.metrics.compactionLatency.startTimer()
     const merging = parts.length === 1
       ? Promise.resolve(this.merged ?? parts[0]!.slice())
@@ -343,24 +431,23 @@ export class Room implements DocUpdateSubscriber {
         built.doc?.destroy()
         return built.update
       })
-    const compacting = merging
+    return merging
       .then(snapshot => {
         if (!snapshot || this.destroyed) return
-        this.compacted(snapshot, cut)
+        this.compacted(snapshot, cut, claim)
         timer()
       })
       .catch((err: Error) => this.ctx.logger.error({ doc: this.name, err: err.message }, 'compaction failed'))
-      .finally(() => {
-        this.compacting = null
-        // What arrived meanwhile may be due already; it compacts at the end of a turn, after the writes.
-        if (!this.destroyed && this.compactionDue()) deferRoom(this)
-      })
-    this.compacting = compacting
-    return compacting
   }
 
-  private compacted (snapshot: Uint8Array, cut: Cut): void {
-    this.ctx.store.compact(this.name, snapshot, this.appended - cut.appended)
+  private compacted (snapshot: Uint8Array, cut: Cut, claim: Claim | null): void {
+    const remote = this.remoteKeys.slice(0, cut.keys)
+    this.remoteKeys = this.remoteKeys.slice(cut.keys)
+    this.loadedKeys = null
+    if (claim) {
+      void this.ctx.store.compact(this.name, snapshot, { pending: this.appended - cut.appended, remote, position: cut.position, token: claim.token })
+        .then(written => { if (written) void this.ctx.updates.trim(this.name, cut.position) })
+    }
     this.snapshotBytes = snapshot.byteLength
     this.logEntries -= cut.entries
     this.logBytes -= cut.bytes

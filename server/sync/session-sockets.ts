@@ -18,14 +18,19 @@ export class SessionSockets {
   private bySession = new Map<string, SessionMember | Set<SessionMember>>()
   /** Told when a session has no live socket left (its last one closed, or all were closed). */
   onSessionOffline: (sessionId: string) => void = () => {}
+  /** Told whenever the number of a session's sockets changes (cluster-wide online counts). */
+  onCountChanged: (sessionId: string, count: number) => void = () => {}
 
   add (member: SessionMember): void {
     const sid = member.principal.sessionId
     if (!sid) return
     const held = this.bySession.get(sid)
+    const before = this.count(sid)
     if (held === undefined) this.bySession.set(sid, member)
     else if (held instanceof Set) held.add(member)
     else if (held !== member) this.bySession.set(sid, new Set([held, member]))
+    const after = this.count(sid)
+    if (after !== before) this.onCountChanged(sid, after)
   }
 
   /** Put `next` in the place of `previous` (same session), without the session going offline in between. */
@@ -41,11 +46,17 @@ export class SessionSockets {
     const held = sid ? this.bySession.get(sid) : undefined
     if (held === undefined) return
     if (held instanceof Set) {
-      held.delete(member)
-      if (held.size > 0) return
+      if (!held.delete(member)) return
+      if (held.size > 0) { this.onCountChanged(sid!, held.size); return }
     } else if (held !== member) return
     this.bySession.delete(sid!)
+    this.onCountChanged(sid!, 0)
     this.onSessionOffline(sid!)
+  }
+
+  /** The sessions with at least one live socket here, with their socket counts. */
+  * entries (): IterableIterator<[string, number]> {
+    for (const [sid, held] of this.bySession) yield [sid, held instanceof Set ? held.size : 1]
   }
 
   count (sessionId: string): number {
@@ -60,6 +71,7 @@ export class SessionSockets {
     const members = held instanceof Set ? [...held] : [held]
     for (const m of members) m.close(code, reason)
     this.bySession.delete(sessionId)
+    this.onCountChanged(sessionId, 0)
     this.onSessionOffline(sessionId)
     return members.length
   }

@@ -123,11 +123,8 @@ describe('--redis-url: two nodes', () => {
     expect(await onB.closed).toBe(CloseCode.sessionEnded)
   })
 
-  // KNOWN GAP: each node numbers its appends to a document from the log it loaded, so two nodes that
-  // hold the same document write the same sequence numbers and the store keeps only one of each pair
-  // (ON CONFLICT DO NOTHING). Snapshots written at unload cover it; a crash before one loses updates.
-  // Marked `fails` until appends are numbered cluster-wide; it then passes and must lose the marker.
-  it.fails('the log in PostgreSQL holds the edits of both nodes before any compaction', async () => {
+  // Each node's appends carry keys of their own (store id and counter): none is dropped as a duplicate.
+  it('the log in PostgreSQL holds the edits of both nodes before any compaction', async () => {
     const { a, b } = await twoNodes()
     const owner = await signedInDevice(a.url)
     const { docName } = (await owner.api('POST', '/docs', { title: 'Log' })).body

@@ -50,7 +50,8 @@ class HeldMerger implements Merger {
 const compactionsOf = async (s: { metrics: { compactions: { get (): Promise<{ values: { value: number }[] }> } } }) => (await s.metrics.compactions.get()).values[0]?.value ?? 0
 
 /** A document's stored snapshot and live log (entries at or above the watermark), once the entries below it are cleared. */
-const waitForStored = async (db: Level<string, Uint8Array>, name: string) => {
+/** `until`: also wait until the stored state passes this check (writes land after the sockets see them). */
+const waitForStored = async (db: Level<string, Uint8Array>, name: string, until: (stored: { snapshot: Uint8Array, log: Uint8Array[] }) => boolean = () => true) => {
   const docs = db.sublevel<string, Uint8Array>('docs', { valueEncoding: 'view' })
   let found: { snapshot: Uint8Array, log: Uint8Array[] } | null = null
   await waitFor(async () => {
@@ -63,7 +64,7 @@ const waitForStored = async (db: Level<string, Uint8Array>, name: string) => {
       log.push(value)
     }
     found = { snapshot, log }
-    return true
+    return until(found)
   }, 5000, 'the snapshot written and the covered log entries removed')
   return found!
 }
@@ -181,7 +182,7 @@ describe('LevelDocStore', () => {
     for (let i = 10; i < 14; i++) text.insert(text.length, `${i},`)
     await store.flush() // the four after the cut are written…
     for (let i = 14; i < 17; i++) text.insert(text.length, `${i},`) // …and three more are still queued
-    store.compact('d', snapshot, 7)
+    store.compact('d', snapshot, { pending: 7 })
     await store.flush()
     await waitFor(async () => (await countKeys(docs, 'u!d!')) === 7, 2000, 'the covered entries removed')
     const seqs: number[] = []
@@ -192,7 +193,7 @@ describe('LevelDocStore', () => {
     expect(loaded.snapshotBytes).toBe(snapshot.byteLength)
     expect(copy.getText('t').toString()).toBe(text.toString())
     // The next compaction covers everything; one that would cover less than the last is refused.
-    expect(() => store.compact('d', Y.encodeStateAsUpdate(doc), 8)).toThrow(/covers fewer updates/)
+    expect(() => store.compact('d', Y.encodeStateAsUpdate(doc), { pending: 8 })).toThrow(/covers fewer updates/)
     store.compact('d', Y.encodeStateAsUpdate(doc))
     await store.flush()
     await waitFor(async () => (await countKeys(docs, 'u!d!')) === 0, 2000, 'the log emptied')
@@ -326,10 +327,13 @@ describe('compaction in the server', () => {
     await type(40, 45)
     const late = new RawClient(`${s.wsUrl}/joined`)
     await waitFor(() => late.synced && late.text() === text.toString(), 5000, 'a later device to sync')
-    const stored = await waitForStored(s.db!, 'joined')
-    const replay = new Y.Doc()
-    for (const u of [stored.snapshot, ...stored.log]) Y.applyUpdate(replay, u)
-    expect(replay.getText('t').toString()).toBe(text.toString())
+    const replayed = (stored: { snapshot: Uint8Array, log: Uint8Array[] }) => {
+      const replay = new Y.Doc()
+      for (const u of [stored.snapshot, ...stored.log]) Y.applyUpdate(replay, u)
+      return replay.getText('t').toString()
+    }
+    const stored = await waitForStored(s.db!, 'joined', st => replayed(st) === text.toString())
+    expect(replayed(stored)).toBe(text.toString())
     held.open()
     for (const c of [writer, watcher, joiner, late]) c.ws.terminate()
     await s.close()

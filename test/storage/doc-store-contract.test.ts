@@ -38,7 +38,7 @@ describe.each(backends)('DocStore contract: $name', backend => {
 
   it('a document never written loads empty', async () => {
     const s = await start()
-    expect(await s.docs.load(name())).toEqual({ update: null, snapshotBytes: 0, logEntries: 0, logBytes: 0 })
+    expect(await s.docs.load(name())).toEqual({ update: null, snapshotBytes: 0, logEntries: 0, logBytes: 0, position: '', keys: [] })
   })
 
   it('appends, flushes and loads the merged state after a restart', async () => {
@@ -109,7 +109,7 @@ describe.each(backends)('DocStore contract: $name', backend => {
     for (let i = 10; i < 14; i++) ydoc.getArray('a').push([i])
     await s.docs.flush() // the four after the cut are written...
     for (let i = 14; i < 17; i++) ydoc.getArray('a').push([i]) // ...and three more are still queued
-    s.docs.compact(doc, snapshot, 7)
+    s.docs.compact(doc, snapshot, { pending: 7 })
     await s.docs.flush()
     s = await restart(s)
     const loaded = await s.docs.load(doc)
@@ -134,6 +134,23 @@ describe.each(backends)('DocStore contract: $name', backend => {
     const loaded = await s.docs.load(doc)
     expect(loaded).toMatchObject({ snapshotBytes: second.byteLength, logEntries: 1 })
     expect(contents(loaded.update).text).toBe('abcd')
+  })
+
+  it('a claimed compaction resolves true once written; a reload reads its snapshot and the rest', async () => {
+    let s = await start()
+    const doc = name()
+    await s.docs.load(doc)
+    const ydoc = writer(s.docs, doc)
+    for (let i = 0; i < 5; i++) ydoc.getArray('a').push([i])
+    const claim = await s.docs.claimCompaction(doc)
+    expect(claim).toMatchObject({ snapshot: null })
+    const snapshot = Y.encodeStateAsUpdate(ydoc)
+    ydoc.getArray('a').push([5])
+    expect(await s.docs.compact(doc, snapshot, { pending: 1, token: claim!.token })).toBe(true)
+    s = await restart(s)
+    const loaded = await s.docs.load(doc)
+    expect(loaded).toMatchObject({ snapshotBytes: snapshot.byteLength, logEntries: 1 })
+    expect(contents(loaded.update).items).toEqual([0, 1, 2, 3, 4, 5])
   })
 
   it('keeps documents apart and each one in order across many batches', async () => {
@@ -170,7 +187,7 @@ describe.each(backends)('DocStore contract: $name', backend => {
     await expect(s.docs.destroy(doc)).rejects.toThrow(/while loaded/)
     s.docs.release(doc)
     await s.docs.destroy(doc) // flushes first: nothing queued for it lands after the delete
-    expect(await s.docs.load(doc)).toEqual({ update: null, snapshotBytes: 0, logEntries: 0, logBytes: 0 })
+    expect(await s.docs.load(doc)).toEqual({ update: null, snapshotBytes: 0, logEntries: 0, logBytes: 0, position: '', keys: [] })
     s = await restart(s)
     expect((await s.docs.load(doc)).update).toBeNull()
     expect(contents((await s.docs.load(kept)).update).text).toBe('kept')

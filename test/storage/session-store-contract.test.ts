@@ -96,6 +96,28 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.sessionsOfUser(id())).toEqual([])
   })
 
+  it('updateSession applies concurrent changes one after another, each to the record as stored', async () => {
+    const s = await start()
+    const u = user()
+    const x = session(u.id, { lastSeenAt: 0 })
+    await s.sessions.putSession(x)
+    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateSession(x.id, cur => { cur.lastSeenAt += 1; return true })))
+    expect((await s.sessions.sessionById(x.id))!.lastSeenAt).toBe(20)
+    // false leaves the record as stored and resolves with it.
+    const seen = await s.sessions.updateSession(x.id, cur => { cur.lastIp = '10.9.9.9'; return false })
+    expect(seen!.lastSeenAt).toBe(20)
+    expect((await s.sessions.sessionById(x.id))!.lastIp).toBe('127.0.0.1')
+    // Ending a session through an update takes it out of sessionsOfUser.
+    const ended = await s.sessions.updateSession(x.id, cur => { cur.endedAt = 5; cur.endReason = 'logout'; return true })
+    expect(ended).toMatchObject({ endedAt: 5, endReason: 'logout' })
+    expect(await s.sessions.sessionsOfUser(u.id)).toEqual([])
+    let called = false
+    expect(await s.sessions.updateSession(id(), () => { called = true; return true })).toBeUndefined()
+    expect(await s.sessions.updateSession('a\u0000b', () => { called = true; return true })).toBeUndefined()
+    expect(called).toBe(false)
+  })
+
   it('the refresh-hash index maps every hash issued to its session', async () => {
     const s = await start()
     const sid = id()

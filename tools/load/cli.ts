@@ -10,6 +10,9 @@ import { WORKER_ENV, runInProcesses, runWorker } from './processes.js'
 const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenario steady [options]
 
   --target URL          deployment to test (http://host:port); only this address is contacted
+  --urls A,B,C          cluster nodes (http://host:port each): device k syncs through node k mod N and
+                        fails over to the next nodes when its node goes away; logins and refreshes go
+                        to --target (default: the first of --urls). Server CPU: pass --server-pid
   --scenario NAME       steady | idle | storm | churn | coldload
   --users U             simulated users (default 10)
   --devices D           devices per user (default 4)
@@ -51,11 +54,14 @@ const main = async () => {
       'offline-edits': { type: 'string', default: '5' }, history: { type: 'string', default: '10000' }, 'unload-wait': { type: 'string', default: '0' }, mode: { type: 'string', default: 'light' },
       auth: { type: 'string', default: 'api' }, 'server-pid': { type: 'string' }, 'login-concurrency': { type: 'string', default: '8' },
       'connect-batch': { type: 'string', default: '200' }, 'max-seconds': { type: 'string', default: '300' }, json: { type: 'boolean', default: false },
-      processes: { type: 'string', default: '1' },
+      processes: { type: 'string', default: '1' }, urls: { type: 'string' },
       'drop-edits': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false }
     }
   })
+  const urls = v.urls ? v.urls.split(',').map(u => u.trim().replace(/\/$/, '')).filter(Boolean) : undefined
+  if (urls?.some(u => !/^https?:\/\/[^/]+$/.test(u))) throw new Error('--urls takes http(s)://host:port origins, comma-separated')
+  v.target ??= urls?.[0]
   if (v.help || !v.target) { console.log(HELP); process.exit(v.help ? 0 : 2) }
   const scenario = v.scenario as ScenarioName
   if (!['steady', 'idle', 'storm', 'churn', 'coldload'].includes(scenario)) throw new Error(`unknown scenario ${scenario}`)
@@ -63,11 +69,12 @@ const main = async () => {
   const deadline = Date.now() + num(v['max-seconds']) * 1000
   const progress = (line: string) => { if (!v.json) process.stderr.write(`\r[${scenario}] ${line}`.padEnd(110)) }
   const fleetOpts: FleetOptions = {
-    target: v.target.replace(/\/$/, ''), users: num(v.users), devicesPerUser: Math.max(scenario === 'coldload' ? 2 : 1, num(v.devices)),
+    target: v.target.replace(/\/$/, ''), urls, users: num(v.users), devicesPerUser: Math.max(scenario === 'coldload' ? 2 : 1, num(v.devices)),
     mode: v.mode === 'full' ? 'full' : 'light', auth: v.auth === 'none' ? 'none' : 'api', runId: randomBytes(4).toString('hex'),
     loginConcurrency: num(v['login-concurrency'])
   }
-  const serverPid = v['server-pid'] ? num(v['server-pid']) : localServerPid(fleetOpts.target)
+  // Several nodes are several processes: found by port only for a single target.
+  const serverPid = v['server-pid'] ? num(v['server-pid']) : urls ? null : localServerPid(fleetOpts.target)
   if (serverPid && !v['server-pid'] && !v.json) process.stderr.write(`[${scenario}] local server: pid ${serverPid} (found by port)\n`)
   const processes = Math.max(1, Math.floor(num(v.processes)))
   if (processes > 1 && scenario === 'coldload') throw new Error('coldload measures one fresh device: it runs in one process')

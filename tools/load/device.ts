@@ -11,6 +11,12 @@ import type { RunStats } from './run-stats.js'
 export interface DeviceOptions {
   /** `ws://host:port/sync` */
   syncUrl: string
+  /**
+   * Other nodes of a cluster (`ws://host:port/sync` each), tried in turn after `syncUrl` when a
+   * connection fails or the server goes away (1001, 1006, 1011-1013), as a device behind a load
+   * balancer would land on another node.
+   */
+  failoverUrls?: string[]
   docName: string
   userId: string
   deviceId: string
@@ -38,6 +44,9 @@ export interface DeviceOptions {
   framing?: 'y-websocket' | 'hocuspocus'
 }
 
+/** Close codes that mean the node, not the device, is the problem: try the next node. */
+const NODE_GONE = new Set([1001, 1006, 1011, 1012, 1013])
+
 /** Hocuspocus message types and auth sub-types (@hocuspocus/server types.ts, @hocuspocus/common auth.ts). */
 const HP = { auth: 2, syncReply: 4, tokenAuth: 0, permissionDenied: 1, authenticated: 2 } as const
 
@@ -60,6 +69,8 @@ export class SimDevice {
   /** Light mode: what the device has received of the other clients (its reconnects ask for the rest only). */
   private readonly held = new HeldVector()
   private wantOnline = false
+  /** Index into [syncUrl, ...failoverUrls] of the node this device connects to. */
+  private node = 0
   private syncedWaiters: (() => void)[] = []
   private step2Waiters: (() => void)[] = []
   synced = false
@@ -79,7 +90,7 @@ export class SimDevice {
   async connect (reason: 'connect' | 'expired' = 'connect'): Promise<void> {
     this.wantOnline = true
     this.synced = false
-    let url = `${this.opts.syncUrl}/${this.opts.docName}`
+    let url = `${this.nodeUrl}/${this.opts.docName}`
     if (this.opts.getToken) {
       try {
         url += `?${TOKEN_QUERY_PARAM}=${encodeURIComponent(await this.opts.getToken(reason))}`
@@ -97,6 +108,11 @@ export class SimDevice {
     ws.on('error', (err) => this.opts.stats.errors.add(`socket:${err.message.slice(0, 40)}`))
     ws.on('close', (code) => this.onClose(ws, code))
     return this.whenSynced()
+  }
+
+  /** The sync endpoint this device uses now. */
+  get nodeUrl (): string {
+    return this.node === 0 ? this.opts.syncUrl : this.opts.failoverUrls![this.node - 1]!
   }
 
   whenSynced (): Promise<void> {
@@ -252,6 +268,7 @@ export class SimDevice {
     this.opts.stats.closes.add(String(code))
     if (code === CloseCode.sessionEnded) { this.signedOut = true; return }
     const expired = code === CloseCode.tokenExpired
+    if (NODE_GONE.has(code) && this.opts.failoverUrls?.length) this.node = (this.node + 1) % (this.opts.failoverUrls.length + 1)
     const delay = expired ? 0 : 50 + Math.random() * 200
     this.opts.stats.reconnects++
     setTimeout(() => {

@@ -3,8 +3,13 @@ import { DeviceCredentials, registerUser } from './auth.js'
 import type { RunStats } from './run-stats.js'
 
 export interface FleetOptions {
-  /** `http://host:port` of the deployment. */
+  /** `http://host:port` of the deployment: logins, refreshes and (without `urls`) sync sockets. */
   target: string
+  /**
+   * Nodes of a cluster (`http://host:port` each): device k opens its socket on node k mod N and fails
+   * over to the following nodes in turn. HTTP calls still go to `target`.
+   */
+  urls?: string[]
   users: number
   devicesPerUser: number
   mode: 'light' | 'full'
@@ -34,7 +39,8 @@ export const pool = async <T>(items: T[], limit: number, fn: (item: T) => Promis
 
 /** Users and their devices, each device logged in with its own key (auth `api`). Nothing connects yet. */
 export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<SimUser[]> => {
-  const syncUrl = opts.target.replace(/^http/, 'ws') + '/sync'
+  const syncUrls = (opts.urls?.length ? opts.urls : [opts.target]).map(u => u.replace(/^http/, 'ws') + '/sync')
+  let k = 0
   const users: SimUser[] = Array.from({ length: opts.users }, (_, i) => ({ userId: `u${i}`, docName: `load-${opts.runId}-u${i}`, devices: [], credentials: [] }))
   if (opts.auth === 'api') {
     await pool(users, opts.loginConcurrency, async u => registerUser(opts.target, `${opts.runId}-${u.userId}@load.test`, PASSWORD))
@@ -51,8 +57,10 @@ export const createFleet = async (opts: FleetOptions, stats: RunStats): Promise<
   for (const u of users) {
     for (let j = 0; j < opts.devicesPerUser; j++) {
       const creds = u.credentials[j]
+      const order = syncUrls.map((_, i) => syncUrls[(k + i) % syncUrls.length]!)
+      k++
       u.devices.push(new SimDevice({
-        syncUrl, docName: u.docName, userId: u.userId, deviceId: `${u.userId}.d${j}`, mode: opts.mode, stats,
+        syncUrl: order[0]!, failoverUrls: order.slice(1), docName: u.docName, userId: u.userId, deviceId: `${u.userId}.d${j}`, mode: opts.mode, stats,
         ...creds?.forDevice(opts.renewInBand ?? true)
       }))
     }

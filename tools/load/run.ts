@@ -28,7 +28,7 @@ export const runLoadWithStats = async ({ scenario, fleet: fleetOpts, scenarioOpt
   const gen = process.cpuUsage(genBefore)
   const devices = allDevices(users)
   const report: LoadReport = {
-    scenario, target: fleetOpts.target, users: fleetOpts.users, devices: devices.length, mode: fleetOpts.mode, loginSeconds,
+    scenario, target: fleetOpts.urls?.length ? fleetOpts.urls.join(',') : fleetOpts.target, users: fleetOpts.users, devices: devices.length, mode: fleetOpts.mode, loginSeconds,
     measuredSeconds: result.measuredSeconds, editsSent: stats.editsSent, delivered: stats.delivered,
     deliveredPerSecond: result.measuredSeconds > 0 ? stats.delivered / result.measuredSeconds : 0,
     latencyMs: stats.latency.summary(), logins: stats.logins, reconnects: stats.reconnects, refreshes: stats.refreshes,

@@ -1,6 +1,6 @@
 import { mergeUpdates } from '../../yjs/merge-updates.js'
 import type { Level } from 'level'
-import type { DocStore, StoredDoc } from '../doc-store.js'
+import type { Claim, Coverage, DocStore, StoredDoc } from '../doc-store.js'
 import type { Logger } from '../../observe/logger.js'
 import type { Metrics } from '../../observe/metrics.js'
 
@@ -66,6 +66,8 @@ export class LevelDocStore implements DocStore {
   /** Operations ever queued, and how many of the oldest of them are written: what `flush()` waits on. */
   private queuedOps = 0
   private writtenOps = 0
+  /** Callers of `written`, resolved when a batch brings `writtenOps` to theirs. */
+  private waiters: Array<{ ops: number, resolve: () => void }> = []
 
   constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {}
 
@@ -97,21 +99,28 @@ export class LevelDocStore implements DocStore {
       update: updates.length === 0 ? null : mergeUpdates(updates, err => this.opts.logger.error({ doc: name, err: err.message }, 'stored updates could not be applied; merged as bytes')),
       snapshotBytes: snapshot?.byteLength ?? 0,
       logEntries: updates.length - (snapshot ? 1 : 0),
-      logBytes
+      logBytes,
+      position: '',
+      keys: []
     }
   }
 
-  append (name: string, update: Bytes): void {
+  append (name: string, update: Bytes): string {
     const log = this.tracked(name)
     const seq = log.nextSeq++
     const op: Op = { type: 'put', key: logKey(name, seq), value: update, seq }
     log.queued.push(op)
     this.queuedLogs.add(log)
     this.enqueue(op)
+    return ''
   }
 
-  compact (name: string, snapshot: Bytes, pending = 0): void {
+  /** One process writes the database: always granted. */
+  async claimCompaction (): Promise<Claim> { return { token: 0, snapshot: null } }
+
+  compact (name: string, snapshot: Bytes, cover: Coverage = {}): Promise<boolean> {
     const log = this.tracked(name)
+    const pending = cover.pending ?? 0
     // The first log entry the snapshot does not cover: the watermark written with it.
     const upTo = log.nextSeq - pending
     if (!Number.isInteger(pending) || pending < 0 || upTo < log.firstSeq) throw new Error(`compaction of ${name} covers fewer updates than its last one`)
@@ -131,6 +140,23 @@ export class LevelDocStore implements DocStore {
     log.firstSeq = upTo
     this.opts.metrics?.compactions.inc()
     this.schedule()
+    return this.written(this.queuedOps).then(() => true)
+  }
+
+  /** Resolves once the first `ops` operations ever queued are written. */
+  private written (ops: number): Promise<void> {
+    if (this.writtenOps >= ops) return Promise.resolve()
+    return new Promise(resolve => this.waiters.push({ ops, resolve }))
+  }
+
+  private wakeWaiters (): void {
+    if (this.waiters.length === 0) return
+    const still: typeof this.waiters = []
+    for (const w of this.waiters) {
+      if (this.writtenOps >= w.ops) w.resolve()
+      else still.push(w)
+    }
+    this.waiters = still
   }
 
   release (name: string): void {
@@ -223,11 +249,12 @@ export class LevelDocStore implements DocStore {
     // Batches run one at a time and a failed one goes back in front of the queue, so once this one is
     // written every operation queued so far is (skipped ones were superseded by a snapshot in it).
     const upTo = this.queuedOps
-    if (ops.length === 0) { this.writtenOps = upTo; return Promise.resolve() }
+    if (ops.length === 0) { this.writtenOps = upTo; this.wakeWaiters(); return Promise.resolve() }
     const started = process.hrtime.bigint()
     const write = this.writeOps(ops).then(
       () => {
         this.writtenOps = upTo
+        this.wakeWaiters()
         this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
         this.opts.metrics?.persistBatchSize.observe(ops.length)
         this.retryDelayMs = 50

@@ -30,6 +30,8 @@ export class LevelSessionStore implements SessionStore {
   private readonly userEvents: Sub<string>
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
+  /** The last queued update of each session being updated. */
+  private readonly updating = new Map<string, Promise<unknown>>()
 
   constructor (private readonly db: Level<string, Uint8Array>) {
     const sub = <V>(name: string) => db.sublevel<string, V>(name, { valueEncoding: 'json' }) as unknown as Sub<V>
@@ -85,6 +87,19 @@ export class LevelSessionStore implements SessionStore {
   }
 
   sessionById (id: string) { return this.sessions.get(id) }
+
+  /** One process holds a LevelDB database: updates of a session queue in memory. */
+  updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    const run = (this.updating.get(id) ?? Promise.resolve()).then(async () => {
+      const current = await this.sessions.get(id)
+      if (current && change(current)) await this.putSession(current)
+      return current
+    })
+    const tail = run.catch(() => {})
+    this.updating.set(id, tail)
+    void tail.then(() => { if (this.updating.get(id) === tail) this.updating.delete(id) })
+    return run
+  }
 
   async sessionsOfUser (userId: string) {
     const ids = await this.userSessions.keys({ gt: `${userId}!`, lt: `${userId}!\xff` }).all()

@@ -1,9 +1,11 @@
 import type pg from 'pg'
 import { mergeUpdates } from '../../yjs/merge-updates.js'
-import type { DocStore, StoredDoc } from '../doc-store.js'
+import { randomUUID } from 'node:crypto'
+import type { Claim, Coverage, DocStore, StoredDoc } from '../doc-store.js'
 import type { Logger } from '../../observe/logger.js'
 import type { Metrics } from '../../observe/metrics.js'
 import { inTransaction } from './pool.js'
+import { compareStreamIds } from '../../cluster/stream-id.js'
 
 type Bytes = Uint8Array
 
@@ -14,87 +16,102 @@ export interface PostgresDocStoreOptions {
   maxBatchOps: number
   logger: Logger
   metrics?: Metrics
+  /** How long a compaction lease lasts (default COMPACTION_LEASE_MS). */
+  leaseMs?: number
 }
 
-interface Append { kind: 'append', name: string, seq: number, data: Bytes, skip: boolean }
-interface Compaction { kind: 'compact', name: string, snapshot: Bytes, watermark: number }
+interface Append { kind: 'append', name: string, n: number, data: Bytes }
+interface Compaction {
+  kind: 'compact'
+  name: string
+  snapshot: Bytes
+  position: string
+  token: number | undefined
+  /** This store's rows of the document numbered below it are covered. */
+  ownBelow: number
+  /** Rows loaded (by seq) and rows of other stores (by key) that the snapshot covers. */
+  loaded: string[]
+  remoteOrigins: string[]
+  remoteNs: number[]
+  /** Settles `compact`'s promise: whether the snapshot was written. */
+  done: (written: boolean) => void
+}
 type Op = Append | Compaction
 
 interface DocLog {
-  nextSeq: number
-  /** Appends of this document still in the queue (not yet handed to a batch), oldest first. */
-  queued: Append[]
+  /** Keys (`n`) of this store's appends since the last compaction call, oldest first. */
+  own: number[]
+  /** Seqs of the rows the last load read, covered by the next compaction. */
+  loaded: string[]
+  /** The fence of the snapshot this store read or wrote last: another one is merged before replacing it. */
+  seen: number
+  /** Position of the stored snapshot found by the last claim (a new snapshot covers at least it). */
+  claimedPosition: string
 }
 
-/** Snapshot rows per multi-row INSERT: PostgreSQL takes at most 65535 parameters per statement. */
-const MAX_SNAPSHOT_ROWS = 10_000
+/** How long a compaction lease lasts; its holder renews it with each compaction. */
+export const COMPACTION_LEASE_MS = 30_000
 const RETRY_MIN_MS = 50
 const RETRY_MAX_MS = 5000
 /** Attempts `close()` makes to write what is queued before it gives up and reports what is lost. */
 const CLOSE_ATTEMPTS = 5
 
-// The snapshot row (seq -1) and then the log from the watermark on, in one statement: one consistent
-// view even while another batch commits.
+// The snapshot row (seq -1) and then the log from the watermark on (rows of older versions of this
+// store below it are dead), in one statement: one consistent view even while another batch commits.
 const LOAD_SQL = `
-  SELECT -1::bigint AS seq, snapshot AS data, watermark FROM doc_snapshots WHERE name = $1
+  SELECT -1::bigint AS seq, snapshot AS data, watermark, position, fence, NULL AS origin, NULL::bigint AS n FROM doc_snapshots WHERE name = $1
   UNION ALL
-  SELECT seq, data, NULL FROM doc_updates
+  SELECT seq, data, NULL, NULL, NULL, origin, n FROM doc_updates
   WHERE name = $1 AND seq >= COALESCE((SELECT watermark FROM doc_snapshots WHERE name = $1), 0)
   ORDER BY seq`
 
-const rowsSql = (rows: number, columns: number): string => {
-  const parts: string[] = []
-  for (let r = 0; r < rows; r++) {
-    const cols: string[] = []
-    for (let c = 1; c <= columns; c++) cols.push(`$${r * columns + c}`)
-    parts.push(`(${cols.join(',')})`)
-  }
-  return parts.join(',')
-}
+// Granted when nobody holds the lease, it expired, or this store holds it; each grant is a new fence.
+const CLAIM_SQL = `
+  WITH granted AS (
+    INSERT INTO doc_compactions (name, fence, holder, until) VALUES ($1, 1, $2, now() + $3 * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET fence = doc_compactions.fence + 1, holder = excluded.holder, until = excluded.until
+    WHERE doc_compactions.until < now() OR doc_compactions.holder = excluded.holder
+    RETURNING fence
+  )
+  SELECT g.fence, s.fence AS snapshot_fence, s.position, CASE WHEN s.fence IS DISTINCT FROM $4 THEN s.snapshot END AS snapshot
+  FROM granted g LEFT JOIN doc_snapshots s ON s.name = $1`
 
 /**
  * A retried batch may already be committed (the connection broke after COMMIT, before its answer):
- * rows it wrote are skipped, and a snapshot never replaces a newer one.
+ * rows it wrote are skipped by their key, and a compaction is fenced.
  *
- * Appends go as three arrays, one statement of constant text whatever the batch size: faster for
- * large batches than a multi-row VALUES list, whose parsing grows with the rows (bytea arrays travel
+ * Appends go as arrays, one statement of constant text whatever the batch size: faster for large
+ * batches than a multi-row VALUES list, whose parsing grows with the rows (bytea arrays travel
  * hex-encoded, which small updates do not notice).
- * Snapshots, few and large, go as binary parameters of a VALUES list.
  */
-const insertUpdates = (ops: Append[]): [string, unknown[]] => [
-  `INSERT INTO doc_updates (name, seq, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
-   ON CONFLICT (name, seq) DO NOTHING`,
-  [ops.map(op => op.name), ops.map(op => op.seq), ops.map(op => op.data)]
-]
-const upsertSnapshots = (ops: Compaction[]): [string, unknown[]] => [
-  `INSERT INTO doc_snapshots (name, snapshot, watermark) VALUES ${rowsSql(ops.length, 3)}
-   ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, watermark = excluded.watermark
-   WHERE doc_snapshots.watermark <= excluded.watermark`,
-  ops.flatMap(op => [op.name, op.snapshot, op.watermark])
-]
-const deleteCovered = (ops: Compaction[]): [string, unknown[]] => [
-  `DELETE FROM doc_updates u USING unnest($1::text[], $2::bigint[]) AS c(name, watermark)
-   WHERE u.name = c.name AND u.seq < c.watermark`,
-  [ops.map(op => op.name), ops.map(op => op.watermark)]
+const insertUpdates = (origin: string, ops: Append[]): [string, unknown[]] => [
+  `INSERT INTO doc_updates (name, origin, n, data) SELECT u.name, $1, u.n, u.data FROM unnest($2::text[], $3::bigint[], $4::bytea[]) AS u(name, n, data)
+   ON CONFLICT (name, origin, n) DO NOTHING`,
+  [origin, ops.map(op => op.name), ops.map(op => op.n), ops.map(op => op.data)]
 ]
 
-const chunks = <T>(items: T[], size: number): T[][] => {
-  const out: T[][] = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
+/** A key `append` returned: the writing store and its counter. */
+const parseKey = (key: string): [string, number] | null => {
+  const at = key.lastIndexOf(':')
+  const n = Number(key.slice(at + 1))
+  return at > 0 && Number.isSafeInteger(n) ? [key.slice(0, at), n] : null
 }
 
+
 /**
- * PostgreSQL document store: tables `doc_snapshots` and `doc_updates` (migrations/001_init.sql).
+ * PostgreSQL document store: tables `doc_snapshots` and `doc_updates` (migrations/001_init.sql, 004).
  * Appends are queued and written as one INSERT per window (--flush-ms), so thousands of edits per
- * second cost a handful of statements. A compaction writes the snapshot with its watermark
- * (the first sequence number it does not contain) and deletes the log rows below it in the same
- * transaction as the rest of its batch. Batches run one at a time, so the writes of each document
- * land in the order they were made.
+ * second cost a handful of statements. Several nodes may append to one document: rows are numbered by
+ * a database sequence and keyed by the writing store (a random id per process) and its counter.
+ *
+ * A compaction writes the snapshot and deletes exactly the rows it covers (this store's appends before
+ * its cut, the rows it loaded, the rows of other nodes it names) in one transaction, so a row committed
+ * late by another node is never hidden by it. In a cluster one node compacts a document at a time: it
+ * claims a lease whose fence the compaction transaction checks, and merges a snapshot another node wrote
+ * since it last read one into its own first, so a snapshot never loses what the one it replaces held.
  *
  * A failed batch (database down, connection killed) is logged and retried with backoff, ahead of
- * anything queued since; nothing is dropped. Sequence numbers are assigned in this process: one
- * process writes a document at a time.
+ * anything queued since; nothing is dropped.
  */
 export class PostgresDocStore implements DocStore {
   private queue: Op[] = []
@@ -102,71 +119,104 @@ export class PostgresDocStore implements DocStore {
   private timer: NodeJS.Timeout | null = null
   private writing: Promise<void> | null = null
   private retryDelayMs = RETRY_MIN_MS
-  /** Logs with entries in `queued`, reset when the queue is handed to a batch. */
-  private queuedLogs = new Set<DocLog>()
-  /** Queued appends marked `skip` (superseded by a compaction), dropped when the batch is built. */
-  private skipped = 0
   /** Operations ever queued, and how many of the oldest of them are written: what `flush()` waits on. */
   private queuedOps = 0
   private writtenOps = 0
   private closed = false
+  /** This store's name in row keys and leases: unique per process. */
+  readonly origin = randomUUID()
+  private nextN = 0
 
   constructor (private readonly pool: pg.Pool, private readonly opts: PostgresDocStoreOptions) {}
 
   async load (name: string): Promise<StoredDoc> {
-    const { rows } = await this.pool.query<{ seq: string, data: Buffer, watermark: string | null }>(LOAD_SQL, [name])
+    const { rows } = await this.pool.query<{ seq: string, data: Buffer, watermark: string | null, position: string | null, fence: string | null, origin: string | null, n: string | null }>(LOAD_SQL, [name])
     let snapshot: Bytes | null = null
-    let nextSeq = 0
+    let position = ''
+    let fence = 0
     let logBytes = 0
     const updates: Bytes[] = []
+    const loaded: string[] = []
+    const keys: string[] = []
     for (const row of rows) {
       if (row.watermark !== null) {
         snapshot = row.data
-        nextSeq = Number(row.watermark)
+        position = row.position ?? ''
+        fence = Number(row.fence)
       } else {
-        nextSeq = Math.max(nextSeq, Number(row.seq) + 1)
         logBytes += row.data.byteLength
+        loaded.push(row.seq)
+        if (row.origin !== null) keys.push(`${row.origin}:${row.n}`)
       }
       updates.push(row.data)
     }
-    // A document may be reloaded while writes for its previous load are still queued: continue its seq.
+    // A document may be reloaded while writes for its previous load are still queued: those stay its own.
     const known = this.logs.get(name)
-    this.logs.set(name, { nextSeq: Math.max(nextSeq, known?.nextSeq ?? 0), queued: [] })
+    this.logs.set(name, { own: known?.own ?? [], loaded, seen: fence, claimedPosition: position })
     return {
       update: updates.length === 0 ? null : mergeUpdates(updates, err => this.opts.logger.error({ doc: name, err: err.message }, 'stored updates could not be applied; merged as bytes')),
       snapshotBytes: snapshot?.byteLength ?? 0,
       logEntries: updates.length - (snapshot ? 1 : 0),
-      logBytes
+      logBytes,
+      position,
+      keys
     }
   }
 
-  append (name: string, update: Bytes): void {
+  append (name: string, update: Bytes): string {
     const log = this.tracked(name)
-    const op: Append = { kind: 'append', name, seq: log.nextSeq++, data: update, skip: false }
-    log.queued.push(op)
-    this.queuedLogs.add(log)
-    this.queue.push(op)
+    const n = this.nextN++
+    log.own.push(n)
+    this.queue.push({ kind: 'append', name, n, data: update })
     this.queuedOps++
     if (this.queue.length >= this.opts.maxBatchOps && !this.writing) void this.writeBatch().catch(() => {})
     else this.schedule()
+    return `${this.origin}:${n}`
   }
 
-  compact (name: string, snapshot: Bytes, pending = 0): void {
+  async claimCompaction (name: string): Promise<Claim | null> {
     const log = this.tracked(name)
-    // The first sequence number the snapshot does not cover: the last `pending` appends came in while
-    // it was merged and stay in the log after it.
-    const upTo = log.nextSeq - pending
-    if (!Number.isInteger(pending) || pending < 0 || upTo < 0) throw new Error(`compaction of ${name} covers fewer updates than were appended`)
-    // Queued appends the snapshot contains are skipped instead of written. Rows already handed to a
-    // batch fall below the watermark and are deleted with the snapshot.
-    let covered = 0
-    while (covered < log.queued.length && log.queued[covered]!.seq < upTo) log.queued[covered++]!.skip = true
-    this.skipped += covered
-    log.queued = log.queued.slice(covered)
-    this.queue.push({ kind: 'compact', name, snapshot, watermark: upTo })
+    const { rows } = await this.pool.query<{ fence: string, snapshot_fence: string | null, position: string | null, snapshot: Buffer | null }>(
+      CLAIM_SQL, [name, this.origin, this.opts.leaseMs ?? COMPACTION_LEASE_MS, log.seen])
+    const row = rows[0]
+    if (!row) return null
+    log.claimedPosition = row.position ?? ''
+    if (row.snapshot_fence !== null) log.seen = Number(row.snapshot_fence)
+    return { token: Number(row.fence), snapshot: row.snapshot }
+  }
+
+  compact (name: string, snapshot: Bytes, cover: Coverage = {}): Promise<boolean> {
+    const log = this.tracked(name)
+    // The last `pending` appends came in while the snapshot was merged and stay in the log after it.
+    const pending = cover.pending ?? 0
+    if (!Number.isInteger(pending) || pending < 0 || pending > log.own.length) throw new Error(`compaction of ${name} covers fewer updates than were appended`)
+    const cut = log.own.length - pending
+    const ownBelow = log.own[cut] ?? this.nextN
+    log.own = log.own.slice(cut)
+    const loaded = log.loaded
+    log.loaded = []
+    const remoteOrigins: string[] = []
+    const remoteNs: number[] = []
+    for (const key of cover.remote ?? []) {
+      const parsed = parseKey(key)
+      if (parsed) { remoteOrigins.push(parsed[0]); remoteNs.push(parsed[1]) }
+    }
+    // It holds the snapshot it replaces (merged in after the claim), so it covers that one's position too.
+    const position = compareStreamIds(cover.position ?? '', log.claimedPosition) >= 0 ? cover.position ?? '' : log.claimedPosition
+    const token = cover.token
+    const done = new Promise<boolean>(resolve => {
+      this.queue.push({ kind: 'compact', name, snapshot, position, token, ownBelow, loaded, remoteOrigins, remoteNs, done: resolve })
+    })
     this.queuedOps++
     this.opts.metrics?.compactions.inc()
     this.schedule()
+    return done.then(written => {
+      if (written && token !== undefined) {
+        const current = this.logs.get(name)
+        if (current) { current.seen = token; current.claimedPosition = position }
+      }
+      return written
+    })
   }
 
   release (name: string): void {
@@ -179,6 +229,7 @@ export class PostgresDocStore implements DocStore {
     await inTransaction(this.pool, async client => {
       await client.query('DELETE FROM doc_snapshots WHERE name = $1', [name])
       await client.query('DELETE FROM doc_updates WHERE name = $1', [name])
+      await client.query('DELETE FROM doc_compactions WHERE name = $1', [name])
     })
   }
 
@@ -213,6 +264,9 @@ export class PostgresDocStore implements DocStore {
     }
     this.closed = true
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
+    // Leases this store holds go free now rather than when they expire (a restarted node compacts at once).
+    await this.pool.query('UPDATE doc_compactions SET until = now() WHERE holder = $1', [this.origin])
+      .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'could not release compaction leases'))
   }
 
   private tracked (name: string): DocLog {
@@ -230,28 +284,42 @@ export class PostgresDocStore implements DocStore {
   }
 
   /**
-   * One batch: its appends first, then its compactions (the latest per document), so a compaction
-   * deletes every covered row, whichever order they were queued in. A batch of appends alone is one
-   * statement; with compactions it is one transaction.
+   * One batch: its appends first, then its compactions in order, so a compaction deletes every row it
+   * covers, whichever order they were queued in. A batch of appends alone is one statement; with
+   * compactions it is one transaction. Returns whether each compaction was written (its fence held).
    */
-  private async writeOps (ops: Op[]): Promise<void> {
+  private async writeOps (ops: Op[]): Promise<boolean[]> {
     const appends: Append[] = []
-    const compactions = new Map<string, Compaction>()
+    const compactions: Compaction[] = []
     for (const op of ops) {
       if (op.kind === 'append') appends.push(op)
-      else compactions.set(op.name, op)
+      else compactions.push(op)
     }
-    const statements = appends.length > 0 ? [insertUpdates(appends)] : []
-    if (compactions.size > 0) {
-      const latest = [...compactions.values()]
-      statements.push(...chunks(latest, MAX_SNAPSHOT_ROWS).map(upsertSnapshots), deleteCovered(latest))
+    if (compactions.length === 0) {
+      if (appends.length > 0) await this.pool.query(...insertUpdates(this.origin, appends))
+      return []
     }
-    if (statements.length === 1) {
-      await this.pool.query(statements[0]![0], statements[0]![1])
-      return
-    }
-    await inTransaction(this.pool, async client => {
-      for (const [sql, params] of statements) await client.query(sql, params)
+    return inTransaction(this.pool, async client => {
+      if (appends.length > 0) await client.query(...insertUpdates(this.origin, appends))
+      const written: boolean[] = []
+      for (const c of compactions) {
+        if (c.token !== undefined) {
+          // Holding the lease row until commit: a new grant waits for this transaction, then fences it out.
+          const { rowCount } = await client.query('SELECT 1 FROM doc_compactions WHERE name = $1 AND fence = $2 FOR UPDATE', [c.name, c.token])
+          if (rowCount === 0) { written.push(false); continue }
+        }
+        await client.query(
+          `INSERT INTO doc_snapshots (name, snapshot, watermark, position, fence) VALUES ($1, $2, 0, $3, $4)
+           ON CONFLICT (name) DO UPDATE SET snapshot = excluded.snapshot, position = excluded.position, fence = excluded.fence`,
+          [c.name, c.snapshot, c.position, c.token ?? 0])
+        await client.query(
+          `DELETE FROM doc_updates WHERE name = $1 AND (
+             (origin = $2 AND n < $3) OR seq = ANY($4::bigint[])
+             OR (origin, n) IN (SELECT * FROM unnest($5::text[], $6::bigint[])))`,
+          [c.name, this.origin, c.ownBelow, c.loaded, c.remoteOrigins, c.remoteNs])
+        written.push(true)
+      }
+      return written
     })
   }
 
@@ -259,18 +327,17 @@ export class PostgresDocStore implements DocStore {
     // One batch at a time keeps operations in order across batches.
     if (this.writing) return this.writing.then(() => this.writeBatch())
     if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    const ops = this.skipped > 0 ? this.queue.filter(op => op.kind !== 'append' || !op.skip) : this.queue
+    const ops = this.queue
     this.queue = []
-    this.skipped = 0
-    for (const log of this.queuedLogs) log.queued = []
-    this.queuedLogs.clear()
     // Batches run one at a time and a failed one goes back in front of the queue, so once this one is
-    // written every operation queued so far is (skipped ones were superseded by a snapshot in it).
+    // written every operation queued so far is.
     const upTo = this.queuedOps
     if (ops.length === 0) { this.writtenOps = upTo; return Promise.resolve() }
     const started = process.hrtime.bigint()
     const write = this.writeOps(ops).then(
-      () => {
+      written => {
+        let i = 0
+        for (const op of ops) if (op.kind === 'compact') op.done(written[i++] ?? false)
         this.writtenOps = upTo
         this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
         this.opts.metrics?.persistBatchSize.observe(ops.length)

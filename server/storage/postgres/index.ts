@@ -4,13 +4,16 @@ import { migrate } from './migrate.js'
 import { createPool, describeDatabase } from './pool.js'
 import { PostgresDocStore, type PostgresDocStoreOptions } from './doc-store.js'
 import { PostgresSessionStore } from './session-store.js'
+import { PostgresKeyStore } from './key-store.js'
 
-export { PostgresDocStore, PostgresSessionStore }
+export { PostgresDocStore, PostgresSessionStore, PostgresKeyStore }
 
 export interface PostgresStores {
   pool: pg.Pool
   docs: PostgresDocStore
   sessions: PostgresSessionStore
+  /** The access-token signing keys. */
+  keys: PostgresKeyStore
   /** Close the document store (flushing it), then the pool. */
   close(): Promise<void>
 }
@@ -34,6 +37,7 @@ export const openPostgresStores = async (url: string, docOptions: PostgresDocSto
     pool,
     docs,
     sessions,
+    keys: new PostgresKeyStore(pool),
     async close () {
       try {
         await docs.close()

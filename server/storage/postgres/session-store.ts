@@ -46,6 +46,20 @@ export class PostgresSessionStore implements SessionStore {
 
   sessionById (id: string) { return this.one<SessionRecord>('SELECT record FROM sessions WHERE id = $1', [id]) }
 
+  /** The row stays locked (FOR UPDATE) from read to write: an update on another node waits for it. */
+  async updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    if (!storable(id)) return undefined
+    return inTransaction(this.pool, async client => {
+      const { rows } = await client.query<{ record: SessionRecord }>('SELECT record FROM sessions WHERE id = $1 FOR UPDATE', [id])
+      const current = rows[0]?.record
+      if (current && change(current)) {
+        await client.query('UPDATE sessions SET user_id = $2, ended = $3, record = $4 WHERE id = $1',
+          [id, current.userId, Boolean(current.endedAt), JSON.stringify(current)])
+      }
+      return current
+    })
+  }
+
   sessionsOfUser (userId: string) {
     return this.all<SessionRecord>('SELECT record FROM sessions WHERE user_id = $1 AND NOT ended ORDER BY id', [userId])
   }

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../server/observe/logger.js'
+import { RedisDocUpdateBus } from '../../server/cluster/redis-doc-update-bus.js'
+import { connectRedis } from '../../server/cluster/redis-connection.js'
+import { StreamReader } from '../../server/cluster/stream-reader.js'
+import { REDIS_URL } from './nodes.js'
+
+const silent = createLogger('silent')
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) })
+
+const bus = async (trimAfterMs?: number) => {
+  const prefix = `sync-test:${process.pid}:${randomBytes(4).toString('hex')}:`
+  const writer = connectRedis(REDIS_URL, 'test-writer', silent)
+  const readerConn = connectRedis(REDIS_URL, 'test-reader', silent)
+  await Promise.all([writer.connect(), readerConn.connect()])
+  const reader = new StreamReader(readerConn, writer, silent)
+  cleanups.push(async () => {
+    const keys = await writer.keys(`${prefix}*`)
+    if (keys.length > 0) await writer.del(...keys)
+    await reader.close()
+    await Promise.all([writer.quit(), readerConn.quit()])
+  })
+  return { writer, prefix, bus: new RedisDocUpdateBus(writer, reader, { prefix, nodeId: 'n1', logger: silent, trimAfterMs }) }
+}
+
+describe('document streams', () => {
+  it('a stored snapshot trims the stream up to its position, never entries younger than the trim delay', async () => {
+    const young = await bus()
+    const old = await bus(0)
+    for (const { writer, prefix, bus: b } of [young, old]) {
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) ids.push((await writer.xadd(`${prefix}doc:d`, '*', 'u', 'x'))!)
+      await b.trim('d', ids[3]!)
+    }
+    // Entries before the position go once they are old enough (here at once); the position stays.
+    expect(await old.writer.xlen(`${old.prefix}doc:d`)).toBe(2)
+    // The same trim with the default delay: every entry is younger, so all stay.
+    expect(await young.writer.xlen(`${young.prefix}doc:d`)).toBe(5)
+  })
+})

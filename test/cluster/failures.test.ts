@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../storage/postgres.js'
+import { signedInDevice } from '../helpers/identity.js'
+import { RawClient } from '../helpers/raw-client.js'
+import { waitFor } from '../helpers/server.js'
+import { OwnPostgres, OwnRedis, startCluster, type Cluster, type ClusterNode } from './harness.js'
+import { missingOnServer, steadyLoad, type ClusterLoad } from './load.js'
+
+/**
+ * Failures under steady load, over real processes. What "no acknowledged update lost" means here is
+ * stronger than any acknowledgement: every edit any device made, including those it sent to a node in
+ * the moment that node died, must end up on every device of its user and in the state a fresh device
+ * reads from the cluster. y-websocket has no per-update ack; a device keeps its edits and sends what
+ * the server lacks on every (re)connect (sync step 1/2), which is what brings those edits back.
+ */
+let cluster: Cluster | undefined
+let load: ClusterLoad | undefined
+const cleanups: Array<() => Promise<unknown>> = []
+afterEach(async () => {
+  load?.close(); load = undefined
+  await cluster?.stop(); cluster = undefined
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {})
+}, 60_000)
+
+const database = async (): Promise<TestDatabase> => {
+  const db = await createTestDatabase()
+  cleanups.push(() => db.drop())
+  return db
+}
+
+const expectConverged = (l: ClusterLoad) => {
+  const c = l.result.convergence
+  expect(c.editsMade).toBeGreaterThan(0)
+  expect({ lost: c.lostEdits, diverged: c.divergedDevices, unreadable: c.unreadableUsers, examples: c.examples })
+    .toEqual({ lost: 0, diverged: 0, unreadable: 0, examples: [] })
+}
+
+describe('cluster failures under load', () => {
+  it('kill -9 of one node: its devices move to the others and no edit is lost', async () => {
+    const db = await database()
+    cluster = await startCluster({ nodes: 3, databaseUrl: db.url })
+    const [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode]
+    load = await steadyLoad(cluster.nodes, { during: () => c.kill9() })
+    expect(c.running).toBe(false)
+    expect(load.stats.closes.toJSON()).toMatchObject({ 1006: expect.any(Number) })
+    expectConverged(load)
+    // And in PostgreSQL: the survivors shut down, one restarts, a fresh device reads every edit.
+    load.close()
+    await a.stop(); await b.stop()
+    await a.restart()
+    expect(await missingOnServer(a, load.users, load.stats)).toEqual([])
+  }, 240_000)
+
+  // KNOWN GAP (see docs/operations.md, cluster mode): each node numbers its appends to a document's
+  // log from the log it loaded, so nodes holding the same document write the same numbers and
+  // PostgreSQL keeps one row of each pair. Only the snapshot a node writes when it unloads the
+  // document covers the loss, so a crash of every node loses edits. Marked `fails` until appends are
+  // numbered cluster-wide; it then passes and must lose the marker.
+  it.fails('kill -9 of every node after the devices converged: PostgreSQL holds every edit', async () => {
+    const db = await database()
+    cluster = await startCluster({ nodes: 3, databaseUrl: db.url })
+    load = await steadyLoad(cluster.nodes, { seconds: 2 })
+    expectConverged(load)
+    load.close()
+    for (const n of cluster.nodes) await n.kill9()
+    await cluster.nodes[0]!.restart()
+    expect(await missingOnServer(cluster.nodes[0]!, load.users, load.stats)).toEqual([])
+  }, 240_000)
+
+  it('Redis killed and restarted empty: every node logs it without the URL, reconnects, and edits cross nodes again', async () => {
+    const redis = new OwnRedis()
+    await redis.start()
+    cleanups.push(() => redis.kill9())
+    const db = await database()
+    cluster = await startCluster({ nodes: 3, databaseUrl: db.url, redisUrl: redis.url })
+    const [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode]
+    const owner = await signedInDevice(a.url)
+    const { docName } = (await owner.api('POST', '/docs', { title: 'Redis' })).body
+    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
+    const [onA, onB, onC] = [open(a), open(b), open(c)]
+    await waitFor(() => onA.synced && onB.synced && onC.synced, 10_000, 'all synced')
+    await redis.kill9()
+    await waitFor(() => cluster!.nodes.every(n => /Redis connection failed; reconnecting/.test(n.logs.text())), 30_000, 'every node to log the lost connection')
+    await redis.start()
+    await waitFor(() => cluster!.nodes.every(n => /Redis connection is back/.test(n.logs.text())), 30_000, 'every node to reconnect')
+    for (const n of cluster.nodes) expect(n.logs.text()).not.toContain(redis.url)
+    onA.doc.getText('t').insert(0, 'after')
+    await waitFor(() => onB.text() === 'after' && onC.text() === 'after', 20_000, 'an edit on A to reach B and C again')
+  }, 240_000)
+
+  // KNOWN GAP (docs/operations.md, cluster mode): while Redis is away a node stores the updates it
+  // accepts but publishes none, and a node that holds the document in memory answers its devices'
+  // resyncs from memory, so edits made through one node during the outage never reach devices on
+  // the others. Marked `fails` until a node catches up from storage when Redis comes back.
+  it.fails('Redis restarted under load: edits made through every node during the outage reach every device', async () => {
+    const redis = new OwnRedis()
+    await redis.start()
+    cleanups.push(() => redis.kill9())
+    const db = await database()
+    cluster = await startCluster({ nodes: 3, databaseUrl: db.url, redisUrl: redis.url })
+    load = await steadyLoad(cluster.nodes, {
+      seconds: 4,
+      during: async stats => {
+        await redis.kill9()
+        // Edits from devices on every node while Redis is away (18 devices at 10 edits/s each).
+        const sent = stats.editsSent
+        await waitFor(() => stats.editsSent >= sent + 100, 20_000, 'edits during the outage')
+        await redis.start()
+      }
+    })
+    expectConverged(load)
+  }, 240_000)
+
+  it('PostgreSQL crash-restarted under load: clear errors, retries, no edit lost', async () => {
+    const pg = new OwnPostgres()
+    cleanups.push(() => pg.destroy())
+    await pg.init()
+    const url = await pg.createDatabase()
+    cluster = await startCluster({ nodes: 3, databaseUrl: url })
+    load = await steadyLoad(cluster.nodes, { during: async () => { await pg.stopImmediate(); await pg.start() } })
+    expectConverged(load)
+    const logs = cluster.nodes.map(n => n.logs.text()).join('\n')
+    expect(logs).toMatch(/storage batch failed, will retry|idle PostgreSQL connection lost/)
+    // Edits are in PostgreSQL after the restart: the nodes shut down, one restarts, a fresh device reads them.
+    load.close()
+    for (const n of cluster.nodes) await n.stop()
+    await cluster.nodes[0]!.restart()
+    expect(await missingOnServer(cluster.nodes[0]!, load.users, load.stats)).toEqual([])
+  }, 240_000)
+})

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import { PASSWORD } from '../helpers/identity.js'
+import { ClusterDevice } from './device.js'
+import { clusterFixtures, REDIS_URL } from './nodes.js'
+import { startOwnRedis } from './redis-server.js'
+
+const cluster = clusterFixtures()
+
+describe('cluster: rate limits hold across nodes', () => {
+  it('the hourly registration budget of an IP is one budget for all nodes', async () => {
+    const redisPrefix = cluster.prefix()
+    const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, registrationsPerIp: 2 })
+    const b = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, registrationsPerIp: 2 })
+    expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(201)
+    expect((await (await ClusterDevice.make(b.url)).register()).status).toBe(201)
+    for (const node of [a, b]) {
+      const refused = await (await ClusterDevice.make(node.url)).register()
+      expect(refused.status).toBe(429)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+  })
+
+  it('failed sign-ins count against the account on every node', async () => {
+    const redisPrefix = cluster.prefix()
+    const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, loginAttemptsPerAccount: 3 })
+    const b = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, loginAttemptsPerAccount: 3 })
+    const d = await ClusterDevice.make(a.url)
+    expect((await d.register()).status).toBe(201)
+    for (const node of [a, b, a]) {
+      d.baseUrl = node.url
+      expect((await d.login('wrong password, wrong')).status).toBe(401)
+    }
+    d.baseUrl = b.url
+    // The right password too: the account's budget is spent, whichever node is asked.
+    expect((await d.login(PASSWORD)).status).toBe(429)
+  })
+
+  it('while Redis is down each node limits on its own, and refuses nothing for the outage', async () => {
+    const redis = await startOwnRedis()
+    cluster.onCleanup(() => redis.stop())
+    const redisPrefix = cluster.prefix()
+    const a = await cluster.node({ redisUrl: redis.url, redisPrefix, registrationsPerIp: 2 })
+    const b = await cluster.node({ redisUrl: redis.url, redisPrefix, registrationsPerIp: 2 })
+    expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(201)
+    await redis.stop()
+    // Node A's own count starts afresh in memory; B's too.
+    expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(201)
+    expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(201)
+    expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(429)
+    const onB = await ClusterDevice.signedIn(b.url)
+    expect(onB.tokens.accessToken).toEqual(expect.any(String))
+  })
+})

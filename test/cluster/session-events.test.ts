@@ -1,0 +1,77 @@
+import { Redis } from 'ioredis'
+import { describe, expect, it } from 'vitest'
+import { CloseCode } from '../../shared/protocol.js'
+import { waitFor } from '../helpers/server.js'
+import { ClusterDevice } from './device.js'
+import { clusterFixtures, REDIS_URL, type Node } from './nodes.js'
+import { TcpGate } from './tcp-gate.js'
+
+const cluster = clusterFixtures()
+
+/** Node A on Redis directly; node B through a gate that can cut its connections. */
+const nodesWithGate = async () => {
+  const redisPrefix = cluster.prefix()
+  const target = new URL(REDIS_URL)
+  const gate = await TcpGate.start({ host: target.hostname, port: Number(target.port || 6379) })
+  const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix })
+  const b = await cluster.node({ redisUrl: `redis://127.0.0.1:${gate.port}`, redisPrefix })
+  // B goes before its gate does, with its connections back.
+  cluster.onCleanup(async () => { gate.restore(); await b.close(); await gate.close() })
+  return { a, b, gate, redisPrefix }
+}
+
+const sessionSocket = (node: Node, d: ClusterDevice) =>
+  cluster.raw(`${node.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+
+describe('cluster: ended sessions close their sockets on every node', () => {
+  it('a remote sign-out on node A closes the device\'s socket on node B within 1 s', async () => {
+    const { a, b } = await nodesWithGate()
+    const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
+    const phone = await laptop.another(a.url, 'phone')
+    const onB = sessionSocket(b, phone)
+    await waitFor(() => onB.synced, 5000, 'synced on B')
+    const started = Date.now()
+    expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(204)
+    expect(await onB.closed).toBe(CloseCode.sessionEnded)
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(onB.closeReason).toBe('device session ended: revoked')
+  })
+
+  it('a sign-out while node B was cut off from Redis closes the socket on B when it reconnects', async () => {
+    const { a, b, gate } = await nodesWithGate()
+    const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
+    const phone = await laptop.another(a.url, 'phone')
+    const onB = sessionSocket(b, phone)
+    const laptopOnB = sessionSocket(b, laptop)
+    await waitFor(() => onB.synced && laptopOnB.synced, 5000, 'synced on B')
+    gate.cut()
+    expect((await laptop.api('DELETE', `/sessions/${phone.tokens.sessionId}`)).status).toBe(204)
+    expect(onB.closeCode).toBeNull() // B has not heard of it
+    gate.restore()
+    expect(await onB.closed).toBe(CloseCode.sessionEnded)
+    expect(onB.closeReason).toBe('device session ended: revoked')
+    expect(laptopOnB.closeCode).toBeNull()
+  })
+
+  it('when the events B missed were trimmed from the stream meanwhile, B re-checks its sockets against the store', async () => {
+    const { a, b, gate, redisPrefix } = await nodesWithGate()
+    const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
+    const phone = await laptop.another(a.url, 'phone')
+    const onB = sessionSocket(b, phone)
+    const laptopOnB = sessionSocket(b, laptop)
+    await waitFor(() => onB.synced && laptopOnB.synced, 5000, 'synced on B')
+    gate.cut()
+    expect((await phone.api('POST', '/auth/logout')).status).toBe(204)
+    // The stream's retention ran out while B was away: the logout event is gone from it.
+    const redis = new Redis(REDIS_URL, { protocol: 2 })
+    try {
+      expect(await redis.xtrim(`${redisPrefix}sessions`, 'MAXLEN', 0)).toBeGreaterThan(0)
+    } finally {
+      await redis.quit()
+    }
+    gate.restore()
+    expect(await onB.closed).toBe(CloseCode.sessionEnded)
+    expect(onB.closeReason).toBe('device session ended: logout')
+    expect(laptopOnB.closeCode).toBeNull()
+  })
+})
