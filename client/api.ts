@@ -150,6 +150,12 @@ export class Api {
   /** With MFA on, needs a stepped-up token. */
   removePasskey (id: string) { return this.authed<void>('DELETE', `/auth/passkeys/${encodeURIComponent(id)}`) }
 
+  /**
+   * An admin API call (`/admin/*`, admins only): needs a proof by this session's key per request
+   * (`SyncClient.admin` makes them); ending sessions and disabling accounts need step-up with MFA on.
+   */
+  admin<T> (method: string, path: string, body: unknown, proof: () => Promise<string>) { return this.authedBound<T>(method, path, body, proof) }
+
   // Shared documents
   createDoc (req: CreateDocRequest) { return this.authed<DocInfo>('POST', '/docs', req) }
   listDocs () { return this.authed<DocListResponse>('GET', '/docs') }

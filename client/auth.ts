@@ -88,9 +88,9 @@ export class AuthManager extends Emitter<AuthEvents> {
   get current () { return this.tokens }
 
   /** `locked`: the caller already holds the profile lock (it is not re-entrant). */
-  private async proof (path: string, locked = false): Promise<string> {
+  private async proof (path: string, locked = false, method = 'POST'): Promise<string> {
     const key = locked ? await getOrCreateDeviceKey(this.store) : await withProfileLock(this.store, () => getOrCreateDeviceKey(this.store))
-    return createDpopProof(key.privateKey, key.publicJwk, 'POST', this.api.url(path))
+    return createDpopProof(key.privateKey, key.publicJwk, method, this.api.url(path))
   }
 
   async login (email: string, password: string): Promise<LoginResult> {
@@ -165,6 +165,11 @@ export class AuthManager extends Emitter<AuthEvents> {
   }
 
   /** Lets the device that shows `userCode` sign in to this account (with MFA on, step up first). */
+  /** An admin API call with a fresh proof (for the path without its query) per attempt. */
+  admin<T> (method: string, path: string, body?: unknown): Promise<T> {
+    return this.api.admin<T>(method, path, body, () => this.proof(path.split('?')[0]!, false, method))
+  }
+
   approvePairing (userCode: string): Promise<PairingRequestInfo> {
     return this.api.approvePairing(userCode, () => this.proof('/auth/device/approve'))
   }

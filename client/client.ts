@@ -116,6 +116,12 @@ export class SyncClient extends Emitter<ClientEvents> {
   approvePairing (userCode: string): Promise<PairingRequestInfo> { return this.auth.approvePairing(userCode) }
   denyPairing (userCode: string): Promise<PairingRequestInfo> { return this.api.denyPairing(userCode) }
 
+  /**
+   * Call the admin API (`/admin/*`, see docs/identity.md#admin-role) as this device: e.g.
+   * `admin<AdminUserListResponse>('GET', '/admin/users?prefix=ann')`. Admins only (`forbidden`).
+   */
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> { return this.auth.admin<T>(method, path, body) }
+
   /** Sign in with a passkey of this site, no email typed. */
   async loginWithPasskey (): Promise<TokenResponse> { return this.auth.loginWithPasskey(this.passkeyAuthenticator()) }
   /** Add a passkey to the signed-in account (with MFA on, step up first). */

@@ -38,6 +38,9 @@ import { docApiRoutes } from './http/docapi-routes.js'
 import { setupAnomaly } from './anomaly/setup.js'
 import type { Locate } from './anomaly/geo.js'
 import { alertRoutes } from './http/alert-routes.js'
+import { Admin } from './admin/admin.js'
+import { Analytics } from './analytics/analytics.js'
+import { adminRoutes } from './http/admin-routes.js'
 
 export interface AppOptions {
   /** Replaces the configured authentication (tests and embedders). */
@@ -62,6 +65,8 @@ export interface App {
   /** Identity (accounts, device sessions, drafts) unless authentication was replaced or disabled. */
   identity?: IdentitySetup
   sessions: SessionSockets
+  /** Deployment analytics (with identity on). */
+  analytics?: Analytics
   /** The LevelDB database with --store level (absent with --store postgres). */
   db?: Level<string, Uint8Array>
   /** Anomaly detection and security alerts; absent without identity. */
@@ -144,6 +149,9 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   identity = !opts.authenticate && !config.insecureNoAuth
     ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
     : undefined
+  // Analytics count device sessions (identity's observer) and their sockets (the sync context's activity).
+  const analytics = identity && new Analytics(storage.sessions, metrics, logger, { handoffWindowMs: config.handoffWindowMs, retentionDays: config.analyticsRetentionDays, flushMs: config.analyticsFlushMs })
+  if (identity && analytics) identity.identity.sessionObserver = analytics
   let authenticate = opts.authenticate ?? identity?.hooks.authenticate
   if (!authenticate) {
     logger.warn('INSECURE: --insecure-no-auth is set; every client gets write access to every document. Never use this in production.')
@@ -160,7 +168,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     if (SESSION_END_KINDS.has(e.kind) && e.sessionId) hookRunner.sessionEnded({ userId: e.userId, sessionId: e.sessionId, reason: e.kind === 'session_revoked' ? e.reason ?? 'revoked' : e.kind, at: e.at })
   })
   const updates = hookRunner.wantsDocumentChanges ? observedBus(buses.updates, doc => hookRunner.documentChanged(doc)) : buses.updates
-  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad }
+  const ctx: SyncContext = { config, store, logger, metrics, reauthenticate: opts.reauthenticate ?? identity?.hooks.reauthenticate, expiry: new ExpiryClock(), liveDocs: new LiveDocBudget(config.liveDocBudgetBytes, bytes => metrics.liveDocBytes.set(bytes)), updates, afterLoad: opts.afterLoad, activity: analytics?.sockets }
   rooms = new Rooms(ctx, opts.merger)
   // One list of browser app origins allowed to use this server: the HTTP API (CORS) and sync sockets.
   const corsOrigins = config.corsOrigins.split(',').map(o => o.trim()).filter(Boolean)
@@ -188,7 +196,10 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
-  if (identity) identityRoutes(http, identity, config.publicUrl)
+  if (identity) {
+    identityRoutes(http, identity, config.publicUrl)
+    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => sessions.count(sid)), analytics, config.publicUrl)
+  }
   const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
   if (identity && anomaly) alertRoutes(http, identity.identity, anomaly.alerts, config.publicUrl)
   if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms))
@@ -201,12 +212,13 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   http.server.on('upgrade', upgrade.handleUpgrade)
 
   const app: App = {
-    http, logger, metrics, rooms, identity, sessions, apiKeys, anomaly, db: storage.db, url: '',
+    http, logger, metrics, rooms, identity, analytics, sessions, apiKeys, anomaly, db: storage.db, url: '',
     async listen () {
       await http.listen({ host: config.host, port: config.port })
       const addr = http.server.address() as AddressInfo
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
       app.url = `http://${host}:${addr.port}`
+      analytics?.start()
       logger.info({ url: app.url, dataDir: config.dataDir, store: config.store }, 'listening')
       return app.url
     },

@@ -50,6 +50,9 @@ export interface ServerConfig {
   hookDebounceMs: number
   anomalyPolicy: string
   geoip: boolean
+  handoffWindowMs: number
+  analyticsRetentionDays: number
+  analyticsFlushMs: number
 }
 
 interface Setting { flag: string, env: string, kind: 'string' | 'int' | 'bool', def: string | number | boolean, help: string }
@@ -99,7 +102,10 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   webhookRetryMs: { flag: 'webhook-retry-ms', env: 'SYNC_WEBHOOK_RETRY_MS', kind: 'int', def: 1000, help: 'first webhook retry after this long, doubling up to 60 s; 6 attempts in all' },
   hookDebounceMs: { flag: 'hook-debounce-ms', env: 'SYNC_HOOK_DEBOUNCE_MS', kind: 'int', def: 1000, help: 'document-change hooks and webhooks fire this long after a document\'s last update' },
   anomalyPolicy: { flag: 'anomaly-policy', env: 'SYNC_ANOMALY_POLICY', kind: 'string', def: '', help: 'per anomaly signal: notify, step_up or revoke, e.g. new_network=notify,impossible_travel=step_up (unlisted signals: their default)' },
-  geoip: { flag: 'geoip', env: 'SYNC_GEOIP', kind: 'bool', def: false, help: 'locate client addresses with the optional geoip-lite package (impossible-travel signal, cities in alerts)' }
+  geoip: { flag: 'geoip', env: 'SYNC_GEOIP', kind: 'bool', def: false, help: 'locate client addresses with the optional geoip-lite package (impossible-travel signal, cities in alerts)' },
+  handoffWindowMs: { flag: 'handoff-window-ms', env: 'SYNC_HANDOFF_WINDOW_MS', kind: 'int', def: 30 * 60_000, help: 'analytics: a user opening another device within this long of activity on one is a hand-off' },
+  analyticsRetentionDays: { flag: 'analytics-retention-days', env: 'SYNC_ANALYTICS_RETENTION_DAYS', kind: 'int', def: 35, help: 'analytics: per-user activity is kept this many days (at least 31), then only daily aggregates remain' },
+  analyticsFlushMs: { flag: 'analytics-flush-ms', env: 'SYNC_ANALYTICS_FLUSH_MS', kind: 'int', def: 60_000, help: 'analytics: open sockets\' activity and edit counts are stored this often; finished days are rolled up and old activity deleted' }
 }
 
 export class ConfigError extends Error {}
@@ -138,6 +144,8 @@ export const loadConfig = (argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (c.deviceCodeTtlMs < 60_000) throw new ConfigError('--device-code-ttl-ms must be at least 60000')
   if (c.verificationUri && !/^https?:\/\//.test(c.verificationUri)) throw new ConfigError('--verification-uri must be an http(s) URL')
   if (c.rpId && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(c.rpId)) throw new ConfigError('--rp-id must be a domain name (example.com), without scheme, port or path')
+  if (c.analyticsRetentionDays < 31) throw new ConfigError('--analytics-retention-days must be at least 31 (monthly active users need 30 days of activity)')
+  if (c.analyticsFlushMs < 1000) throw new ConfigError('--analytics-flush-ms must be at least 1000')
   if (c.store !== 'level' && c.store !== 'postgres') throw new ConfigError(`--store must be level or postgres, got ${String(c.store)}`)
   if (c.databaseUrl === '' && env.DATABASE_URL) c.databaseUrl = env.DATABASE_URL
   if (c.store === 'postgres' && c.databaseUrl === '') throw new ConfigError('--store postgres needs --database-url (or SYNC_DATABASE_URL or DATABASE_URL)')

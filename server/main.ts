@@ -1,5 +1,8 @@
 import { loadConfig, usage, ConfigError } from './config.js'
-import { createApp } from './app.js'
+import { createApp, openStorage } from './app.js'
+import { setAdmin } from './admin/grant.js'
+import { createLogger } from './observe/logger.js'
+import { createMetrics } from './observe/metrics.js'
 import { rotateSigningKeys } from './identity/rotate-cli.js'
 
 /** CLI entry point: `npm start -- --port 4321 --data-dir ./data`. */
@@ -17,6 +20,25 @@ const main = async () => {
   if (process.argv[2] === 'apikey') {
     const { apiKeyCommand } = await import('./docapi/cli.js')
     process.exitCode = await apiKeyCommand(process.argv.slice(3))
+    return
+  }
+  if (process.argv[2] === 'admin') {
+    // `admin grant|revoke <email> [options]`: on the configured store (stop a LevelDB server first: one process owns it).
+    const [action, email] = process.argv.slice(3, 5)
+    if ((action !== 'grant' && action !== 'revoke') || !email) throw new ConfigError('usage: npm run admin -- grant|revoke <email> [--store … --data-dir … --database-url …]')
+    const config = loadConfig(process.argv.slice(5))
+    const storage = await openStorage(config, createLogger('warn'), createMetrics()).catch((err: Error & { cause?: { code?: string } }) => {
+      if (err.cause?.code === 'LEVEL_LOCKED') throw new Error(`the LevelDB store in ${config.dataDir} is open in a running server: stop it first`)
+      throw err
+    })
+    try {
+      console.log(JSON.stringify(await setAdmin(storage.sessions, email, action === 'grant')))
+    } catch (err) {
+      console.error(`error: ${(err as Error).message}`)
+      process.exitCode = 1
+    } finally {
+      await storage.close()
+    }
     return
   }
   const config = loadConfig()

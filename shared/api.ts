@@ -40,7 +40,7 @@ export interface MfaConfirmRequest { code: string }
 export interface MfaConfirmResponse { recoveryCodes: string[] }
 
 /** `GET /me`: the signed-in account. */
-export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string }
+export interface MeResponse { userId: string, email: string, mfaEnabled: boolean, createdAt: number, sessionId: string, /** Present (true) for admins. */ admin?: true }
 
 export interface SessionInfo {
   id: string
@@ -184,6 +184,8 @@ export const ErrorCode = {
   refreshReuse: 'refresh_token_reused',
   invalidDpop: 'invalid_dpop_proof',
   stepUpRequired: 'step_up_required',
+  /** The account was disabled by an admin: sign-in, refresh and sockets are refused. */
+  accountDisabled: 'account_disabled',
   forbidden: 'forbidden',
   notFound: 'not_found',
   conflict: 'conflict',
@@ -222,3 +224,64 @@ export interface ApiError { error: ErrorCodeValue, message: string }
 /** Names of documents owned by the identity layer. */
 export const sessionDocName = (userId: string) => `session:${userId}`
 export const draftDocName = (docId: string) => `draft:${docId}`
+
+/** Admin API (`/admin/*`, admins only): an account as admins see it. */
+export interface AdminUserInfo {
+  id: string
+  email: string
+  createdAt: number
+  admin: boolean
+  mfaEnabled: boolean
+  /** When an admin disabled the account; absent while it is enabled. */
+  disabledAt?: number
+}
+/** `GET /admin/users?prefix=&after=&limit=`: `next` is the `after` of the next page, absent on the last. */
+export interface AdminUserListResponse { users: AdminUserInfo[], next?: string }
+/** A user's live device sessions; `online` counts this node's sockets. */
+export interface AdminSessionInfo { id: string, deviceName: string, platform: string, userAgent: string, createdAt: number, lastSeenAt: number, lastIp: string, online: number }
+export interface AdminSessionListResponse { sessions: AdminSessionInfo[] }
+
+/** A stored security event (`GET /admin/security-events`): identifiers and a reason, never secrets. */
+export interface SecurityEventInfo {
+  /** Sorts by time; the `before` cursor of the next page. */
+  id: string
+  at: number
+  kind: string
+  userId?: string
+  sessionId?: string
+  ip?: string
+  userAgent?: string
+  reason?: string
+  score?: number
+  detail?: Record<string, string | number | boolean>
+}
+/** Newest first; `next` is the `before` of the next page, absent on the last. */
+export interface SecurityEventListResponse { events: SecurityEventInfo[], next?: string }
+
+/** One day of `GET /admin/analytics?from=YYYY-MM-DD&to=YYYY-MM-DD&bucket=day`. */
+export interface AnalyticsDay {
+  /** `YYYY-MM-DD` (UTC). */
+  date: string
+  /** Distinct users with a socket open that day, in the 7 and the 30 days ending with it. */
+  activeUsers: number
+  weeklyActiveUsers: number
+  monthlyActiveUsers: number
+  /** Distinct device sessions with a socket open that day. */
+  activeSessions: number
+  /** activeSessions / activeUsers (0 without active users). */
+  devicesPerUser: number
+  sessionsStarted: number
+  /** Sessions started that day by platform (web, ios, android, macos, windows, linux, node, tv, cli, other). */
+  platforms: Record<string, number>
+  sessionsEnded: number
+  /** Sessions ended that day by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled). */
+  endedByReason: Record<string, number>
+  /** Mean duration of the sessions that ended that day (0 if none). */
+  avgSessionMs: number
+  /** Updates sent by devices that day, and per active session. */
+  edits: number
+  editsPerSession: number
+  /** Devices taken over by another device of the same user within the hand-off window. */
+  handoffs: number
+}
+export interface AnalyticsResponse { bucket: 'day', from: string, to: string, handoffWindowMs: number, days: AnalyticsDay[] }

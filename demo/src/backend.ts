@@ -115,6 +115,10 @@ export interface Backend {
   signOutAlertSession? (id: string): Promise<void>
   /** New alerts and resolutions, live while the session document is open. */
   onSecurityAlert? (fn: (e: { alert: SecurityAlert } | { resolved: string }) => void): () => void
+  /** Whether the signed-in account has the admin role (asked from the server). */
+  isAdmin (): Promise<boolean>
+  /** An admin API call (`/admin/*`); ending sessions and disabling need step-up with MFA on. */
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T>
 }
 
 /** An API failure with the server's error code (`shared/api.ts` ErrorCode) when there is one. */
@@ -146,6 +150,7 @@ const FRIENDLY: Record<string, string> = {
   passkey_rp_id_mismatch: 'That passkey belongs to another site.',
   passkey_cancelled: 'Passkey request cancelled.',
   forbidden: 'You do not have permission to do that.',
+  account_disabled: 'This account is disabled. Contact the administrator.',
   not_found: 'That no longer exists.',
   conflict: 'That conflicts with a change made elsewhere. Reload and try again.',
   offline: 'You are offline. Try again when you are back online.'

@@ -13,6 +13,7 @@ import { devicesPage } from './views/devices.js'
 import { settingsPage } from './views/settings.js'
 import { pairPage } from './views/pair.js'
 import { tvPage } from './views/tv.js'
+import { adminPage } from './views/admin.js'
 
 const root = document.getElementById('app')!
 
@@ -118,11 +119,12 @@ const startApp = (account: Account) => {
     else if (path === '/devices') view = devicesPage(ctx)
     else if (path === '/device') view = pairPage(ctx, new URLSearchParams(location.search).get('code') ?? '')
     else if (path === '/settings') view = settingsPage(ctx)
+    else if (path === '/admin') view = adminPage(ctx)
     else { if (path !== '/') history.replaceState(null, '', '/'); view = homePage(ctx) }
     shell.main.replaceChildren(view.el)
     shell.refreshNav()
     shell.closeDrawer()
-    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : 'Drafts'
+    const title = m ? (drafts.get(m[1]!)?.title ?? 'Draft') : path === '/devices' ? 'Devices' : path === '/device' ? 'Add a device' : path === '/settings' ? 'Settings' : path === '/admin' ? 'Admin' : 'Drafts'
     document.title = `${title} · Tandem`
     shell.main.scrollTop = 0
   }

@@ -111,6 +111,9 @@ export const createMockBackend = (): Backend => {
     playback: (mediaId) => { const sec = s.playback?.[mediaId]; return sec === undefined ? null : { seconds: sec, at: Date.now() } },
     setPlayback (mediaId, seconds) { s.playback = { ...s.playback, [mediaId]: seconds }; save(); for (const fn of stateListeners) fn() },
     onSessionState (fn) { stateListeners.add(fn); return () => { stateListeners.delete(fn) } },
-    onSessionEnded () { return () => {} }
+    onSessionEnded () { return () => {} },
+    // The admin page needs a server.
+    isAdmin: async () => false,
+    admin: () => Promise.reject(new Error('the admin page needs the server'))
   }
 }

@@ -305,6 +305,16 @@ export class SdkBackend implements Backend {
     await call(() => client.stepUpWithPasskey())
   }
 
+  // ----------------------------------------------------------------------------------- admin
+
+  async isAdmin (): Promise<boolean> { return (await call(() => this.api.me())).admin === true }
+
+  admin<T> (method: 'GET' | 'POST' | 'DELETE', path: string): Promise<T> {
+    const client = this.client
+    if (!client) return Promise.reject(new BackendError('session_ended', 'not signed in', 401))
+    return call(() => client.admin<T>(method, path))
+  }
+
   // ---------------------------------------------------------------------------------- drafts
 
   async listDrafts () { return (await call(() => this.api.listDocs())).docs }

@@ -17,6 +17,7 @@ export const HTTP_STATUS: Record<ErrorCodeValue, 400 | 401 | 403 | 404 | 409 | 4
   [ErrorCode.refreshReuse]: 401,
   [ErrorCode.invalidDpop]: 401,
   [ErrorCode.stepUpRequired]: 403,
+  [ErrorCode.accountDisabled]: 403,
   [ErrorCode.forbidden]: 403,
   [ErrorCode.notFound]: 404,
   [ErrorCode.conflict]: 409,

@@ -64,7 +64,7 @@ export const authRoutes = (http: FastifyInstance, identity: Identity, jwks: () =
 
   http.get('/me', async (req) => {
     const { user, session } = await authed(req)
-    return { userId: user.id, email: user.email, mfaEnabled: !!user.mfaSecret, createdAt: user.createdAt, sessionId: session.id } satisfies MeResponse
+    return { userId: user.id, email: user.email, mfaEnabled: !!user.mfaSecret, createdAt: user.createdAt, sessionId: session.id, ...(user.admin ? { admin: true as const } : {}) } satisfies MeResponse
   })
 
   http.get('/sessions', async (req) => ({ sessions: await identity.listSessions(await authed(req)) } satisfies SessionListResponse))

@@ -62,5 +62,9 @@ export const Schemas = {
     ops: { type: 'array', minItems: 1, maxItems: 100, items: obj({ op: { type: 'string', enum: ['set', 'delete'] }, path: str(3, 256), value: {} }, ['op', 'path']) },
     update: { type: 'string', minLength: 4, maxLength: 60_000, pattern: '^[A-Za-z0-9+/]+={0,2}$' }
   }, []),
-  alertParam: obj({ id: str(1, 64) })
+  alertParam: obj({ id: str(1, 64) }),
+  // Query strings arrive as strings: numbers and dates are parsed (and refused) by the routes.
+  adminUserQuery: obj({ prefix: str(0, 320), after: str(1, 320), limit: str(1, 4) }, []),
+  securityEventQuery: obj({ userId: str(1, 64), kind: str(1, 400), since: str(1, 40), until: str(1, 40), before: str(1, 64), limit: str(1, 4) }, []),
+  analyticsQuery: obj({ from: str(10, 10), to: str(10, 10), bucket: { type: 'string', enum: ['day'] } }, [])
 } as const

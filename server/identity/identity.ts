@@ -24,7 +24,15 @@ export interface RequestContext { ip: string, userAgent: string, dpop?: string, 
 /** A verified Bearer token with its live session. */
 export interface Authed { claims: AccessClaims, session: SessionRecord, user: UserRecord }
 
-export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'expired'
+export type SessionEndReason = 'logout' | 'revoked' | 'refresh_reuse' | 'password_changed' | 'expired' | 'admin' | 'disabled'
+
+/** Told of every device session started, and of each one once, when it ends (analytics). */
+export interface SessionObserver { started (s: SessionRecord): void, ended (s: SessionRecord): void }
+
+/** Refuses a disabled account (admin API) before it gets a session, a token or a socket. */
+const refuseDisabled = (user: UserRecord): void => {
+  if (user.disabledAt) throw new Failure(ErrorCode.accountDisabled, 'this account is disabled: contact the administrator')
+}
 
 const MFA_CHALLENGE_MS = 5 * 60_000
 /** `amr` values that prove a second factor: a TOTP or recovery code, a passkey with user verification. */
@@ -46,6 +54,7 @@ export class Identity {
    * changes: `s.lastIp` and `s.lastSeenAt` are still the previous use). Anomaly detection listens.
    */
   onSessionUse: ((s: SessionRecord, ip: string) => void) | undefined
+  sessionObserver?: SessionObserver
 
   constructor (
     readonly store: SessionStore,
@@ -96,6 +105,7 @@ export class Identity {
       this.event('login_failed', { userId: user?.id, ip: ctx.ip, reason: 'bad credentials' })
       throw new Failure(ErrorCode.invalidCredentials, 'wrong email or password')
     }
+    refuseDisabled(user)
     if (user.mfaSecret) {
       const mfaToken = await this.tokens.issuePurpose('mfa', { sub: user.id, jkt, device }, MFA_CHALLENGE_MS)
       return { mfaRequired: true, mfaToken }
@@ -157,6 +167,7 @@ export class Identity {
     if (session.endedAt) throw new Failure(ErrorCode.sessionEnded, 'device session ended: sign in again')
     const user = await this.store.userById(session.userId)
     if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
+    refuseDisabled(user)
 
     // Decided on the record as stored, under the store's per-session update lock, so two nodes
     // refreshing the same token at once hand out one successor: the second sees the first's rotation.
@@ -216,6 +227,7 @@ export class Identity {
     }
     const user = await this.store.userById(claims.sub)
     if (!user) throw new Failure(ErrorCode.sessionEnded, 'account no longer exists')
+    refuseDisabled(user)
     return { claims, session, user }
   }
 
@@ -361,16 +373,20 @@ export class Identity {
     })
   }
 
-  private async endSession (s: SessionRecord, reason: SessionEndReason): Promise<void> {
+  /** Ends a device session (admin API: `admin`, `disabled`); its sockets close on every node. */
+  async endSession (s: SessionRecord, reason: SessionEndReason): Promise<void> {
     if (!s.endedAt) {
+      let ended = false
       const stored = await this.writeSession(s.id, cur => {
         if (cur.endedAt) return false
         cur.endedAt = Date.now()
         cur.endReason = reason
+        ended = true
         return true
       })
       s.endedAt = stored?.endedAt ?? Date.now()
       s.endReason = stored?.endReason ?? reason
+      if (ended && stored) this.sessionObserver?.ended(stored)
     }
     this.onSessionEnded(s.id, reason)
   }
@@ -462,6 +478,7 @@ export class Identity {
    * device. `amr` says how it was authenticated; `mfaAt` when a second factor was proven, if now.
    */
   async startSession (user: UserRecord, device: DeviceInfo, jkt: string, amr: string[], mfaAt: number | undefined, ctx: RequestContext): Promise<TokenResponse> {
+    refuseDisabled(user)
     const now = Date.now()
     const refresh = newRefreshToken()
     const session: SessionRecord = {
@@ -471,6 +488,7 @@ export class Identity {
     }
     await this.store.indexRefreshHash(session.refreshHash, session.id)
     await this.store.putSession(session)
+    this.sessionObserver?.started(session)
     this.event('login_ok', { userId: user.id, sessionId: session.id, ip: ctx.ip, userAgent: session.userAgent, reason: amr.join('+') })
     this.event('new_device', { userId: user.id, sessionId: session.id, ip: ctx.ip, reason: `${device.platform}: ${device.name}` })
     return this.tokenResponse(user, session, refresh)

@@ -8,6 +8,7 @@ export type SecurityEventKind =
   | 'mfa_enabled' | 'mfa_disabled' | 'recovery_code_used' | 'password_changed' | 'rate_limited'
   | 'pairing_approved' | 'pairing_denied' | 'pairing_code_failed'
   | 'passkey_added' | 'passkey_removed' | 'passkey_failed'
+  | 'admin_action'
 
 export type SecurityEventFields = Omit<SecurityEventRecord, 'id' | 'at' | 'kind'>
 export type SecurityEventListener = (e: SecurityEventRecord) => void | Promise<void>

@@ -9,8 +9,11 @@ export const createMetrics = () => {
   // Hot-path counters are plain numbers, read by prom-client only at scrape time: a labelled
   // prom-client inc() per message and per recipient would cost more than the relay itself.
   const hot = { messagesIn: [0, 0, 0, 0] as number[], messagesInOther: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, denied: 0 }
+  // Read at scrape time from whoever tracks them (server/analytics/socket-activity.ts).
+  const live = { sessionsOnline: () => 0, socketsOnline: () => 0 }
   const m = {
     hot,
+    live,
     registry,
     connections: new Gauge({ name: 'sync_connections', help: 'Open WebSocket connections', registers: [registry] }),
     documents: new Gauge({ name: 'sync_documents_loaded', help: 'Documents held in memory', registers: [registry] }),
@@ -37,6 +40,12 @@ export const createMetrics = () => {
       name: 'sync_persist_batch_ops', help: 'Operations per storage batch', registers: [registry],
       buckets: [1, 5, 10, 50, 100, 500, 1000, 5000]
     }),
+    // Device-session analytics (server/analytics/); the gauges count this node's sockets.
+    sessionsActive: new Gauge({ name: 'device_sessions_active', help: 'Device sessions with at least one socket open on this node', registers: [registry], collect () { this.set(live.sessionsOnline()) } }),
+    socketsOnline: new Gauge({ name: 'device_sockets_online', help: 'Sockets of device sessions open on this node', registers: [registry], collect () { this.set(live.socketsOnline()) } }),
+    sessionsStarted: new Counter({ name: 'device_sessions_started_total', help: 'Device sessions started (sign-in, passkey, pairing), by platform', labelNames: ['platform'], registers: [registry] }),
+    sessionsEnded: new Counter({ name: 'device_sessions_ended_total', help: 'Device sessions ended, by reason (logout, revoked, expired, refresh_reuse, password_changed, admin, disabled)', labelNames: ['reason'], registers: [registry] }),
+    handoffs: new Counter({ name: 'device_handoffs_total', help: 'Users continuing on another device within --handoff-window-ms of activity on one (sockets on this node)', registers: [registry] }),
     securityEvents: new Counter({ name: 'auth_security_events_total', help: 'Security events (logins, failures, refresh reuse, revocations, MFA changes, rate limits), by kind', labelNames: ['kind'], registers: [registry] }),
     compactions: new Counter({ name: 'sync_compactions_total', help: 'Document logs merged into a snapshot', registers: [registry] }),
     compactionLatency: new Histogram({

@@ -17,6 +17,10 @@ export interface UserRecord {
   recoveryHashes?: string[]
   /** Last accepted TOTP time step, so a code is never accepted twice. */
   lastTotpStep?: number
+  /** May use the admin API (granted by `npm run admin -- grant <email>`). */
+  admin?: boolean
+  /** Disabled by an admin (ms): sign-in, refresh and sockets are refused. */
+  disabledAt?: number
 }
 
 export interface SessionRecord {
@@ -154,6 +158,24 @@ const EVENT_TIME_DIGITS = 15
 /** The fixed-width time prefix of event ids: ids of events at or after `time` sort at or after it. */
 export const securityEventTimeKey = (time: number): string => String(Math.max(0, Math.floor(time))).padStart(EVENT_TIME_DIGITS, '0')
 
+/**
+ * One socket's time on the server, for analytics (server/analytics/): who, which device session,
+ * from when to when (`end` moves while the socket lives) and how many updates it sent. Never document
+ * content. Kept only within the analytics retention window.
+ */
+export interface ActivityRecord {
+  /** Unique per socket; rewriting a record with the same id replaces it. */
+  id: string
+  userId: string
+  sessionId: string
+  start: number
+  end: number
+  edits: number
+}
+
+/** A day's analytics figures by name (integers). `day` counts UTC days since the epoch. */
+export interface DailyFigures { day: number, values: Record<string, number> }
+
 export interface SessionStore {
   createUser (user: UserRecord): Promise<boolean>
   userById (id: string): Promise<UserRecord | undefined>
@@ -208,4 +230,20 @@ export interface SessionStore {
   securityEvents (q: SecurityEventQuery): Promise<SecurityEventRecord[]>
   /** Deletes up to `limit` events older than `time`, oldest first; resolves with how many went. */
   deleteSecurityEventsBefore (time: number, limit: number): Promise<number>
+
+  /** Up to `limit` users whose email starts with `prefix` and sorts after `after`, in email order. */
+  usersByEmailPrefix (prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]>
+
+  /** Adds each count to the day's figure of that name (atomic: concurrent nodes never lose one). */
+  addDailyCounts (day: number, counts: Record<string, number>): Promise<void>
+  /** Sets the day's figures of these names, replacing what they were. */
+  setDailyValues (day: number, values: Record<string, number>): Promise<void>
+  /** Figures of days `from` ≤ day < `to`, by day; days without any are left out. */
+  dailyFigures (from: number, to: number): Promise<DailyFigures[]>
+  /** Inserts or replaces (by id) a socket's activity. */
+  putActivity (a: ActivityRecord): Promise<void>
+  /** Up to `limit` activity records with `end` ≥ `from` and `start` < `to`, by start. */
+  activityBetween (from: number, to: number, limit: number): Promise<ActivityRecord[]>
+  /** Deletes up to `limit` activity records that ended before `time`; how many were deleted. */
+  deleteActivityBefore (time: number, limit: number): Promise<number>
 }

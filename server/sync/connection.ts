@@ -35,6 +35,8 @@ export class Connection implements Expiring, SessionMember {
   private turnBytes = NOT_CORKED
   /** The expiry clock's bookkeeping (expiry-clock.ts). */
   expiryBucket = NOT_SCHEDULED
+  /** Updates accepted from this socket; read by analytics at its own pace (socket-activity.ts). */
+  edits = 0
 
   constructor (
     readonly ws: WebSocket,
@@ -141,6 +143,7 @@ export class Connection implements Expiring, SessionMember {
       }
       return
     }
+    this.edits++
     this.room.applyUpdate(update, this, frame ?? encodeUpdate(update))
   }
 

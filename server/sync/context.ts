@@ -39,4 +39,6 @@ export interface SyncContext {
   updates: DocUpdateBus
   /** Runs between loading a document from storage and subscribing to its updates (tests force races there). */
   afterLoad?: (doc: string) => Promise<void>
+  /** Told of each socket attached to a document and of its close (analytics). */
+  activity?: { opened (c: Connection): void, closed (c: Connection): void }
 }

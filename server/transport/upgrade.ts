@@ -157,6 +157,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     if (target instanceof Connection) {
       metrics.connections.dec()
       target.onSocketClosed()
+      ctx.activity?.closed(target)
     }
   }
 
@@ -215,6 +216,7 @@ export const createUpgradeHandler = (ctx: SyncContext, rooms: Rooms, sessions: S
     sessions.replace(pending, c)
     rooms.release(docName)
     metrics.connections.inc()
+    ctx.activity?.opened(c)
     c.greet()
     ws.resume()
   }

@@ -313,4 +313,53 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     const restarted = await restart(s)
     expect(await restarted.sessions.securityEvents({ ...inRange, userId: alice, limit: 10 })).toEqual([events[4], events[2]])
   })
+
+  it('usersByEmailPrefix pages through one prefix in email order', async () => {
+    const s = await start()
+    const tag = randomUUID().slice(0, 8)
+    const users = ['c', 'a', 'b', 'd'].map(x => user({ email: `${tag}-${x}@example.com` }))
+    for (const u of users) await s.sessions.createUser(u)
+    await s.sessions.createUser(user({ email: `z${tag}-a@example.com` }))
+    const sorted = [...users].sort((x, y) => (x.email < y.email ? -1 : 1))
+    const first = await s.sessions.usersByEmailPrefix(tag, undefined, 3)
+    expect(first).toEqual(sorted.slice(0, 3))
+    expect(await s.sessions.usersByEmailPrefix(tag, first[2]!.email, 3)).toEqual(sorted.slice(3))
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-b`, undefined, 10)).toEqual([sorted[1]])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}-x`, undefined, 10)).toEqual([])
+    expect(await s.sessions.usersByEmailPrefix(`${tag}\u0000`, undefined, 10)).toEqual([])
+  })
+
+  it('daily counts add up, also when added concurrently; values replace; days come back in order', async () => {
+    let s = await start()
+    const day = 100_000 + Math.floor(Math.random() * 1_000_000)
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.addDailyCounts(day, { started: 1, edits: 3 })))
+    await s.sessions.addDailyCounts(day + 2, { started: 5 })
+    await s.sessions.setDailyValues(day, { active: 7 })
+    await s.sessions.setDailyValues(day, { active: 4 })
+    s = await restart(s)
+    expect(await s.sessions.dailyFigures(day, day + 3)).toEqual([
+      { day, values: { active: 4, edits: 60, started: 20 } },
+      { day: day + 2, values: { started: 5 } }
+    ])
+    expect(await s.sessions.dailyFigures(day + 1, day + 2)).toEqual([])
+    expect(await s.sessions.dailyFigures(day + 2, day + 2)).toEqual([])
+  })
+
+  it('activity is replaced by id, found by overlap with a time range, and deleted once ended before a time', async () => {
+    let s = await start()
+    const base = 4_000_000_000_000 + Math.floor(Math.random() * 1e9) * 1000
+    const a = { id: id(), userId: 'u1', sessionId: 's1', start: base, end: base + 100, edits: 1 }
+    const b = { id: id(), userId: 'u1', sessionId: 's2', start: base + 50, end: base + 60, edits: 0 }
+    const c = { id: id(), userId: 'u2', sessionId: 's3', start: base + 200, end: base + 300, edits: 9 }
+    for (const r of [c, a, b]) await s.sessions.putActivity(r)
+    const a2 = { ...a, end: base + 150, edits: 5 }
+    await s.sessions.putActivity(a2)
+    s = await restart(s)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([a2, b, c])
+    expect(await s.sessions.activityBetween(base + 120, base + 200, 10)).toEqual([a2])
+    expect(await s.sessions.activityBetween(base + 61, base + 1000, 1)).toEqual([a2])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(2)
+    expect(await s.sessions.activityBetween(base, base + 1000, 10)).toEqual([c])
+    expect(await s.sessions.deleteActivityBefore(base + 155, 10)).toBe(0)
+  })
 })

@@ -19,6 +19,12 @@ export const createShell = (ctx: Ctx): Shell => {
   const navLink = (href: string, label: string, ic: string, testid?: string) =>
     h('a', { class: 'nav-item', href, 'data-link': true, 'data-testid': testid }, icon(ic), h('span', { class: 'title' }, label))
 
+  // Shown once the server says this account is an admin.
+  const adminSlot = h('div', { class: 'nav-admin-slot' })
+  void ctx.backend.isAdmin().then(admin => {
+    if (admin) { adminSlot.replaceChildren(navLink('/admin', 'Admin', 'shield', 'nav-admin')); refreshNav() }
+  }, () => {})
+
   const sidebar = h('nav', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Drafts and account' },
     h('button', { class: 'btn btn-primary btn-block', type: 'button', 'data-testid': 'new-draft-side', onclick: () => { closeDrawer(); void newDraftFlow(ctx) } }, icon('plus'), 'New draft'),
     h('div', { class: 'nav-section' },
@@ -33,6 +39,7 @@ export const createShell = (ctx: Ctx): Shell => {
       // The TV page has its own full-screen layout: a page load, not an in-app route.
       h('a', { class: 'nav-item', href: '/tv', 'data-testid': 'nav-watch' }, icon('play'), h('span', { class: 'title' }, 'Watch')),
       navLink('/settings', 'Settings', 'settings', 'nav-settings'),
+      adminSlot,
       h('button', { class: 'nav-item nav-button', type: 'button', onclick: () => void ctx.signOut() }, icon('logout'), h('span', { class: 'title' }, 'Sign out'))))
 
   const topbar = h('header', { class: 'topbar' },

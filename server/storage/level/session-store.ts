@@ -1,6 +1,6 @@
 import type { Level } from 'level'
 import type { AbstractSublevel } from 'abstract-level'
-import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { securityEventTimeKey, type ActivityRecord, type ApiKeyRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 
 type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | Buffer, string, V>
 
@@ -10,7 +10,8 @@ type Sub<V> = AbstractSublevel<Level<string, Uint8Array>, string | Uint8Array | 
  * `refresh` hash→session, `docs` id→doc, `user-docs` `<user>!<doc>`, `device-grants` id→grant,
  * `user-codes` user code→grant, `grant-expiry` `<expiresAt, 15 digits>!<grant>`, `passkeys` id→passkey,
  * `user-passkeys` `<user>!<passkey>`, `security-events` id→event (ids sort by time),
- * `user-events` `<user>!<event>`, `api-keys` id→key. Index and record are always written in one batch.
+ * `user-events` `<user>!<event>`, `daily` `<day, 8 digits>!<name>`→number, `activity` id→record,
+ * `activity-start` `<start, 15 digits>!<id>`, `api-keys` id→key. Index and record are always written in one batch.
  */
 export class LevelSessionStore implements SessionStore {
   private readonly users: Sub<UserRecord>
@@ -28,6 +29,11 @@ export class LevelSessionStore implements SessionStore {
   private readonly keys: Sub<ApiKeyRecord>
   private readonly events: Sub<SecurityEventRecord>
   private readonly userEvents: Sub<string>
+  private readonly daily: Sub<number>
+  private readonly activity: Sub<ActivityRecord>
+  private readonly activityStart: Sub<string>
+  // Daily counts are read, added to and written: one change at a time (one process owns a LevelDB).
+  private counting: Promise<unknown> = Promise.resolve()
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
   /** The last queued update of each session being updated. */
@@ -50,6 +56,9 @@ export class LevelSessionStore implements SessionStore {
     this.keys = sub('api-keys')
     this.events = sub('security-events')
     this.userEvents = sub('user-events')
+    this.daily = sub('daily')
+    this.activity = sub('activity')
+    this.activityStart = sub('activity-start')
   }
 
   private oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
@@ -239,7 +248,80 @@ export class LevelSessionStore implements SessionStore {
     if (ops.length > 0) await this.db.batch(ops as never)
     return old.length
   }
+
+  async usersByEmailPrefix (prefix: string, after: string | undefined, limit: number) {
+    const from = after !== undefined && after >= prefix ? { gt: after } : { gte: prefix }
+    const ids: string[] = []
+    for await (const [email, id] of this.emails.iterator({ ...from, lt: `${prefix}\u{10FFFF}` })) {
+      if (!email.startsWith(prefix)) break
+      ids.push(id)
+      if (ids.length >= limit) break
+    }
+    const rows = await this.users.getMany(ids)
+    return rows.filter((u): u is UserRecord => u !== undefined)
+  }
+
+  addDailyCounts (day: number, counts: Record<string, number>): Promise<void> {
+    const run = this.counting.then(async () => {
+      const names = Object.keys(counts)
+      const current = await this.daily.getMany(names.map(n => dailyKey(day, n)))
+      await this.daily.batch(names.map((n, i) => ({ type: 'put' as const, key: dailyKey(day, n), value: (current[i] ?? 0) + counts[n]! })))
+    })
+    this.counting = run.catch(() => {})
+    return run
+  }
+
+  setDailyValues (day: number, values: Record<string, number>): Promise<void> {
+    const run = this.counting.then(() => this.daily.batch(Object.entries(values).map(([n, v]) => ({ type: 'put' as const, key: dailyKey(day, n), value: v }))))
+    this.counting = run.catch(() => {})
+    return run
+  }
+
+  async dailyFigures (from: number, to: number): Promise<DailyFigures[]> {
+    const out: DailyFigures[] = []
+    if (to <= from) return out
+    for await (const [key, value] of this.daily.iterator({ gte: dayPrefix(from), lt: dayPrefix(to) })) {
+      const day = Number(key.slice(0, 8))
+      if (out.at(-1)?.day !== day) out.push({ day, values: {} })
+      out.at(-1)!.values[key.slice(9)] = value
+    }
+    return out
+  }
+
+  putActivity (a: ActivityRecord) {
+    return this.db.batch([
+      { type: 'put', sublevel: this.activity, key: a.id, value: a },
+      { type: 'put', sublevel: this.activityStart, key: startKey(a), value: '' }
+    ] as never)
+  }
+
+  async activityBetween (from: number, to: number, limit: number) {
+    const out: ActivityRecord[] = []
+    // By start, from the oldest kept: records end after they start, and retention bounds how many there are.
+    for await (const key of this.activityStart.keys({ lt: String(Math.max(0, to)).padStart(15, '0') })) {
+      const a = await this.activity.get(key.slice(16))
+      if (a && a.end >= from && a.start < to) out.push(a)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async deleteActivityBefore (time: number, limit: number) {
+    const ops: unknown[] = []
+    for await (const key of this.activityStart.keys({ lt: String(Math.max(0, time)).padStart(15, '0') })) {
+      const id = key.slice(16)
+      const a = await this.activity.get(id)
+      if (a && a.end >= time) continue
+      ops.push({ type: 'del', sublevel: this.activityStart, key }, { type: 'del', sublevel: this.activity, key: id })
+      if (ops.length >= limit * 2) break
+    }
+    await this.db.batch(ops as never)
+    return ops.length / 2
+  }
 }
 
 /** Sorts by expiry: a fixed-width decimal time, then the grant. */
 const expiryKey = (g: DeviceGrantRecord) => `${String(g.expiresAt).padStart(15, '0')}!${g.id}`
+const dayPrefix = (day: number) => String(Math.max(0, day)).padStart(8, '0')
+const dailyKey = (day: number, name: string) => `${dayPrefix(day)}!${name}`
+const startKey = (a: ActivityRecord) => `${String(a.start).padStart(15, '0')}!${a.id}`

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { securityEventTimeKey, type ApiKeyRecord, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
+import { securityEventTimeKey, type ActivityRecord, type ApiKeyRecord, type DailyFigures, type DeviceGrantRecord, type DocRecord, type PasskeyRecord, type SecurityEventQuery, type SecurityEventRecord, type SessionRecord, type SessionStore, type UserRecord } from '../session-store.js'
 import { inTransaction } from './pool.js'
 
 /**
@@ -8,7 +8,8 @@ import { inTransaction } from './pool.js'
  * `users` (id, unique email), `sessions` (id, user_id, ended), `refresh_hashes` (hash → session),
  * `docs` (id, owner_id) and `doc_members` (doc, user, role; the owner included); migrations/002:
  * `device_grants` (id, unique user_code, expires_at) and `passkeys` (id, user_id); migrations/003:
- * `security_events` (id, user_id, kind; ids sort by time); migrations/008: `api_keys` (id). A new lookup is a
+ * `security_events` (id, user_id, kind; ids sort by time); migrations/007: `analytics_daily` (day,
+ * name, value) and `activity` (one row per socket); migrations/008: `api_keys` (id). A new lookup is a
  * new column or table written here; the record itself needs no migration for a new field.
  * Results come in id order, as from the LevelDB store.
  */
@@ -175,6 +176,59 @@ export class PostgresSessionStore implements SessionStore {
     const res = await this.pool.query(
       'DELETE FROM security_events WHERE id IN (SELECT id FROM security_events WHERE id < $1 ORDER BY id LIMIT $2)',
       [securityEventTimeKey(time), limit])
+    return res.rowCount ?? 0
+  }
+
+  async usersByEmailPrefix (prefix: string, after: string | undefined, limit: number): Promise<UserRecord[]> {
+    if (!storable(prefix) || (after !== undefined && !storable(after))) return []
+    const { rows } = await this.pool.query<{ record: UserRecord }>(
+      `SELECT record FROM users WHERE email >= $1 AND email < $2 AND starts_with(email, $1) AND ($3::text IS NULL OR email > $3)
+       ORDER BY email LIMIT $4`, [prefix, `${prefix}\u{10FFFF}`, after ?? null, limit])
+    return rows.map(r => r.record)
+  }
+
+  /** One statement: `value = value + n` in the row, so nodes counting at once never lose a count. */
+  async addDailyCounts (day: number, counts: Record<string, number>): Promise<void> {
+    const names = Object.keys(counts)
+    if (names.length === 0) return
+    await this.pool.query(`INSERT INTO analytics_daily (day, name, value) SELECT $1, n, v FROM unnest($2::text[], $3::bigint[]) AS c(n, v)
+      ON CONFLICT (day, name) DO UPDATE SET value = analytics_daily.value + excluded.value`,
+    [day, names, names.map(n => Math.round(counts[n]!))])
+  }
+
+  async setDailyValues (day: number, values: Record<string, number>): Promise<void> {
+    const names = Object.keys(values)
+    if (names.length === 0) return
+    await this.pool.query(`INSERT INTO analytics_daily (day, name, value) SELECT $1, n, v FROM unnest($2::text[], $3::bigint[]) AS c(n, v)
+      ON CONFLICT (day, name) DO UPDATE SET value = excluded.value`,
+    [day, names, names.map(n => Math.round(values[n]!))])
+  }
+
+  async dailyFigures (from: number, to: number): Promise<DailyFigures[]> {
+    const { rows } = await this.pool.query<{ day: number, name: string, value: string }>(
+      'SELECT day, name, value FROM analytics_daily WHERE day >= $1 AND day < $2 ORDER BY day, name', [from, to])
+    const out: DailyFigures[] = []
+    for (const r of rows) {
+      if (out.at(-1)?.day !== r.day) out.push({ day: r.day, values: {} })
+      out.at(-1)!.values[r.name] = Number(r.value)
+    }
+    return out
+  }
+
+  async putActivity (a: ActivityRecord): Promise<void> {
+    await this.pool.query(`INSERT INTO activity (id, user_id, session_id, start_at, end_at, edits) VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (id) DO UPDATE SET end_at = excluded.end_at, edits = excluded.edits`,
+    [a.id, a.userId, a.sessionId, a.start, a.end, a.edits])
+  }
+
+  async activityBetween (from: number, to: number, limit: number): Promise<ActivityRecord[]> {
+    const { rows } = await this.pool.query<{ id: string, user_id: string, session_id: string, start_at: string, end_at: string, edits: string }>(
+      'SELECT * FROM activity WHERE start_at < $2 AND end_at >= $1 ORDER BY start_at, id LIMIT $3', [from, to, limit])
+    return rows.map(r => ({ id: r.id, userId: r.user_id, sessionId: r.session_id, start: Number(r.start_at), end: Number(r.end_at), edits: Number(r.edits) }))
+  }
+
+  async deleteActivityBefore (time: number, limit: number): Promise<number> {
+    const res = await this.pool.query('DELETE FROM activity WHERE id IN (SELECT id FROM activity WHERE end_at < $1 LIMIT $2)', [time, limit])
     return res.rowCount ?? 0
   }
 
