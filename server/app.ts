@@ -196,13 +196,14 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     // Bearer tokens and DPoP proofs travel in headers: no cookies, so no credentials mode.
     await http.register(cors, { origin: corsOrigins, methods: ['GET', 'POST', 'PATCH', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'dpop'], maxAge: 600 })
   }
-  if (identity) {
+  const admin = identity ? new Admin(storage.sessions, identity.identity, sid => buses.state.online.count(sid)) : undefined
+  if (identity && admin) {
     identityRoutes(http, identity, config.publicUrl)
-    adminRoutes(http, new Admin(storage.sessions, identity.identity, sid => buses.state.online.count(sid)), analytics, config.publicUrl)
+    adminRoutes(http, admin, analytics, config.publicUrl)
   }
   const apiKeys = identity ? new ApiKeys(storage.sessions) : undefined
   if (identity && anomaly) alertRoutes(http, identity.identity, anomaly.alerts, config.publicUrl)
-  if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms))
+  if (apiKeys) docApiRoutes(http, apiKeys, new SessionDocs(storage.sessions, () => rooms), admin, config.publicUrl)
   http.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })

@@ -5,7 +5,7 @@ import type { Authed, Identity, RequestContext } from '../identity/identity.js'
 import type { SecurityEventQuery, SecurityEventRecord, SessionStore, UserRecord } from '../storage/session-store.js'
 
 /** What an admin did, as the audit trail names it. */
-export type AdminAction = 'list_users' | 'list_sessions' | 'force_logout' | 'end_session' | 'disable' | 'enable' | 'query_events' | 'analytics' | 'denied'
+export type AdminAction = 'list_users' | 'list_sessions' | 'force_logout' | 'end_session' | 'disable' | 'enable' | 'query_events' | 'analytics' | 'denied' | 'read_session_doc' | 'change_session_doc'
 
 export const userInfo = (u: UserRecord): AdminUserInfo => ({
   id: u.id, email: u.email, createdAt: u.createdAt, admin: !!u.admin, mfaEnabled: !!u.mfaSecret, ...(u.disabledAt ? { disabledAt: u.disabledAt } : {})

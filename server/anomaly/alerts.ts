@@ -58,6 +58,8 @@ export class SecurityAlerts {
   /** "It was me." */
   async confirm (a: Authed, id: string, ctx: RequestContext): Promise<void> {
     const alert = await this.find(a.user.id, id)
+    // Whoever holds the session the alert is about may be the intruder: another device must answer.
+    if (alert.sessionId === a.session.id) throw new Failure(ErrorCode.conflict, 'this alert is about the device asking: confirm it on another device')
     await this.identity.securityLog.record(CONFIRMED, { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip, reason: alert.signal, detail: { alertId: id } })
     await this.send(a.user.id, { type: 'resolved', id, resolution: 'confirmed' })
   }

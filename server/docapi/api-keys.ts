@@ -10,8 +10,6 @@ export type ApiKeyScope = (typeof API_KEY_SCOPES)[number]
 /** Every key starts with this, so a key is told from a JWT at a glance (and found by secret scanners). */
 export const API_KEY_PREFIX = 'ssk_'
 const KEY_PATTERN = /^ssk_([a-f0-9]{16})\.([A-Za-z0-9_-]{43})$/
-// lastUsedAt is a hint, written at most this often per key.
-const TOUCH_EVERY_MS = 60_000
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url')
 
@@ -56,8 +54,6 @@ export class ApiKeys {
     const ok = k !== undefined && given.length === Buffer.byteLength(k.secretHash) && timingSafeEqual(given, Buffer.from(k.secretHash))
     if (!k || !ok || k.revokedAt) throw new Failure(ErrorCode.invalidToken, 'API key invalid or revoked')
     if (!k.scopes.includes(scope)) throw new Failure(ErrorCode.forbidden, `this API key lacks the ${scope} scope`)
-    const now = Date.now()
-    if (now - (k.lastUsedAt ?? 0) > TOUCH_EVERY_MS) await this.store.putApiKey({ ...k, lastUsedAt: now })
     return k
   }
 }

@@ -38,7 +38,7 @@ export const apiKeyCommand = async (argv: string[]): Promise<number> => {
       console.log(JSON.stringify({ id: record.id, name: record.name, scopes: record.scopes, key }))
     } else if (command === 'list') {
       for (const k of await keys.list()) {
-        console.log(JSON.stringify({ id: k.id, name: k.name, scopes: k.scopes, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt, revokedAt: k.revokedAt }))
+        console.log(JSON.stringify({ id: k.id, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revokedAt: k.revokedAt }))
       }
     } else {
       const revoked = await keys.revoke(String(own.id ?? ''))

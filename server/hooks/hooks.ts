@@ -29,13 +29,14 @@ export type HookNotification =
   | { type: 'security.event', data: SecurityHookEvent }
 
 export const DEFAULT_DOC_CHANGE_DEBOUNCE_MS = 1000
+const MAX_WAIT_WINDOWS = 10
 
 /**
  * Calls the embedder's hooks and hands every notification to `sinks` (the webhook sender). Document
  * changes are debounced per document: the edit path only bumps a counter in a map.
  */
 export class HookRunner {
-  private readonly pending = new Map<string, { updates: number, timer: NodeJS.Timeout }>()
+  private readonly pending = new Map<string, { updates: number, timer: NodeJS.Timeout, since: number }>()
 
   constructor (
     private readonly hooks: ServerHooks,
@@ -51,7 +52,8 @@ export class HookRunner {
     const held = this.pending.get(documentName)
     if (held) {
       held.updates++
-      held.timer.refresh()
+      // A document edited without pause still reports at least every MAX_WAIT_WINDOWS windows.
+      if (Date.now() - held.since < this.debounceMs * MAX_WAIT_WINDOWS) held.timer.refresh()
       return
     }
     const timer = setTimeout(() => {
@@ -60,7 +62,7 @@ export class HookRunner {
       this.emit({ type: 'document.changed', data: { documentName, updates: entry?.updates ?? 1, at: Date.now() } }, this.hooks.onDocumentChange)
     }, this.debounceMs)
     timer.unref()
-    this.pending.set(documentName, { updates: 1, timer })
+    this.pending.set(documentName, { updates: 1, timer, since: Date.now() })
   }
 
   sessionStarted (e: SessionStartEvent): void { this.emit({ type: 'session.started', data: e }, this.hooks.onSessionStart) }

@@ -4,15 +4,24 @@ import { ErrorCode } from '../../shared/api.js'
 import { Failure } from '../errors.js'
 import type { ApiKeys, ApiKeyScope } from '../docapi/api-keys.js'
 import type { SessionDocs } from '../docapi/session-docs.js'
+import type { Admin } from '../admin/admin.js'
+import { ApiKeys as Keys } from '../docapi/api-keys.js'
+import { requestContext } from './request-context.js'
 import { Schemas } from './schemas.js'
 
 /**
  * The server-side document API for app backends, `/api/users/:id/session-doc`, authorized by a
- * scoped API key (`Authorization: Bearer ssk_…`): GET (`docs:read`) answers the document as JSON,
- * PATCH (`docs:write`) applies patch operations or a Yjs update through the document's room.
+ * scoped API key (`Authorization: Bearer ssk_…`) or an admin's DPoP-bound access token (audited):
+ * GET (`docs:read`) answers the document as JSON, PATCH (`docs:write`) applies patch operations or a
+ * Yjs update through the document's room.
  */
-export const docApiRoutes = (http: FastifyInstance, keys: ApiKeys, docs: SessionDocs) => {
-  const authorize = (req: FastifyRequest, scope: ApiKeyScope) => keys.verify(req.headers.authorization, scope)
+export const docApiRoutes = (http: FastifyInstance, keys: ApiKeys, docs: SessionDocs, admin: Admin | undefined, publicUrl: string) => {
+  const authorize = async (req: FastifyRequest<{ Params: { id: string } }>, scope: ApiKeyScope): Promise<void> => {
+    if (!admin || Keys.carriesKey(req.headers.authorization)) { await keys.verify(req.headers.authorization, scope); return }
+    const ctx = requestContext(req, publicUrl)
+    const a = await admin.authorize(req.headers.authorization, ctx)
+    await admin.audit(a, scope === 'docs:read' ? 'read_session_doc' : 'change_session_doc', `user:${req.params.id}`, ctx)
+  }
   const noStore = { 'cache-control': 'no-store' }
 
   http.get<{ Params: { id: string } }>('/api/users/:id/session-doc', { schema: { params: Schemas.idParam } }, async (req, reply) => {

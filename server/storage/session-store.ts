@@ -132,7 +132,6 @@ export interface ApiKeyRecord {
   scopes: string[]
   name: string
   createdAt: number
-  lastUsedAt?: number
   revokedAt?: number
 }
 

@@ -103,7 +103,8 @@ describe('anomaly detection', () => {
     expect(msg.alert.score).toBe(100)
     const listed = (await laptop.api('GET', '/auth/alerts')).body.alerts
     expect(listed.map((a: { id: string }) => a.id)).toEqual([msg.alert.id])
-    expect(tvSocket.messages).toEqual([]) // the device the alert is about is not asked
+    expect(tvSocket.messages).toEqual([]) // the device the alert is about is not asked…
+    expect((await tv.api('POST', `/auth/alerts/${msg.alert.id}/confirm`)).status).toBe(409) // …and cannot answer it
     expect((await laptop.api('POST', `/auth/alerts/${msg.alert.id}/confirm`)).status).toBe(204)
     await waitFor(() => live.messages.length > 1, undefined, 'the resolution')
     expect(live.messages[1]).toEqual({ type: 'resolved', id: msg.alert.id, resolution: 'confirmed' })

@@ -4,6 +4,7 @@ import { signedInDevice, type TestDevice } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startIdentityServer } from '../helpers/identity.js'
 import { waitFor } from '../helpers/server.js'
+import { adminCall, grantAdmin } from '../helpers/admin.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>
 const servers: Server[] = []
@@ -146,4 +147,21 @@ describe('server-side document API', () => {
     expect((await api(s, 'GET', path, key)).body).toEqual({ tasks: ['x'] })
     expect(device.ws.readyState).toBe(device.ws.OPEN)
   })
+
+  it("an admin's DPoP-bound access token reads and patches (audited); a user's own token does not", async () => {
+    const s = await start()
+    const d = await signedInDevice(s.url)
+    const boss = await signedInDevice(s.url)
+    const path = `/api/users/${d.tokens.userId}/session-doc`
+    expect((await adminCall(boss, 'GET', path)).status).toBe(403)
+    expect((await adminCall(d, 'GET', path)).status).toBe(403) // not even on one's own document: that is what sync is for
+    await grantAdmin(s, boss.email)
+    expect((await boss.api('GET', path)).status).toBe(401) // no DPoP proof
+    const patched = await adminCall(boss, 'PATCH', path, { ops: [{ op: 'set', path: 'preferences.theme', value: 'dark' }] })
+    expect(patched.status).toBe(200)
+    expect((await adminCall(boss, 'GET', path)).body).toEqual({ preferences: { theme: 'dark' } })
+    const audit = await s.identity!.identity.store.securityEvents({ userId: boss.tokens.userId, kinds: ['admin_action'], limit: 10 })
+    expect(audit.map(e => e.reason)).toEqual(expect.arrayContaining(['read_session_doc', 'change_session_doc']))
+  })
 })
+

@@ -320,7 +320,7 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     expect(await s.sessions.apiKeyById(a.id)).toEqual(a)
     expect(await s.sessions.apiKeyById('kmissing')).toBeUndefined()
     expect(await s.sessions.apiKeyById('k\u0000x')).toBeUndefined()
-    const revoked = { ...b, revokedAt: 5, lastUsedAt: 4 }
+    const revoked = { ...b, revokedAt: 5, name: 'renamed' }
     await s.sessions.putApiKey(revoked)
     s = await restart(s)
     expect(await s.sessions.apiKeyById(b.id)).toEqual(revoked)
