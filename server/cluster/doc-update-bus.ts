@@ -12,6 +12,8 @@ export interface DocUpdateSubscriber {
   deliver (update: Uint8Array, frame: Uint8Array, from: Connection | null | undefined, key: string): void
   /** A presence (awareness) update another node's devices sent. */
   deliverAwareness (update: Uint8Array): void
+  /** Everything the subscriber holds, as one update: sent again when updates may not have reached the other nodes. */
+  state (): Uint8Array
 }
 
 /**

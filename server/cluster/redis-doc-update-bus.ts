@@ -39,7 +39,32 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     private readonly reader: StreamReader,
     /** `trimAfterMs`: TRIM_AFTER_MS by default; 0 trims regardless of age. */
     private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number }
-  ) {}
+  ) {
+    // Updates accepted while Redis was away were stored but not published, and a node holding the
+    // document answers its devices from memory: when the connection is back, the state of every
+    // document held here goes out once, so devices on other nodes get what they missed (applying it
+    // changes nothing where they have it all).
+    let lost = false
+    writer.on('error', () => { lost = true })
+    writer.on('ready', () => {
+      if (!lost) return
+      lost = false
+      this.republishAll()
+    })
+  }
+
+  private republishAll (): void {
+    for (const [doc, subscriber] of this.subscribers) {
+      const state = subscriber.state()
+      const stream = this.key(doc)
+      this.writer.multi()
+        .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength))
+        .pexpire(stream, DOC_STREAM_IDLE_MS)
+        .exec()
+        .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not republish a document after Redis came back'))
+    }
+    if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
+  }
 
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
   /** Presence of the document's devices: short-lived, a stream so a new subscriber reads the last ones. */

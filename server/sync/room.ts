@@ -246,6 +246,9 @@ export class Room implements DocUpdateSubscriber {
     this.broadcast(frame, from ?? null)
   }
 
+  /** Everything accepted so far, as one update (the bus republishes it after losing Redis). */
+  state (): Uint8Array { return this.current() }
+
   runAtTurnEnd (): void { this.compactIfDue() }
 
   /**
