@@ -26,7 +26,7 @@ import { identityRoutes } from './http/identity-routes.js'
 import { LiveDocBudget } from './sync/live-doc-budget.js'
 import type { Merger } from './yjs/merger.js'
 import { openBuses } from './cluster/index.js'
-import type { SessionEventHandler } from './cluster/session-event-bus.js'
+import type { SessionEndedEvent, SessionEventHandler } from './cluster/session-event-bus.js'
 import type { KeyStore } from './identity/key-store.js'
 import { CloseCode, sessionEndedCloseReason } from '../shared/protocol.js'
 import { HookRunner, type ServerHooks } from './hooks/hooks.js'
@@ -36,6 +36,7 @@ import { ApiKeys } from './docapi/api-keys.js'
 import { SessionDocs } from './docapi/session-docs.js'
 import { docApiRoutes } from './http/docapi-routes.js'
 import { setupAnomaly } from './anomaly/setup.js'
+import { sendAlertHere } from './anomaly/alerts.js'
 import type { Locate } from './anomaly/geo.js'
 import { alertRoutes } from './http/alert-routes.js'
 import { Admin } from './admin/admin.js'
@@ -122,18 +123,28 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const metrics = createMetrics()
   const storage = await openStorage(config, logger, metrics)
   const store = storage.docs
-  const closeEnded: SessionEventHandler = ({ sessionId, reason, wipe }) => {
+  const closeEnded = ({ sessionId, reason, wipe }: SessionEndedEvent) => {
     const closed = sessions.close(sessionId, CloseCode.sessionEnded, sessionEndedCloseReason(reason, wipe))
     if (closed) logger.info({ session: sessionId, reason, sockets: closed }, 'closed sockets of ended session')
   }
   // Identity is set up on the buses' shared state; the buses call back into it once it exists.
   let identity: IdentitySetup | undefined
+  let rooms: Rooms | undefined
+  // Session events, from this node or another, applied to this node's sockets and documents.
+  const applySessionEvent: SessionEventHandler = async event => {
+    switch (event.kind) {
+      case 'session-ended': closeEnded(event); return
+      case 'doc-access-removed': await rooms?.closeUserSockets(event.docName, event.userId, CloseCode.accessChanged, 'document access changed'); return
+      case 'doc-deleted': await rooms?.purge(event.docName, CloseCode.accessChanged, 'document deleted'); return
+      case 'security-alert': if (rooms) await sendAlertHere(rooms, event.userId, event.message, event.exceptSession)
+    }
+  }
   const buses = await openBuses({
     redisUrl: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
     sockets: sessions,
-    onSessionEnded: closeEnded,
+    onSessionEvent: applySessionEvent,
     onKeysChanged: () => {
       identity?.reloadKeys().then(
         r => logger.info(r, 'signing keys reloaded (rotated by another process)'),
@@ -145,7 +156,6 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.
-  let rooms: Rooms | undefined
   identity = !opts.authenticate && !config.insecureNoAuth
     ? await setupIdentity(config, storage.sessions, logger, metrics, sessions, buses.sessionEvents, () => rooms!, buses.state, storage.keys)
     : undefined
@@ -161,7 +171,7 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
   const webhooks = config.webhookUrl ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, logger, retryBaseMs: config.webhookRetryMs }) : undefined
   const hookRunner = new HookRunner(opts.hooks ?? {}, webhooks ? [webhooks.send] : [], logger, config.hookDebounceMs)
   // The edit path pays for change notifications only when something listens.
-  const anomaly = identity ? await setupAnomaly(config, storage.sessions, identity.identity, () => rooms!, logger, opts.locate) : undefined
+  const anomaly = identity ? await setupAnomaly(config, storage.sessions, identity.identity, buses.sessionEvents, logger, opts.locate) : undefined
   identity?.identity.securityLog.onEvent(e => {
     hookRunner.securityEvent(e)
     if (e.kind === 'login_ok' && e.userId && e.sessionId) hookRunner.sessionStarted({ userId: e.userId, sessionId: e.sessionId, ip: e.ip, at: e.at })

@@ -4,6 +4,7 @@ import { Failure } from '../errors.js'
 import type { Authed, Identity, RequestContext } from '../identity/identity.js'
 import type { SecurityEventRecord, SessionStore } from '../storage/session-store.js'
 import type { Rooms } from '../sync/rooms.js'
+import type { SessionEventBus } from '../cluster/session-event-bus.js'
 import { ANOMALY_KIND } from './detector.js'
 
 /** Open alerts are the anomalies of this long ago at most… */
@@ -12,6 +13,14 @@ const OPEN_FOR_MS = 30 * 24 * 3600_000
 const OPEN_MAX = 50
 const CONFIRMED = 'alert_confirmed'
 const SIGNED_OUT = 'alert_signed_out'
+
+/**
+ * Sends an alert message (JSON) to the user's session-document sockets on this node that read
+ * extension messages, except those of `exceptSession`; how many it went to.
+ */
+export const sendAlertHere = (rooms: Rooms, userId: string, json: string, exceptSession?: string): Promise<number> =>
+  rooms.sendTo(sessionDocName(userId), encodeSecurityAlert(json),
+    conn => conn.readsExtensions && conn.principal.userId === userId && (!exceptSession || conn.principal.sessionId !== exceptSession))
 
 export const alertOf = (e: SecurityEventRecord): SecurityAlert => {
   const d = e.detail ?? {}
@@ -34,11 +43,12 @@ export const alertOf = (e: SecurityEventRecord): SecurityAlert => {
 /**
  * Security alerts: anomalies shown to the user. New ones and resolutions are sent live on the
  * user's session-document sockets that read extension messages (`securityAlert`, shared/protocol.ts),
- * except the sockets of the session the alert is about; `open` lists the unresolved ones. Resolutions
+ * except the sockets of the session the alert is about, on every node (through the session event
+ * stream); `open` lists the unresolved ones. Resolutions
  * ("it was me", "sign it out") are stored security events, so every device agrees on them.
  */
 export class SecurityAlerts {
-  constructor (private readonly store: SessionStore, private readonly identity: Identity, private readonly rooms: () => Rooms) {}
+  constructor (private readonly store: SessionStore, private readonly identity: Identity, private readonly events: SessionEventBus) {}
 
   /** An anomaly was stored: tell the user's other devices. */
   announce = (e: SecurityEventRecord): void => {
@@ -81,8 +91,7 @@ export class SecurityAlerts {
     return alert
   }
 
-  private send (userId: string, message: SecurityAlertMessage, exceptSession?: string): Promise<number> {
-    const frame = encodeSecurityAlert(JSON.stringify(message))
-    return this.rooms().sendTo(sessionDocName(userId), frame, conn => conn.readsExtensions && conn.principal.userId === userId && (!exceptSession || conn.principal.sessionId !== exceptSession))
+  private send (userId: string, message: SecurityAlertMessage, exceptSession?: string): Promise<void> {
+    return this.events.publish({ kind: 'security-alert', userId, message: JSON.stringify(message), exceptSession })
   }
 }

@@ -24,7 +24,8 @@ export interface BusOptions {
   redisUrl: string
   prefix: string
   logger: Logger
-  onSessionEnded: SessionEventHandler
+  /** Applies session events (this node's and other nodes') here. */
+  onSessionEvent: SessionEventHandler
   /** This node's sockets, for the online counts. */
   sockets: SessionSockets
   /** Another node rotated the signing keys: re-read them. */
@@ -41,7 +42,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   if (!opts.redisUrl) {
     const updates = new LocalDocUpdateBus()
     const state: SharedState = { once: new MemoryOnceCache(), limiters: memoryLimiters, online: new LocalOnlineCounts(opts.sockets), challenges: new MemoryChallengeStore() }
-    return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEnded), state, close: () => updates.close() }
+    return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEvent), state, close: () => updates.close() }
   }
   const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }, { RedisChallengeStore }] = await Promise.all([
     import('./redis-connection.js'), import('./stream-reader.js'), import('./redis-doc-update-bus.js'), import('./redis-session-event-bus.js'),
@@ -60,7 +61,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   const reader = new StreamReader(readerConn, writer, opts.logger)
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
-  const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEnded, busOpts)
+  const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEvent, busOpts)
   if (opts.recheckSessions) watchSessionStreamGaps(readerConn, writer, reader, sessionEvents.key, opts.recheckSessions, opts.logger)
   const onKeysChanged = opts.onKeysChanged
   if (onKeysChanged) await followKeyChanges(reader, writer, opts.prefix, onKeysChanged)

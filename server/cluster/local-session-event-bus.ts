@@ -1,8 +1,8 @@
-import type { SessionEndedEvent, SessionEventBus, SessionEventHandler } from './session-event-bus.js'
+import type { SessionEvent, SessionEventBus, SessionEventHandler } from './session-event-bus.js'
 
 /** One process: publishing applies the event here and nowhere else. */
 export class LocalSessionEventBus implements SessionEventBus {
   constructor (private readonly handle: SessionEventHandler) {}
-  publish (event: SessionEndedEvent): void { this.handle(event) }
+  async publish (event: SessionEvent): Promise<void> { await this.handle(event) }
   async close (): Promise<void> {}
 }

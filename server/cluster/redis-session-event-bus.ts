@@ -1,11 +1,36 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../observe/logger.js'
 import { redisTimeId } from './redis-connection.js'
-import type { SessionEndedEvent, SessionEventBus, SessionEventHandler } from './session-event-bus.js'
+import type { SessionEvent, SessionEventBus, SessionEventHandler } from './session-event-bus.js'
 import { field, type StreamReader } from './stream-reader.js'
 
 /** Entries kept in the session event stream (approximately). */
 export const SESSION_STREAM_MAXLEN = 100_000
+
+/** An event's stream fields after the node id: `k` names the kind. */
+const encodeEvent = (e: SessionEvent): string[] => {
+  switch (e.kind) {
+    case 'session-ended': return ['k', e.kind, 's', e.sessionId, 'r', e.reason, 'w', e.wipe ? '1' : '0']
+    case 'doc-access-removed': return ['k', e.kind, 'd', e.docName, 'u', e.userId]
+    case 'doc-deleted': return ['k', e.kind, 'd', e.docName]
+    case 'security-alert': return ['k', e.kind, 'u', e.userId, 'm', e.message, ...(e.exceptSession ? ['x', e.exceptSession] : [])]
+  }
+}
+
+/** An entry as an event; undefined for one this node does not know (a newer node's) or an incomplete one. */
+const decodeEvent = (fields: Buffer[]): SessionEvent | undefined => {
+  const get = (name: string) => field(fields, name)?.toString()
+  const kind = get('k') ?? 'session-ended' // entries without a kind are session ends
+  const sessionId = get('s')
+  const docName = get('d')
+  const userId = get('u')
+  const message = get('m')
+  if (kind === 'session-ended' && sessionId) return { kind, sessionId, reason: get('r') ?? 'ended', wipe: get('w') === '1' }
+  if (kind === 'doc-access-removed' && docName && userId) return { kind, docName, userId }
+  if (kind === 'doc-deleted' && docName) return { kind, docName }
+  if (kind === 'security-alert' && userId && message) return { kind, userId, message, exceptSession: get('x') }
+  return undefined
+}
 
 /**
  * Session events on one Redis Stream `<prefix>sessions`, read by every node from the moment it starts:
@@ -26,16 +51,18 @@ export class RedisSessionEventBus implements SessionEventBus {
     const bus = new RedisSessionEventBus(writer, reader, handle, opts)
     reader.follow(bus.key, await redisTimeId(writer), fields => {
       if (field(fields, 'n')?.toString() === opts.nodeId) return
-      const sessionId = field(fields, 's')?.toString()
-      if (sessionId) handle({ sessionId, reason: field(fields, 'r')?.toString() ?? 'ended', wipe: field(fields, 'w')?.toString() === '1' })
+      const event = decodeEvent(fields)
+      if (!event) return
+      new Promise<void>(resolve => resolve(handle(event))).catch((err: Error) => opts.logger.error({ err: err.message, kind: event.kind }, 'could not apply a session event'))
     })
     return bus
   }
 
-  publish (event: SessionEndedEvent): void {
-    this.handle(event)
-    this.writer.xadd(this.key, 'MAXLEN', '~', SESSION_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 's', event.sessionId, 'r', event.reason, 'w', event.wipe ? '1' : '0')
+  async publish (event: SessionEvent): Promise<void> {
+    const applied = this.handle(event)
+    this.writer.xadd(this.key, 'MAXLEN', '~', SESSION_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, ...encodeEvent(event))
       .catch((err: Error) => this.opts.logger.error({ err: err.message }, 'could not publish a session event to Redis'))
+    await applied
   }
 
   async close (): Promise<void> { this.reader.unfollow(this.key) }

@@ -1,4 +1,4 @@
-import type { SessionEventHandler } from '../cluster/session-event-bus.js'
+import type { SessionEndedEvent } from '../cluster/session-event-bus.js'
 import type { SessionStore } from '../storage/session-store.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
 import type { Identity } from './identity.js'
@@ -9,13 +9,13 @@ import { endOf } from './session-end.js'
  * those that ended (with their stored reason) or have expired: for when session events may have been
  * missed. One session at a time, over the sessions live when it starts.
  */
-export const recheckLiveSessions = async (store: SessionStore, identity: Identity, sockets: SessionSockets, closeEnded: SessionEventHandler): Promise<number> => {
+export const recheckLiveSessions = async (store: SessionStore, identity: Identity, sockets: SessionSockets, closeEnded: (ended: SessionEndedEvent) => void): Promise<number> => {
   let closed = 0
   for (const [sessionId] of [...sockets.entries()]) {
     const s = await store.sessionById(sessionId)
     if (!s || s.endedAt) {
       // A session that is gone went with its account.
-      closeEnded(s ? { sessionId, ...endOf(s) } : { sessionId, reason: 'account_deleted' })
+      closeEnded(s ? { kind: 'session-ended', sessionId, ...endOf(s) } : { kind: 'session-ended', sessionId, reason: 'account_deleted' })
       closed++
     } else if (await identity.endIfExpired(s)) {
       closed++ // ending it published the event, which closed its sockets

@@ -1,11 +1,10 @@
-import { CloseCode } from '../../shared/protocol.js'
 import type { ServerConfig } from '../config.js'
 import { proxyTrust } from '../transport/client-ip.js'
 import type { Logger } from '../observe/logger.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Rooms } from '../sync/rooms.js'
 import type { SessionSockets } from '../sync/session-sockets.js'
-import type { SessionEventBus, SessionEventHandler } from '../cluster/session-event-bus.js'
+import type { SessionEndedEvent, SessionEventBus } from '../cluster/session-event-bus.js'
 import type { SharedState } from '../cluster/shared-state.js'
 import { AccessTokens } from './access-token.js'
 import { Drafts } from '../access/drafts.js'
@@ -13,7 +12,7 @@ import { ExpirySweeper } from './expiry-sweeper.js'
 import { ActivityTracker, activityThrottleMs } from './activity.js'
 import { AccountDeletion } from './account-deletion.js'
 import { RetentionSweep } from './retention.js'
-import { sessionEndedCloseReason } from '../../shared/protocol.js'
+import { CloseCode, sessionEndedCloseReason } from '../../shared/protocol.js'
 import { Identity } from './identity.js'
 import { KeyRing } from './keys.js'
 import { Pairing } from './pairing.js'
@@ -30,8 +29,9 @@ export type IdentitySetup = Awaited<ReturnType<typeof setupIdentity>>
 
 /**
  * Builds identity on the given store and connects it to the sync layer: ended sessions are published
- * on `sessionEvents`, which closes their sockets (4403) on every node, changed draft access closes the affected sockets (4409). The HTTP
- * layer registers its routes (identity-routes.ts).
+ * on `sessionEvents`, which closes their sockets (4403) on every node; so are changes of draft access,
+ * which close the affected sockets (4409) on every node. The HTTP layer registers its routes
+ * (identity-routes.ts).
  */
 export const setupIdentity = async (config: ServerConfig, store: SessionStore, logger: Logger, metrics: Metrics, sockets: SessionSockets, sessionEvents: SessionEventBus, rooms: () => Rooms,
   shared: SharedState, keyStore?: KeyStore) => {
@@ -39,12 +39,12 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
   const keys = keyStore ? await KeyRing.open(keyStore, new FileKeyStore(config.dataDir)) : await KeyRing.open(config.dataDir)
   const tokens = new AccessTokens(keys, config.accessTokenTtlMs)
   const identity = new Identity(store, tokens, config, logger,
-    (sessionId, reason, wipe) => sessionEvents.publish({ sessionId, reason, wipe }),
+    (sessionId, reason, wipe) => { void sessionEvents.publish({ kind: 'session-ended', sessionId, reason, wipe }) },
     sessionId => shared.online.count(sessionId),
     new SecurityLog(store, logger, metrics.securityEvents), shared)
   const drafts = new Drafts(store,
-    (docName, userId) => { void rooms().closeUserSockets(docName, userId, CloseCode.accessChanged, 'document access changed') },
-    docName => rooms().purge(docName, CloseCode.accessChanged, 'document deleted'),
+    (docName, userId) => { void sessionEvents.publish({ kind: 'doc-access-removed', docName, userId }) },
+    docName => sessionEvents.publish({ kind: 'doc-deleted', docName }),
     new HourlyBudget(shared.limiters, 'member-add', config.memberAddsPerHour))
   const sweeper = new ExpirySweeper(identity, sockets)
   const activity = new ActivityTracker(identity, activityThrottleMs(identity.policy.idleTimeoutMs), logger)
@@ -82,7 +82,7 @@ export const setupIdentity = async (config: ServerConfig, store: SessionStore, l
     /** Pick up keys added by `npm run keys:rotate` without a restart. */
     reloadKeys: () => keys.reload(),
     /** Close the sockets of sessions that ended or expired without this node hearing of it. */
-    recheckSessions: (closeEnded: SessionEventHandler) => recheckLiveSessions(store, identity, sockets, closeEnded),
+    recheckSessions: (closeEnded: (ended: SessionEndedEvent) => void) => recheckLiveSessions(store, identity, sockets, closeEnded),
     stop: () => { sweeper.stop(); void retention.stop() }
   }
 }
