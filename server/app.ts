@@ -37,6 +37,7 @@ import { SessionDocs } from './docapi/session-docs.js'
 import { docApiRoutes } from './http/docapi-routes.js'
 import { setupAnomaly } from './anomaly/setup.js'
 import { sendAlertHere } from './anomaly/alerts.js'
+import { recheckDraftAccess } from './access/draft-recheck.js'
 import type { Locate } from './anomaly/geo.js'
 import { alertRoutes } from './http/alert-routes.js'
 import { Admin } from './admin/admin.js'
@@ -152,7 +153,8 @@ export const createApp = async (config: ServerConfig, opts: AppOptions = {}): Pr
     },
     recheckSessions: async () => {
       const closed = await identity?.recheckSessions(closeEnded)
-      logger.info({ closed }, 're-checked live sockets against the store')
+      const draftSockets = identity && rooms ? await recheckDraftAccess(rooms, identity.drafts) : 0
+      logger.info({ closed, draftSockets }, 're-checked live sockets against the store')
     }
   }).catch(async (err: unknown) => { await storage.close(); throw err })
   // Identity is the default; a hook passed in (tests, embedders) or --insecure-no-auth replaces it.

@@ -101,6 +101,11 @@ export class Drafts {
     this.onAccessRemoved(draftDocName(d.id), ownerId)
   }
 
+  /** Whether the draft exists (was not deleted). */
+  async exists (id: string): Promise<boolean> {
+    return Boolean(await this.store.docById(id))
+  }
+
   /** Socket access to `draft:<id>` for a user, or undefined when they have none. */
   async accessTo (id: string, userId: string): Promise<'read' | 'write' | undefined> {
     const d = await this.store.docById(id)
