@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, ConfigError, usage } from '../../server/config.js'
 
@@ -41,11 +42,19 @@ describe('config', () => {
     expect(usage()).toMatch(/--data-dir\s+SYNC_DATA_DIR/)
   })
 
-  it('README documents every setting with its flag and environment variable', async () => {
+  it('the configuration reference documents every setting with its flag and environment variable; README rows match it', async () => {
     const { SETTINGS } = await import('../../server/config.js')
-    const readme = (await import('node:fs')).readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    const read = (file: string) => fs.readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+    const reference = read('docs/operations.md')
+    const rows = (text: string) => text.split('\n').filter(l => l.startsWith('| `--'))
     for (const s of Object.values(SETTINGS)) {
-      expect(readme, s.flag).toContain(`| \`--${s.flag}\` | \`${s.env}\` |`)
+      expect(reference, s.flag).toContain(`| \`--${s.flag}\` | \`${s.env}\` |`)
     }
+    // README shows a subset of the same rows (links aside, which are relative to each file).
+    const unlinked = (l: string) => l.replace(/\]\((docs\/)?/g, '](')
+    const known = new Set(rows(reference).map(unlinked))
+    const shown = rows(read('README.md'))
+    expect(shown.length).toBeGreaterThan(5)
+    for (const row of shown) expect(known.has(unlinked(row)), row).toBe(true)
   })
 })
