@@ -13,6 +13,13 @@ export class IdbProfileStore implements ProfileStore {
   readonly needsExtractableKey = false
   private db: Promise<IDBDatabase> | null = null
 
+  /**
+   * Set by `wipe` until something is written again: reads find nothing and deletes have nothing to
+   * delete, without opening (and so re-creating) the database. A sign-out that clears the tokens
+   * while the wipe runs would otherwise leave an empty profile database behind.
+   */
+  private wiped = false
+
   constructor (readonly id = 'default') {}
 
   get dbName () { return `sync-sdk-profile:${this.id}` }
@@ -27,11 +34,14 @@ export class IdbProfileStore implements ProfileStore {
   }
 
   private async get<T> (key: string): Promise<T | null> {
+    if (this.wiped) return null
     const db = await this.open()
     return (await idbRequest(db.transaction(KV).objectStore(KV).get(key)) as T | undefined) ?? null
   }
 
   private async put (key: string, value: unknown): Promise<void> {
+    if (value === null && this.wiped) return
+    this.wiped = false
     const db = await this.open()
     const tx = db.transaction(KV, 'readwrite')
     if (value === null) tx.objectStore(KV).delete(key)
@@ -45,6 +55,7 @@ export class IdbProfileStore implements ProfileStore {
   setTokens (tokens: TokenResponse | null) { return this.put('tokens', tokens) }
 
   async wipe (): Promise<void> {
+    this.wiped = true
     if (this.db) { (await this.db).close(); this.db = null }
     await idbDelete(this.dbName)
   }
