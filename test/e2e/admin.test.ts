@@ -7,23 +7,13 @@ import type { Browser, Page } from 'playwright-core'
 import { chromiumAvailable, launchBrowser, newDevice, screenshot, type ProblemLog } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
 import { grantAdmin } from '../helpers/admin.js'
+import { signUp } from '../helpers/demo.js'
 import { ensureDemoBuilt } from '../../demo/build.js'
 
 if (process.env.CI && !chromiumAvailable()) throw new Error('CI=true but Chromium is missing: .ci/run should have installed it')
 
-const PASSWORD = 'correct horse battery staple'
 const ADMIN = 'root@example.com'
 const BOB = 'bob@example.com'
-
-const signUp = async (page: Page, base: string, email: string, deviceName: string) => {
-  await page.goto(base + '/')
-  await page.getByRole('tab', { name: 'Create account' }).click()
-  await page.fill('#auth-email', email)
-  await page.fill('#auth-password', PASSWORD)
-  await page.fill('#auth-device', deviceName)
-  await page.getByRole('button', { name: 'Create account', exact: true }).click()
-  await page.waitForSelector('.shell')
-}
 
 /** A chart's data total once drawn, after asking the page to reload its figures. */
 const chartTotal = async (page: Page, id: string): Promise<number> => {

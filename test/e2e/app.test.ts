@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import * as OTPAuth from 'otpauth'
 import { chromiumAvailable, launchBrowser, newDevice, screenshot, type ProblemLog } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
+import { PASSWORD, editorText, signIn, signUp, typeAtEnd } from '../helpers/demo.js'
 import { ensureDemoBuilt } from '../../demo/build.js'
 
 // CI installs Chromium (.ci/run): there a missing browser is a failure, never a silent skip.
@@ -15,46 +16,10 @@ if (process.env.CI && !chromiumAvailable()) throw new Error('CI=true but Chromiu
 type Server = Awaited<ReturnType<typeof startServer>>
 interface Device { context: BrowserContext, page: Page }
 
-const PASSWORD = 'correct horse battery staple'
 const ALICE = 'alice@example.com'
 const BOB = 'bob@example.com'
 
 const editor = (page: Page) => page.locator('.cm-content')
-/** The draft's text as CodeMirror shows it, without remote carets and their name labels. */
-const editorText = (page: Page) => page.evaluate(() => {
-  const content = document.querySelector('.cm-content')
-  if (!content) return ''
-  const clone = content.cloneNode(true) as HTMLElement
-  for (const w of clone.querySelectorAll('.cm-ySelectionCaret, .cm-ySelectionInfo, .cm-widgetBuffer, .cm-placeholder, img')) w.remove()
-  return [...clone.querySelectorAll('.cm-line')].map(l => (l.textContent ?? '').replace(/\u2060/g, '')).join('\n')
-})
-
-/** Put the caret at the end of the draft and type. */
-const typeAtEnd = async (page: Page, text: string) => {
-  await editor(page).click()
-  await page.keyboard.press('Control+End')
-  await page.keyboard.type(text)
-}
-
-const signUp = async (page: Page, base: string, email: string, deviceName: string) => {
-  await page.goto(base + '/')
-  await page.getByRole('tab', { name: 'Create account' }).click()
-  await page.fill('#auth-email', email)
-  await page.fill('#auth-password', PASSWORD)
-  await page.fill('#auth-device', deviceName)
-  await page.getByRole('button', { name: 'Create account', exact: true }).click()
-  await page.waitForSelector('.shell')
-}
-
-const signIn = async (page: Page, base: string, email: string, deviceName: string) => {
-  await page.goto(base + '/')
-  await page.fill('#auth-email', email)
-  await page.fill('#auth-password', PASSWORD)
-  await page.fill('#auth-device', deviceName)
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-  await page.waitForSelector('.shell')
-}
-
 /** Wait until the service worker controls the page (the app shell is cached). */
 /**
  * Wait until every IndexedDB write the page has started has committed: y-indexeddb writes each update
