@@ -49,16 +49,19 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js'), import('./redis-challenge-store.js')
   ])
   const nodeId = randomUUID()
-  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
+  // Commands issued in one turn of the event loop (appends of the updates of one read) go out in one write.
+  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger, { enableAutoPipelining: true })
   const readerConn = connectRedis(opts.redisUrl, 'sync-reader', opts.logger)
+  const subscriber = connectRedis(opts.redisUrl, 'sync-wakeups', opts.logger)
   try {
-    await Promise.all([writer.connect(), readerConn.connect()])
+    await Promise.all([writer.connect(), readerConn.connect(), subscriber.connect()])
   } catch (err) {
     writer.disconnect()
     readerConn.disconnect()
+    subscriber.disconnect()
     throw new Error(`Redis at --redis-url is not reachable: ${(err as Error).message}`, { cause: err })
   }
-  const reader = new StreamReader(readerConn, writer, opts.logger)
+  const reader = new StreamReader(readerConn, subscriber, opts.logger)
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
   const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEvent, busOpts)
@@ -77,7 +80,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
       await sessionEvents.close()
       await online.close()
       await reader.close()
-      await Promise.allSettled([writer.quit(), readerConn.quit()])
+      await Promise.allSettled([writer.quit(), readerConn.quit(), subscriber.quit()])
     }
   }
 }

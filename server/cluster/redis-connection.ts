@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from '../observe/logger.js'
 
 /**
@@ -7,8 +7,8 @@ import type { Logger } from '../observe/logger.js'
  * attempts and then fails, so commands do not pile up in memory while Redis is away. Errors are logged
  * without the URL (it may carry a password).
  */
-export const connectRedis = (url: string, name: string, logger: Logger): Redis => {
-  const redis = new Redis(url, { protocol: 2, connectionName: name, maxRetriesPerRequest: 2, lazyConnect: true })
+export const connectRedis = (url: string, name: string, logger: Logger, options: RedisOptions = {}): Redis => {
+  const redis = new Redis(url, { protocol: 2, connectionName: name, maxRetriesPerRequest: 2, lazyConnect: true, ...options })
   let failing = false
   redis.on('error', (err: Error) => {
     if (!failing) logger.error({ redis: name, err: err.message }, 'Redis connection failed; reconnecting')
