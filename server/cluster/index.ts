@@ -53,21 +53,22 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     import('./redis-stall-watch.js')
   ])
   const nodeId = randomUUID()
-  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
+  // Commands issued in one turn of the event loop (appends of the updates of one read) go out in one write.
+  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger, { enableAutoPipelining: true })
   const readerConn = connectRedis(opts.redisUrl, 'sync-reader', opts.logger)
+  const subscriber = connectRedis(opts.redisUrl, 'sync-wakeups', opts.logger)
   // Identity state on a connection of its own, with a command timeout and a stall watch: on a Redis
   // that stopped answering, a request waits at most STATE_COMMAND_TIMEOUT_MS per command, and only
   // until the watch has reopened the connection (then the state falls back at once).
-  const stateConn = connectRedis(opts.redisUrl, 'sync-state', opts.logger, { commandTimeoutMs: STATE_COMMAND_TIMEOUT_MS })
+  const stateConn = connectRedis(opts.redisUrl, 'sync-state', opts.logger, { commandTimeout: STATE_COMMAND_TIMEOUT_MS })
+  const connections = [writer, readerConn, subscriber, stateConn]
   try {
-    await Promise.all([writer.connect(), readerConn.connect(), stateConn.connect()])
+    await Promise.all(connections.map(c => c.connect()))
   } catch (err) {
-    writer.disconnect()
-    readerConn.disconnect()
-    stateConn.disconnect()
+    for (const c of connections) c.disconnect()
     throw new Error(`Redis at --redis-url is not reachable: ${(err as Error).message}`, { cause: err })
   }
-  const reader = new StreamReader(readerConn, writer, opts.logger)
+  const reader = new StreamReader(readerConn, subscriber, opts.logger)
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
   const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEvent, busOpts)
@@ -93,7 +94,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
       await online.close()
       await reader.close()
       stopWatch()
-      await Promise.allSettled([writer.quit(), readerConn.quit(), stateConn.quit()])
+      await Promise.allSettled(connections.map(c => c.quit()))
     }
   }
 }

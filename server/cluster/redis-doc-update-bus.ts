@@ -4,6 +4,7 @@ import type { Logger } from '../observe/logger.js'
 import type { Connection } from '../sync/connection.js'
 import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 import { redisTimeId } from './redis-connection.js'
+import { appendToStream } from './stream-append.js'
 import { field, type StreamReader } from './stream-reader.js'
 import { compareStreamIds } from './stream-id.js'
 
@@ -56,11 +57,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private republishAll (): void {
     for (const [doc, subscriber] of this.subscribers) {
       const state = subscriber.state()
-      const stream = this.key(doc)
-      this.writer.multi()
-        .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength))
-        .pexpire(stream, DOC_STREAM_IDLE_MS)
-        .exec()
+      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength)])
         .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not republish a document after Redis came back'))
     }
     if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
@@ -97,11 +94,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    const stream = this.key(doc)
-    this.writer.multi()
-      .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', key, 'u', data)
-      .pexpire(stream, DOC_STREAM_IDLE_MS)
-      .exec()
+    appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', key, 'u', data])
       .then(() => { this.failing = false }, (err: Error) => {
         if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
         this.failing = true
@@ -109,11 +102,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   }
 
   publishAwareness (doc: string, update: Uint8Array): void {
-    const stream = this.awarenessKey(doc)
-    this.writer.multi()
-      .xadd(stream, 'MAXLEN', '~', AWARENESS_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength))
-      .pexpire(stream, AWARENESS_REPLAY_MS * 2)
-      .exec()
+    appendToStream(this.writer, this.awarenessKey(doc), AWARENESS_STREAM_MAXLEN, AWARENESS_REPLAY_MS * 2, ['n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength)])
       .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
   }
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../observe/logger.js'
 import { redisTimeId } from './redis-connection.js'
+import { appendToStream } from './stream-append.js'
 import type { SessionEvent, SessionEventBus, SessionEventHandler } from './session-event-bus.js'
 import { field, type StreamReader } from './stream-reader.js'
 
@@ -74,7 +75,7 @@ export class RedisSessionEventBus implements SessionEventBus {
   }
 
   private send (event: SessionEvent): void {
-    this.writer.xadd(this.key, 'MAXLEN', '~', SESSION_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, ...encodeEvent(event))
+    appendToStream(this.writer, this.key, SESSION_STREAM_MAXLEN, 0, ['n', this.opts.nodeId, ...encodeEvent(event)])
       .catch((err: Error) => {
         this.opts.logger.error({ err: err.message, kind: event.kind }, 'could not publish a session event to Redis; it is sent again when the connection is back')
         this.unsent.push(event)
