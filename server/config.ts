@@ -76,7 +76,7 @@ export const SETTINGS: Record<keyof ServerConfig, Setting> = {
   flushIntervalMs: { flag: 'flush-ms', env: 'SYNC_FLUSH_MS', kind: 'int', def: 10, help: 'storage batch window: updates are on disk within this many ms' },
   maxBatchOps: { flag: 'max-batch-ops', env: 'SYNC_MAX_BATCH_OPS', kind: 'int', def: 5000, help: 'write a batch early at this many queued operations' },
   fsync: { flag: 'fsync', env: 'SYNC_FSYNC', kind: 'bool', def: false, help: 'fsync every batch (survive power loss, slower)' },
-  compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 500, help: 'compact a document log past this many updates' },
+  compactMaxEntries: { flag: 'compact-entries', env: 'SYNC_COMPACT_ENTRIES', kind: 'int', def: 1000, help: 'compact a document log past this many updates' },
   compactMaxBytes: { flag: 'compact-bytes', env: 'SYNC_COMPACT_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'compact a document log past this many bytes' },
   presenceTimeoutMs: { flag: 'presence-timeout-ms', env: 'SYNC_PRESENCE_TIMEOUT_MS', kind: 'int', def: 30_000, help: 'cluster mode: presence (awareness) of a device on another node that is not renewed for this long is removed (its node died)' },
   liveDocBudgetBytes: { flag: 'live-doc-budget-bytes', env: 'SYNC_LIVE_DOC_BUDGET_BYTES', kind: 'int', def: 4 * 1024 * 1024, help: 'documents of 256 KB or more that devices join while they are edited may keep a live Y.Doc, up to this many encoded bytes in all (a live Y.Doc holds 4-6x its encoded size in heap). 0 = off' },

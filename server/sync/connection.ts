@@ -56,16 +56,21 @@ export class Connection implements Expiring, SessionMember {
   /** The client reads the server's extension messages (shared/protocol.ts). */
   get readsExtensions () { return this.extensions }
 
-  /** Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. */
+  /**
+   * Send one encoded frame, enforcing the send-buffer limit instead of buffering without bound. The
+   * limit is checked when the socket is corked (its first frame of a turn, and again after every
+   * FLUSH_AT_BYTES), not for every frame: unsent data passes it by less than FLUSH_AT_BYTES plus one
+   * frame before the socket is closed.
+   */
   send (frame: Uint8Array): void {
     if (this.closed) return
     const ws = this.ws
     if (ws.readyState !== WebSocket.OPEN) return
-    if (ws.bufferedAmount > this.ctx.config.maxBufferedBytes) {
-      this.close(CloseCode.slowConsumer, 'send buffer limit exceeded')
-      return
-    }
     if (this.turnBytes === NOT_CORKED) {
+      if (ws.bufferedAmount > this.ctx.config.maxBufferedBytes) {
+        this.close(CloseCode.slowConsumer, 'send buffer limit exceeded')
+        return
+      }
       this.tcp.cork()
       this.turnBytes = 0
       deferSocket(this)

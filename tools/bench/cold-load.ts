@@ -4,14 +4,16 @@
  * SYNC_TEST_REDIS_URL override them); works in a database and key prefix of its own, removed after.
  *
  * Documents of the same 100,000 one-character edits: "log", every update a row of the log (what a
- * document never compacted holds), and "compacted", a snapshot of the first 99,500 and the last 500 as
- * log rows and on the document's Redis stream after the snapshot's position (what a node finds after
- * the document was compacted at --compact-entries 500). The figure is the time from a device's socket
- * opening to its sync step 2 on a node that does not hold the document (the document is unloaded
- * between rounds): storage load, merge, subscription, answer. The server runs as its own process (the
- * source CLI under tsx).
+ * document never compacted holds), and "compacted", a snapshot of all but the last 1000 (`--tail N`)
+ * and those as log rows and on the document's Redis stream after the snapshot's position (what a node
+ * finds after another node compacted the document at the default --compact-entries; a log must also
+ * reach half its snapshot's bytes before it compacts, so a big document's can hold more). The figure
+ * is the time from a device's socket opening to its sync step 2 on a node that does not hold the
+ * document (the document is unloaded between rounds): storage load, merge, subscription, answer. The
+ * server runs as its own process (the source CLI under tsx).
  */
 import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import * as Y from 'yjs'
 import { createLogger } from '../../server/observe/logger.js'
@@ -22,7 +24,9 @@ import { waitFor } from '../../test/helpers/server.js'
 import { createTestDatabase } from '../../test/storage/postgres.js'
 
 const UPDATES = 100_000
-const TAIL = 500
+const { values: args } = parseArgs({ options: { tail: { type: 'string', default: '1000' } } })
+const TAIL = Number(args.tail)
+if (!Number.isInteger(TAIL) || TAIL < 1 || TAIL >= UPDATES) throw new Error(`--tail: a whole number from 1 to ${UPDATES - 1}`)
 const ROUNDS = 7
 const LOG_ROUNDS = 5
 const REDIS_URL = process.env.SYNC_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -83,7 +87,7 @@ try {
       await waitFor(async () => await loaded() === 0, 30_000, 'the document unloaded')
       return ms
     }
-    console.log(`cold load, ${UPDATES.toLocaleString('en')} updates, cluster mode (the first join of "compacted" is a dropped warm-up)`)
+    console.log(`cold load, ${UPDATES.toLocaleString('en')} updates, cluster mode, "compacted" with ${TAIL} log rows (the first join of "compacted" is a dropped warm-up)`)
     const report = (what: string, times: number[]) => {
       const server = serverMs.splice(0)
       console.log(`${what.padEnd(10)} socket open to sync step 2: median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}); ` +

@@ -367,7 +367,7 @@ const runSteady = async () => {
           try {
             const r = await runStep(f, rate, opts.seconds, bystandersOf(f))
             runs.get(f)!.push(r)
-            if (opts.repeat > 1) log(`[${f.target.name}] ${rate}/s run ${i + 1}/${opts.repeat}: p99 ${f1(r.p99)} ms, main thread ran/waited ${f1(r.serverMainRunMs / 1000)}/${f1(r.serverMainWaitMs / 1000)} s${r.serverLoop ? `, longest stall ${f0(r.serverLoop.maxStallMs)} ms` : ''} ${r.ok ? 'ok' : 'FAIL ' + r.flags.join(' ')}`)
+            if (opts.repeat > 1) log(`[${f.target.name}] ${rate}/s run ${i + 1}/${opts.repeat}: p99 ${f1(r.p99)} ms, srv CPU ${r.serverCpuSeconds.toFixed(2)} s, main thread ran/waited ${f1(r.serverMainRunMs / 1000)}/${f1(r.serverMainWaitMs / 1000)} s${r.serverLoop ? `, longest stall ${f0(r.serverLoop.maxStallMs)} ms` : ''} ${r.ok ? 'ok' : 'FAIL ' + r.flags.join(' ')}`)
           } catch (err) {
             failures.push(`${f.target.name}: ${(err as Error).message.split('\n')[0]}`)
             runs.delete(f)
