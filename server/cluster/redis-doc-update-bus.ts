@@ -21,6 +21,12 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
  * been in storage yet when it loaded).
  */
 export const TRIM_AFTER_MS = 60_000
+/**
+ * Appends wait up to this long to go out together: one write to Redis for all of them, which Redis
+ * answers and announces to each node in one write too, so every process wakes once per window
+ * instead of once per update.
+ */
+export const APPEND_WINDOW_MS = 2
 /** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
 export const AWARENESS_STREAM_MAXLEN = 100
 export const AWARENESS_REPLAY_MS = 30_000
@@ -34,6 +40,9 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
   /** Publishing fails (Redis away): logged once until a publish succeeds again. */
   private failing = false
+  /** Appends waiting for the window to end, in order. */
+  private pending: Array<() => void> = []
+  private window: NodeJS.Timeout | null = null
 
   constructor (
     private readonly writer: Redis,
@@ -94,16 +103,35 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', key, 'u', data])
-      .then(() => { this.failing = false }, (err: Error) => {
-        if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
-        this.failing = true
-      })
+    this.queue(() => {
+      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', key, 'u', data])
+        .then(() => { this.failing = false }, (err: Error) => {
+          if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
+          this.failing = true
+        })
+    })
   }
 
   publishAwareness (doc: string, update: Uint8Array): void {
-    appendToStream(this.writer, this.awarenessKey(doc), AWARENESS_STREAM_MAXLEN, AWARENESS_REPLAY_MS * 2, ['n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength)])
-      .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
+    const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
+    this.queue(() => {
+      appendToStream(this.writer, this.awarenessKey(doc), AWARENESS_STREAM_MAXLEN, AWARENESS_REPLAY_MS * 2, ['n', this.opts.nodeId, 'u', data])
+        .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
+    })
+  }
+
+  private queue (append: () => void): void {
+    this.pending.push(append)
+    this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS)
+  }
+
+  /** Sends the waiting appends; issued in one turn, the writer (auto-pipelining) sends them in one write. */
+  private flush (): void {
+    if (this.window) clearTimeout(this.window)
+    this.window = null
+    const appends = this.pending
+    this.pending = []
+    for (const append of appends) append()
   }
 
   seen (doc: string): string {
@@ -121,6 +149,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   }
 
   async close (): Promise<void> {
+    this.flush()
     for (const doc of this.subscribers.keys()) {
       this.reader.unfollow(this.key(doc))
       this.reader.unfollow(this.awarenessKey(doc))
