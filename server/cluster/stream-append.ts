@@ -47,10 +47,10 @@ export const decodeAnnouncement = (message: Buffer): { prev: string, id: string,
     if (colon <= at || colon - at > 10) return undefined
     const length = Number(message.toString('latin1', at, colon))
     const end = colon + 1 + length
-    if (!Number.isInteger(length) || end > message.length) return undefined
+    if (!Number.isInteger(length) || length < 0 || end > message.length) return undefined
     parts.push(message.subarray(colon + 1, end))
     at = end
   }
-  if (parts.length < 2 || parts.length % 2 !== 0) return undefined
+  if (parts.length < 4 || parts.length % 2 !== 0) return undefined // an entry has at least one field
   return { prev: parts[0]!.toString(), id: parts[1]!.toString(), fields: parts.slice(2) }
 }

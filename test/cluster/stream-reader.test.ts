@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Redis } from 'ioredis'
 import { createLogger } from '../../server/observe/logger.js'
 import { connectRedis } from '../../server/cluster/redis-connection.js'
-import { appendToStream } from '../../server/cluster/stream-append.js'
+import { appendToStream, decodeAnnouncement } from '../../server/cluster/stream-append.js'
 import { field, StreamReader } from '../../server/cluster/stream-reader.js'
 import { waitFor } from '../helpers/server.js'
 import { REDIS_URL } from './nodes.js'
@@ -123,6 +123,17 @@ describe('stream reader', () => {
     expect(got).toEqual(['before', 'during', 'after'])
   })
 
+  it('junk published on a stream\'s channel delivers nothing: the stream is read instead', async () => {
+    const { prefix, writer, follow } = await setup()
+    const key = `${prefix}s`
+    const got = await follow(key)
+    for (const junk of ['', 'x', '5:abc', '-3:abc', '99999999999:', '1:a', '2:ab1:', '0:0:1:v']) await writer.publish(key, junk)
+    await writer.xadd(key, '*', 'v', 'real') // no announcement: only a read finds it
+    await writer.publish(key, 'junk')
+    await waitFor(() => got.length === 1, 5000, 'the real entry')
+    expect(got).toEqual(['real'])
+  })
+
   it('the sweep reads entries appended without a wake-up', async () => {
     const { prefix, writer, follow } = await setup({ sweepMs: 100 })
     const key = `${prefix}s`
@@ -148,5 +159,14 @@ describe('stream reader', () => {
     await waitFor(() => again.length === 1, 5000, 'entry after the new start id')
     expect(again).toEqual(['c'])
     expect(got).toEqual(['a'])
+  })
+})
+
+describe('announcement decoding', () => {
+  it('takes previous id, id and fields; anything malformed is undefined', () => {
+    const ok = decodeAnnouncement(Buffer.from('3:1-13:1-21:v2:hi'))
+    expect(ok && { prev: ok.prev, id: ok.id, fields: ok.fields.map(String) }).toEqual({ prev: '1-1', id: '1-2', fields: ['v', 'hi'] })
+    expect(decodeAnnouncement(Buffer.from('0:3:1-21:v0:'))?.prev).toBe('')
+    for (const junk of ['', '3:1-1', '0:3:1-2', '-1:a', ':', '1a:b', '5:ab', '3:1-13:1-21:v', '12345678901:x']) expect(decodeAnnouncement(Buffer.from(junk))).toBeUndefined()
   })
 })
