@@ -5,7 +5,7 @@ import type { Connection } from '../sync/connection.js'
 import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 import { redisTimeId } from './redis-connection.js'
 import { appendToStream } from './stream-append.js'
-import { field, type StreamReader } from './stream-reader.js'
+import { field, isText, type StreamReader } from './stream-reader.js'
 import { compareStreamIds } from './stream-id.js'
 
 /**
@@ -72,6 +72,12 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
   }
 
+  /** An entry this node appended. */
+  private own (fields: Buffer[]): boolean {
+    const node = field(fields, 'n')
+    return node !== undefined && isText(node, this.opts.nodeId)
+  }
+
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
   /** Presence of the document's devices: short-lived, a stream so a new subscriber reads the last ones. */
   private awarenessKey (doc: string): string { return `${this.opts.prefix}aw:${doc}` }
@@ -79,7 +85,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void {
     this.subscribers.set(doc, subscriber)
     this.reader.follow(this.key(doc), from === '' ? '0' : from, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (!update) return
       const bytes = new Uint8Array(update.buffer, update.byteOffset, update.byteLength)
@@ -87,7 +93,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     })
     // Presence from the last AWARENESS_REPLAY_MS (by this node's clock): what devices elsewhere show now.
     this.reader.follow(this.awarenessKey(doc), `${Math.max(0, Date.now() - AWARENESS_REPLAY_MS)}-0`, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (update) this.subscribers.get(doc)?.deliverAwareness(new Uint8Array(update.buffer, update.byteOffset, update.byteLength))
     })

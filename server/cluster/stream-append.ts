@@ -38,19 +38,31 @@ export const appendToStream = (redis: Redis, key: string, maxLen: number, ttlMs:
   return r.syncStreamAppend(key, maxLen, ttlMs, inlineBytes, ...fields)
 }
 
-/** An announcement's previous id, entry id and fields; undefined for one without the entry (read the stream). */
+/**
+ * An announcement's previous id, entry id and fields; undefined for one without the entry (read the
+ * stream). Parsed without decoding the lengths to strings: every node runs this for every update.
+ */
 export const decodeAnnouncement = (message: Buffer): { prev: string, id: string, fields: Buffer[] } | undefined => {
-  const parts: Buffer[] = []
+  const spans: number[] = [] // start, end of each part
   let at = 0
   while (at < message.length) {
-    const colon = message.indexOf(0x3a, at)
-    if (colon <= at || colon - at > 10) return undefined
-    const length = Number(message.toString('latin1', at, colon))
-    const end = colon + 1 + length
-    if (!Number.isInteger(length) || length < 0 || end > message.length) return undefined
-    parts.push(message.subarray(colon + 1, end))
+    let length = 0
+    let i = at
+    for (; i < message.length && i - at <= 10; i++) {
+      const c = message[i]!
+      if (c === 0x3a) break // ':'
+      if (c < 0x30 || c > 0x39) return undefined
+      length = length * 10 + c - 0x30
+    }
+    if (i === at || message[i] !== 0x3a) return undefined
+    const end = i + 1 + length
+    if (end > message.length) return undefined
+    spans.push(i + 1, end)
     at = end
   }
-  if (parts.length < 4 || parts.length % 2 !== 0) return undefined // an entry has at least one field
-  return { prev: parts[0]!.toString(), id: parts[1]!.toString(), fields: parts.slice(2) }
+  const parts = spans.length / 2
+  if (parts < 4 || parts % 2 !== 0) return undefined // an entry has at least one field
+  const fields = new Array<Buffer>(parts - 2)
+  for (let k = 2; k < parts; k++) fields[k - 2] = message.subarray(spans[2 * k], spans[2 * k + 1])
+  return { prev: message.toString('latin1', spans[0], spans[1]), id: message.toString('latin1', spans[2], spans[3]), fields }
 }
