@@ -4,8 +4,8 @@ import type { Logger } from '../observe/logger.js'
 import type { Connection } from '../sync/connection.js'
 import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 import { redisTimeId } from './redis-connection.js'
-import { appendToStream } from './stream-append.js'
-import { field, type StreamReader } from './stream-reader.js'
+import { appendToStream, appendToStreams, type StreamAppend } from './stream-append.js'
+import { field, isText, type StreamReader } from './stream-reader.js'
 import { compareStreamIds } from './stream-id.js'
 
 /**
@@ -41,7 +41,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   /** Publishing fails (Redis away): logged once until a publish succeeds again. */
   private failing = false
   /** Appends waiting for the window to end, in order. */
-  private pending: Array<() => void> = []
+  private pending: StreamAppend[] = []
   private window: NodeJS.Timeout | null = null
 
   constructor (
@@ -72,6 +72,12 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
   }
 
+  /** An entry this node appended. */
+  private own (fields: Buffer[]): boolean {
+    const node = field(fields, 'n')
+    return node !== undefined && isText(node, this.opts.nodeId)
+  }
+
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
   /** Presence of the document's devices: short-lived, a stream so a new subscriber reads the last ones. */
   private awarenessKey (doc: string): string { return `${this.opts.prefix}aw:${doc}` }
@@ -79,7 +85,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void {
     this.subscribers.set(doc, subscriber)
     this.reader.follow(this.key(doc), from === '' ? '0' : from, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (!update) return
       const bytes = new Uint8Array(update.buffer, update.byteOffset, update.byteLength)
@@ -87,7 +93,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     })
     // Presence from the last AWARENESS_REPLAY_MS (by this node's clock): what devices elsewhere show now.
     this.reader.follow(this.awarenessKey(doc), `${Math.max(0, Date.now() - AWARENESS_REPLAY_MS)}-0`, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (update) this.subscribers.get(doc)?.deliverAwareness(new Uint8Array(update.buffer, update.byteOffset, update.byteLength))
     })
@@ -103,35 +109,30 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    this.queue(() => {
-      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', key, 'u', data])
-        .then(() => { this.failing = false }, (err: Error) => {
-          if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
-          this.failing = true
-        })
-    })
+    this.queue({ key: this.key(doc), maxLen: DOC_STREAM_MAXLEN, ttlMs: DOC_STREAM_IDLE_MS, fields: ['n', this.opts.nodeId, 'k', key, 'u', data] })
   }
 
   publishAwareness (doc: string, update: Uint8Array): void {
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    this.queue(() => {
-      appendToStream(this.writer, this.awarenessKey(doc), AWARENESS_STREAM_MAXLEN, AWARENESS_REPLAY_MS * 2, ['n', this.opts.nodeId, 'u', data])
-        .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
-    })
+    this.queue({ key: this.awarenessKey(doc), maxLen: AWARENESS_STREAM_MAXLEN, ttlMs: AWARENESS_REPLAY_MS * 2, fields: ['n', this.opts.nodeId, 'u', data] })
   }
 
-  private queue (append: () => void): void {
+  private queue (append: StreamAppend): void {
     this.pending.push(append)
     this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS)
   }
 
-  /** Sends the waiting appends; issued in one turn, the writer (auto-pipelining) sends them in one write. */
+  /** Sends the waiting appends, in order, in one script call. */
   private flush (): void {
     if (this.window) clearTimeout(this.window)
     this.window = null
+    if (this.pending.length === 0) return
     const appends = this.pending
     this.pending = []
-    for (const append of appends) append()
+    appendToStreams(this.writer, appends).then(() => { this.failing = false }, (err: Error) => {
+      if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
+      this.failing = true
+    })
   }
 
   seen (doc: string): string {

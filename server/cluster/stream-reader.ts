@@ -169,8 +169,15 @@ export class StreamReader {
   }
 }
 
-/** The value of field `name` in an entry's name/value pairs. */
+/** Whether `bytes` are the ASCII text `text` (compared without decoding: entries are read per update). */
+export const isText = (bytes: Buffer, text: string): boolean => {
+  if (bytes.length !== text.length) return false
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false
+  return true
+}
+
+/** The value of field `name` (ASCII) in an entry's name/value pairs. */
 export const field = (fields: Buffer[], name: string): Buffer | undefined => {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1]
+  for (let i = 0; i + 1 < fields.length; i += 2) if (isText(fields[i]!, name)) return fields[i + 1]
   return undefined
 }

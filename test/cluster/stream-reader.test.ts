@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Redis } from 'ioredis'
 import { createLogger } from '../../server/observe/logger.js'
 import { connectRedis } from '../../server/cluster/redis-connection.js'
-import { appendToStream, decodeAnnouncement } from '../../server/cluster/stream-append.js'
+import { appendToStream, appendToStreams, decodeAnnouncement } from '../../server/cluster/stream-append.js'
 import { field, StreamReader } from '../../server/cluster/stream-reader.js'
 import { waitFor } from '../helpers/server.js'
 import { REDIS_URL } from './nodes.js'
@@ -86,6 +86,30 @@ describe('stream reader', () => {
     await append(writer, key, 'small')
     await waitFor(() => got.length === 2, 5000, 'both entries')
     expect(got).toEqual(['x'.repeat(100), 'small'])
+  })
+
+  it('appends of one call each announce the entry before them, in order, several on one stream', async () => {
+    const { prefix, writer, subscriber, reader } = await setup()
+    const [a, b] = [`${prefix}a`, `${prefix}b`]
+    const first = await append(writer, a, 'a0')
+    // A plain subscriber of the two channels (not a StreamReader), to read the announcements themselves.
+    const listener = subscriber.duplicate()
+    cleanups.push(async () => { listener.disconnect() })
+    const messages: Array<{ channel: string, prev: string, id: string, v: string }> = []
+    listener.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      const e = decodeAnnouncement(message)!
+      messages.push({ channel: channel.toString(), prev: e.prev, id: e.id, v: field(e.fields, 'v')!.toString() })
+    })
+    await listener.subscribe(a, b)
+    const entry = (key: string, v: string) => ({ key, maxLen: 1000, ttlMs: 0, fields: ['v', v] })
+    const ids = await appendToStreams(writer, [entry(a, 'a1'), entry(b, 'b1'), entry(a, 'a2')])
+    await waitFor(() => messages.length === 3, 5000, 'announcements')
+    expect(messages).toEqual([
+      { channel: a, prev: first, id: ids[0], v: 'a1' },
+      { channel: b, prev: '', id: ids[1], v: 'b1' },
+      { channel: a, prev: ids[0], id: ids[2], v: 'a2' }
+    ])
+    expect(reader.position(a)).toBeUndefined()
   })
 
   it('entries appended before the follow are read from its start id', async () => {
