@@ -68,7 +68,11 @@ describe.each([levelBackend(), postgresBackend()] as Backend[])('analytics over 
     analytics.started(web)
     analytics.sockets.opened(socket(web))
     await analytics.sockets.settled()
-    await waitFor(async () => (await stores.sessions.dailyFigures(D, D + 1))[0]?.values.sessions_ended === 2, 20_000, 'counts stored')
+    // Counts are written as they happen, each on its own (on PostgreSQL in any order): wait for the last ones.
+    await waitFor(async () => {
+      const values = (await stores.sessions.dailyFigures(D, D + 1))[0]?.values
+      return values?.sessions_ended === 2 && values.sessions_started === 3 && values['platform:web'] === 1
+    }, 20_000, 'counts stored')
 
     at(23 * 60)
     const [day] = await analytics.series(D, D + 1)
