@@ -11,10 +11,13 @@ import { MemoryChallengeStore } from './memory-challenge-store.js'
 import type { SessionEventBus, SessionEventHandler } from './session-event-bus.js'
 import type { SharedState } from './shared-state.js'
 
+/** How long a command on the identity-state connection may wait for Redis's answer before it fails (and the state falls back to this node's). */
+export const STATE_COMMAND_TIMEOUT_MS = 2000
+
 export interface Buses {
   updates: DocUpdateBus
   sessionEvents: SessionEventBus
-  /** Identity state all nodes share: used ids, rate-limit counters, online counts. */
+  /** Identity state all nodes share: used ids, rate-limit counters, online counts, passkey challenges. */
   state: SharedState
   /** After the rooms are unloaded: stop reading and close the connections. */
   close (): Promise<void>
@@ -44,29 +47,42 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     const state: SharedState = { once: new MemoryOnceCache(), limiters: memoryLimiters, online: new LocalOnlineCounts(opts.sockets), challenges: new MemoryChallengeStore() }
     return { updates, sessionEvents: new LocalSessionEventBus(opts.onSessionEvent), state, close: () => updates.close() }
   }
-  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }, { RedisChallengeStore }] = await Promise.all([
+  const [{ connectRedis }, { StreamReader }, { RedisDocUpdateBus }, { RedisSessionEventBus }, { RedisOnceCache }, { redisLimiters }, { RedisOnlineCounts }, { followKeyChanges }, { watchSessionStreamGaps }, { RedisChallengeStore }, { watchStalls }] = await Promise.all([
     import('./redis-connection.js'), import('./stream-reader.js'), import('./redis-doc-update-bus.js'), import('./redis-session-event-bus.js'),
-    import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js'), import('./redis-challenge-store.js')
+    import('./redis-once-cache.js'), import('./redis-limiters.js'), import('./redis-online-counts.js'), import('./key-events.js'), import('./session-stream-gap.js'), import('./redis-challenge-store.js'),
+    import('./redis-stall-watch.js')
   ])
   const nodeId = randomUUID()
-  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
+  // Commands issued in one turn of the event loop (appends of the updates of one read) go out in one write.
+  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger, { enableAutoPipelining: true })
   const readerConn = connectRedis(opts.redisUrl, 'sync-reader', opts.logger)
+  const subscriber = connectRedis(opts.redisUrl, 'sync-wakeups', opts.logger)
+  // Identity state on a connection of its own, with a command timeout and a stall watch: on a Redis
+  // that stopped answering, a request waits at most STATE_COMMAND_TIMEOUT_MS per command, and only
+  // until the watch has reopened the connection (then the state falls back at once).
+  const stateConn = connectRedis(opts.redisUrl, 'sync-state', opts.logger, { commandTimeout: STATE_COMMAND_TIMEOUT_MS })
+  const connections = [writer, readerConn, subscriber, stateConn]
   try {
-    await Promise.all([writer.connect(), readerConn.connect()])
+    await Promise.all(connections.map(c => c.connect()))
   } catch (err) {
-    writer.disconnect()
-    readerConn.disconnect()
+    for (const c of connections) c.disconnect()
     throw new Error(`Redis at --redis-url is not reachable: ${(err as Error).message}`, { cause: err })
   }
-  const reader = new StreamReader(readerConn, writer, opts.logger)
+  const reader = new StreamReader(readerConn, subscriber, opts.logger)
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
   const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEvent, busOpts)
   if (opts.recheckSessions) watchSessionStreamGaps(readerConn, writer, reader, sessionEvents.key, opts.recheckSessions, opts.logger)
   const onKeysChanged = opts.onKeysChanged
   if (onKeysChanged) await followKeyChanges(reader, writer, opts.prefix, onKeysChanged)
-  const online = new RedisOnlineCounts(writer, opts.sockets, busOpts)
-  const state: SharedState = { once: new RedisOnceCache(writer, opts.prefix, opts.logger), limiters: redisLimiters(writer, opts.prefix), online, challenges: new RedisChallengeStore(writer, opts.prefix, opts.logger) }
+  const stopWatch = watchStalls(stateConn, opts.logger)
+  const online = new RedisOnlineCounts(stateConn, opts.sockets, busOpts)
+  const state: SharedState = {
+    once: new RedisOnceCache(stateConn, opts.prefix, opts.logger),
+    limiters: redisLimiters(stateConn, opts.prefix),
+    online,
+    challenges: new RedisChallengeStore(stateConn, opts.prefix, opts.logger)
+  }
   opts.logger.info({ node: nodeId, prefix: opts.prefix }, 'cluster mode: document updates, session events and identity state on Redis')
   return {
     updates,
@@ -77,7 +93,8 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
       await sessionEvents.close()
       await online.close()
       await reader.close()
-      await Promise.allSettled([writer.quit(), readerConn.quit()])
+      stopWatch()
+      await Promise.allSettled(connections.map(c => c.quit()))
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { redisTimeId } from './redis-connection.js'
+import { appendToStream } from './stream-append.js'
 import type { StreamReader } from './stream-reader.js'
 
 /** Entries kept in the key event stream (approximately): one per rotation. */
@@ -9,7 +10,7 @@ const streamKey = (prefix: string) => `${prefix}keys`
 
 /** Tells every node of the cluster that the signing keys changed (`keys:rotate`): each re-reads them. */
 export const announceKeyChange = async (redis: Redis, prefix: string, kid: string): Promise<void> => {
-  await redis.xadd(streamKey(prefix), 'MAXLEN', '~', KEY_STREAM_MAXLEN, '*', 'k', kid)
+  await appendToStream(redis, streamKey(prefix), KEY_STREAM_MAXLEN, 0, ['k', kid])
 }
 
 /** Calls `changed` for each key change announced from now on. */

@@ -4,7 +4,8 @@ import type { Logger } from '../observe/logger.js'
 import type { Connection } from '../sync/connection.js'
 import type { DocUpdateBus, DocUpdateSubscriber } from './doc-update-bus.js'
 import { redisTimeId } from './redis-connection.js'
-import { field, type StreamReader } from './stream-reader.js'
+import { appendToStream, appendToStreams, type StreamAppend } from './stream-append.js'
+import { field, isText, type StreamReader } from './stream-reader.js'
 import { compareStreamIds } from './stream-id.js'
 
 /**
@@ -20,6 +21,12 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
  * been in storage yet when it loaded).
  */
 export const TRIM_AFTER_MS = 60_000
+/**
+ * Appends wait up to this long to go out together: one write to Redis for all of them, which Redis
+ * answers and announces to each node in one write too, so every process wakes once per window
+ * instead of once per update.
+ */
+export const APPEND_WINDOW_MS = 2
 /** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
 export const AWARENESS_STREAM_MAXLEN = 100
 export const AWARENESS_REPLAY_MS = 30_000
@@ -33,6 +40,9 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
   /** Publishing fails (Redis away): logged once until a publish succeeds again. */
   private failing = false
+  /** Appends waiting for the window to end, in order. */
+  private pending: StreamAppend[] = []
+  private window: NodeJS.Timeout | null = null
 
   constructor (
     private readonly writer: Redis,
@@ -56,14 +66,16 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private republishAll (): void {
     for (const [doc, subscriber] of this.subscribers) {
       const state = subscriber.state()
-      const stream = this.key(doc)
-      this.writer.multi()
-        .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength))
-        .pexpire(stream, DOC_STREAM_IDLE_MS)
-        .exec()
+      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength)])
         .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not republish a document after Redis came back'))
     }
     if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
+  }
+
+  /** An entry this node appended. */
+  private own (fields: Buffer[]): boolean {
+    const node = field(fields, 'n')
+    return node !== undefined && isText(node, this.opts.nodeId)
   }
 
   private key (doc: string): string { return `${this.opts.prefix}doc:${doc}` }
@@ -73,7 +85,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   subscribe (doc: string, from: string, subscriber: DocUpdateSubscriber): void {
     this.subscribers.set(doc, subscriber)
     this.reader.follow(this.key(doc), from === '' ? '0' : from, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (!update) return
       const bytes = new Uint8Array(update.buffer, update.byteOffset, update.byteLength)
@@ -81,7 +93,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     })
     // Presence from the last AWARENESS_REPLAY_MS (by this node's clock): what devices elsewhere show now.
     this.reader.follow(this.awarenessKey(doc), `${Math.max(0, Date.now() - AWARENESS_REPLAY_MS)}-0`, fields => {
-      if (field(fields, 'n')?.toString() === this.opts.nodeId) return
+      if (this.own(fields)) return
       const update = field(fields, 'u')
       if (update) this.subscribers.get(doc)?.deliverAwareness(new Uint8Array(update.buffer, update.byteOffset, update.byteLength))
     })
@@ -97,24 +109,30 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
-    const stream = this.key(doc)
-    this.writer.multi()
-      .xadd(stream, 'MAXLEN', '~', DOC_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'k', key, 'u', data)
-      .pexpire(stream, DOC_STREAM_IDLE_MS)
-      .exec()
-      .then(() => { this.failing = false }, (err: Error) => {
-        if (!this.failing) this.opts.logger.error({ doc, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
-        this.failing = true
-      })
+    this.queue({ key: this.key(doc), maxLen: DOC_STREAM_MAXLEN, ttlMs: DOC_STREAM_IDLE_MS, fields: ['n', this.opts.nodeId, 'k', key, 'u', data] })
   }
 
   publishAwareness (doc: string, update: Uint8Array): void {
-    const stream = this.awarenessKey(doc)
-    this.writer.multi()
-      .xadd(stream, 'MAXLEN', '~', AWARENESS_STREAM_MAXLEN, '*', 'n', this.opts.nodeId, 'u', Buffer.from(update.buffer, update.byteOffset, update.byteLength))
-      .pexpire(stream, AWARENESS_REPLAY_MS * 2)
-      .exec()
-      .catch((err: Error) => this.opts.logger.warn({ doc, err: err.message }, 'could not publish presence to Redis'))
+    const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
+    this.queue({ key: this.awarenessKey(doc), maxLen: AWARENESS_STREAM_MAXLEN, ttlMs: AWARENESS_REPLAY_MS * 2, fields: ['n', this.opts.nodeId, 'u', data] })
+  }
+
+  private queue (append: StreamAppend): void {
+    this.pending.push(append)
+    this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS)
+  }
+
+  /** Sends the waiting appends, in order, in one script call. */
+  private flush (): void {
+    if (this.window) clearTimeout(this.window)
+    this.window = null
+    if (this.pending.length === 0) return
+    const appends = this.pending
+    this.pending = []
+    appendToStreams(this.writer, appends).then(() => { this.failing = false }, (err: Error) => {
+      if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
+      this.failing = true
+    })
   }
 
   seen (doc: string): string {
@@ -132,6 +150,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   }
 
   async close (): Promise<void> {
+    this.flush()
     for (const doc of this.subscribers.keys()) {
       this.reader.unfollow(this.key(doc))
       this.reader.unfollow(this.awarenessKey(doc))

@@ -11,7 +11,7 @@ import type { OnceCache } from './once-cache.js'
  * a replay on the same node is still refused, one on another node is not. Refusing every sign-in and
  * refresh during a Redis outage would cost more than this narrow window, since a replayed proof is
  * bound to one method and URL, fresh for two minutes, and the token it carries is rotated or rate limited.
- * Ids claimed in memory are also written to Redis when they can be, best effort.
+ * Ids claimed in memory stay in memory: other nodes do not learn them when Redis is back.
  */
 export class RedisOnceCache implements OnceCache {
   private readonly fallback = new MemoryOnceCache()

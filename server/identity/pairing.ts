@@ -29,7 +29,19 @@ export const newUserCode = (): string => {
   return s
 }
 
-interface Pacing { lastPollAt: number, intervalS: number, expiresAt: number }
+/**
+ * The grant's pacing after a poll at `now` while it is pending; `slow` when the poll came before the
+ * interval was over. A poll before the interval is over gets `slow_down` and 5 s more interval (up to
+ * a minute); each poll that waited long enough takes 5 s off again, down to the start value.
+ */
+const paced = (g: DeviceGrantRecord, now: number): { lastPollAt: number, pollIntervalS: number, slow: boolean } => {
+  if (g.lastPollAt === undefined) return { lastPollAt: now, pollIntervalS: DEVICE_POLL_INTERVAL_S, slow: false }
+  const interval = g.pollIntervalS ?? DEVICE_POLL_INTERVAL_S
+  if (now - g.lastPollAt < interval * 1000 - POLL_JITTER_MS) {
+    return { lastPollAt: now, pollIntervalS: Math.min(MAX_INTERVAL_S, interval + DEVICE_POLL_INTERVAL_S), slow: true }
+  }
+  return { lastPollAt: now, pollIntervalS: Math.max(DEVICE_POLL_INTERVAL_S, interval - DEVICE_POLL_INTERVAL_S), slow: false }
+}
 
 /**
  * Pairing a device by code: the OAuth 2.0 device authorization grant (RFC 8628) on top of Identity.
@@ -39,10 +51,10 @@ interface Pacing { lastPollAt: number, intervalS: number, expiresAt: number }
  *
  * Guessing is bounded three ways: wrong user codes per account and per IP, unknown device codes per
  * IP (`--user-code-attempts` per 15 min), and each user code can be entered MAX_CODE_ENTRIES times.
- * Poll pacing lives in memory: a restart forgets it, which only makes the next poll welcome.
+ * Poll pacing, entries and the decision live on the grant in the session store and change through
+ * `updateDeviceGrant`, so every node sharing the store judges them alike and one change at a time.
  */
 export class Pairing {
-  private readonly pacing = new Map<string, Pacing>()
   private readonly attempts: AuthRateLimits
   private readonly codes: HourlyBudget
   private lastSweep = 0
@@ -106,41 +118,33 @@ export class Pairing {
       }
       const now = Date.now()
       if (now >= g.expiresAt) {
-        this.pacing.delete(id)
         throw new Failure(ErrorCode.expiredToken, 'the pairing code expired: ask for a new one')
       }
       if (g.status === 'denied') {
-        await this.forget(g)
+        await this.store.deleteDeviceGrant(g)
         throw new Failure(ErrorCode.accessDenied, 'the pairing request was denied')
       }
       if (g.status === 'approved') {
-        await this.forget(g)
+        // The device code is spent once: of two nodes redeeming it at once, one removes the grant.
+        if (!await this.store.deleteDeviceGrant(g)) throw new Failure(ErrorCode.invalidGrant, 'unknown or already used device code')
         const user = g.userId ? await this.store.userById(g.userId) : undefined
         if (!user) throw new Failure(ErrorCode.accessDenied, 'the account that approved the request no longer exists')
         return this.identity.startSession(user, { name: g.deviceName, platform: g.platform }, g.jkt, [PAIRED_AMR], undefined, ctx)
       }
-      this.pace(g, now)
+      // Judged on the grant as stored, one poll at a time on every node: of two polls at once, one is too fast.
+      let slow = false
+      const stored = await this.store.updateDeviceGrant(id, cur => {
+        if (cur.status !== 'pending') return false
+        const p = paced(cur, now)
+        slow = p.slow
+        cur.lastPollAt = p.lastPollAt
+        cur.pollIntervalS = p.pollIntervalS
+        return true
+      })
+      if (slow) throw new Failure(ErrorCode.slowDown, `polling too fast: wait ${stored!.pollIntervalS!} s between polls`)
+      // Decided in the meantime (or gone): the next poll hears it.
       throw new Failure(ErrorCode.authorizationPending, 'not approved yet: keep polling')
     })
-  }
-
-  /**
-   * A poll before the interval is over gets `slow_down` and 5 s more interval (up to a minute); each
-   * poll that waited long enough takes 5 s off again, down to the start value.
-   */
-  private pace (g: DeviceGrantRecord, now: number): void {
-    const p = this.pacing.get(g.id)
-    if (!p) {
-      this.pacing.set(g.id, { lastPollAt: now, intervalS: DEVICE_POLL_INTERVAL_S, expiresAt: g.expiresAt })
-      return
-    }
-    const early = now - p.lastPollAt < p.intervalS * 1000 - POLL_JITTER_MS
-    p.lastPollAt = now
-    if (early) {
-      p.intervalS = Math.min(MAX_INTERVAL_S, p.intervalS + DEVICE_POLL_INTERVAL_S)
-      throw new Failure(ErrorCode.slowDown, `polling too fast: wait ${p.intervalS} s between polls`)
-    }
-    p.intervalS = Math.max(DEVICE_POLL_INTERVAL_S, p.intervalS - DEVICE_POLL_INTERVAL_S)
   }
 
   /** `POST /auth/device/lookup`: what asks to be added, for the approval screen. */
@@ -167,9 +171,7 @@ export class Pairing {
   private async decide (a: Authed, userCode: string, status: 'approved' | 'denied', ctx: RequestContext): Promise<PairingRequestInfo> {
     const found = await this.enter(a, userCode, ctx)
     return this.identity.serialized(`grant:${found.id}`, async () => {
-      const g = await this.entered(a, found.id, ctx)
-      Object.assign(g, { status, userId: a.user.id, decidedBy: a.session.id, decidedAt: Date.now() })
-      await this.store.putDeviceGrant(g)
+      const g = await this.entered(a, found.id, ctx, { status, userId: a.user.id, decidedBy: a.session.id })
       this.identity.event(status === 'approved' ? 'pairing_approved' : 'pairing_denied', {
         userId: a.user.id, sessionId: a.session.id, ip: ctx.ip, reason: `${g.platform}: ${g.deviceName} from ${g.ip}`
       })
@@ -192,20 +194,30 @@ export class Pairing {
     return g
   }
 
-  /** Re-reads the grant under its lock and spends one of its entries; the last one voids it. */
-  private async entered (a: Authed, id: string, ctx: RequestContext): Promise<DeviceGrantRecord> {
-    const g = await this.store.deviceGrantById(id)
-    if (!g || g.status !== 'pending' || Date.now() >= g.expiresAt) {
-      throw new Failure(ErrorCode.invalidUserCode, 'this request was already decided or expired')
-    }
-    g.entries++
-    if (g.entries > MAX_CODE_ENTRIES) {
-      Object.assign(g, { status: 'denied', decidedAt: Date.now() })
-      await this.store.putDeviceGrant(g)
+  /**
+   * Spends one of the pending grant's entries, the last one voiding it, and records `decision` if any:
+   * one update of the grant as stored, so entries and decisions on several nodes do not overwrite each other.
+   */
+  private async entered (a: Authed, id: string, ctx: RequestContext, decision?: Pick<DeviceGrantRecord, 'status' | 'userId' | 'decidedBy'>): Promise<DeviceGrantRecord> {
+    const now = Date.now()
+    let outcome: 'gone' | 'void' | 'entered' = 'gone'
+    const g = await this.store.updateDeviceGrant(id, cur => {
+      if (cur.status !== 'pending' || now >= cur.expiresAt) { outcome = 'gone'; return false }
+      cur.entries++
+      if (cur.entries > MAX_CODE_ENTRIES) {
+        Object.assign(cur, { status: 'denied', decidedAt: now })
+        outcome = 'void'
+      } else {
+        if (decision) Object.assign(cur, decision, { decidedAt: now })
+        outcome = 'entered'
+      }
+      return true
+    })
+    if (!g || outcome === 'gone') throw new Failure(ErrorCode.invalidUserCode, 'this request was already decided or expired')
+    if (outcome === 'void') {
       this.identity.event('pairing_code_failed', { userId: a.user.id, sessionId: a.session.id, ip: ctx.ip, reason: 'code entered too often: void' })
       throw new Failure(ErrorCode.invalidUserCode, 'this code was entered too often and no longer works: ask the new device for a new one')
     }
-    await this.store.putDeviceGrant(g)
     return g
   }
 
@@ -216,23 +228,17 @@ export class Pairing {
     }
   }
 
-  private async forget (g: DeviceGrantRecord): Promise<void> {
-    this.pacing.delete(g.id)
-    await this.store.deleteDeviceGrant(g)
-  }
-
   private async guard (keys: { account?: string, ip?: string }, ctx: RequestContext): Promise<void> {
     try { await this.attempts.check(keys) } catch (err) {
       throw this.identity.limited(err, ctx, 'pairing', 'too many wrong pairing codes: try again later')
     }
   }
 
-  /** Removes grants that expired a while ago, and their pacing; at most once a minute, a bounded batch. */
+  /** Removes grants that expired a while ago; at most once a minute, a bounded batch. */
   private async sweep (): Promise<void> {
     const now = Date.now()
     if (now - this.lastSweep < SWEEP_EVERY_MS) return
     this.lastSweep = now
     for (const g of await this.store.deviceGrantsExpiredBefore(now - EXPIRED_KEEP_MS, 500)) await this.store.deleteDeviceGrant(g)
-    for (const [id, p] of this.pacing) if (p.expiresAt <= now) this.pacing.delete(id)
   }
 }

@@ -95,6 +95,9 @@ export interface DeviceGrantRecord {
   status: 'pending' | 'approved' | 'denied'
   /** How often the user code was entered (looked up, approved, denied). */
   entries: number
+  /** The device's last poll while pending (ms) and the interval it must keep now (s): RFC 8628 `slow_down`. */
+  lastPollAt?: number
+  pollIntervalS?: number
   /** Set by the decision: the account, and the session that approved or denied. */
   userId?: string
   decidedBy?: string
@@ -233,7 +236,14 @@ export interface SessionStore {
   deviceGrantById (id: string): Promise<DeviceGrantRecord | undefined>
   /** `userCode` in canonical form. */
   deviceGrantByUserCode (userCode: string): Promise<DeviceGrantRecord | undefined>
-  deleteDeviceGrant (g: DeviceGrantRecord): Promise<void>
+  /**
+   * Applies `change` to the grant as stored and writes it when `change` returns true; resolves with the
+   * grant as stored (changed or not), undefined when there is none. Updates of one grant run one at a
+   * time on every node sharing the store, as `updateSession`'s do; `change` has the same contract.
+   */
+  updateDeviceGrant (id: string, change: (current: DeviceGrantRecord) => boolean): Promise<DeviceGrantRecord | undefined>
+  /** True when this call removed the grant: of two nodes deleting one grant at once, one gets true. */
+  deleteDeviceGrant (g: DeviceGrantRecord): Promise<boolean>
   /** Up to `limit` grants whose `expiresAt` is before `time`, oldest first. */
   deviceGrantsExpiredBefore (time: number, limit: number): Promise<DeviceGrantRecord[]>
 

@@ -14,13 +14,14 @@ const bus = async (trimAfterMs?: number) => {
   const prefix = `sync-test:${process.pid}:${randomBytes(4).toString('hex')}:`
   const writer = connectRedis(REDIS_URL, 'test-writer', silent)
   const readerConn = connectRedis(REDIS_URL, 'test-reader', silent)
-  await Promise.all([writer.connect(), readerConn.connect()])
-  const reader = new StreamReader(readerConn, writer, silent)
+  const subscriber = connectRedis(REDIS_URL, 'test-wakeups', silent)
+  await Promise.all([writer.connect(), readerConn.connect(), subscriber.connect()])
+  const reader = new StreamReader(readerConn, subscriber, silent)
   cleanups.push(async () => {
     const keys = await writer.keys(`${prefix}*`)
     if (keys.length > 0) await writer.del(...keys)
     await reader.close()
-    await Promise.all([writer.quit(), readerConn.quit()])
+    await Promise.all([writer.quit(), readerConn.quit(), subscriber.quit()])
   })
   return { writer, prefix, bus: new RedisDocUpdateBus(writer, reader, { prefix, nodeId: 'n1', logger: silent, trimAfterMs }) }
 }

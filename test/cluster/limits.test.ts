@@ -1,5 +1,7 @@
+import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { PASSWORD } from '../helpers/identity.js'
+import { waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
 import { clusterFixtures, REDIS_URL } from './nodes.js'
 import { startOwnRedis } from './redis-server.js'
@@ -49,5 +51,45 @@ describe('cluster: rate limits hold across nodes', () => {
     expect((await (await ClusterDevice.make(a.url)).register()).status).toBe(429)
     const onB = await ClusterDevice.signedIn(b.url)
     expect(onB.tokens.accessToken).toEqual(expect.any(String))
+  })
+
+  it('while Redis stops answering (connections open), sign-ins are answered from each node\'s own counts; then shared again', async () => {
+    const redis = await startOwnRedis()
+    cluster.onCleanup(() => redis.stop())
+    const redisPrefix = cluster.prefix()
+    const a = await cluster.node({ redisUrl: redis.url, redisPrefix, loginAttemptsPerAccount: 3 })
+    const b = await cluster.node({ redisUrl: redis.url, redisPrefix, loginAttemptsPerAccount: 3 })
+    const d = await ClusterDevice.signedIn(a.url)
+    redis.pause()
+    // Answered, not left waiting on Redis: a sign-in, and passkey options (the challenge kept on B).
+    expect((await d.login()).status).toBe(200)
+    const device = await ClusterDevice.make(b.url, 'unknown@example.com')
+    expect((await device.call('POST', '/auth/passkeys/login/options')).status).toBe(200)
+    // Each node counts on its own meanwhile.
+    for (const node of [a, a, b]) {
+      d.baseUrl = node.url
+      expect((await d.login('wrong password, wrong')).status).toBe(401)
+    }
+    d.baseUrl = a.url
+    expect((await d.login('wrong password, wrong')).status).toBe(401)
+    expect((await d.login(PASSWORD)).status).toBe(429)
+
+    // Once Redis answers and both nodes' state connections are ready again (they ping), budgets are shared.
+    redis.resume()
+    const probe = new Redis(redis.url, { protocol: 2 })
+    cluster.onCleanup(() => probe.quit())
+    const pinging = async () => {
+      const list = String(await probe.client('LIST'))
+      return list.split('\n').filter(l => l.includes('name=sync-state') && l.includes('cmd=ping')).length
+    }
+    await waitFor(async () => await pinging() === 2, 10_000, 'both nodes\' state connections ready')
+    const e = await ClusterDevice.make(a.url)
+    expect((await e.register()).status).toBe(201)
+    for (const node of [a, b, a]) {
+      e.baseUrl = node.url
+      expect((await e.login('wrong password, wrong')).status).toBe(401)
+    }
+    e.baseUrl = b.url
+    expect((await e.login(PASSWORD)).status).toBe(429)
   })
 })

@@ -12,7 +12,15 @@ const freePort = async (): Promise<number> => {
   return port
 }
 
-export interface OwnRedis { url: string, port: number, stop (): Promise<void> }
+export interface OwnRedis {
+  url: string
+  port: number
+  stop (): Promise<void>
+  /** SIGSTOP: connections stay open and nothing is answered, as when the network drops packets. */
+  pause (): void
+  /** SIGCONT: answers again, the backlog first. */
+  resume (): void
+}
 
 /** A `redis-server` of the test's own on a free port, without persistence: for tests that stop Redis. */
 export const startOwnRedis = async (): Promise<OwnRedis> => {
@@ -35,6 +43,8 @@ export const startOwnRedis = async (): Promise<OwnRedis> => {
     async stop () {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
       await exited
-    }
+    },
+    pause () { proc.kill('SIGSTOP') },
+    resume () { proc.kill('SIGCONT') }
   }
 }

@@ -85,8 +85,9 @@ describe.skipIf(!chromiumAvailable())('demo: connection feedback', () => {
     expect(await banner(d1.page).isVisible()).toBe(true)
     expect(new Set(await statuses(d1.page))).toEqual(new Set(['offline']))
 
-    // Back: "Retry now" on the laptop does not wait for its countdown.
-    await expect.poll(() => retryIn(d1.page), { timeout: 30_000 }).toBeGreaterThanOrEqual(2)
+    // Back: "Retry now" on the laptop does not wait for its countdown. A wait of several seconds
+    // keeps the laptop from reconnecting by itself before the click on a loaded machine.
+    await expect.poll(() => retryIn(d1.page), { timeout: 30_000 }).toBeGreaterThanOrEqual(5)
     proxy.up()
     await d1.page.getByTestId('retry-now').click()
     await expect.poll(() => topStatus(d1.page).getAttribute('data-status'), { timeout: 10_000 }).toBe('synced')

@@ -256,6 +256,30 @@ describe.each(backends)('SessionStore contract: $name', backend => {
     for (const g of [late, later]) await s.sessions.deleteDeviceGrant(g)
   })
 
+  it('updateDeviceGrant applies concurrent changes one after another; of concurrent deletes one removes the grant', async () => {
+    const s = await start()
+    const g = grant()
+    await s.sessions.putDeviceGrant(g)
+    // Twenty read-modify-writes at once: none may be lost to another that read the same record.
+    await Promise.all(Array.from({ length: 20 }, () => s.sessions.updateDeviceGrant(g.id, cur => { cur.entries++; return true })))
+    expect((await s.sessions.deviceGrantById(g.id))!.entries).toBe(20)
+    const seen = await s.sessions.updateDeviceGrant(g.id, cur => { cur.status = 'denied'; return false })
+    expect(seen!.entries).toBe(20)
+    expect(await s.sessions.deviceGrantByUserCode(g.userCode)).toMatchObject({ status: 'pending', entries: 20 })
+    const paced = await s.sessions.updateDeviceGrant(g.id, cur => { cur.lastPollAt = 500; cur.pollIntervalS = 10; return true })
+    expect(paced).toMatchObject({ lastPollAt: 500, pollIntervalS: 10 })
+    expect(await s.sessions.deviceGrantById(g.id)).toEqual({ ...g, entries: 20, lastPollAt: 500, pollIntervalS: 10 })
+    let called = false
+    expect(await s.sessions.updateDeviceGrant(id(), () => { called = true; return true })).toBeUndefined()
+    expect(await s.sessions.updateDeviceGrant('a\u0000b', () => { called = true; return true })).toBeUndefined()
+    expect(called).toBe(false)
+
+    const deleted = await Promise.all([s.sessions.deleteDeviceGrant(g), s.sessions.deleteDeviceGrant(g)])
+    expect(deleted.sort()).toEqual([false, true])
+    expect(await s.sessions.deviceGrantById(g.id)).toBeUndefined()
+    expect(await s.sessions.deleteDeviceGrant(g)).toBe(false)
+  })
+
   it('passkeys: a credential ID registers once, across accounts; replaced, listed per account, deleted', async () => {
     const s = await start()
     const alice = id()

@@ -36,7 +36,7 @@ export class LevelSessionStore implements SessionStore {
   private counting: Promise<unknown> = Promise.resolve()
   // Registration must not race on one email, nor on one credential ID: creations run one at a time (cheap, rare).
   private creating: Promise<unknown> = Promise.resolve()
-  /** The last queued update of each session being updated. */
+  /** The last queued update of each session (`session:<id>`) and device grant (`grant:<id>`) being updated. */
   private readonly updating = new Map<string, Promise<unknown>>()
 
   constructor (private readonly db: Level<string, Uint8Array>) {
@@ -99,14 +99,19 @@ export class LevelSessionStore implements SessionStore {
 
   /** One process holds a LevelDB database: updates of a session queue in memory. */
   updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
-    const run = (this.updating.get(id) ?? Promise.resolve()).then(async () => {
+    return this.queued(`session:${id}`, async () => {
       const current = await this.sessions.get(id)
       if (current && change(current)) await this.putSession(current)
       return current
     })
+  }
+
+  /** Runs `fn` after the last queued update of the same record (`<kind>:<id>`), then the next one. */
+  private queued<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.updating.get(key) ?? Promise.resolve()).then(fn)
     const tail = run.catch(() => {})
-    this.updating.set(id, tail)
-    void tail.then(() => { if (this.updating.get(id) === tail) this.updating.delete(id) })
+    this.updating.set(key, tail)
+    void tail.then(() => { if (this.updating.get(key) === tail) this.updating.delete(key) })
     return run
   }
 
@@ -214,14 +219,27 @@ export class LevelSessionStore implements SessionStore {
     return id === undefined ? undefined : this.grants.get(id)
   }
 
-  async deleteDeviceGrant (g: DeviceGrantRecord) {
-    const ops: unknown[] = [
-      { type: 'del', sublevel: this.grants, key: g.id },
-      { type: 'del', sublevel: this.grantExpiry, key: expiryKey(g) }
-    ]
-    // The code may name a newer grant by now; only this grant's own entry goes.
-    if (await this.userCodes.get(g.userCode) === g.id) ops.push({ type: 'del', sublevel: this.userCodes, key: g.userCode })
-    await this.db.batch(ops as never)
+  updateDeviceGrant (id: string, change: (current: DeviceGrantRecord) => boolean): Promise<DeviceGrantRecord | undefined> {
+    return this.queued(`grant:${id}`, async () => {
+      const current = await this.grants.get(id)
+      if (current && change(current)) await this.putDeviceGrant(current)
+      return current
+    })
+  }
+
+  /** Queued with the grant's updates: of two deletes, the second finds nothing and resolves false. */
+  deleteDeviceGrant (g: DeviceGrantRecord): Promise<boolean> {
+    return this.queued(`grant:${g.id}`, async () => {
+      if (await this.grants.get(g.id) === undefined) return false
+      const ops: unknown[] = [
+        { type: 'del', sublevel: this.grants, key: g.id },
+        { type: 'del', sublevel: this.grantExpiry, key: expiryKey(g) }
+      ]
+      // The code may name a newer grant by now; only this grant's own entry goes.
+      if (await this.userCodes.get(g.userCode) === g.id) ops.push({ type: 'del', sublevel: this.userCodes, key: g.userCode })
+      await this.db.batch(ops as never)
+      return true
+    })
   }
 
   async deviceGrantsExpiredBefore (time: number, limit: number) {

@@ -150,8 +150,23 @@ export class PostgresSessionStore implements SessionStore {
   deviceGrantById (id: string) { return this.one<DeviceGrantRecord>('SELECT record FROM device_grants WHERE id = $1', [id]) }
   deviceGrantByUserCode (userCode: string) { return this.one<DeviceGrantRecord>('SELECT record FROM device_grants WHERE user_code = $1', [userCode]) }
 
-  async deleteDeviceGrant (g: DeviceGrantRecord): Promise<void> {
-    await this.pool.query('DELETE FROM device_grants WHERE id = $1', [g.id])
+  /** The row stays locked (FOR UPDATE) from read to write, as in `updateSession`. */
+  async updateDeviceGrant (id: string, change: (current: DeviceGrantRecord) => boolean): Promise<DeviceGrantRecord | undefined> {
+    if (!storable(id)) return undefined
+    return inTransaction(this.pool, async client => {
+      const { rows } = await client.query<{ record: DeviceGrantRecord }>('SELECT record FROM device_grants WHERE id = $1 FOR UPDATE', [id])
+      const current = rows[0]?.record
+      if (current && change(current)) {
+        await client.query('UPDATE device_grants SET user_code = $2, expires_at = $3, record = $4 WHERE id = $1',
+          [id, current.userCode, current.expiresAt, JSON.stringify(current)])
+      }
+      return current
+    })
+  }
+
+  async deleteDeviceGrant (g: DeviceGrantRecord): Promise<boolean> {
+    const res = await this.pool.query('DELETE FROM device_grants WHERE id = $1', [g.id])
+    return res.rowCount === 1
   }
 
   async deviceGrantsExpiredBefore (time: number, limit: number): Promise<DeviceGrantRecord[]> {
