@@ -49,17 +49,8 @@ export class PostgresSessionStore implements SessionStore {
   sessionById (id: string) { return this.one<SessionRecord>('SELECT record FROM sessions WHERE id = $1', [id]) }
 
   /** The row stays locked (FOR UPDATE) from read to write: an update on another node waits for it. */
-  async updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
-    if (!storable(id)) return undefined
-    return inTransaction(this.pool, async client => {
-      const { rows } = await client.query<{ record: SessionRecord }>('SELECT record FROM sessions WHERE id = $1 FOR UPDATE', [id])
-      const current = rows[0]?.record
-      if (current && change(current)) {
-        await client.query('UPDATE sessions SET user_id = $2, ended = $3, record = $4 WHERE id = $1',
-          [id, current.userId, !listedSession(current), JSON.stringify(current)])
-      }
-      return current
-    })
+  updateSession (id: string, change: (current: SessionRecord) => boolean): Promise<SessionRecord | undefined> {
+    return this.updateLocked('sessions', id, change, 'user_id = $2, ended = $3', s => [s.userId, !listedSession(s)])
   }
 
   sessionsOfUser (userId: string) {
@@ -151,14 +142,22 @@ export class PostgresSessionStore implements SessionStore {
   deviceGrantByUserCode (userCode: string) { return this.one<DeviceGrantRecord>('SELECT record FROM device_grants WHERE user_code = $1', [userCode]) }
 
   /** The row stays locked (FOR UPDATE) from read to write, as in `updateSession`. */
-  async updateDeviceGrant (id: string, change: (current: DeviceGrantRecord) => boolean): Promise<DeviceGrantRecord | undefined> {
+  updateDeviceGrant (id: string, change: (current: DeviceGrantRecord) => boolean): Promise<DeviceGrantRecord | undefined> {
+    return this.updateLocked('device_grants', id, change, 'user_code = $2, expires_at = $3', g => [g.userCode, g.expiresAt])
+  }
+
+  /**
+   * Reads the JSON record of row `id` under a row lock, applies `change`, and writes it back when
+   * `change` returns true, with the indexed columns `set` ($2, $3…) taken from `columns(record)`.
+   */
+  private async updateLocked<T> (table: 'sessions' | 'device_grants', id: string, change: (current: T) => boolean, set: string, columns: (record: T) => unknown[]): Promise<T | undefined> {
     if (!storable(id)) return undefined
     return inTransaction(this.pool, async client => {
-      const { rows } = await client.query<{ record: DeviceGrantRecord }>('SELECT record FROM device_grants WHERE id = $1 FOR UPDATE', [id])
+      const { rows } = await client.query<{ record: T }>(`SELECT record FROM ${table} WHERE id = $1 FOR UPDATE`, [id])
       const current = rows[0]?.record
       if (current && change(current)) {
-        await client.query('UPDATE device_grants SET user_code = $2, expires_at = $3, record = $4 WHERE id = $1',
-          [id, current.userCode, current.expiresAt, JSON.stringify(current)])
+        const values = columns(current)
+        await client.query(`UPDATE ${table} SET ${set}, record = $${values.length + 2} WHERE id = $1`, [id, ...values, JSON.stringify(current)])
       }
       return current
     })
