@@ -73,6 +73,13 @@ export class StreamReader {
     this.subscriber.unsubscribe(key).catch(() => {})
   }
 
+  /** Resolves once no read is scheduled, in flight or due (every stream marked dirty is read). */
+  async settled (): Promise<void> {
+    for (let i = 0; i < 1000 && !this.stopped && (this.scheduled || this.reading || this.dirty.size > 0); i++) {
+      await (this.reading ?? new Promise(resolve => setImmediate(resolve)))
+    }
+  }
+
   async close (): Promise<void> {
     this.stopped = true
     clearInterval(this.sweep)

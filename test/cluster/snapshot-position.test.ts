@@ -22,11 +22,12 @@ describe('a snapshot that records no stream position (written before migration 0
     await cluster.rows(`UPDATE doc_compactions SET until = now() - interval '1 hour' WHERE name = $1`, [doc])
     expect(await cluster.rows('SELECT 1 FROM doc_updates WHERE name = $1', [doc])).toEqual([])
 
-    // B reads the stream from its oldest entry: the 12 updates come again, and change nothing.
+    // B reads the stream from its oldest entry: the 12 updates come again and change nothing. Whether
+    // B's device also receives them as updates depends on whether the read ends before it joins.
     const b = await cluster.node()
     const onB = cluster.client(b, doc)
-    await waitFor(() => onB.synced && redundantUpdates(onB) === 12, 5000, 'B to get the stream again')
-    expect(onB.text()).toBe(text)
+    await waitFor(() => onB.synced && onB.text() === text, 5000, 'B synced')
+    expect(redundantUpdates(onB)).toBeLessThanOrEqual(12)
 
     // B's compaction (at its shutdown) records the position B has read up to.
     const last = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]![0]
