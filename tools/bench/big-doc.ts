@@ -12,6 +12,7 @@ import * as Y from 'yjs'
 import { OURS_ENTRY, compileTargets } from './targets.js'
 import { startChildServer } from '../../test/helpers/child-server.js'
 import { RawClient } from '../../test/helpers/raw-client.js'
+import { untilSynced } from './until-synced.js'
 import { waitFor } from '../../test/helpers/server.js'
 import { tempDir } from '../../test/helpers/server.js'
 
@@ -24,14 +25,7 @@ const join = async (wsUrl: string, doc: string, state?: Uint8Array) => {
   const c = new RawClient(`${wsUrl}/${doc}`)
   if (state) Y.applyUpdate(c.doc, state, c)
   await c.opened
-  const opened = performance.now()
-  // Not waitFor's 10 ms polls: the answer takes about that long.
-  const deadline = opened + 30_000
-  await new Promise<void>((resolve, reject) => {
-    const check = () => c.synced ? resolve() : performance.now() > deadline ? reject(new Error('no sync step 2')) : setImmediate(check)
-    check()
-  })
-  return { c, ms: performance.now() - opened }
+  return { c, ms: await untilSynced(c) }
 }
 
 await compileTargets()

@@ -20,6 +20,7 @@ import { createLogger } from '../../server/observe/logger.js'
 import { openPostgresStores } from '../../server/storage/postgres/index.js'
 import { startChildServer } from '../../test/helpers/child-server.js'
 import { RawClient } from '../../test/helpers/raw-client.js'
+import { untilSynced } from './until-synced.js'
 import { waitFor } from '../../test/helpers/server.js'
 import { createTestDatabase } from '../../test/storage/postgres.js'
 
@@ -74,13 +75,7 @@ try {
       const loadSum = await metric('sync_document_load_seconds_sum')
       const c = new RawClient(`${server.wsUrl}/${doc}`)
       await c.opened
-      const opened = performance.now()
-      const deadline = opened + 30_000
-      await new Promise<void>((resolve, reject) => {
-        const check = () => c.synced ? resolve() : performance.now() > deadline ? reject(new Error('no sync step 2')) : setImmediate(check)
-        check()
-      })
-      const ms = performance.now() - opened
+      const ms = await untilSynced(c)
       serverMs.push((await metric('sync_document_load_seconds_sum') - loadSum) * 1000)
       if (c.text() !== text.toString()) throw new Error(`${doc}: the device got other content`)
       c.ws.close()
