@@ -3,10 +3,25 @@ import { describe, expect, it } from 'vitest'
 import { PASSWORD } from '../helpers/identity.js'
 import { waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
-import { clusterFixtures, REDIS_URL } from './nodes.js'
+import { clusterFixtures, REDIS_URL, type Node } from './nodes.js'
 import { startOwnRedis } from './redis-server.js'
 
 const cluster = clusterFixtures()
+
+/**
+ * A new account on nodes allowing 3 failed sign-ins: 3 wrong passwords through A, B, A spend its
+ * budget, so even the right password gets 429 from B.
+ */
+const spendsOneLoginBudget = async (a: Node, b: Node) => {
+  const d = await ClusterDevice.make(a.url)
+  expect((await d.register()).status).toBe(201)
+  for (const node of [a, b, a]) {
+    d.baseUrl = node.url
+    expect((await d.login('wrong password, wrong')).status).toBe(401)
+  }
+  d.baseUrl = b.url
+  expect((await d.login(PASSWORD)).status).toBe(429)
+}
 
 describe('cluster: rate limits hold across nodes', () => {
   it('the hourly registration budget of an IP is one budget for all nodes', async () => {
@@ -26,15 +41,7 @@ describe('cluster: rate limits hold across nodes', () => {
     const redisPrefix = cluster.prefix()
     const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, loginAttemptsPerAccount: 3 })
     const b = await cluster.node({ redisUrl: REDIS_URL, redisPrefix, loginAttemptsPerAccount: 3 })
-    const d = await ClusterDevice.make(a.url)
-    expect((await d.register()).status).toBe(201)
-    for (const node of [a, b, a]) {
-      d.baseUrl = node.url
-      expect((await d.login('wrong password, wrong')).status).toBe(401)
-    }
-    d.baseUrl = b.url
-    // The right password too: the account's budget is spent, whichever node is asked.
-    expect((await d.login(PASSWORD)).status).toBe(429)
+    await spendsOneLoginBudget(a, b)
   })
 
   it('while Redis is down each node limits on its own, and refuses nothing for the outage', async () => {
@@ -83,13 +90,6 @@ describe('cluster: rate limits hold across nodes', () => {
       return list.split('\n').filter(l => l.includes('name=sync-state') && l.includes('cmd=ping')).length
     }
     await waitFor(async () => await pinging() === 2, 10_000, 'both nodes\' state connections ready')
-    const e = await ClusterDevice.make(a.url)
-    expect((await e.register()).status).toBe(201)
-    for (const node of [a, b, a]) {
-      e.baseUrl = node.url
-      expect((await e.login('wrong password, wrong')).status).toBe(401)
-    }
-    e.baseUrl = b.url
-    expect((await e.login(PASSWORD)).status).toBe(429)
+    await spendsOneLoginBudget(a, b)
   })
 })
