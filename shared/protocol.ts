@@ -136,12 +136,19 @@ export const encodeSyncStep2 = (update: Uint8Array): Uint8Array => {
   return encoding.toUint8Array(e)
 }
 
+/** A sync update frame: the two message type bytes, the update's length as a varUint, the update; one allocation. */
 export const encodeUpdate = (update: Uint8Array): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.sync)
-  encoding.writeVarUint(e, SyncType.update)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
+  let header = 3
+  for (let n = update.byteLength; n > 0x7f; n = Math.floor(n / 128)) header++
+  const frame = new Uint8Array(header + update.byteLength)
+  frame[0] = MessageType.sync
+  frame[1] = SyncType.update
+  let at = 2
+  let n = update.byteLength
+  for (; n > 0x7f; n = Math.floor(n / 128)) frame[at++] = 0x80 | (n & 0x7f)
+  frame[at] = n
+  frame.set(update, header)
+  return frame
 }
 
 export const encodeAwareness = (awarenessUpdate: Uint8Array): Uint8Array => {
