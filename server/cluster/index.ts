@@ -53,8 +53,8 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     import('./redis-stall-watch.js')
   ])
   const nodeId = randomUUID()
-  // Commands issued in one turn of the event loop (appends of the updates of one read) go out in one write.
-  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger, { enableAutoPipelining: true })
+  // Appends go out as one script call per window (redis-doc-update-bus.ts): no pipelining needed.
+  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
   const readerConn = connectRedis(opts.redisUrl, 'sync-reader', opts.logger)
   const subscriber = connectRedis(opts.redisUrl, 'sync-wakeups', opts.logger)
   // Identity state on a connection of its own, with a command timeout and a stall watch: on a Redis
@@ -68,7 +68,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     for (const c of connections) c.disconnect()
     throw new Error(`Redis at --redis-url is not reachable: ${(err as Error).message}`, { cause: err })
   }
-  const reader = new StreamReader(readerConn, subscriber, opts.logger)
+  const reader = new StreamReader(readerConn, subscriber, opts.logger, { channel: `${opts.prefix}wake:${nodeId}` })
   const busOpts = { prefix: opts.prefix, nodeId, logger: opts.logger }
   const updates = new RedisDocUpdateBus(writer, reader, busOpts)
   const sessionEvents = await RedisSessionEventBus.start(writer, reader, opts.onSessionEvent, busOpts)

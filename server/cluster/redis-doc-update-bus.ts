@@ -23,7 +23,7 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
 export const TRIM_AFTER_MS = 60_000
 /**
  * Appends wait up to this long to go out together: one write to Redis for all of them, which Redis
- * answers and announces to each node in one write too, so every process wakes once per window
+ * answers, and wakes each follower with one message, so every process wakes once per window
  * instead of once per update.
  */
 export const APPEND_WINDOW_MS = 2
@@ -66,7 +66,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private republishAll (): void {
     for (const [doc, subscriber] of this.subscribers) {
       const state = subscriber.state()
-      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength)])
+      appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength)], { origin: this.reader.channel })
         .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not republish a document after Redis came back'))
     }
     if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
@@ -119,7 +119,9 @@ export class RedisDocUpdateBus implements DocUpdateBus {
 
   private queue (append: StreamAppend): void {
     this.pending.push(append)
-    this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS)
+    // Windows end on the same clock boundaries on every node, so the calls of several nodes tend to
+    // reach Redis together and each node is woken once for all of them.
+    this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS - Date.now() % APPEND_WINDOW_MS)
   }
 
   /** Sends the waiting appends, in order, in one script call. */
@@ -129,7 +131,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     if (this.pending.length === 0) return
     const appends = this.pending
     this.pending = []
-    appendToStreams(this.writer, appends).then(() => { this.failing = false }, (err: Error) => {
+    appendToStreams(this.writer, appends, { origin: this.reader.channel }).then(() => { this.failing = false }, (err: Error) => {
       if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
       this.failing = true
     })

@@ -75,7 +75,7 @@ export class RedisSessionEventBus implements SessionEventBus {
   }
 
   private send (event: SessionEvent): void {
-    appendToStream(this.writer, this.key, SESSION_STREAM_MAXLEN, 0, ['n', this.opts.nodeId, ...encodeEvent(event)])
+    appendToStream(this.writer, this.key, SESSION_STREAM_MAXLEN, 0, ['n', this.opts.nodeId, ...encodeEvent(event)], { origin: this.reader.channel })
       .catch((err: Error) => {
         this.opts.logger.error({ err: err.message, kind: event.kind }, 'could not publish a session event to Redis; it is sent again when the connection is back')
         this.unsent.push(event)

@@ -16,7 +16,7 @@ const bus = async (trimAfterMs?: number) => {
   const readerConn = connectRedis(REDIS_URL, 'test-reader', silent)
   const subscriber = connectRedis(REDIS_URL, 'test-wakeups', silent)
   await Promise.all([writer.connect(), readerConn.connect(), subscriber.connect()])
-  const reader = new StreamReader(readerConn, subscriber, silent)
+  const reader = new StreamReader(readerConn, subscriber, silent, { channel: `${prefix}wake:test` })
   cleanups.push(async () => {
     const keys = await writer.keys(`${prefix}*`)
     if (keys.length > 0) await writer.del(...keys)

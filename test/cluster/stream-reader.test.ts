@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Redis } from 'ioredis'
 import { createLogger } from '../../server/observe/logger.js'
 import { connectRedis } from '../../server/cluster/redis-connection.js'
-import { appendToStream, appendToStreams, decodeAnnouncement } from '../../server/cluster/stream-append.js'
+import { appendToStream, appendToStreams, decodeWakeup, followersKey } from '../../server/cluster/stream-append.js'
 import { field, StreamReader } from '../../server/cluster/stream-reader.js'
 import { waitFor } from '../helpers/server.js'
 import { REDIS_URL } from './nodes.js'
@@ -17,13 +17,13 @@ afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().
 const NO_SWEEP = 3_600_000
 
 /** A stream reader on Redis (its subscriber through `subscriberUrl` when given) and a writer beside it. */
-const setup = async (opts: { sweepMs?: number, subscriberUrl?: string } = {}) => {
+const setup = async (opts: { sweepMs?: number, subscriberUrl?: string, followTtlMs?: number } = {}) => {
   const prefix = `sync-test:${process.pid}:${randomBytes(4).toString('hex')}:`
   const writer = connectRedis(REDIS_URL, 'test-writer', silent)
   const readerConn = connectRedis(REDIS_URL, 'test-reader', silent)
   const subscriber = connectRedis(opts.subscriberUrl ?? REDIS_URL, 'test-wakeups', silent)
   await Promise.all([writer.connect(), readerConn.connect(), subscriber.connect()])
-  const reader = new StreamReader(readerConn, subscriber, silent, { sweepMs: opts.sweepMs ?? NO_SWEEP })
+  const reader = new StreamReader(readerConn, subscriber, silent, { channel: `${prefix}wake:reader`, sweepMs: opts.sweepMs ?? NO_SWEEP, followTtlMs: opts.followTtlMs })
   cleanups.push(async () => {
     await reader.close()
     const keys = await writer.keys(`${prefix}*`)
@@ -33,12 +33,12 @@ const setup = async (opts: { sweepMs?: number, subscriberUrl?: string } = {}) =>
   })
   /**
    * Follows `key` (empty) from the start; the values of field `v` read from then on, in order. Returns
-   * once subscribed and past the reads a follow does by itself: a marker entry was woken and read.
+   * once registered and past the reads a follow does by itself: a marker entry was woken and read.
    */
   const follow = async (key: string): Promise<string[]> => {
     const got: string[] = []
     reader.follow(key, '0', fields => got.push(field(fields, 'v')!.toString()))
-    await waitFor(async () => await subscribers(writer, key) === 1, 5000, 'subscribed')
+    await waitFor(async () => await writer.hexists(followersKey(key), reader.channel) === 1, 5000, 'registered')
     await append(writer, key, 'marker')
     await waitFor(() => got.includes('marker'), 5000, 'marker')
     await reader.settled() // the follow's own reads may still be due after the marker came announced
@@ -83,34 +83,41 @@ describe('stream reader', () => {
     const { prefix, writer, follow } = await setup()
     const key = `${prefix}s`
     const got = await follow(key)
-    await appendToStream(writer, key, 1000, 0, ['v', 'x'.repeat(100)], 10)
+    await appendToStream(writer, key, 1000, 0, ['v', 'x'.repeat(100)], { inlineBytes: 10 })
     await append(writer, key, 'small')
     await waitFor(() => got.length === 2, 5000, 'both entries')
     expect(got).toEqual(['x'.repeat(100), 'small'])
   })
 
-  it('appends of one call each announce the entry before them, in order, several on one stream', async () => {
-    const { prefix, writer, subscriber, reader } = await setup()
-    const [a, b] = [`${prefix}a`, `${prefix}b`]
+  it('one call wakes each follower once, with the records of its streams in order; its own carry no fields', async () => {
+    const { prefix, writer, subscriber } = await setup()
+    const [a, b, c] = [`${prefix}a`, `${prefix}b`, `${prefix}c`]
     const first = await append(writer, a, 'a0')
-    // A plain subscriber of the two channels (not a StreamReader), to read the announcements themselves.
+    // Plain subscribers (not StreamReaders), registered by hand, to read the wake-ups themselves.
     const listener = subscriber.duplicate()
     cleanups.push(async () => { listener.disconnect() })
-    const messages: Array<{ channel: string, prev: string, id: string, v: string }> = []
+    const messages: Array<{ channel: string, records: unknown[] }> = []
     listener.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      const e = decodeAnnouncement(message)!
-      messages.push({ channel: channel.toString(), prev: e.prev, id: e.id, v: field(e.fields, 'v')!.toString() })
+      messages.push({ channel: channel.toString(), records: decodeWakeup(message)!.map(r => ({ ...r, fields: Array.isArray(r.fields) ? r.fields.map(String) : r.fields })) })
     })
-    await listener.subscribe(a, b)
+    const [one, two] = [`${prefix}wake:one`, `${prefix}wake:two`]
+    await listener.subscribe(one, two)
+    await writer.hset(followersKey(a), one, Date.now() + 60_000, two, Date.now() + 60_000)
+    await writer.hset(followersKey(b), one, Date.now() + 60_000)
+    await writer.hset(followersKey(c), two, 1) // expired long ago: removed, not woken
     const entry = (key: string, v: string) => ({ key, maxLen: 1000, ttlMs: 0, fields: ['v', v] })
-    const ids = await appendToStreams(writer, [entry(a, 'a1'), entry(b, 'b1'), entry(a, 'a2')])
-    await waitFor(() => messages.length === 3, 5000, 'announcements')
-    expect(messages).toEqual([
-      { channel: a, prev: first, id: ids[0], v: 'a1' },
-      { channel: b, prev: '', id: ids[1], v: 'b1' },
-      { channel: a, prev: ids[0], id: ids[2], v: 'a2' }
+    const ids = await appendToStreams(writer, [entry(a, 'a1'), entry(b, 'b1'), entry(a, 'a2'), entry(c, 'c1')], { origin: two })
+    await waitFor(() => messages.length === 2, 5000, 'wake-ups')
+    expect(messages.find(m => m.channel === one)!.records).toEqual([
+      { key: a, prev: first, id: ids[0], fields: ['v', 'a1'] },
+      { key: b, prev: '', id: ids[1], fields: ['v', 'b1'] },
+      { key: a, prev: ids[0], id: ids[2], fields: ['v', 'a2'] }
     ])
-    expect(reader.position(a)).toBeUndefined()
+    expect(messages.find(m => m.channel === two)!.records).toEqual([
+      { key: a, prev: first, id: ids[0], fields: 'own' },
+      { key: a, prev: ids[0], id: ids[2], fields: 'own' }
+    ])
+    expect(await writer.hexists(followersKey(c), two)).toBe(0)
   })
 
   it('entries appended before the follow are read from its start id', async () => {
@@ -129,7 +136,7 @@ describe('stream reader', () => {
     const target = new URL(REDIS_URL)
     const gate = await TcpGate.start({ host: target.hostname, port: Number(target.port || 6379) })
     cleanups.push(() => gate.close())
-    const { prefix, writer, subscriber, follow } = await setup({ subscriberUrl: `redis://127.0.0.1:${gate.port}` })
+    const { prefix, writer, subscriber, reader, follow } = await setup({ subscriberUrl: `redis://127.0.0.1:${gate.port}` })
     const key = `${prefix}s`
     const got = await follow(key)
     await append(writer, key, 'before')
@@ -137,7 +144,7 @@ describe('stream reader', () => {
     const closed = new Promise(resolve => subscriber.once('close', resolve))
     gate.cut()
     await closed
-    await waitFor(async () => await subscribers(writer, key) === 0, 5000, 'unsubscribed by the cut')
+    await waitFor(async () => await subscribers(writer, reader.channel) === 0, 5000, 'unsubscribed by the cut')
     await append(writer, key, 'during') // its wake-up reaches nobody
     gate.restore()
     await waitFor(() => got.length === 2, 10_000, 'entry appended during the cut')
@@ -148,13 +155,13 @@ describe('stream reader', () => {
     expect(got).toEqual(['before', 'during', 'after'])
   })
 
-  it('junk published on a stream\'s channel delivers nothing: the stream is read instead', async () => {
-    const { prefix, writer, follow } = await setup()
+  it('junk published on the wake-up channel delivers nothing: the streams are read instead', async () => {
+    const { prefix, writer, reader, follow } = await setup()
     const key = `${prefix}s`
     const got = await follow(key)
-    for (const junk of ['', 'x', '5:abc', '-3:abc', '99999999999:', '1:a', '2:ab1:', '0:0:1:v']) await writer.publish(key, junk)
-    await writer.xadd(key, '*', 'v', 'real') // no announcement: only a read finds it
-    await writer.publish(key, 'junk')
+    for (const junk of ['', 'x', '5:abc', '-3:abc', '99999999999:', '1:a', '2:ab1:', '0:0:1:v']) await writer.publish(reader.channel, junk)
+    await writer.xadd(key, '*', 'v', 'real') // no wake-up: only a read finds it
+    await writer.publish(reader.channel, 'junk')
     await waitFor(() => got.length === 1, 5000, 'the real entry')
     expect(got).toEqual(['real'])
   })
@@ -176,7 +183,7 @@ describe('stream reader', () => {
     await waitFor(() => got.length === 1, 5000, 'first entry')
     reader.unfollow(key)
     expect(reader.position(key)).toBeUndefined()
-    await waitFor(async () => await subscribers(writer, key) === 0, 5000, 'unsubscribed')
+    await waitFor(async () => await writer.hexists(followersKey(key), reader.channel) === 0, 5000, 'unregistered')
     const b = await append(writer, key, 'b')
     await append(writer, key, 'c')
     const again: string[] = []
@@ -187,11 +194,17 @@ describe('stream reader', () => {
   })
 })
 
-describe('announcement decoding', () => {
-  it('takes previous id, id and fields; anything malformed is undefined', () => {
-    const ok = decodeAnnouncement(Buffer.from('3:1-13:1-21:v2:hi'))
-    expect(ok && { prev: ok.prev, id: ok.id, fields: ok.fields.map(String) }).toEqual({ prev: '1-1', id: '1-2', fields: ['v', 'hi'] })
-    expect(decodeAnnouncement(Buffer.from('0:3:1-21:v0:'))?.prev).toBe('')
-    for (const junk of ['', '3:1-1', '0:3:1-2', '-1:a', ':', '1a:b', '5:ab', '3:1-13:1-21:v', '12345678901:x']) expect(decodeAnnouncement(Buffer.from(junk))).toBeUndefined()
+describe('wake-up decoding', () => {
+  it('takes stream, previous id, id and fields or a mark; anything malformed is undefined', () => {
+    const records = decodeWakeup(Buffer.from('1:s3:1-13:1-21:21:v2:hi' + '1:s3:1-23:1-31:o' + '1:t0:3:1-11:r'))
+    expect(records?.map(r => ({ ...r, fields: Array.isArray(r.fields) ? r.fields.map(String) : r.fields }))).toEqual([
+      { key: 's', prev: '1-1', id: '1-2', fields: ['v', 'hi'] },
+      { key: 's', prev: '1-2', id: '1-3', fields: 'own' },
+      { key: 't', prev: '', id: '1-1', fields: 'read' }
+    ])
+    expect(decodeWakeup(Buffer.from(''))).toEqual([])
+    for (const junk of ['1:s', '1:s3:1-13:1-2', '1:s3:1-13:1-21:x', '1:s3:1-13:1-21:3', '1:s3:1-13:1-21:21:v', '-1:a', ':', '1a:b', '5:ab', '12345678901:x', '1:s0:3:1-11:2']) {
+      expect(decodeWakeup(Buffer.from(junk))).toBeUndefined()
+    }
   })
 })
