@@ -38,6 +38,19 @@ export interface ScenarioResult {
 
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 
+/**
+ * Devices in the order the edit loop takes them: every user's first device, then every user's second
+ * one, and so on. So one user's devices edit a whole round apart, not within the same few
+ * milliseconds: a person moves between devices, and a server that gets a user's edits together could
+ * answer them with one write per device instead of one per edit.
+ */
+export const editOrder = (users: SimUser[]): SimDevice[] => {
+  const most = Math.max(0, ...users.map(u => u.devices.length))
+  const order: SimDevice[] = []
+  for (let j = 0; j < most; j++) for (const u of users) if (j < u.devices.length) order.push(u.devices[j]!)
+  return order
+}
+
 /** Send edits at `perDevice` edits/s from every device, evenly spread, until `seconds` pass. */
 const editLoop = async (devices: SimDevice[], perDevice: number, seconds: number, opts: ScenarioOptions, stats: RunStats) => {
   const total = devices.length * perDevice
@@ -100,7 +113,7 @@ export const runScenario = async (name: ScenarioName, users: SimUser[], opts: Sc
     case 'churn':
       await connectAll(devices, opts.connectBatch, opts.deadline)
       await opts.beforeMeasure?.()
-      measuredSeconds = await editLoop(devices, opts.rate, opts.seconds, opts, stats)
+      measuredSeconds = await editLoop(editOrder(users), opts.rate, opts.seconds, opts, stats)
       break
     case 'idle': {
       await connectAll(devices, opts.connectBatch, opts.deadline)
