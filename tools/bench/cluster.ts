@@ -20,18 +20,21 @@ import { sampleProcess } from '../load/proc.js'
 
 const { values: v } = parseArgs({
   options: {
-    rates: { type: 'string', default: '5000,10000' }, seconds: { type: 'string', default: '5' }, nodes: { type: 'string', default: '3' },
+    rates: { type: 'string', default: '5000,10000' }, seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '5' }, nodes: { type: 'string', default: '3' },
     'rate-per-device': { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     'skip-single': { type: 'boolean', default: false }
   }
 })
 if (v.help) {
-  console.log(`Usage: npm run bench:cluster -- [--rates 5000,10000] [--seconds 5] [--nodes 3] [--rate-per-device 10] [--skip-single] [--json]
-Offered edits/s per step; documents = rate / (3 × rate-per-device), 3 devices each.`)
+  console.log(`Usage: npm run bench:cluster -- [--rates 5000,10000] [--seconds 5] [--warmup 5] [--nodes 3] [--rate-per-device 10] [--skip-single] [--json]
+Offered edits/s per step; documents = rate / (3 × rate-per-device), 3 devices each. Each setup first runs
+an unmeasured step of --warmup seconds at the first rate (0: none), so JIT compilation and first
+connections are not measured.`)
   process.exit(0)
 }
 const rates = v.rates.split(',').map(Number)
 const seconds = Number(v.seconds)
+const warmup = Number(v.warmup)
 const perDevice = Number(v['rate-per-device'])
 const say = (s: string) => process.stderr.write(`[bench:cluster] ${s}\n`)
 
@@ -52,7 +55,7 @@ const pgCpu = (postmaster: number) => procCpu(postmaster, true) + childrenOf(pos
 
 interface Row { setup: string, offered: number, editsPerSecond: number, p50: number, p99: number, serverCpuPerEditUs: number, redisCpuPerEditUs: number | null, pgCpuPerEditUs: number | null, lost: number, diverged: number }
 
-const step = async (setup: string, urls: string[], nodePids: number[], offered: number, redisPid: number | null, pgPid: number | null): Promise<Row> => {
+const step = async (setup: string, urls: string[], nodePids: number[], offered: number, redisPid: number | null, pgPid: number | null, stepSeconds = seconds): Promise<Row> => {
   const stats = new RunStats()
   const users = await createFleet({ target: urls[0]!, urls, users: Math.max(1, Math.round(offered / (3 * perDevice))), devicesPerUser: 3, mode: 'light', auth: 'none', runId: randomBytes(4).toString('hex'), loginConcurrency: 1 }, stats)
   interface Sample { t: number, node: number, redis: number, pg: number, edits: number }
@@ -61,7 +64,7 @@ const step = async (setup: string, urls: string[], nodePids: number[], offered: 
   const sample = (): Sample => ({ t: performance.now(), node: nodePids.reduce((a, p) => a + (sampleProcess(p)?.cpuSeconds ?? 0), 0), redis: redisPid ? procCpu(redisPid) : 0, pg: pgPid ? pgCpu(pgPid) : 0, edits: stats.editsSent })
   try {
     const result = await runScenario('steady', users, {
-      seconds, rate: perDevice, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 100, deadline: Date.now() + 180_000,
+      seconds: stepSeconds, rate: perDevice, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 100, deadline: Date.now() + 180_000,
       // The measured window: from the barrier before the edits to the last progress tick of the edit loop.
       beforeMeasure: async () => { start = sample() },
       onProgress: () => { last = sample() }
@@ -98,11 +101,15 @@ const main = async () => {
     await nodes[0]!.start()
     await Promise.all(nodes.slice(1).map(n => n.start()))
     const postmaster = Number(fs.readFileSync(path.join(pgInstance.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
-    for (const r of rates) rows.push(await step(`${nodes.length} nodes`, nodes.map(n => n.url), nodes.map(n => n.pid), r, redis.proc.pid!, postmaster))
+    const clusterStep = (r: number, s?: number) => step(`${nodes.length} nodes`, nodes.map(n => n.url), nodes.map(n => n.pid), r, redis.proc.pid!, postmaster, s)
+    if (warmup > 0) { say('warm-up (not measured)'); await clusterStep(rates[0]!, warmup) }
+    for (const r of rates) rows.push(await clusterStep(r))
     await Promise.all(nodes.map(n => n.stop()))
     if (!v['skip-single']) {
       single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '30000'])
-      for (const r of rates) rows.push(await step('1 node (LevelDB)', [single.url], [single.proc.pid!], r, null, null))
+      const singleStep = (r: number, s?: number) => step('1 node (LevelDB)', [single!.url], [single!.proc.pid!], r, null, null, s)
+      if (warmup > 0) { say('warm-up (not measured)'); await singleStep(rates[0]!, warmup) }
+      for (const r of rates) rows.push(await singleStep(r))
     }
   } finally {
     single?.proc.kill('SIGTERM')
