@@ -21,12 +21,6 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
  * been in storage yet when it loaded).
  */
 export const TRIM_AFTER_MS = 60_000
-/**
- * Appends wait up to this long to go out together: one write to Redis for all of them, which Redis
- * answers, and wakes each follower with one message, so every process wakes once per window
- * instead of once per update.
- */
-export const APPEND_WINDOW_MS = 2
 /** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
 export const AWARENESS_STREAM_MAXLEN = 100
 export const AWARENESS_REPLAY_MS = 30_000
@@ -40,9 +34,14 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   private readonly subscribers = new Map<string, DocUpdateSubscriber>()
   /** Publishing fails (Redis away): logged once until a publish succeeds again. */
   private failing = false
-  /** Appends waiting for the window to end, in order. */
+  /**
+   * Appends of this turn of the event loop, in order. They go out together at its end: one script
+   * call for the updates of every socket read in the turn, which Redis answers, and wakes each
+   * follower with one message. No timer: a timer of its own would wake the process once more per
+   * batch, the costliest step of a node's work per update.
+   */
   private pending: StreamAppend[] = []
-  private window: NodeJS.Timeout | null = null
+  private turnEnd: NodeJS.Immediate | null = null
 
   constructor (
     private readonly writer: Redis,
@@ -119,15 +118,13 @@ export class RedisDocUpdateBus implements DocUpdateBus {
 
   private queue (append: StreamAppend): void {
     this.pending.push(append)
-    // Windows end on the same clock boundaries on every node, so the calls of several nodes tend to
-    // reach Redis together and each node is woken once for all of them.
-    this.window ??= setTimeout(() => this.flush(), APPEND_WINDOW_MS - Date.now() % APPEND_WINDOW_MS)
+    this.turnEnd ??= setImmediate(() => this.flush())
   }
 
   /** Sends the waiting appends, in order, in one script call. */
   private flush (): void {
-    if (this.window) clearTimeout(this.window)
-    this.window = null
+    if (this.turnEnd) clearImmediate(this.turnEnd)
+    this.turnEnd = null
     if (this.pending.length === 0) return
     const appends = this.pending
     this.pending = []

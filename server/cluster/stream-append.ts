@@ -157,46 +157,52 @@ export const unregisterFollower = async (redis: Redis, channel: string, key: str
 export interface WakeRecord { key: string, prev: string, id: string, fields: Buffer[] | 'own' | 'read' }
 
 /**
+ * The netstring at `at` in `message`: its bytes' start, and its end (where the next begins); -1 for
+ * a malformed one.
+ */
+const netstring = (message: Buffer, at: number): [number, number] => {
+  let length = 0
+  let i = at
+  for (; i < message.length && i - at <= 10; i++) {
+    const c = message[i]!
+    if (c === 0x3a) break // ':'
+    if (c < 0x30 || c > 0x39) return [-1, -1]
+    length = length * 10 + c - 0x30
+  }
+  const end = i + 1 + length
+  return i === at || message[i] !== 0x3a || end > message.length ? [-1, -1] : [i + 1, end]
+}
+
+/**
  * The records of a wake-up message, in order; undefined for a malformed message (read every followed
  * stream instead). Parsed without decoding lengths to strings: every node runs this for every update.
  */
 export const decodeWakeup = (message: Buffer): WakeRecord[] | undefined => {
   const records: WakeRecord[] = []
   let at = 0
-  /** The next netstring's [start, end), or undefined. */
-  const next = (): [number, number] | undefined => {
-    let length = 0
-    let i = at
-    for (; i < message.length && i - at <= 10; i++) {
-      const c = message[i]!
-      if (c === 0x3a) break // ':'
-      if (c < 0x30 || c > 0x39) return undefined
-      length = length * 10 + c - 0x30
-    }
-    if (i === at || message[i] !== 0x3a) return undefined
-    const end = i + 1 + length
-    if (end > message.length) return undefined
-    at = end
-    return [i + 1, end]
-  }
-  const text = (span: [number, number]) => message.toString('latin1', span[0], span[1])
   while (at < message.length) {
-    const key = next()
-    const prev = key && next()
-    const id = prev && next()
-    const kind = id && next()
-    if (!kind) return undefined
-    const record: WakeRecord = { key: text(key), prev: text(prev), id: text(id), fields: 'read' }
-    const k = kind[1] - kind[0] === 1 ? message[kind[0]] : undefined
-    if (k === 0x6f) record.fields = 'own' // 'o'
-    else if (k !== 0x72) { // not 'r': a field count
-      const count = Number(text(kind))
+    const [keyStart, keyEnd] = netstring(message, at)
+    if (keyStart < 0) return undefined
+    const [prevStart, prevEnd] = netstring(message, keyEnd)
+    if (prevStart < 0) return undefined
+    const [idStart, idEnd] = netstring(message, prevEnd)
+    if (idStart < 0) return undefined
+    const [kindStart, kindEnd] = netstring(message, idEnd)
+    if (kindStart < 0) return undefined
+    at = kindEnd
+    const record: WakeRecord = { key: message.toString('latin1', keyStart, keyEnd), prev: message.toString('latin1', prevStart, prevEnd), id: message.toString('latin1', idStart, idEnd), fields: 'read' }
+    const kind = kindEnd - kindStart === 1 ? message[kindStart] : undefined
+    if (kind === 0x6f) { // 'o'
+      record.fields = 'own'
+    } else if (kind !== 0x72) { // not 'r': a field count
+      const count = Number(message.toString('latin1', kindStart, kindEnd))
       if (!Number.isSafeInteger(count) || count < 2 || count % 2 !== 0) return undefined
       const fields = new Array<Buffer>(count)
       for (let f = 0; f < count; f++) {
-        const span = next()
-        if (!span) return undefined
-        fields[f] = message.subarray(span[0], span[1])
+        const [start, end] = netstring(message, at)
+        if (start < 0) return undefined
+        fields[f] = message.subarray(start, end)
+        at = end
       }
       record.fields = fields
     }

@@ -5,18 +5,21 @@
  * delivery in the cluster run crosses nodes. Redis and PostgreSQL are instances of the bench's own
  * (test/cluster/harness.ts), so their CPU is this workload's alone: the whole PostgreSQL instance
  * (postmaster, its live children and the children it reaped) and the redis-server process.
- * Authentication is off (--insecure-no-auth): sign-ins would dominate a short run's CPU.
+ * Authentication is off (--insecure-no-auth): sign-ins would dominate a short run's CPU. Servers run
+ * compiled, as `npm start` runs them.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { execFileSync } from 'node:child_process'
 import { ClusterNode, OwnPostgres, OwnRedis, type NodeOptions } from '../../test/cluster/harness.js'
 import { startChildServer, type ChildServer } from '../../test/helpers/child-server.js'
 import { closeFleet, createFleet } from '../load/fleet.js'
 import { runScenario } from '../load/scenarios.js'
 import { RunStats } from '../load/run-stats.js'
 import { sampleProcess } from '../load/proc.js'
+import { OURS_ENTRY } from './targets.js'
 
 const { values: v } = parseArgs({
   options: {
@@ -92,11 +95,14 @@ const main = async () => {
   const nodes: ClusterNode[] = []
   let single: ChildServer | undefined
   try {
+    // Every server runs as `npm start` runs it: compiled (npm run build), not under a TypeScript loader.
+    say('building the server (npm run build) …')
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: path.resolve(import.meta.dirname, '../..'), stdio: 'inherit' })
     say('starting PostgreSQL and Redis of the bench\'s own')
     await pgInstance.init()
     await redis.start()
     const dataDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-cluster-'))
-    const opts: NodeOptions = { databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '30000'] }
+    const opts: NodeOptions = { entry: [OURS_ENTRY], databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '30000'] }
     for (let i = 0; i < Number(v.nodes); i++) nodes.push(new ClusterNode(String(i + 1), opts))
     await nodes[0]!.start()
     await Promise.all(nodes.slice(1).map(n => n.start()))
@@ -106,7 +112,7 @@ const main = async () => {
     for (const r of rates) rows.push(await clusterStep(r))
     await Promise.all(nodes.map(n => n.stop()))
     if (!v['skip-single']) {
-      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '30000'])
+      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '30000'], {}, [OURS_ENTRY])
       const singleStep = (r: number, s?: number) => step('1 node (LevelDB)', [single!.url], [single!.proc.pid!], r, null, null, s)
       if (warmup > 0) { say('warm-up (not measured)'); await singleStep(rates[0]!, warmup) }
       for (const r of rates) rows.push(await singleStep(r))
