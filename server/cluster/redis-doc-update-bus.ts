@@ -128,7 +128,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     if (this.pending.length === 0) return
     const appends = this.pending
     this.pending = []
-    appendToStreams(this.writer, appends, { origin: this.reader.channel }).then(() => { this.failing = false }, (err: Error) => {
+    appendToStreams(this.writer, appends, { origin: this.reader.channel, ids: false }).then(() => { this.failing = false }, (err: Error) => {
       if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
       this.failing = true
     })

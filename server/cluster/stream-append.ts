@@ -25,16 +25,18 @@ export const followersKey = (stream: string): string => `${stream}#followers`
  * it from the stream). A reader that holds everything up to the previous id takes the entry from the
  * record without reading the stream. Entries are never deleted from a stream's tail (trims remove the
  * oldest), so no entry can lie between the two ids.
- * KEYS: per entry, the stream and its followers hash. ARGV: inlineBytes, origin ('' for none), then
- * per entry maxLen, ttlMs, field count, fields.
+ * Returns the entries' ids, or with `ids` 0 only their count (a reply of one integer).
+ * KEYS: per entry, the stream and its followers hash. ARGV: inlineBytes, origin ('' for none), ids
+ * (1 or 0), then per entry maxLen, ttlMs, field count, fields.
  */
 const SCRIPT = `
 local inline = tonumber(ARGV[1])
 local origin = ARGV[2]
+local wantIds = ARGV[3] == '1'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, order, ids = {}, {}, {}
-local a = 3
+local a = 4
 for k = 1, #KEYS, 2 do
   local key = KEYS[k]
   local n = tonumber(ARGV[a + 2])
@@ -83,7 +85,8 @@ for k = 1, #KEYS, 2 do
   a = last + 1
 end
 for _, channel in ipairs(order) do redis.call('PUBLISH', channel, table.concat(out[channel])) end
-return ids
+if wantIds then return ids end
+return #ids
 `
 
 /**
@@ -102,7 +105,7 @@ return #KEYS
 `
 
 type Scripted = Redis & {
-  syncStreamAppend: (keys: number, ...args: Array<string | number | Buffer>) => Promise<string[]>
+  syncStreamAppend: (keys: number, ...args: Array<string | number | Buffer>) => Promise<string[] | number>
   syncStreamFollow: (keys: number, ...args: Array<string | number>) => Promise<number>
 }
 
@@ -118,21 +121,23 @@ export interface AppendOptions {
   /** The appending node's own wake-up channel: its record carries no fields (`o`). */
   origin?: string
   inlineBytes?: number
+  /** false: resolve with no ids (Redis answers with a count only). */
+  ids?: boolean
 }
 
-/** Appends `appends` in order (APPENDS_PER_CALL per script call); resolves with their ids. */
+/** Appends `appends` in order (APPENDS_PER_CALL per script call); resolves with their ids (none with `ids: false`). */
 export const appendToStreams = async (redis: Redis, appends: StreamAppend[], opts: AppendOptions = {}): Promise<string[]> => {
   const r = scripted(redis)
-  const calls: Array<Promise<string[]>> = []
+  const calls: Array<Promise<string[] | number>> = []
   for (let i = 0; i < appends.length; i += APPENDS_PER_CALL) {
     const chunk = appends.slice(i, i + APPENDS_PER_CALL)
     const args: Array<string | number | Buffer> = []
     for (const e of chunk) args.push(e.key, followersKey(e.key))
-    args.push(opts.inlineBytes ?? INLINE_ENTRY_BYTES, opts.origin ?? '')
+    args.push(opts.inlineBytes ?? INLINE_ENTRY_BYTES, opts.origin ?? '', opts.ids === false ? 0 : 1)
     for (const e of chunk) args.push(e.maxLen, e.ttlMs, e.fields.length, ...e.fields)
     calls.push(r.syncStreamAppend(chunk.length * 2, ...args))
   }
-  return (await Promise.all(calls)).flat()
+  return (await Promise.all(calls)).flatMap(ids => typeof ids === 'number' ? [] : ids)
 }
 
 /** Appends one entry (see appendToStreams); resolves with its id. */

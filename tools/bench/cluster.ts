@@ -102,7 +102,7 @@ const main = async () => {
     await pgInstance.init()
     await redis.start()
     const dataDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-cluster-'))
-    const opts: NodeOptions = { entry: [OURS_ENTRY], databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '30000'] }
+    const opts: NodeOptions = { entry: [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), OURS_ENTRY], databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '600000'] }
     for (let i = 0; i < Number(v.nodes); i++) nodes.push(new ClusterNode(String(i + 1), opts))
     await nodes[0]!.start()
     await Promise.all(nodes.slice(1).map(n => n.start()))
@@ -112,7 +112,7 @@ const main = async () => {
     for (const r of rates) rows.push(await clusterStep(r))
     await Promise.all(nodes.map(n => n.stop()))
     if (!v['skip-single']) {
-      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '30000'], {}, [OURS_ENTRY])
+      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '600000'], {}, [OURS_ENTRY])
       const singleStep = (r: number, s?: number) => step('1 node (LevelDB)', [single!.url], [single!.proc.pid!], r, null, null, s)
       if (warmup > 0) { say('warm-up (not measured)'); await singleStep(rates[0]!, warmup) }
       for (const r of rates) rows.push(await singleStep(r))
