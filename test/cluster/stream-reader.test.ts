@@ -192,6 +192,21 @@ describe('stream reader', () => {
     expect(again).toEqual(['c'])
     expect(got).toEqual(['a'])
   })
+  it('renews its registrations before they expire; a follow undone in the same turn registers nothing', async () => {
+    const { prefix, writer, reader, follow } = await setup({ followTtlMs: 1500 })
+    const key = `${prefix}s`
+    await follow(key)
+    const first = Number(await writer.hget(followersKey(key), reader.channel))
+    // Renewed every ttl / 3: a later expiry, and the hash itself kept alive.
+    await waitFor(async () => Number(await writer.hget(followersKey(key), reader.channel)) > first, 5000, 'renewed registration')
+    expect(await writer.pttl(followersKey(key))).toBeGreaterThan(0)
+    const brief = `${prefix}brief`
+    reader.follow(brief, '0', () => {})
+    reader.unfollow(brief)
+    await reader.settled()
+    await follow(`${prefix}other`) // a later registration call has gone out and been answered
+    expect(await writer.exists(followersKey(brief))).toBe(0)
+  })
 })
 
 describe('wake-up decoding', () => {
