@@ -53,8 +53,10 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
     import('./redis-stall-watch.js')
   ])
   const nodeId = randomUUID()
-  // Appends go out as one script call per window (redis-doc-update-bus.ts): no pipelining needed.
-  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger)
+  // Appends go out as one script call per turn (redis-doc-update-bus.ts): no pipelining needed. With
+  // a command timeout and a stall watch, as the state connection below: on a Redis that stopped
+  // answering, appends fail (the bus republishes when Redis is back) instead of waiting in memory.
+  const writer = connectRedis(opts.redisUrl, 'sync-writer', opts.logger, { commandTimeout: STATE_COMMAND_TIMEOUT_MS })
   const readerConn = connectRedis(opts.redisUrl, 'sync-reader', opts.logger)
   const subscriber = connectRedis(opts.redisUrl, 'sync-wakeups', opts.logger)
   // Identity state on a connection of its own, with a command timeout and a stall watch: on a Redis
@@ -75,7 +77,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
   if (opts.recheckSessions) watchSessionStreamGaps(readerConn, writer, reader, sessionEvents.key, opts.recheckSessions, opts.logger)
   const onKeysChanged = opts.onKeysChanged
   if (onKeysChanged) await followKeyChanges(reader, writer, opts.prefix, onKeysChanged)
-  const stopWatch = watchStalls(stateConn, opts.logger)
+  const stopWatches = [watchStalls(stateConn, opts.logger), watchStalls(writer, opts.logger, undefined, 'Redis stopped answering: reconnecting; updates are stored, and published when it answers')]
   const online = new RedisOnlineCounts(stateConn, opts.sockets, busOpts)
   const state: SharedState = {
     once: new RedisOnceCache(stateConn, opts.prefix, opts.logger),
@@ -93,7 +95,7 @@ export const openBuses = async (opts: BusOptions): Promise<Buses> => {
       await sessionEvents.close()
       await online.close()
       await reader.close()
-      stopWatch()
+      for (const stop of stopWatches) stop()
       await Promise.allSettled(connections.map(c => c.quit()))
     }
   }

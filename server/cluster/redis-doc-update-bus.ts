@@ -55,6 +55,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     // changes nothing where they have it all).
     let lost = false
     writer.on('error', () => { lost = true })
+    writer.on('close', () => { lost = true }) // also dropped without an error: by the stall watch (index.ts)
     writer.on('ready', () => {
       if (!lost) return
       lost = false

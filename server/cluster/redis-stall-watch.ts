@@ -12,7 +12,7 @@ export const STALL_PING_EVERY_MS = 1000
  * per-node fallback at once instead of waiting on Redis, and the commands sent to the stalled
  * connection are failed instead of piling up. At most one PING is out at a time. Returns `stop`.
  */
-export const watchStalls = (redis: Redis, logger: Logger, everyMs = STALL_PING_EVERY_MS): () => void => {
+export const watchStalls = (redis: Redis, logger: Logger, everyMs = STALL_PING_EVERY_MS, message = 'Redis stopped answering: reconnecting, identity state is kept per node until it answers'): () => void => {
   let waiting = false
   const timer = setInterval(() => {
     if (waiting || redis.status !== 'ready') return
@@ -20,7 +20,7 @@ export const watchStalls = (redis: Redis, logger: Logger, everyMs = STALL_PING_E
     redis.ping()
       .catch((err: Error) => {
         if (redis.status !== 'ready') return
-        logger.error({ err: err.message }, 'Redis stopped answering: reconnecting, identity state is kept per node until it answers')
+        logger.error({ redis: redis.options.connectionName, err: err.message }, message)
         redis.disconnect(true)
       })
       .finally(() => { waiting = false })

@@ -4,6 +4,7 @@ import { signedInDevice } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { waitFor } from '../helpers/server.js'
 import { OwnPostgres, OwnRedis, startCluster, type Cluster, type ClusterNode } from './harness.js'
+import { startOwnRedis } from './redis-server.js'
 import { missingOnServer, steadyLoad, type ClusterLoad } from './load.js'
 
 /**
@@ -106,6 +107,32 @@ describe('cluster failures under load', () => {
     })
     expectConverged(load)
   }, 240_000)
+
+  // SIGSTOP: the connections stay open and Redis answers nothing. A node's appends fail after their
+  // command timeout instead of waiting in its memory, and the node republishes once Redis answers.
+  it('Redis that stops answering: appends fail within seconds, not held in memory; the edits cross once it answers', async () => {
+    const redis = await startOwnRedis()
+    cleanups.push(async () => { redis.resume(); await redis.stop() })
+    const db = await database()
+    cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
+    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode]
+    const owner = await signedInDevice(a.url)
+    const { docName } = (await owner.api('POST', '/docs', { title: 'Stalled' })).body
+    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
+    const [onA, onB] = [open(a), open(b)]
+    await waitFor(() => onA.synced && onB.synced, 10_000, 'both synced')
+    redis.pause()
+    try {
+      onA.doc.getText('t').insert(0, 'during')
+      await waitFor(() => /could not publish updates to Redis/.test(a.logs.text()), 15_000, 'node A to give up on the append while Redis is stopped')
+      expect(onB.text()).toBe('')
+    } finally {
+      redis.resume()
+    }
+    await waitFor(() => onB.text() === 'during', 20_000, 'the edit made during the stall to reach B')
+    onA.doc.getText('t').insert(6, ' after')
+    await waitFor(() => onB.text() === 'during after', 20_000, 'a later edit to reach B')
+  }, 120_000)
 
   it('PostgreSQL crash-restarted under load: clear errors, retries, no edit lost', async () => {
     const pg = new OwnPostgres()
