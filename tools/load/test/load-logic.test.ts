@@ -8,6 +8,8 @@ import { splitUsers } from '../processes.js'
 import { sampleMainThread } from '../proc.js'
 import type { LoadReport } from '../report.js'
 import { encodeUpdate } from '../../../shared/protocol.js'
+import { editOrder } from '../scenarios.js'
+import type { SimDevice } from '../device.js'
 
 describe('percentiles', () => {
   it('nearest rank on sorted data', () => {
@@ -226,5 +228,13 @@ describe('a failed request of the load tool', () => {
     await new Promise(resolve => s.close(resolve))
     const c = new DeviceCredentials(`http://127.0.0.1:${port}`, 'x@load.test', 'pw-irrelevant-123', 'sim')
     await expect(c.login()).rejects.toThrow(/^\/auth\/login: fetch failed \(ECONNREFUSED\)$/)
+  })
+})
+
+describe('the steady edit order', () => {
+  it('takes one device of every user before any user\'s next one, uneven users included', () => {
+    const user = (id: string, n: number) => ({ userId: id, docName: id, credentials: [], devices: Array.from({ length: n }, (_, j) => ({ id: `${id}.${j}` }) as unknown as SimDevice) })
+    const order = editOrder([user('a', 3), user('b', 1), user('c', 2)]).map(d => (d as unknown as { id: string }).id)
+    expect(order).toEqual(['a.0', 'b.0', 'c.0', 'a.1', 'c.1', 'a.2'])
   })
 })
