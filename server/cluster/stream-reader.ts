@@ -62,7 +62,7 @@ export class StreamReader {
   ) {
     this.channel = opts.channel
     this.followTtlMs = opts.followTtlMs ?? FOLLOW_TTL_MS
-    subscriber.options.autoResubscribe = false // subscribeAll does it, then reads what the lost wake-ups announced
+    subscriber.options.autoResubscribe = false // subscribeAll does it, then reads what the lost wake-ups carried
     subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => { if (channel.toString() === this.channel) this.woken(message) })
     subscriber.on('ready', () => this.subscribeAll())
     if (subscriber.status === 'ready') this.subscribeAll()
@@ -214,7 +214,7 @@ export class StreamReader {
       if (!reading || this.streams.get(key) !== reading) continue
       for (const [idBuf, fields] of entries) {
         const id = idBuf.toString()
-        if (compareStreamIds(id, reading.lastId) > 0) this.apply(key, reading, id, fields) // else announced meanwhile
+        if (compareStreamIds(id, reading.lastId) > 0) this.apply(key, reading, id, fields) // else woken meanwhile
       }
       if (entries.length >= COUNT) this.markDirty(key)
     }

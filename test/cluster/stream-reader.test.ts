@@ -69,17 +69,17 @@ describe('stream reader', () => {
     expect(quiet).toEqual(['q1', 'q2'])
   })
 
-  it('an announcement that does not follow the last entry read brings the missed ones, in order', async () => {
+  it('a wake-up record that does not follow the last entry read brings the missed ones, in order', async () => {
     const { prefix, writer, follow } = await setup()
     const key = `${prefix}s`
     const got = await follow(key)
-    await writer.xadd(key, '*', 'v', 'missed') // no announcement
+    await writer.xadd(key, '*', 'v', 'missed') // no wake-up
     await append(writer, key, 'announced')
     await waitFor(() => got.length === 2, 5000, 'both entries')
     expect(got).toEqual(['missed', 'announced'])
   })
 
-  it('an entry too large for its announcement is read from the stream', async () => {
+  it('an entry too large for its wake-up is read from the stream', async () => {
     const { prefix, writer, follow } = await setup()
     const key = `${prefix}s`
     const got = await follow(key)
