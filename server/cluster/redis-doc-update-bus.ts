@@ -41,6 +41,13 @@ export class RedisDocUpdateBus implements DocUpdateBus {
    * batch, the costliest step of a node's work per update.
    */
   private pending: StreamAppend[] = []
+  /** The documents of `pending`'s updates. */
+  private pendingDocs = new Set<string>()
+  /**
+   * Documents with updates Redis refused (an error reply, a command timeout) while the connection
+   * stayed up: their state goes out again with the next call Redis accepts.
+   */
+  private unpublished = new Set<string>()
   private turnEnd: NodeJS.Immediate | null = null
 
   constructor (
@@ -59,17 +66,24 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     writer.on('ready', () => {
       if (!lost) return
       lost = false
-      this.republishAll()
+      this.unpublished.clear()
+      this.republish([...this.subscribers.keys()])
+      if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
     })
   }
 
-  private republishAll (): void {
-    for (const [doc, subscriber] of this.subscribers) {
+  /** Appends the whole state of each held document of `docs` (a document that failed again waits for the next time). */
+  private republish (docs: Iterable<string>): void {
+    for (const doc of docs) {
+      const subscriber = this.subscribers.get(doc)
+      if (!subscriber) continue
       const state = subscriber.state()
       appendToStream(this.writer, this.key(doc), DOC_STREAM_MAXLEN, DOC_STREAM_IDLE_MS, ['n', this.opts.nodeId, 'k', '', 'u', Buffer.from(state.buffer, state.byteOffset, state.byteLength)], { origin: this.reader.channel })
-        .catch((err: Error) => this.opts.logger.error({ doc, err: err.message }, 'could not republish a document after Redis came back'))
+        .catch((err: Error) => {
+          this.unpublished.add(doc)
+          this.opts.logger.error({ doc, err: err.message }, 'could not republish a document to Redis')
+        })
     }
-    if (this.subscribers.size > 0) this.opts.logger.info({ documents: this.subscribers.size }, 'Redis is back: republished the state of every held document')
   }
 
   /** An entry this node appended. */
@@ -109,6 +123,7 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   publish (doc: string, update: Uint8Array, frame: Uint8Array, from: Connection | undefined, key: string): void {
     this.subscribers.get(doc)?.deliver(update, frame, from, key)
     const data = Buffer.from(update.buffer, update.byteOffset, update.byteLength)
+    this.pendingDocs.add(doc)
     this.queue({ key: this.key(doc), maxLen: DOC_STREAM_MAXLEN, ttlMs: DOC_STREAM_IDLE_MS, fields: ['n', this.opts.nodeId, 'k', key, 'u', data] })
   }
 
@@ -128,9 +143,18 @@ export class RedisDocUpdateBus implements DocUpdateBus {
     this.turnEnd = null
     if (this.pending.length === 0) return
     const appends = this.pending
+    const docs = this.pendingDocs
     this.pending = []
-    appendToStreams(this.writer, appends, { origin: this.reader.channel, ids: false }).then(() => { this.failing = false }, (err: Error) => {
-      if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; devices on other nodes get them when they next sync')
+    this.pendingDocs = new Set()
+    appendToStreams(this.writer, appends, { origin: this.reader.channel, ids: false }).then(() => {
+      this.failing = false
+      if (this.unpublished.size === 0) return
+      const again = this.unpublished
+      this.unpublished = new Set()
+      this.republish(again)
+    }, (err: Error) => {
+      for (const doc of docs) this.unpublished.add(doc)
+      if (!this.failing) this.opts.logger.error({ updates: appends.length, err: err.message }, 'could not publish updates to Redis; they go out again with the next updates Redis accepts')
       this.failing = true
     })
   }

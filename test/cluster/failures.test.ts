@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../storage/postgres.js'
 import { signedInDevice } from '../helpers/identity.js'
@@ -132,6 +133,30 @@ describe('cluster failures under load', () => {
     await waitFor(() => onB.text() === 'during', 20_000, 'the edit made during the stall to reach B')
     onA.doc.getText('t').insert(6, ' after')
     await waitFor(() => onB.text() === 'during after', 20_000, 'a later edit to reach B')
+  }, 120_000)
+
+  // Redis up and answering, but refusing the append (here: out of memory under noeviction). The
+  // update is stored; its document's state goes out with the next call Redis accepts.
+  it('an append Redis refuses goes out with the next one it accepts', async () => {
+    const redis = await startOwnRedis()
+    cleanups.push(() => redis.stop())
+    const db = await database()
+    cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
+    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode]
+    const owner = await signedInDevice(a.url)
+    const { docName } = (await owner.api('POST', '/docs', { title: 'Refused' })).body
+    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
+    const [onA, onB] = [open(a), open(b)]
+    await waitFor(() => onA.synced && onB.synced, 10_000, 'both synced')
+    const admin = new Redis(redis.url, { protocol: 2 })
+    cleanups.push(() => admin.quit())
+    await admin.config('SET', 'maxmemory', '1')
+    onA.doc.getText('t').insert(0, 'first')
+    await waitFor(() => /could not publish updates to Redis/.test(a.logs.text()), 15_000, 'node A to log the refused append')
+    await admin.config('SET', 'maxmemory', '0')
+    onA.doc.getText('t').insert(5, ' second')
+    // The second update builds on the first: B shows it only once the first has been sent again.
+    await waitFor(() => onB.text() === 'first second', 20_000, 'both edits on B')
   }, 120_000)
 
   it('PostgreSQL crash-restarted under load: clear errors, retries, no edit lost', async () => {
