@@ -94,7 +94,7 @@ export class StreamReader {
   unfollow (key: string): void {
     if (!this.streams.delete(key)) return
     this.dirty.delete(key)
-    if (this.toRegister.delete(key)) return // never registered
+    this.toRegister.delete(key) // a registration not sent yet is not sent
     unregisterFollower(this.reader, this.channel, key).catch(() => {}) // or its registration expires
   }
 
