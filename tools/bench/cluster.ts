@@ -102,6 +102,8 @@ const main = async () => {
     await pgInstance.init()
     await redis.start()
     const dataDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-cluster-'))
+    // Documents stay loaded for the whole run (--unload-grace-ms 10 min): a step's unloads and their
+    // compactions would otherwise land in a later step's figures.
     const opts: NodeOptions = { entry: [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), OURS_ENTRY], databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '600000'] }
     for (let i = 0; i < Number(v.nodes); i++) nodes.push(new ClusterNode(String(i + 1), opts))
     await nodes[0]!.start()
