@@ -30,6 +30,19 @@ const database = async (): Promise<TestDatabase> => {
   return db
 }
 
+/** A draft of one account with a synced device on each of `nodes`, in order. */
+const draftOnEveryNode = async (nodes: ClusterNode[], title: string): Promise<RawClient[]> => {
+  const owner = await signedInDevice(nodes[0]!.url)
+  const { docName } = (await owner.api('POST', '/docs', { title })).body
+  const clients = nodes.map(n => {
+    const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`)
+    cleanups.push(async () => s.ws.terminate())
+    return s
+  })
+  await waitFor(() => clients.every(c => c.synced), 10_000, 'a device synced on every node')
+  return clients
+}
+
 const expectConverged = (l: ClusterLoad) => {
   const c = l.result.convergence
   expect(c.editsMade).toBeGreaterThan(0)
@@ -72,12 +85,7 @@ describe('cluster failures under load', () => {
     cleanups.push(() => redis.kill9())
     const db = await database()
     cluster = await startCluster({ nodes: 3, databaseUrl: db.url, redisUrl: redis.url })
-    const [a, b, c] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode]
-    const owner = await signedInDevice(a.url)
-    const { docName } = (await owner.api('POST', '/docs', { title: 'Redis' })).body
-    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
-    const [onA, onB, onC] = [open(a), open(b), open(c)]
-    await waitFor(() => onA.synced && onB.synced && onC.synced, 10_000, 'all synced')
+    const [onA, onB, onC] = await draftOnEveryNode(cluster.nodes, 'Redis') as [RawClient, RawClient, RawClient]
     await redis.kill9()
     await waitFor(() => cluster!.nodes.every(n => /Redis connection failed; reconnecting/.test(n.logs.text())), 30_000, 'every node to log the lost connection')
     await redis.start()
@@ -116,12 +124,8 @@ describe('cluster failures under load', () => {
     cleanups.push(async () => { redis.resume(); await redis.stop() })
     const db = await database()
     cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
-    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode]
-    const owner = await signedInDevice(a.url)
-    const { docName } = (await owner.api('POST', '/docs', { title: 'Stalled' })).body
-    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
-    const [onA, onB] = [open(a), open(b)]
-    await waitFor(() => onA.synced && onB.synced, 10_000, 'both synced')
+    const [a] = cluster.nodes as [ClusterNode, ClusterNode]
+    const [onA, onB] = await draftOnEveryNode(cluster.nodes, 'Stalled') as [RawClient, RawClient]
     redis.pause()
     try {
       onA.doc.getText('t').insert(0, 'during')
@@ -142,12 +146,8 @@ describe('cluster failures under load', () => {
     cleanups.push(() => redis.stop())
     const db = await database()
     cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
-    const [a, b] = cluster.nodes as [ClusterNode, ClusterNode]
-    const owner = await signedInDevice(a.url)
-    const { docName } = (await owner.api('POST', '/docs', { title: 'Refused' })).body
-    const open = (n: ClusterNode) => { const s = new RawClient(`${n.wsUrl}/${docName}?token=${encodeURIComponent(owner.tokens.accessToken)}`); cleanups.push(async () => s.ws.terminate()); return s }
-    const [onA, onB] = [open(a), open(b)]
-    await waitFor(() => onA.synced && onB.synced, 10_000, 'both synced')
+    const [a] = cluster.nodes as [ClusterNode, ClusterNode]
+    const [onA, onB] = await draftOnEveryNode(cluster.nodes, 'Refused') as [RawClient, RawClient]
     const admin = new Redis(redis.url, { protocol: 2 })
     cleanups.push(() => admin.quit())
     await admin.config('SET', 'maxmemory', '1')
