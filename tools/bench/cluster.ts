@@ -104,7 +104,8 @@ const main = async () => {
     const dataDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-cluster-'))
     // Documents stay loaded for the whole run (--unload-grace-ms 10 min): a step's unloads and their
     // compactions would otherwise land in a later step's figures.
-    const opts: NodeOptions = { entry: [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), OURS_ENTRY], databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '600000'] }
+    const entry = [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), OURS_ENTRY]
+    const opts: NodeOptions = { entry, databaseUrl: await pgInstance.createDatabase(), redisUrl: redis.url, redisPrefix: 'bench:', dataDir, args: ['--insecure-no-auth', '--log-level', 'warn', '--unload-grace-ms', '600000'] }
     for (let i = 0; i < Number(v.nodes); i++) nodes.push(new ClusterNode(String(i + 1), opts))
     await nodes[0]!.start()
     await Promise.all(nodes.slice(1).map(n => n.start()))
@@ -114,13 +115,15 @@ const main = async () => {
     for (const r of rates) rows.push(await clusterStep(r))
     await Promise.all(nodes.map(n => n.stop()))
     if (!v['skip-single']) {
-      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '600000'], {}, [OURS_ENTRY])
+      single = await startChildServer(['--data-dir', fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'bench-single-')), '--insecure-no-auth', '--log-level', 'info', '--unload-grace-ms', '600000'], {}, entry)
       const singleStep = (r: number, s?: number) => step('1 node (LevelDB)', [single!.url], [single!.proc.pid!], r, null, null, s)
       if (warmup > 0) { say('warm-up (not measured)'); await singleStep(rates[0]!, warmup) }
       for (const r of rates) rows.push(await singleStep(r))
     }
   } finally {
+    // SIGTERM, and wait: a node run with --cpu-prof writes its profile on the way out.
     single?.proc.kill('SIGTERM')
+    await single?.exited
     await Promise.all(nodes.map(n => n.kill9()))
     await redis.kill9().catch(() => {})
     await pgInstance.destroy()
