@@ -21,6 +21,8 @@ export const DOC_STREAM_IDLE_MS = 60 * 60_000
  * been in storage yet when it loaded).
  */
 export const TRIM_AFTER_MS = 60_000
+/** Least time between two append calls of a node, in ms (see RedisDocUpdateBus.pending). */
+export const APPEND_INTERVAL_MS = 2
 /** Presence entries kept per document (approximately), and how far back a new subscription reads them. */
 export const AWARENESS_STREAM_MAXLEN = 100
 export const AWARENESS_REPLAY_MS = 30_000
@@ -35,10 +37,12 @@ export class RedisDocUpdateBus implements DocUpdateBus {
   /** Publishing fails (Redis away): logged once until a publish succeeds again. */
   private failing = false
   /**
-   * Appends of this turn of the event loop, in order. They go out together at its end: one script
-   * call for the updates of every socket read in the turn, which Redis answers, and wakes each
-   * follower with one message. No timer: a timer of its own would wake the process once more per
-   * batch, the costliest step of a node's work per update.
+   * Appends waiting to go out, in order, as one script call, which Redis answers and which wakes each
+   * follower with one message: a call costs every node a wake-up, whatever the number of updates in it.
+   * A call goes at the end of the turn of the event loop that queued its first update, so a quiet node
+   * adds no delay; but at most one every APPEND_INTERVAL_MS, so a node whose devices' messages arrive
+   * one per turn (steady traffic from many devices) makes a few hundred calls a second, not one per
+   * update. No timer for the first: a timer of its own would wake the process once more per call.
    */
   private pending: StreamAppend[] = []
   /** The documents of `pending`'s updates. */
@@ -49,13 +53,18 @@ export class RedisDocUpdateBus implements DocUpdateBus {
    */
   private unpublished = new Set<string>()
   private turnEnd: NodeJS.Immediate | null = null
+  private windowEnd: NodeJS.Timeout | null = null
+  /** When the last call went out (performance.now()). */
+  private lastCall = -Infinity
+  private readonly intervalMs: number
 
   constructor (
     private readonly writer: Redis,
     private readonly reader: StreamReader,
     /** `trimAfterMs`: TRIM_AFTER_MS by default; 0 trims regardless of age. */
-    private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number }
+    private readonly opts: { prefix: string, nodeId: string, logger: Logger, trimAfterMs?: number, appendIntervalMs?: number }
   ) {
+    this.intervalMs = opts.appendIntervalMs ?? APPEND_INTERVAL_MS
     // Updates accepted while Redis was away were stored but not published, and a node holding the
     // document answers its devices from memory: when the connection is back, the state of every
     // document held here goes out once, so devices on other nodes get what they missed (applying it
@@ -134,14 +143,20 @@ export class RedisDocUpdateBus implements DocUpdateBus {
 
   private queue (append: StreamAppend): void {
     this.pending.push(append)
-    this.turnEnd ??= setImmediate(() => this.flush())
+    if (this.turnEnd || this.windowEnd) return
+    const wait = this.lastCall + this.intervalMs - performance.now()
+    if (wait > 0) this.windowEnd = setTimeout(() => this.flush(), wait)
+    else this.turnEnd = setImmediate(() => this.flush())
   }
 
   /** Sends the waiting appends, in order, in one script call. */
   private flush (): void {
     if (this.turnEnd) clearImmediate(this.turnEnd)
+    if (this.windowEnd) clearTimeout(this.windowEnd)
     this.turnEnd = null
+    this.windowEnd = null
     if (this.pending.length === 0) return
+    this.lastCall = performance.now()
     const appends = this.pending
     const docs = this.pendingDocs
     this.pending = []
