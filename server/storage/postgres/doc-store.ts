@@ -85,7 +85,7 @@ const CLAIM_SQL = `
  * binary parameter, cut into rows by offsets (a bytea[] would travel hex-encoded, twice the bytes
  * and a parse per row on both sides).
  */
-const insertUpdates = (origin: string, ops: Append[]): [string, unknown[]] => {
+const insertUpdates = (origin: string, ops: Append[]): pg.QueryConfig => {
   let size = 0
   for (const op of ops) size += op.data.byteLength
   const data = Buffer.allocUnsafe(size)
@@ -99,12 +99,14 @@ const insertUpdates = (origin: string, ops: Append[]): [string, unknown[]] => {
     lengths[i] = bytes.byteLength
     at += bytes.byteLength
   }
-  return [
-    `INSERT INTO doc_updates (name, origin, n, data)
+  return {
+    // Prepared once per connection: PostgreSQL parses and plans it once, not once per batch.
+    name: 'session-sync:insert-updates',
+    text: `INSERT INTO doc_updates (name, origin, n, data)
      SELECT u.name, $1, u.n, substring($5::bytea FROM u.start FOR u.length) FROM unnest($2::text[], $3::bigint[], $4::int[], $6::int[]) AS u(name, n, start, length)
      ON CONFLICT (name, origin, n) DO NOTHING`,
-    [origin, ops.map(op => op.name), ops.map(op => op.n), starts, data, lengths]
-  ]
+    values: [origin, ops.map(op => op.name), ops.map(op => op.n), starts, data, lengths]
+  }
 }
 
 /** A key `append` returned: the writing store and its counter. */
@@ -316,11 +318,11 @@ export class PostgresDocStore implements DocStore {
       else compactions.push(op)
     }
     if (compactions.length === 0) {
-      if (appends.length > 0) await this.pool.query(...insertUpdates(this.origin, appends))
+      if (appends.length > 0) await this.pool.query(insertUpdates(this.origin, appends))
       return []
     }
     return inTransaction(this.pool, async client => {
-      if (appends.length > 0) await client.query(...insertUpdates(this.origin, appends))
+      if (appends.length > 0) await client.query(insertUpdates(this.origin, appends))
       const written: boolean[] = []
       for (const c of compactions) {
         if (c.token !== undefined) {
