@@ -24,15 +24,16 @@ import { OURS_ENTRY } from './targets.js'
 const { values: v } = parseArgs({
   options: {
     rates: { type: 'string', default: '5000,10000' }, seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '5' }, nodes: { type: 'string', default: '3' },
-    'rate-per-device': { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    'rate-per-device': { type: 'string', default: '10' }, 'tick-ms': { type: 'string', default: '5' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     'skip-single': { type: 'boolean', default: false }
   }
 })
 if (v.help) {
-  console.log(`Usage: npm run bench:cluster -- [--rates 5000,10000] [--seconds 5] [--warmup 5] [--nodes 3] [--rate-per-device 10] [--skip-single] [--json]
+  console.log(`Usage: npm run bench:cluster -- [--rates 5000,10000] [--seconds 5] [--warmup 5] [--nodes 3] [--rate-per-device 10] [--tick-ms 5] [--skip-single] [--json]
 Offered edits/s per step; documents = rate / (3 × rate-per-device), 3 devices each. Each setup first runs
 an unmeasured step of --warmup seconds at the first rate (0: none), so JIT compilation and first
-connections are not measured.`)
+connections are not measured. --tick-ms: ms between rounds of the load tool's edit loop; each round
+sends the edits due since the last, so 1 spreads them closer to independent devices than 5 does.`)
   process.exit(0)
 }
 const rates = v.rates.split(',').map(Number)
@@ -67,7 +68,7 @@ const step = async (setup: string, urls: string[], nodePids: number[], offered: 
   const sample = (): Sample => ({ t: performance.now(), node: nodePids.reduce((a, p) => a + (sampleProcess(p)?.cpuSeconds ?? 0), 0), redis: redisPid ? procCpu(redisPid) : 0, pg: pgPid ? pgCpu(pgPid) : 0, edits: stats.editsSent })
   try {
     const result = await runScenario('steady', users, {
-      seconds: stepSeconds, rate: perDevice, offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 100, deadline: Date.now() + 180_000,
+      seconds: stepSeconds, rate: perDevice, tickMs: Number(v['tick-ms']), offlineEdits: 0, history: 0, unloadWaitSeconds: 0, connectBatch: 100, deadline: Date.now() + 180_000,
       // The measured window: from the barrier before the edits to the last progress tick of the edit loop.
       beforeMeasure: async () => { start = sample() },
       onProgress: () => { last = sample() }

@@ -17,6 +17,8 @@ const HELP = `Usage: npm run loadtest -- --target http://127.0.0.1:4321 --scenar
   --users U             simulated users (default 10)
   --devices D           devices per user (default 4)
   --rate R              edits/s per device for steady and churn (default 1)
+  --tick-ms T           steady, churn: ms between rounds of the edit loop (default 5); each round
+                        sends the edits due since the last, so smaller ticks arrive less bunched
   --seconds S           measured phase length (default 10)
   --offline-edits K     storm: edits each device makes while offline (default 5)
   --history H           coldload: updates written before a fresh device opens the doc (default 10000)
@@ -50,7 +52,7 @@ const main = async () => {
   const { values: v } = parseArgs({
     options: {
       target: { type: 'string' }, scenario: { type: 'string', default: 'steady' }, users: { type: 'string', default: '10' },
-      devices: { type: 'string', default: '4' }, rate: { type: 'string', default: '1' }, seconds: { type: 'string', default: '10' },
+      devices: { type: 'string', default: '4' }, rate: { type: 'string', default: '1' }, seconds: { type: 'string', default: '10' }, 'tick-ms': { type: 'string', default: '5' },
       'offline-edits': { type: 'string', default: '5' }, history: { type: 'string', default: '10000' }, 'unload-wait': { type: 'string', default: '0' }, mode: { type: 'string', default: 'light' },
       auth: { type: 'string', default: 'api' }, 'server-pid': { type: 'string' }, 'login-concurrency': { type: 'string', default: '8' },
       'connect-batch': { type: 'string', default: '200' }, 'max-seconds': { type: 'string', default: '300' }, json: { type: 'boolean', default: false },
@@ -81,7 +83,7 @@ const main = async () => {
   const loadOptions = {
     scenario, fleet: fleetOpts, serverPid,
     scenarioOptions: {
-      seconds: num(v.seconds), rate: num(v.rate), offlineEdits: num(v['offline-edits']), history: num(v.history), unloadWaitSeconds: num(v['unload-wait']),
+      seconds: num(v.seconds), rate: num(v.rate), tickMs: num(v['tick-ms']), offlineEdits: num(v['offline-edits']), history: num(v.history), unloadWaitSeconds: num(v['unload-wait']),
       connectBatch: num(v['connect-batch']), deadline, onProgress: progress, dropEdits: num(v['drop-edits'])
     }
   }

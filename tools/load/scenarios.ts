@@ -9,6 +9,12 @@ export interface ScenarioOptions {
   seconds: number
   /** Edits per second per device (steady, churn). */
   rate: number
+  /**
+   * Steady, churn: ms between two rounds of the edit loop (default 5). Each round sends the edits that
+   * fell due since the last, so a server gets them in bursts of about rate × devices × tick; a smaller
+   * tick spreads them, as many independent devices would (at the generator's CPU cost).
+   */
+  tickMs?: number
   /** Offline edits per device (storm). */
   offlineEdits: number
   /** Updates in the document's history (coldload). */
@@ -73,7 +79,7 @@ const editLoop = async (devices: SimDevice[], perDevice: number, seconds: number
       const l = stats.latency.summary()
       opts.onProgress(`${((Date.now() - start) / 1000).toFixed(0)}s sent ${stats.editsSent} delivered ${stats.delivered} p50 ${l.p50.toFixed(1)}ms p99 ${l.p99.toFixed(1)}ms reconnects ${stats.reconnects} refreshes ${stats.refreshes} errors ${stats.errors.total}`)
     }
-    await sleep(5)
+    await sleep(opts.tickMs ?? 5)
   }
   return (Date.now() - start) / 1000
 }
