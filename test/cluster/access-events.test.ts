@@ -3,9 +3,7 @@ import { CloseCode, decodeMessage, MessageType } from '../../shared/protocol.js'
 import type { SecurityAlertMessage } from '../../shared/api.js'
 import { waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
-import { clusterFixtures, REDIS_URL, type Node } from './nodes.js'
-import { Redis } from 'ioredis'
-import { TcpGate } from './tcp-gate.js'
+import { clusterFixtures, dropSessionEvents, REDIS_URL, type Node } from './nodes.js'
 
 const cluster = clusterFixtures()
 
@@ -78,12 +76,7 @@ describe('cluster: draft access changes close sockets on every node', () => {
 
 describe('cluster: draft access changes a node missed', () => {
   it('when the events B missed were trimmed from the stream, B re-checks its draft sockets: removed members and deleted drafts close', async () => {
-    const redisPrefix = cluster.prefix()
-    const target = new URL(REDIS_URL)
-    const gate = await TcpGate.start({ host: target.hostname, port: Number(target.port || 6379) })
-    const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix })
-    const b = await cluster.node({ redisUrl: `redis://127.0.0.1:${gate.port}`, redisPrefix })
-    cluster.onCleanup(async () => { gate.restore(); await b.close(); await gate.close() })
+    const { a, b, gate, redisPrefix } = await cluster.nodesWithGate()
     const owner = await ClusterDevice.signedIn(a.url, 'owner')
     const member = await ClusterDevice.signedIn(a.url, 'member')
     const kept = await sharedDraft(owner, member, 'editor')
@@ -95,12 +88,7 @@ describe('cluster: draft access changes a node missed', () => {
     gate.cut()
     expect((await owner.api('DELETE', `/docs/${kept.id}/members/${member.tokens.userId}`)).status).toBe(204)
     expect((await owner.api('DELETE', `/docs/${doomed.id}`)).status).toBe(204)
-    const redis = new Redis(REDIS_URL, { protocol: 2 })
-    try {
-      expect(await redis.xtrim(`${redisPrefix}sessions`, 'MAXLEN', 0)).toBeGreaterThan(0)
-    } finally {
-      await redis.quit()
-    }
+    expect(await dropSessionEvents(redisPrefix)).toBeGreaterThan(0)
     gate.restore()
     expect(await memberOnB.closed).toBe(CloseCode.accessChanged)
     expect(await doomedOnB.closed).toBe(CloseCode.accessChanged)

@@ -6,6 +6,7 @@ import { startIdentityServer } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { tempDir } from '../helpers/server.js'
 import { useTestDatabase } from '../storage/postgres.js'
+import { TcpGate } from './tcp-gate.js'
 
 /** The machine's Redis (.ci/run starts it); SYNC_TEST_REDIS_URL points the tests at another one. */
 export const REDIS_URL = process.env.SYNC_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -47,10 +48,31 @@ export const clusterFixtures = () => {
       nodes.push(node)
       return node
     },
+    /** Nodes A and B on one Redis, B's connections through a gate the test can cut and restore. */
+    async nodesWithGate (overrides: Partial<ServerConfig> = {}): Promise<{ a: Node, b: Node, gate: TcpGate, redisPrefix: string }> {
+      const redisPrefix = `${filePrefix}${n++}:`
+      const target = new URL(REDIS_URL)
+      const gate = await TcpGate.start({ host: target.hostname, port: Number(target.port || 6379) })
+      const a = await this.node({ redisUrl: REDIS_URL, redisPrefix, ...overrides })
+      const b = await this.node({ redisUrl: `redis://127.0.0.1:${gate.port}`, redisPrefix, ...overrides })
+      // B goes before its gate does, with its connections back.
+      onCleanup(async () => { gate.restore(); await b.close(); await gate.close() })
+      return { a, b, gate, redisPrefix }
+    },
     raw (url: string): RawClient {
       const c = new RawClient(url)
       onCleanup(() => c.ws.terminate())
       return c
     }
+  }
+}
+
+/** Empties a cluster's session-event stream, as its retention running out would; resolves with the entries dropped. */
+export const dropSessionEvents = async (redisPrefix: string): Promise<number> => {
+  const redis = new Redis(REDIS_URL, { protocol: 2 })
+  try {
+    return await redis.xtrim(`${redisPrefix}sessions`, 'MAXLEN', 0)
+  } finally {
+    await redis.quit()
   }
 }

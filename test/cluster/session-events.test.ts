@@ -1,33 +1,21 @@
 import { Writable } from 'node:stream'
-import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
 import { CloseCode } from '../../shared/protocol.js'
 import { createLogger } from '../../server/observe/logger.js'
 import { startServer, tempDir, waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
-import { clusterFixtures, PUBLIC_URL, REDIS_URL, type Node } from './nodes.js'
+import { clusterFixtures, dropSessionEvents, PUBLIC_URL, REDIS_URL, type Node } from './nodes.js'
 import { TcpGate } from './tcp-gate.js'
 
 const cluster = clusterFixtures()
 
-/** Node A on Redis directly; node B through a gate that can cut its connections. */
-const nodesWithGate = async () => {
-  const redisPrefix = cluster.prefix()
-  const target = new URL(REDIS_URL)
-  const gate = await TcpGate.start({ host: target.hostname, port: Number(target.port || 6379) })
-  const a = await cluster.node({ redisUrl: REDIS_URL, redisPrefix })
-  const b = await cluster.node({ redisUrl: `redis://127.0.0.1:${gate.port}`, redisPrefix })
-  // B goes before its gate does, with its connections back.
-  cluster.onCleanup(async () => { gate.restore(); await b.close(); await gate.close() })
-  return { a, b, gate, redisPrefix }
-}
 
 const sessionSocket = (node: Node, d: ClusterDevice) =>
   cluster.raw(`${node.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
 
 describe('cluster: ended sessions close their sockets on every node', () => {
   it('a remote sign-out on node A closes the device\'s socket on node B within 1 s', async () => {
-    const { a, b } = await nodesWithGate()
+    const { a, b } = await cluster.nodesWithGate()
     const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
     const phone = await laptop.another(a.url, 'phone')
     const onB = sessionSocket(b, phone)
@@ -40,7 +28,7 @@ describe('cluster: ended sessions close their sockets on every node', () => {
   })
 
   it('a sign-out while node B was cut off from Redis closes the socket on B when it reconnects', async () => {
-    const { a, b, gate } = await nodesWithGate()
+    const { a, b, gate } = await cluster.nodesWithGate()
     const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
     const phone = await laptop.another(a.url, 'phone')
     const onB = sessionSocket(b, phone)
@@ -79,7 +67,7 @@ describe('cluster: ended sessions close their sockets on every node', () => {
   })
 
   it('when the events B missed were trimmed from the stream meanwhile, B re-checks its sockets against the store', async () => {
-    const { a, b, gate, redisPrefix } = await nodesWithGate()
+    const { a, b, gate, redisPrefix } = await cluster.nodesWithGate()
     const laptop = await ClusterDevice.signedIn(a.url, 'laptop')
     const phone = await laptop.another(a.url, 'phone')
     const onB = sessionSocket(b, phone)
@@ -88,12 +76,7 @@ describe('cluster: ended sessions close their sockets on every node', () => {
     gate.cut()
     expect((await phone.api('POST', '/auth/logout')).status).toBe(204)
     // The stream's retention ran out while B was away: the logout event is gone from it.
-    const redis = new Redis(REDIS_URL, { protocol: 2 })
-    try {
-      expect(await redis.xtrim(`${redisPrefix}sessions`, 'MAXLEN', 0)).toBeGreaterThan(0)
-    } finally {
-      await redis.quit()
-    }
+    expect(await dropSessionEvents(redisPrefix)).toBeGreaterThan(0)
     gate.restore()
     expect(await onB.closed).toBe(CloseCode.sessionEnded)
     expect(onB.closeReason).toBe('device session ended: logout')

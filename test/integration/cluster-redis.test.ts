@@ -49,6 +49,19 @@ const docSocket = (server: Server, doc: string, token: string) => {
   return c
 }
 
+/** A new document of `owner`'s with 'A' typed through node A and then 'B' through node B, each seen on the other node. */
+const editedOnBoth = async (a: Server, b: Server, owner: Awaited<ReturnType<typeof signedInDevice>>, title: string): Promise<string> => {
+  const { docName } = (await owner.api('POST', '/docs', { title })).body
+  const onA = docSocket(a, docName, owner.tokens.accessToken)
+  const onB = docSocket(b, docName, owner.tokens.accessToken)
+  await waitFor(() => onA.synced && onB.synced, 5000, 'both synced')
+  onA.doc.getText('t').insert(0, 'A')
+  await waitFor(() => onB.text() === 'A', 5000, 'B sees A')
+  onB.doc.getText('t').insert(1, 'B')
+  await waitFor(() => onA.text() === 'AB', 5000, 'A sees B')
+  return docName as string
+}
+
 /** The text of `doc` as a fresh node would load it now, read on a pool of the test's own. */
 const storedText = async (doc: string) => {
   const pool = new pg.Pool({ connectionString: db.url, max: 1 })
@@ -84,14 +97,7 @@ describe('--redis-url: two nodes', () => {
   it('edits made through both nodes are all in storage after both shut down', async () => {
     const { a, b, dataDir } = await twoNodes()
     const owner = await signedInDevice(a.url)
-    const { docName } = (await owner.api('POST', '/docs', { title: 'Both' })).body
-    const onA = docSocket(a, docName, owner.tokens.accessToken)
-    const onB = docSocket(b, docName, owner.tokens.accessToken)
-    await waitFor(() => onA.synced && onB.synced, 5000, 'both synced')
-    onA.doc.getText('t').insert(0, 'A')
-    await waitFor(() => onB.text() === 'A', 5000, 'B sees A')
-    onB.doc.getText('t').insert(1, 'B')
-    await waitFor(() => onA.text() === 'AB', 5000, 'A sees B')
+    const docName = await editedOnBoth(a, b, owner, 'Both')
     for (const c of clients.splice(0)) c.ws.terminate()
     for (const s of servers.splice(0)) await s.close()
     const { a: fresh } = await twoNodes(dataDir)
@@ -127,14 +133,7 @@ describe('--redis-url: two nodes', () => {
   it('the log in PostgreSQL holds the edits of both nodes before any compaction', async () => {
     const { a, b } = await twoNodes()
     const owner = await signedInDevice(a.url)
-    const { docName } = (await owner.api('POST', '/docs', { title: 'Log' })).body
-    const onA = docSocket(a, docName, owner.tokens.accessToken)
-    const onB = docSocket(b, docName, owner.tokens.accessToken)
-    await waitFor(() => onA.synced && onB.synced, 5000, 'both synced')
-    onA.doc.getText('t').insert(0, 'A')
-    await waitFor(() => onB.text() === 'A', 5000, 'B sees A')
-    onB.doc.getText('t').insert(1, 'B')
-    await waitFor(() => onA.text() === 'AB', 5000, 'A sees B')
+    const docName = await editedOnBoth(a, b, owner, 'Log')
     await waitFor(async () => await storedText(docName) === 'AB', 3000, 'both edits in the stored log')
   })
 })

@@ -23,6 +23,13 @@ const api = async (s: Server, method: string, path: string, key: string | undefi
   const text = await res.text()
   return { status: res.status, body: text ? JSON.parse(text) : undefined }
 }
+/** A server, a signed-in device, and a backend's API key that reads and writes; `path` is the device's user's session document. */
+const withBackend = async () => {
+  const s = await start()
+  const d = await signedInDevice(s.url)
+  const { key } = await s.apiKeys!.create('backend', ['docs:read', 'docs:write'])
+  return { s, d, key, path: `/api/users/${d.tokens.userId}/session-doc` }
+}
 /** A device's socket on its own session document, its Y.Doc kept in sync. */
 const sessionSocket = (s: Server, d: TestDevice, prepare?: (doc: Y.Doc) => void) => {
   const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
@@ -54,10 +61,7 @@ describe('server-side document API', () => {
   })
 
   it('reads what devices wrote as JSON, and a PATCH reaches a live device', async () => {
-    const s = await start()
-    const d = await signedInDevice(s.url)
-    const { key } = await s.apiKeys!.create('backend', ['docs:read', 'docs:write'])
-    const path = `/api/users/${d.tokens.userId}/session-doc`
+    const { s, d, key, path } = await withBackend()
     const device = sessionSocket(s, d)
     await device.opened
     device.doc.getMap('preferences').set('theme', 'dark')
@@ -92,10 +96,7 @@ describe('server-side document API', () => {
   })
 
   it("merges with an offline device's edits and survives a restart of the document", async () => {
-    const s = await start()
-    const d = await signedInDevice(s.url)
-    const { key } = await s.apiKeys!.create('backend', ['docs:read', 'docs:write'])
-    const path = `/api/users/${d.tokens.userId}/session-doc`
+    const { s, d, key, path } = await withBackend()
     const first = sessionSocket(s, d)
     await first.opened
     first.doc.getMap('preferences').set('theme', 'light')
@@ -117,10 +118,7 @@ describe('server-side document API', () => {
   })
 
   it('refuses bad input with 400 or 404 and keeps serving', async () => {
-    const s = await start()
-    const d = await signedInDevice(s.url)
-    const { key } = await s.apiKeys!.create('backend', ['docs:read', 'docs:write'])
-    const path = `/api/users/${d.tokens.userId}/session-doc`
+    const { s, d, key, path } = await withBackend()
     const device = sessionSocket(s, d)
     await device.opened
     device.doc.getArray('tasks').push(['x'])

@@ -38,6 +38,16 @@ const start = async (overrides: Partial<ServerConfig>, hooks?: ServerHooks) => {
   return s
 }
 
+/** A signed-in device with a socket on its session document, past the opening exchange: each edit it makes next is one update. */
+const editingDevice = async (s: Awaited<ReturnType<typeof start>>) => {
+  const d = await signedInDevice(s.url)
+  const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+  cleanups.push(() => c.ws.terminate())
+  await c.opened
+  await c.roundTrip()
+  return { d, c }
+}
+
 const verified = (d: Delivery) => {
   const ts = String(d.headers[WEBHOOK_HEADERS.timestamp])
   return d.headers[WEBHOOK_HEADERS.signature] === webhookSignature(SECRET, ts, d.body) && Math.abs(Date.now() / 1000 - Number(ts)) < 300
@@ -49,11 +59,7 @@ describe('server-side hooks and webhooks', () => {
     const s = await start({ hookDebounceMs: 300 }, {
       onDocumentChange: e => { changes.push(e); throw new Error('embedder bug') }
     })
-    const d = await signedInDevice(s.url)
-    const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
-    cleanups.push(() => c.ws.terminate())
-    await c.opened
-    await c.roundTrip() // the opening exchange is over: each edit below is one update
+    const { d, c } = await editingDevice(s)
     const prefs = c.doc.getMap('preferences')
     prefs.set('a', 1)
     prefs.set('b', 2)
@@ -73,11 +79,7 @@ describe('server-side hooks and webhooks', () => {
     let failures = 0
     const r = await receiver((_n, d) => d.json.type === 'document.changed' && failures < 2 ? (failures++, 500) : 204)
     const s = await start({ webhookUrl: r.url, webhookSecret: SECRET, webhookRetryMs: 20, hookDebounceMs: 50 })
-    const d = await signedInDevice(s.url)
-    const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
-    cleanups.push(() => c.ws.terminate())
-    await c.opened
-    await c.roundTrip() // the opening exchange is over: each edit below is one update
+    const { d, c } = await editingDevice(s)
     c.doc.getMap('preferences').set('theme', 'dark')
     await c.roundTrip()
     await waitFor(() => r.got.filter(g => g.json.type === 'document.changed').length >= 3, undefined, 'three deliveries')
@@ -93,11 +95,7 @@ describe('server-side hooks and webhooks', () => {
   it('gives up after a bounded number of attempts and never blocks edits while the receiver is down', async () => {
     const r = await receiver(() => 503)
     const s = await start({ webhookUrl: r.url, webhookSecret: SECRET, webhookRetryMs: 10, hookDebounceMs: 20 })
-    const d = await signedInDevice(s.url)
-    const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
-    cleanups.push(() => c.ws.terminate())
-    await c.opened
-    await c.roundTrip() // the opening exchange is over: each edit below is one update
+    const { c } = await editingDevice(s)
     c.doc.getMap('preferences').set('theme', 'dark')
     await c.roundTrip()
     await waitFor(() => r.got.filter(g => g.json.type === 'document.changed').length >= 6, undefined, 'six attempts')
