@@ -3,6 +3,7 @@ import type { Level } from 'level'
 import type { Claim, Coverage, DocStore, StoredDoc } from '../doc-store.js'
 import type { Logger } from '../../observe/logger.js'
 import type { Metrics } from '../../observe/metrics.js'
+import { BatchQueue } from '../batch-queue.js'
 
 type Bytes = Uint8Array
 
@@ -59,25 +60,22 @@ const decodeSeq = (b: Bytes): number => parseInt(new TextDecoder().decode(b), 16
  * graceful shutdown loses nothing.
  */
 export class LevelDocStore implements DocStore {
-  private queue: Op[] = []
   private logs = new Map<string, DocLog>()
-  private timer: NodeJS.Timeout | null = null
-  private writing: Promise<void> | null = null
-  private retryDelayMs = 50
+  private readonly queue: BatchQueue<Op>
   /** Logs with entries in `queued`, reset when the queue is handed to a batch. */
   private queuedLogs = new Set<DocLog>()
-  /** Queued operations marked `skip` (superseded by a compaction), dropped when the batch is built. */
-  private skipped = 0
   /** Range deletes that wait for the batch holding their compaction's snapshot and watermark. */
   private clearsAfterBatch: { name: string, from: number, to: number }[] = []
   private clearing = new Set<Promise<void>>()
-  /** Operations ever queued, and how many of the oldest of them are written: what `flush()` waits on. */
-  private queuedOps = 0
-  private writtenOps = 0
-  /** Callers of `written`, resolved when a batch brings `writtenOps` to theirs. */
-  private waiters: Array<{ ops: number, resolve: () => void }> = []
 
-  constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {}
+  constructor (private readonly db: Level<string, Bytes>, private readonly opts: LevelDocStoreOptions) {
+    this.queue = new BatchQueue<Op>({
+      flushIntervalMs: opts.flushIntervalMs,
+      maxBatchOps: opts.maxBatchOps,
+      write: ops => this.writeBatch(ops),
+      onError: (err, ops) => opts.logger.error({ err: err.message, ops }, 'storage batch failed, will retry')
+    })
+  }
 
   async load (name: string): Promise<StoredDoc> {
     const [snapshot, mark] = await this.db.getMany([snapshotKey(name), watermarkKey(name)])
@@ -119,7 +117,7 @@ export class LevelDocStore implements DocStore {
     const op: LogPut = { type: 'log', log, seq, value: update }
     log.queued.push(op)
     this.queuedLogs.add(log)
-    this.enqueue(op)
+    this.queue.push(op)
     return ''
   }
 
@@ -139,32 +137,13 @@ export class LevelDocStore implements DocStore {
     const handedEnd = Math.min(log.queued[0]?.seq ?? log.nextSeq, upTo)
     let covered = 0
     while (covered < log.queued.length && log.queued[covered]!.seq < upTo) log.queued[covered++]!.skip = true
-    this.skipped += covered
     log.queued = log.queued.slice(covered)
     this.queue.push({ type: 'put', key: snapshotKey(name), value: snapshot })
     this.queue.push({ type: 'put', key: watermarkKey(name), value: encodeSeq(upTo) })
-    this.queuedOps += 2
     if (handedFrom < handedEnd) this.clearsAfterBatch.push({ name, from: handedFrom, to: handedEnd })
     log.firstSeq = upTo
     this.opts.metrics?.compactions.inc()
-    this.schedule()
-    return this.written(this.queuedOps).then(() => true)
-  }
-
-  /** Resolves once the first `ops` operations ever queued are written. */
-  private written (ops: number): Promise<void> {
-    if (this.writtenOps >= ops) return Promise.resolve()
-    return new Promise(resolve => this.waiters.push({ ops, resolve }))
-  }
-
-  private wakeWaiters (): void {
-    if (this.waiters.length === 0) return
-    const still: typeof this.waiters = []
-    for (const w of this.waiters) {
-      if (this.writtenOps >= w.ops) w.resolve()
-      else still.push(w)
-    }
-    this.waiters = still
+    return this.queue.written().then(() => true)
   }
 
   release (name: string): void {
@@ -190,43 +169,23 @@ export class LevelDocStore implements DocStore {
   }
 
   /**
-   * Resolves once every operation queued before the call is written (rejects if its batch fails).
-   * Operations queued later do not hold it up: under steady load from other documents the queue is
-   * never empty, and an unload waits on this.
+   * Resolves once every operation queued before the call is written (rejects if its batch fails), and
+   * the range deletes of written compactions are done.
    */
   async flush (): Promise<void> {
-    const target = this.queuedOps
-    while (this.writtenOps < target) {
-      if (this.writing) await this.writing.catch(() => {})
-      else await this.writeBatch()
-    }
+    await this.queue.flush()
     if (this.clearing.size > 0) await Promise.all([...this.clearing])
   }
 
   async close (): Promise<void> {
     await this.flush()
-    if (this.timer) clearTimeout(this.timer)
+    this.queue.stop()
   }
 
   private tracked (name: string): DocLog {
     const log = this.logs.get(name)
     if (!log) throw new Error(`document ${name} written before it was loaded`)
     return log
-  }
-
-  private enqueue (op: Op) {
-    this.queue.push(op)
-    this.queuedOps++
-    if (this.queue.length >= this.opts.maxBatchOps && !this.writing) void this.writeBatch().catch(() => {})
-    else this.schedule()
-  }
-
-  private schedule () {
-    if (this.timer || this.writing) return
-    this.timer = setTimeout(() => {
-      this.timer = null
-      void this.writeBatch().catch(() => {})
-    }, this.opts.flushIntervalMs)
   }
 
   /**
@@ -244,52 +203,27 @@ export class LevelDocStore implements DocStore {
     await batch.write({ sync: this.opts.fsync } as object)
   }
 
-  private writeBatch (): Promise<void> {
-    // One batch at a time keeps operations in order across batches.
-    if (this.writing) return this.writing.then(() => this.writeBatch())
-    if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    const ops = this.skipped > 0 ? this.queue.filter(op => !op.skip) : this.queue
+  /**
+   * The queue's batch: log puts a compaction covered since they were queued are dropped, and the range
+   * deletes of the compactions in it run once it is written (with it again if it fails).
+   */
+  private async writeBatch (queued: Op[]): Promise<void> {
+    const ops = queued.filter(op => !op.skip)
     const clears = this.clearsAfterBatch
     this.clearsAfterBatch = []
-    this.queue = []
-    this.skipped = 0
     for (const log of this.queuedLogs) log.queued = []
     this.queuedLogs.clear()
-    // Batches run one at a time and a failed one goes back in front of the queue, so once this one is
-    // written every operation queued so far is (skipped ones were superseded by a snapshot in it).
-    const upTo = this.queuedOps
-    if (ops.length === 0) { this.writtenOps = upTo; this.wakeWaiters(); return Promise.resolve() }
-    const started = process.hrtime.bigint()
-    const write = this.writeOps(ops).then(
-      () => {
-        this.writtenOps = upTo
-        this.wakeWaiters()
-        this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
-        this.opts.metrics?.persistBatchSize.observe(ops.length)
-        this.retryDelayMs = 50
-        for (const c of clears) this.clearRange(c.name, c.from, c.to)
-      },
-      (err: Error) => {
-        // Keep the operations, in order, ahead of anything queued since; retry with backoff.
-        this.queue = ops.concat(this.queue)
+    if (ops.length > 0) {
+      const started = process.hrtime.bigint()
+      try {
+        await this.writeOps(ops)
+      } catch (err) {
         this.clearsAfterBatch = clears.concat(this.clearsAfterBatch)
-        this.opts.logger.error({ err: err.message, ops: ops.length }, 'storage batch failed, will retry')
-        this.retryDelayMs = Math.min(this.retryDelayMs * 2, 5000)
         throw err
       }
-    )
-    this.writing = write.finally(() => {
-      this.writing = null
-      if (this.queue.length > 0) {
-        if (this.queue.length >= this.opts.maxBatchOps) void this.writeBatch().catch(() => {})
-        else if (!this.timer) {
-          this.timer = setTimeout(() => { this.timer = null; void this.writeBatch().catch(() => {}) },
-            this.retryDelayMs > 50 ? this.retryDelayMs : this.opts.flushIntervalMs)
-        }
-      }
-    })
-    // A failed batch is logged and retried above; unobserved, this rejection would end the process.
-    this.writing.catch(() => {})
-    return write
+      this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
+      this.opts.metrics?.persistBatchSize.observe(ops.length)
+    }
+    for (const c of clears) this.clearRange(c.name, c.from, c.to)
   }
 }

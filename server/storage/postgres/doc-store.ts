@@ -6,6 +6,7 @@ import type { Logger } from '../../observe/logger.js'
 import type { Metrics } from '../../observe/metrics.js'
 import { inTransaction } from './pool.js'
 import { compareStreamIds } from '../../cluster/stream-id.js'
+import { BatchQueue } from '../batch-queue.js'
 
 type Bytes = Uint8Array
 
@@ -51,8 +52,6 @@ interface DocLog {
 
 /** How long a compaction lease lasts; its holder renews it with each compaction. */
 export const COMPACTION_LEASE_MS = 30_000
-const RETRY_MIN_MS = 50
-const RETRY_MAX_MS = 5000
 /** Attempts `close()` makes to write what is queued before it gives up and reports what is lost. */
 const CLOSE_ATTEMPTS = 5
 
@@ -133,20 +132,20 @@ const parseKey = (key: string): [string, number] | null => {
  * anything queued since; nothing is dropped.
  */
 export class PostgresDocStore implements DocStore {
-  private queue: Op[] = []
+  private readonly queue: BatchQueue<Op>
   private logs = new Map<string, DocLog>()
-  private timer: NodeJS.Timeout | null = null
-  private writing: Promise<void> | null = null
-  private retryDelayMs = RETRY_MIN_MS
-  /** Operations ever queued, and how many of the oldest of them are written: what `flush()` waits on. */
-  private queuedOps = 0
-  private writtenOps = 0
-  private closed = false
   /** This store's name in row keys and leases: unique per process. */
   readonly origin = randomUUID()
   private nextN = 0
 
-  constructor (private readonly pool: pg.Pool, private readonly opts: PostgresDocStoreOptions) {}
+  constructor (private readonly pool: pg.Pool, private readonly opts: PostgresDocStoreOptions) {
+    this.queue = new BatchQueue<Op>({
+      flushIntervalMs: opts.flushIntervalMs,
+      maxBatchOps: opts.maxBatchOps,
+      write: ops => this.writeBatch(ops),
+      onError: (err: Error & { code?: string }, ops, retryMs) => opts.logger.error({ err: err.message, pgCode: err.code, ops, retryMs }, 'storage batch failed, will retry')
+    })
+  }
 
   async load (name: string): Promise<StoredDoc> {
     const { rows } = await this.pool.query<{ seq: string, data: Buffer, watermark: string | null, position: string | null, fence: string | null, origin: string | null, n: string | null }>(LOAD_SQL, [name])
@@ -187,9 +186,6 @@ export class PostgresDocStore implements DocStore {
     const n = this.nextN++
     log.own.push(n)
     this.queue.push({ kind: 'append', name, n, data: update })
-    this.queuedOps++
-    if (this.queue.length >= this.opts.maxBatchOps && !this.writing) void this.writeBatch().catch(() => {})
-    else this.schedule()
     return `${this.origin}:${n}`
   }
 
@@ -229,9 +225,7 @@ export class PostgresDocStore implements DocStore {
     const done = new Promise<boolean>(resolve => {
       this.queue.push({ kind: 'compact', name, snapshot, position, token, ownBelow, loaded, remoteOrigins, remoteNs, done: resolve })
     })
-    this.queuedOps++
     this.opts.metrics?.compactions.inc()
-    this.schedule()
     return done.then(written => {
       if (written && token !== undefined) {
         const current = this.logs.get(name)
@@ -259,13 +253,7 @@ export class PostgresDocStore implements DocStore {
    * Resolves once every operation queued before the call is written; rejects if a batch it waits on
    * fails (the operations stay queued and are retried). Operations queued later do not hold it up.
    */
-  async flush (): Promise<void> {
-    const target = this.queuedOps
-    while (this.writtenOps < target) {
-      if (this.writing) await this.writing.catch(() => {})
-      else await this.writeBatch()
-    }
-  }
+  flush (): Promise<void> { return this.queue.flush() }
 
   /**
    * Flush, retrying a failing database a few times, then stop the timer. What still cannot be
@@ -278,14 +266,13 @@ export class PostgresDocStore implements DocStore {
         break
       } catch (err) {
         if (attempt >= CLOSE_ATTEMPTS) {
-          this.opts.logger.error({ err: (err as Error).message, ops: this.queuedOps - this.writtenOps }, 'closing the document store: queued writes could not be written and are lost')
+          this.opts.logger.error({ err: (err as Error).message, ops: this.queue.unwritten }, 'closing the document store: queued writes could not be written and are lost')
           throw err
         }
-        await new Promise(resolve => setTimeout(resolve, this.retryDelayMs))
+        await new Promise(resolve => setTimeout(resolve, this.queue.retryDelayMs))
       }
     }
-    this.closed = true
-    if (this.timer) { clearTimeout(this.timer); this.timer = null }
+    this.queue.stop()
     // Leases this store holds go free now rather than when they expire (a restarted node compacts at once).
     await this.pool.query('UPDATE doc_compactions SET until = now() WHERE holder = $1', [this.origin])
       .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'could not release compaction leases'))
@@ -295,14 +282,6 @@ export class PostgresDocStore implements DocStore {
     const log = this.logs.get(name)
     if (!log) throw new Error(`document ${name} written before it was loaded`)
     return log
-  }
-
-  private schedule (delayMs = this.opts.flushIntervalMs) {
-    if (this.timer || this.writing || this.closed) return
-    this.timer = setTimeout(() => {
-      this.timer = null
-      void this.writeBatch().catch(() => {})
-    }, delayMs)
   }
 
   /**
@@ -345,42 +324,13 @@ export class PostgresDocStore implements DocStore {
     })
   }
 
-  private writeBatch (): Promise<void> {
-    // One batch at a time keeps operations in order across batches.
-    if (this.writing) return this.writing.then(() => this.writeBatch())
-    if (this.timer) { clearTimeout(this.timer); this.timer = null }
-    const ops = this.queue
-    this.queue = []
-    // Batches run one at a time and a failed one goes back in front of the queue, so once this one is
-    // written every operation queued so far is.
-    const upTo = this.queuedOps
-    if (ops.length === 0) { this.writtenOps = upTo; return Promise.resolve() }
+  /** The queue's batch; then each compaction in it learns whether it was written. */
+  private async writeBatch (ops: Op[]): Promise<void> {
     const started = process.hrtime.bigint()
-    const write = this.writeOps(ops).then(
-      written => {
-        let i = 0
-        for (const op of ops) if (op.kind === 'compact') op.done(written[i++] ?? false)
-        this.writtenOps = upTo
-        this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
-        this.opts.metrics?.persistBatchSize.observe(ops.length)
-        this.retryDelayMs = RETRY_MIN_MS
-      },
-      (err: Error & { code?: string }) => {
-        // Keep the operations, in order, ahead of anything queued since; retry with backoff.
-        this.queue = ops.concat(this.queue)
-        this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_MAX_MS)
-        this.opts.logger.error({ err: err.message, pgCode: err.code, ops: ops.length, retryMs: this.retryDelayMs }, 'storage batch failed, will retry')
-        throw err
-      }
-    )
-    this.writing = write.finally(() => {
-      this.writing = null
-      if (this.queue.length === 0) return
-      if (this.queue.length >= this.opts.maxBatchOps && this.retryDelayMs === RETRY_MIN_MS) void this.writeBatch().catch(() => {})
-      else this.schedule(this.retryDelayMs > RETRY_MIN_MS ? this.retryDelayMs : this.opts.flushIntervalMs)
-    })
-    // A failed batch is logged and retried above; unobserved, this rejection would end the process.
-    this.writing.catch(() => {})
-    return write
+    const written = await this.writeOps(ops)
+    let i = 0
+    for (const op of ops) if (op.kind === 'compact') op.done(written[i++] ?? false)
+    this.opts.metrics?.persistLatency.observe(Number(process.hrtime.bigint() - started) / 1e9)
+    this.opts.metrics?.persistBatchSize.observe(ops.length)
   }
 }
