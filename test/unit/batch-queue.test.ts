@@ -67,6 +67,23 @@ describe('BatchQueue', () => {
     expect(queue.retryDelayMs).toBe(50)
   })
 
+  it('a full queue waits out the backoff of a failing batch instead of retrying at once', async () => {
+    const { queue, batch } = controlled({ maxBatchOps: 2 })
+    queue.push(1)
+    const flushed = queue.flush()
+    ;(await batch(1)).fail(new Error('database down'))
+    await expect(flushed).rejects.toThrow('database down')
+    queue.push(2)
+    queue.push(3)
+    // Full, but the queue is backing off: no batch was handed to the writer (it would be, synchronously).
+    expect((await Promise.race([batch(2), Promise.resolve(null)]))).toBeNull()
+    const retried = queue.flush()
+    const b2 = await batch(2)
+    expect(b2.ops).toEqual([1, 2, 3])
+    b2.ok()
+    await retried
+  })
+
   it('a full batch goes at once, without waiting for the window', async () => {
     const { queue, batch } = controlled({ maxBatchOps: 3 })
     for (const op of [1, 2, 3]) queue.push(op)
