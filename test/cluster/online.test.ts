@@ -6,6 +6,7 @@ import { SessionSockets, type SessionMember } from '../../server/sync/session-so
 import { waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
 import { clusterFixtures, REDIS_URL } from './nodes.js'
+import { sessionDocUrl } from '../helpers/identity.js'
 
 const cluster = clusterFixtures()
 
@@ -23,8 +24,8 @@ describe('cluster: online counts', () => {
       return list.body.sessions.find((s: { id: string }) => s.id === phone.tokens.sessionId).online as number
     }
     expect(await online()).toBe(0)
-    const first = cluster.raw(`${b.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`)
-    const second = cluster.raw(`${b.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`)
+    const first = cluster.raw(sessionDocUrl(b.wsUrl, phone))
+    const second = cluster.raw(sessionDocUrl(b.wsUrl, phone))
     await waitFor(() => first.synced && second.synced, 5000, 'both sockets synced on B')
     await waitFor(async () => await online() === 2, 5000, 'A to count the two sockets on B')
     first.ws.close()

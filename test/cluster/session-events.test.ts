@@ -6,12 +6,13 @@ import { startServer, tempDir, waitFor } from '../helpers/server.js'
 import { ClusterDevice } from './device.js'
 import { clusterFixtures, dropSessionEvents, PUBLIC_URL, REDIS_URL, type Node } from './nodes.js'
 import { TcpGate } from './tcp-gate.js'
+import { sessionDocUrl } from '../helpers/identity.js'
 
 const cluster = clusterFixtures()
 
 
 const sessionSocket = (node: Node, d: ClusterDevice) =>
-  cluster.raw(`${node.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+  cluster.raw(sessionDocUrl(node.wsUrl, d))
 
 describe('cluster: ended sessions close their sockets on every node', () => {
   it('a remote sign-out on node A closes the device\'s socket on node B within 1 s', async () => {

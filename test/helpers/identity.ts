@@ -105,6 +105,10 @@ export const secondDevice = async (first: TestDevice, name = 'second'): Promise<
 }
 
 /** Resolves with the close code of a socket. */
+/** The sync URL of a device's own session document, with its access token (or `token`). */
+export const sessionDocUrl = (wsUrl: string, d: { tokens: { sessionDoc: string, accessToken: string } }, token = d.tokens.accessToken): string =>
+  `${wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(token)}`
+
 export const closeCode = (ws: WebSocket): Promise<number> =>
   new Promise(resolve => { if (ws.readyState === ws.CLOSED) resolve(-1); else ws.once('close', code => resolve(code)) })
 

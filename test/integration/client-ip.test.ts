@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ServerConfig } from '../../server/config.js'
-import { PASSWORD, TestDevice } from '../helpers/identity.js'
+import { PASSWORD, TestDevice, sessionDocUrl } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
 
@@ -39,7 +39,7 @@ const account = async (s: Server, origin = PUBLIC) => {
   const observer = (await login('observer')).d
   const lastIp = async (d: TestDevice) => (await observer.api('GET', '/sessions')).body.sessions.find((x: { id: string }) => x.id === d.tokens.sessionId).lastIp as string
   const socketFrom = async (d: TestDevice, forwardedFor: string) => {
-    const ws = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`, { headers: { 'x-forwarded-for': forwardedFor } })
+    const ws = new RawClient(sessionDocUrl(s.wsUrl, d), { headers: { 'x-forwarded-for': forwardedFor } })
     sockets.push(ws)
     await ws.opened
   }

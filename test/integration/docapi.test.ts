@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { signedInDevice, type TestDevice } from '../helpers/identity.js'
+import { signedInDevice, type TestDevice, sessionDocUrl } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startIdentityServer } from '../helpers/identity.js'
 import { waitFor } from '../helpers/server.js'
@@ -32,7 +32,7 @@ const withBackend = async () => {
 }
 /** A device's socket on its own session document, its Y.Doc kept in sync. */
 const sessionSocket = (s: Server, d: TestDevice, prepare?: (doc: Y.Doc) => void) => {
-  const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+  const c = new RawClient(sessionDocUrl(s.wsUrl, d))
   prepare?.(c.doc)
   clients.push(c)
   return c

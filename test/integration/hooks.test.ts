@@ -1,7 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { signedInDevice } from '../helpers/identity.js'
+import { signedInDevice, sessionDocUrl } from '../helpers/identity.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
 import { WEBHOOK_HEADERS, webhookSignature } from '../../server/hooks/webhooks.js'
@@ -41,7 +41,7 @@ const start = async (overrides: Partial<ServerConfig>, hooks?: ServerHooks) => {
 /** A signed-in device with a socket on its session document, past the opening exchange: each edit it makes next is one update. */
 const editingDevice = async (s: Awaited<ReturnType<typeof start>>) => {
   const d = await signedInDevice(s.url)
-  const c = new RawClient(`${s.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+  const c = new RawClient(sessionDocUrl(s.wsUrl, d))
   cleanups.push(() => c.ws.terminate())
   await c.opened
   await c.roundTrip()

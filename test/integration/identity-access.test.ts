@@ -4,7 +4,7 @@ import { createLogger } from '../../server/observe/logger.js'
 import { encodeReauth, CloseCode, decodeMessage, MessageType } from '../../shared/protocol.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
-import { startIdentityServer, signedInDevice, secondDevice, TestDevice, UpgradeRefused, PASSWORD } from '../helpers/identity.js'
+import { startIdentityServer, signedInDevice, secondDevice, TestDevice, UpgradeRefused, PASSWORD, sessionDocUrl } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startIdentityServer>>
 const raw = (app: Server, doc: string, token: string) => new RawClient(`${app.wsUrl}/${doc}?token=${encodeURIComponent(token)}`)
@@ -208,7 +208,7 @@ describe('expiry: access tokens (4401 unless re-authenticated in-band) and devic
     const d = await signedInDevice(app.url)
     const types = (c: RawClient) => c.received.map(f => decodeMessage(f).type)
     const stock = raw(app, d.tokens.sessionDoc, d.tokens.accessToken)
-    const asking = new RawClient(`${app.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}&ext=1`)
+    const asking = new RawClient(`${sessionDocUrl(app.wsUrl, d)}&ext=1`)
     await waitFor(() => stock.synced && asking.synced)
     await waitFor(() => types(asking).includes(MessageType.authExpiry), 2000, 'authExpiry for ?ext=1')
     const expiry = asking.received.map(f => decodeMessage(f)).find(m => m.type === MessageType.authExpiry)
@@ -312,7 +312,7 @@ describe('behind a proxy (--public-url)', () => {
     // Read by the laptop: its own requests move only its own row.
     const phoneIp = async () => (await laptop.api('GET', '/sessions')).body.sessions.find((s: { id: string }) => s.id === phone.tokens.sessionId).lastIp
     expect(await phoneIp()).toBe('198.51.100.7')
-    const ws = new RawClient(`${app.wsUrl}/${phone.tokens.sessionDoc}?token=${encodeURIComponent(phone.tokens.accessToken)}`, { headers: { 'x-forwarded-for': '10.0.0.2, 203.0.113.9' } })
+    const ws = new RawClient(sessionDocUrl(app.wsUrl, phone), { headers: { 'x-forwarded-for': '10.0.0.2, 203.0.113.9' } })
     await ws.opened
     await waitFor(async () => (await phoneIp()) === '203.0.113.9', 3000, 'the phone session’s lastIp from its socket upgrade')
     ws.ws.close()

@@ -6,7 +6,7 @@ import { totpCode } from '../../server/identity/mfa.js'
 import { encodeReauth } from '../../shared/protocol.js'
 import { RawClient } from '../helpers/raw-client.js'
 import { startServer, waitFor } from '../helpers/server.js'
-import { TestDevice, PASSWORD, type Res } from '../helpers/identity.js'
+import { TestDevice, PASSWORD, type Res, sessionDocUrl } from '../helpers/identity.js'
 
 type Server = Awaited<ReturnType<typeof startServer>>
 
@@ -67,7 +67,7 @@ describe('no secret reaches the logs or an error message, with the logger at tra
     expect(refreshed.status).toBe(200)
     keepTokens(refreshed.body)
     d.tokens = refreshed.body
-    const ws = new RawClient(`${app.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(d.tokens.accessToken)}`)
+    const ws = new RawClient(sessionDocUrl(app.wsUrl, d))
     await ws.opened
     const again = kept(await d.withProof('/auth/refresh', { refreshToken: d.tokens.refreshToken }, await proof('/auth/refresh')))
     keepTokens(again.body)
@@ -77,7 +77,7 @@ describe('no secret reaches the logs or an error message, with the logger at tra
     secrets.add(forged)
     ws.sendRaw(encodeReauth(forged))
     await waitFor(() => lines.some(l => l.includes('in-band reauth refused')), 3000, 'the refused reauth is logged')
-    await expect(new RawClient(`${app.wsUrl}/${d.tokens.sessionDoc}?token=${encodeURIComponent(forged)}`).opened).rejects.toMatchObject({ status: 401 })
+    await expect(new RawClient(sessionDocUrl(app.wsUrl, d, forged)).opened).rejects.toMatchObject({ status: 401 })
     const viaProtocol = new RawClient(`${app.wsUrl}/${d.tokens.sessionDoc}`, { protocols: ['y-websocket', `access_token.${d.tokens.accessToken}`] })
     await viaProtocol.opened
     viaProtocol.ws.close()
