@@ -43,6 +43,17 @@ const draftOnEveryNode = async (nodes: ClusterNode[], title: string): Promise<Ra
   return clients
 }
 
+/** Two nodes on a Redis of the test's own (stopped afterwards, resumed first if paused) and a draft synced on both. */
+const twoNodesOnOwnRedis = async (title: string) => {
+  const redis = await startOwnRedis()
+  cleanups.push(async () => { redis.resume(); await redis.stop() })
+  const db = await database()
+  cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
+  const [a] = cluster.nodes as [ClusterNode, ClusterNode]
+  const [onA, onB] = await draftOnEveryNode(cluster.nodes, title) as [RawClient, RawClient]
+  return { redis, a, onA, onB }
+}
+
 const expectConverged = (l: ClusterLoad) => {
   const c = l.result.convergence
   expect(c.editsMade).toBeGreaterThan(0)
@@ -120,12 +131,7 @@ describe('cluster failures under load', () => {
   // SIGSTOP: the connections stay open and Redis answers nothing. A node's appends fail after their
   // command timeout instead of waiting in its memory, and the node republishes once Redis answers.
   it('Redis that stops answering: appends fail within seconds, not held in memory; the edits cross once it answers', async () => {
-    const redis = await startOwnRedis()
-    cleanups.push(async () => { redis.resume(); await redis.stop() })
-    const db = await database()
-    cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
-    const [a] = cluster.nodes as [ClusterNode, ClusterNode]
-    const [onA, onB] = await draftOnEveryNode(cluster.nodes, 'Stalled') as [RawClient, RawClient]
+    const { redis, a, onA, onB } = await twoNodesOnOwnRedis('Stalled')
     redis.pause()
     try {
       onA.doc.getText('t').insert(0, 'during')
@@ -142,12 +148,7 @@ describe('cluster failures under load', () => {
   // Redis up and answering, but refusing the append (here: out of memory under noeviction). The
   // update is stored; its document's state goes out with the next call Redis accepts.
   it('an append Redis refuses goes out with the next one it accepts', async () => {
-    const redis = await startOwnRedis()
-    cleanups.push(() => redis.stop())
-    const db = await database()
-    cluster = await startCluster({ nodes: 2, databaseUrl: db.url, redisUrl: redis.url })
-    const [a] = cluster.nodes as [ClusterNode, ClusterNode]
-    const [onA, onB] = await draftOnEveryNode(cluster.nodes, 'Refused') as [RawClient, RawClient]
+    const { redis, a, onA, onB } = await twoNodesOnOwnRedis('Refused')
     const admin = new Redis(redis.url, { protocol: 2 })
     cleanups.push(() => admin.quit())
     await admin.config('SET', 'maxmemory', '1')
